@@ -1,0 +1,178 @@
+"""The vectorized monthly step loop over a batch of runs.
+
+``step`` applies the mechanisms of DESIGN.md section 4 in order (policy, funding, compute,
+research, market, adoption) to a :class:`WorldState` whose arrays are shaped ``(runs, ...)``
+and returns the next state plus the month's record. ``simulate`` runs a whole scenario for a
+batch of runs and stores per-month outputs in a :class:`Results`; only those outputs grow
+with the horizon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from sim.mechanisms.adoption import adoption_step
+from sim.mechanisms.compute import compute_step
+from sim.mechanisms.funding import funding_step
+from sim.mechanisms.market import market_step
+from sim.mechanisms.policy import investor_sentiment, policy_step
+from sim.mechanisms.research import research_step
+from sim.rng import MonthDraws, RandomStreams
+from sim.scenario import JURISDICTIONS, Scenario
+from sim.seeds import CAMPS, Seeds, load_seeds
+from sim.world import OUTPUT_CAMPS, World, WorldState, build_world, initial_state
+
+
+def step(world: World, state: WorldState, draws: MonthDraws) -> tuple[WorldState, dict]:
+    """Advance every run in the batch by one month. Pure: ``state`` is not modified."""
+    pop, p = world.population, world.params
+    events = [ev for ev in world.schedule if ev.month == state.month]
+    flows: dict[str, np.ndarray] = {}
+    upd, info = policy_step(state, pop, p, events, draws)
+    state = replace(state, **upd)
+    flows.update(info)
+    upd, info = funding_step(state, pop, p, draws)
+    state = replace(state, **upd)
+    flows.update(info)
+    upd, info = compute_step(state, pop, p)
+    state = replace(state, **upd)
+    flows.update(info)
+    upd, info = research_step(state, world, draws)
+    state = replace(state, **upd)
+    flows.update(info)
+    upd, info = market_step(state, pop, p, draws)
+    state = replace(state, **upd)
+    flows.update(info)
+    upd, info = adoption_step(state, pop, p)
+    state = replace(state, **upd, month=state.month + 1)
+    flows.update(info)
+    return state, flows
+
+
+@dataclass
+class Results:
+    """Per-month outputs of a batch, arrays shaped ``(runs, months, ...)``.
+
+    ``bench_frontier`` / ``robust_frontier`` (R, T, C5): running maximum of released scores
+    per output camp (ECI points). ``tokens`` / ``spend`` (R, T, K, C4): trillion tokens and
+    USD bn per segment and lab camp. ``cash`` (USD bn), ``compute`` (H100e), ``alive``
+    (count) (R, T, C4). Flow totals (R, T) in USD bn. ``exit_month`` (R, L): step of exit or
+    -1; ``acquirer`` (R, L): acquiring lab or -1. ``policy_*`` (R, T, S) policy flags.
+    """
+
+    scenario: Scenario
+    world: World
+    seed: int
+    run_ids: np.ndarray
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.run_ids)
+
+    @property
+    def n_months(self) -> int:
+        return self.world.params.n_months
+
+
+def _camp_onehot(world: World) -> np.ndarray:
+    """(L, C4) one-hot of lab camps."""
+    return (world.population.lab_camp[:, None] == np.arange(len(CAMPS))[None, :]).astype(float)
+
+
+def _output_masks(world: World) -> np.ndarray:
+    """(C5, L) bool: labs belonging to each output camp."""
+    return np.stack([world.population.camp_mask(c) for c in OUTPUT_CAMPS])
+
+
+def _allocate(n_runs: int, world: World) -> dict[str, np.ndarray]:
+    t = world.params.n_months
+    pop = world.population
+    k, c4, c5 = len(pop.segments), len(CAMPS), len(OUTPUT_CAMPS)
+    shapes = {
+        "bench_frontier": (c5,), "robust_frontier": (c5,), "tokens": (k, c4), "spend": (k, c4),
+        "cash": (c4,), "compute": (c4,), "alive": (c4,), "revenue": (c4,), "raised": (c4,),
+        "grants": (c4,), "lab_revenue_total": (), "host_margin": (), "spend_total": (),
+        "opex_total": (), "compute_spend_total": (), "written_off_total": (), "releases": (c4,),
+        "safety_shocks": (), "pressure": (pop.n_sovereigns,),
+        "ban_active": (pop.n_sovereigns,), "crackdown_active": (pop.n_sovereigns,),
+        "export_multiplier": (len(JURISDICTIONS),), "sentiment": (len(JURISDICTIONS),),
+    }
+    return {name: np.zeros((n_runs, t, *shape)) for name, shape in shapes.items()}
+
+
+def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
+            flows: dict[str, np.ndarray], onehot: np.ndarray, masks: np.ndarray,
+            prev_bench: np.ndarray, prev_robust: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    bench = np.max(np.where(masks[None], state.bench[:, None, :], -np.inf), axis=2)
+    robust = np.max(np.where(masks[None], state.robust[:, None, :], -np.inf), axis=2)
+    bench, robust = np.fmax(prev_bench, bench), np.fmax(prev_robust, robust)
+    out["bench_frontier"][:, t] = bench
+    out["robust_frontier"][:, t] = robust
+    out["tokens"][:, t] = flows["tokens"] @ onehot
+    out["spend"][:, t] = flows["spend"] @ onehot
+    out["cash"][:, t] = state.cash @ onehot
+    out["compute"][:, t] = state.compute @ onehot
+    out["alive"][:, t] = state.alive @ onehot
+    out["revenue"][:, t] = flows["revenue"] @ onehot
+    out["raised"][:, t] = flows["raised"] @ onehot
+    out["grants"][:, t] = flows["grants"] @ onehot
+    out["releases"][:, t] = flows["releases"] @ onehot
+    out["lab_revenue_total"][:, t] = flows["revenue"].sum(axis=1)
+    out["host_margin"][:, t] = flows["host_margin"]
+    out["spend_total"][:, t] = flows["spend"].sum(axis=(1, 2))
+    out["opex_total"][:, t] = flows["opex"].sum(axis=1)
+    out["compute_spend_total"][:, t] = flows["compute_spend"].sum(axis=1)
+    out["written_off_total"][:, t] = flows["written_off"].sum(axis=1)
+    out["safety_shocks"][:, t] = flows["safety_shocks"]
+    out["pressure"][:, t] = state.pressure
+    out["ban_active"][:, t] = np.isfinite(state.ban_threshold)
+    out["crackdown_active"][:, t] = state.distill_enforcement < 1.0
+    out["export_multiplier"][:, t] = state.export_multiplier
+    out["sentiment"][:, t] = investor_sentiment(state.log_sentiment, state.shock_log)
+    return bench, robust
+
+
+def simulate(
+    scenario: Scenario,
+    *,
+    n_runs: int,
+    seed: int,
+    first_run: int = 0,
+    seeds: Seeds | None = None,
+    progress: Callable[[int, int], Any] | None = None,
+) -> Results:
+    """Simulate runs ``first_run .. first_run + n_runs - 1`` of ``scenario`` under ``seed``.
+
+    Run ``r``'s results depend only on (scenario, seed, r), so any split of runs into
+    batches gives the same numbers. ``progress(done_months, total_months)`` is called after
+    each month.
+    """
+    seeds = seeds or load_seeds()
+    world = build_world(scenario, seeds)
+    state = initial_state(world, seeds, n_runs)
+    run_ids = np.arange(first_run, first_run + n_runs)
+    streams = RandomStreams(seed, run_ids, n_labs=world.population.n_labs,
+                            n_regions=len(JURISDICTIONS), n_buyers=world.population.n_buyers)
+    out = _allocate(n_runs, world)
+    onehot, masks = _camp_onehot(world), _output_masks(world)
+    seeded = np.where(masks[None], state.bench[:, None, :], -np.inf)
+    prev_bench = np.max(seeded, axis=2)
+    prev_robust = np.max(np.where(masks[None], state.robust[:, None, :], -np.inf), axis=2)
+    exit_month = np.full((n_runs, world.population.n_labs), -1)
+    acquirer = np.full((n_runs, world.population.n_labs), -1)
+    for t in range(world.params.n_months):
+        state, flows = step(world, state, streams.month(t))
+        prev_bench, prev_robust = _record(out, t, world, state, flows, onehot, masks,
+                                          prev_bench, prev_robust)
+        exit_month = np.where(flows["exits"], t, exit_month)
+        acquirer = np.where(flows["acquired"], flows["acquirer"], acquirer)
+        if progress is not None:
+            progress(t + 1, world.params.n_months)
+    out["exit_month"] = exit_month
+    out["acquirer"] = acquirer
+    return Results(scenario=scenario, world=world, seed=seed, run_ids=run_ids, arrays=out)

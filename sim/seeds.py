@@ -1,0 +1,238 @@
+"""Read the seed tables (the world as of 2026-04) from ``seeds/``.
+
+The tables and their sources are described in ``seeds/README.md``. This module only parses
+them into typed columns; turning them into simulation state is ``sim.world``'s job.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sim.calendar import parse_month
+from sim.scenario import JURISDICTIONS
+
+CAMPS: tuple[str, ...] = ("closed", "open_cn", "open_us", "open_other")
+
+
+class SeedError(Exception):
+    """A seed table is missing or malformed; the message names the file and column."""
+
+
+def seeds_dir() -> Path:
+    """The seeds folder: the wheel's packaged copy, else the repository's ``seeds/``."""
+    packaged = Path(__file__).parent / "_seeds"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[1] / "seeds"
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise SeedError(f"{path}: seed table not found (rebuild with `python seeds/build.py`)")
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _floats(rows: list[dict[str, str]], column: str, path: Path) -> np.ndarray:
+    try:
+        return np.array([float(r[column]) for r in rows], dtype=float)
+    except (KeyError, ValueError) as exc:
+        raise SeedError(f"{path}: column {column!r}: expected numbers ({exc})") from None
+
+
+def _months(rows: list[dict[str, str]], column: str, path: Path) -> np.ndarray:
+    try:
+        return np.array([parse_month(r[column]) for r in rows], dtype=float)
+    except (KeyError, ValueError) as exc:
+        raise SeedError(f"{path}: column {column!r}: expected dates YYYY-MM-DD ({exc})") from None
+
+
+def _codes(
+    rows: list[dict[str, str]], column: str, allowed: tuple[str, ...], path: Path
+) -> np.ndarray:
+    out = []
+    for r in rows:
+        value = r.get(column, "").strip()
+        if value not in allowed:
+            raise SeedError(f"{path}: column {column!r}: {value!r} not in {', '.join(allowed)}")
+        out.append(allowed.index(value))
+    return np.array(out, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class LabSeeds:
+    """One row per lab. Units: ECI points, FLOP, H100e, USD bn, USD bn/month, USD/Mtok."""
+
+    lab_id: list[str]
+    name: list[str]
+    camp: np.ndarray  # index into CAMPS
+    region: np.ndarray  # index into JURISDICTIONS
+    eci: np.ndarray
+    release_month: np.ndarray  # month index of the seeded model's release
+    training_flop: np.ndarray
+    compute_h100e: np.ndarray
+    cash_usd_bn: np.ndarray
+    revenue_usd_bn_per_month: np.ndarray
+    price_usd_per_mtok: np.ndarray
+    bench_focus: np.ndarray
+
+
+@dataclass(frozen=True)
+class SovereignSeeds:
+    """One row per sovereign; ``jurisdiction`` indexes JURISDICTIONS, ``backing`` is (S, L)."""
+
+    sovereign_id: list[str]
+    jurisdiction: np.ndarray
+    stance_safety: np.ndarray
+    pressure_threshold: np.ndarray
+    open_interest: np.ndarray
+    open_budget_usd_bn_per_month: np.ndarray
+    backing: np.ndarray
+
+
+@dataclass(frozen=True)
+class SegmentSeeds:
+    """Buyer segments: demand in trillion tokens/month, utility weights per ECI point."""
+
+    segment: list[str]
+    tokens_t_per_month: np.ndarray
+    growth_per_month: np.ndarray
+    w_bench: np.ndarray
+    w_robust: np.ndarray
+    price_alpha: np.ndarray
+    open_pref: np.ndarray
+    switch_cost: np.ndarray
+    open_only: np.ndarray
+
+
+@dataclass(frozen=True)
+class JurisdictionSeeds:
+    """Markets, indexed like JURISDICTIONS. ``blocks_closed[g, r]``: closed APIs from region r
+    are unavailable to buyers in g."""
+
+    demand_share: np.ndarray
+    domestic_pref: np.ndarray
+    blocks_closed: np.ndarray
+
+
+@dataclass(frozen=True)
+class EciHistory:
+    """Monthly released-model running maxima of ECI per camp (Epoch), first month and arrays."""
+
+    first_month: int
+    closed: np.ndarray
+    open: np.ndarray
+    open_cn: np.ndarray
+    open_us: np.ndarray
+
+
+@dataclass(frozen=True)
+class Seeds:
+    labs: LabSeeds
+    sovereigns: SovereignSeeds
+    segments: SegmentSeeds
+    jurisdictions: JurisdictionSeeds
+    history: EciHistory
+
+
+def load_labs(path: Path) -> LabSeeds:
+    rows = _rows(path)
+    return LabSeeds(
+        lab_id=[r["lab_id"] for r in rows],
+        name=[r["name"] for r in rows],
+        camp=_codes(rows, "camp", CAMPS, path),
+        region=_codes(rows, "region", JURISDICTIONS, path),
+        eci=_floats(rows, "eci", path),
+        release_month=_months(rows, "release_date", path),
+        training_flop=_floats(rows, "training_flop", path),
+        compute_h100e=_floats(rows, "compute_h100e", path),
+        cash_usd_bn=_floats(rows, "cash_usd_bn", path),
+        revenue_usd_bn_per_month=_floats(rows, "revenue_usd_bn_per_month", path),
+        price_usd_per_mtok=_floats(rows, "price_usd_per_mtok", path),
+        bench_focus=_floats(rows, "bench_focus", path),
+    )
+
+
+def load_sovereigns(path: Path, lab_ids: list[str]) -> SovereignSeeds:
+    rows = _rows(path)
+    backing = np.zeros((len(rows), len(lab_ids)), dtype=bool)
+    for s, row in enumerate(rows):
+        for lab in filter(None, (x.strip() for x in row["backed_labs"].split(";"))):
+            if lab not in lab_ids:
+                raise SeedError(f"{path}: column 'backed_labs': unknown lab_id {lab!r}")
+            backing[s, lab_ids.index(lab)] = True
+    return SovereignSeeds(
+        sovereign_id=[r["sovereign_id"] for r in rows],
+        jurisdiction=_codes(rows, "jurisdiction", JURISDICTIONS, path),
+        stance_safety=_floats(rows, "stance_safety", path),
+        pressure_threshold=_floats(rows, "pressure_threshold", path),
+        open_interest=_floats(rows, "open_interest", path),
+        open_budget_usd_bn_per_month=_floats(rows, "open_budget_usd_bn_per_month", path),
+        backing=backing,
+    )
+
+
+def load_segments(path: Path) -> SegmentSeeds:
+    rows = _rows(path)
+    return SegmentSeeds(
+        segment=[r["segment"] for r in rows],
+        tokens_t_per_month=_floats(rows, "tokens_t_per_month", path),
+        growth_per_month=_floats(rows, "growth_per_month", path),
+        w_bench=_floats(rows, "w_bench", path),
+        w_robust=_floats(rows, "w_robust", path),
+        price_alpha=_floats(rows, "price_alpha", path),
+        open_pref=_floats(rows, "open_pref", path),
+        switch_cost=_floats(rows, "switch_cost", path),
+        open_only=np.array([r["open_only"].strip().lower() == "true" for r in rows]),
+    )
+
+
+def load_jurisdictions(path: Path) -> JurisdictionSeeds:
+    rows = _rows(path)
+    order = _codes(rows, "jurisdiction", JURISDICTIONS, path)
+    if sorted(order.tolist()) != list(range(len(JURISDICTIONS))):
+        raise SeedError(f"{path}: column 'jurisdiction': need each of {', '.join(JURISDICTIONS)}")
+    n = len(JURISDICTIONS)
+    demand = np.zeros(n)
+    pref = np.zeros(n)
+    blocks = np.zeros((n, n), dtype=bool)
+    for g, row in zip(order, rows, strict=True):
+        demand[g] = float(row["demand_share"])
+        pref[g] = float(row["domestic_pref"])
+        for region in filter(None, (x.strip() for x in row["blocks_closed_from"].split(";"))):
+            if region not in JURISDICTIONS:
+                raise SeedError(f"{path}: column 'blocks_closed_from': unknown region {region!r}")
+            blocks[g, JURISDICTIONS.index(region)] = True
+    return JurisdictionSeeds(demand_share=demand / demand.sum(), domestic_pref=pref,
+                             blocks_closed=blocks)
+
+
+def load_history(path: Path) -> EciHistory:
+    rows = _rows(path)
+
+    def column(name: str) -> np.ndarray:
+        values = [float(r[name]) if r[name] else np.nan for r in rows]
+        return np.fmax.accumulate(np.array(values, dtype=float))
+
+    return EciHistory(
+        first_month=parse_month(rows[0]["month"]),
+        closed=column("closed"),
+        open=column("open"),
+        open_cn=column("open_cn"),
+        open_us=column("open_us"),
+    )
+
+
+def load_seeds(folder: Path | None = None) -> Seeds:
+    """Load every seed table from ``folder`` (default: :func:`seeds_dir`)."""
+    folder = folder or seeds_dir()
+    labs = load_labs(folder / "labs.csv")
+    return Seeds(
+        labs=labs,
+        sovereigns=load_sovereigns(folder / "sovereigns.csv", labs.lab_id),
+        segments=load_segments(folder / "segments.csv"),
+        jurisdictions=load_jurisdictions(folder / "jurisdictions.csv"),
+        history=load_history(folder / "derived" / "eci_frontier_monthly.csv"),
+    )

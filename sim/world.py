@@ -1,0 +1,443 @@
+"""The simulated world: static population, parameters and the mutable state arrays.
+
+* :class:`Population` holds what every run shares: who the agents are (labs, sovereigns,
+  buyers) and their fixed attributes from ``seeds/``.
+* :class:`Params` holds the scenario's parameters converted to per-month model units.
+* :class:`WorldState` holds everything that changes, as arrays shaped ``(runs, agents)``.
+
+State lives only here; mechanisms are pure functions that read it and return new arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from sim.calendar import parse_month
+from sim.scenario import JURISDICTIONS, Scenario
+from sim.seeds import CAMPS, Seeds
+
+#: Camps reported in outputs: the four lab camps plus ``open`` (any open-weight camp).
+OUTPUT_CAMPS: tuple[str, ...] = ("closed", "open", "open_cn", "open_us", "open_other")
+USD_PER_BN = 1e9
+
+
+@dataclass(frozen=True)
+class Population:
+    """Agents and their fixed attributes. L labs, S sovereigns, B buyers, G jurisdictions,
+    K segments. Lab indices are shared by every ``(runs, L)`` array."""
+
+    lab_ids: list[str]
+    lab_names: list[str]
+    lab_camp: np.ndarray  # (L,) index into CAMPS
+    lab_region: np.ndarray  # (L,) index into JURISDICTIONS
+    lab_is_open: np.ndarray  # (L,) bool
+    bench_focus: np.ndarray  # (L,) in [0, 1]
+    price0_usd_per_mtok: np.ndarray  # (L,) list price at the start
+    same_region: np.ndarray  # (L, L) bool, lab i and j share a home region
+    sovereign_ids: list[str]
+    sov_jurisdiction: np.ndarray  # (S,)
+    sov_stance: np.ndarray  # (S,) pressure added per unit safety shock
+    sov_threshold: np.ndarray  # (S,) pressure at which policy becomes likely (issue 3)
+    sov_open_interest: np.ndarray  # (S,)
+    sov_budget_usd_bn: np.ndarray  # (S,) grants to open labs per month
+    sov_backing: np.ndarray  # (S, L) bool
+    lab_sovereign: np.ndarray  # (L,) index of the lab's home sovereign (-1 if none)
+    segments: list[str]
+    seg_tokens0_t: np.ndarray  # (K,) trillion tokens / month at the start
+    seg_growth: np.ndarray  # (K,) fractional growth per month
+    seg_w_bench: np.ndarray  # (K,) utility per bench ECI point
+    seg_w_robust: np.ndarray  # (K,) utility per robustness ECI point
+    seg_alpha: np.ndarray  # (K,) utility per unit log(USD/Mtok)
+    seg_open_pref: np.ndarray  # (K,) utility bonus for open weights
+    seg_switch_cost: np.ndarray  # (K,) utility bonus for staying with the current model
+    seg_open_only: np.ndarray  # (K,) bool
+    jur_domestic_pref: np.ndarray  # (G,)
+    jur_blocks_closed: np.ndarray  # (G, G) bool [buyer jurisdiction, lab region]
+    buyer_segment: np.ndarray  # (B,)
+    buyer_jurisdiction: np.ndarray  # (B,)
+    buyer_demand_weight: np.ndarray  # (B,) share of its segment's tokens; sums to 1 per segment
+    base_available: np.ndarray  # (G, K, L) bool, before bans and exits
+    history: object  # seeds.EciHistory, for lags measured against the pre-start record
+
+    @property
+    def n_labs(self) -> int:
+        return len(self.lab_ids)
+
+    @property
+    def n_sovereigns(self) -> int:
+        return len(self.sovereign_ids)
+
+    @property
+    def n_buyers(self) -> int:
+        return len(self.buyer_segment)
+
+    @property
+    def n_agents(self) -> int:
+        return self.n_labs + self.n_sovereigns + self.n_buyers
+
+    def camp_mask(self, camp: str) -> np.ndarray:
+        """(L,) bool: labs in an output camp (``open`` = any open-weight camp)."""
+        if camp == "open":
+            return self.lab_is_open.copy()
+        return self.lab_camp == CAMPS.index(camp)
+
+
+@dataclass(frozen=True)
+class Params:
+    """Scenario parameters in model units (per month, USD bn, log10 FLOP, ECI points)."""
+
+    n_months: int
+    start_month: int
+    eci_per_log10_flop: float
+    algo_progress_per_month: float  # log10 FLOP-equivalents / month
+    flop_per_h100e_month: float
+    training_share: float
+    max_run_months: float
+    release_hazard: float  # probability per month of a release once allowed
+    min_release_gap_months: int
+    release_noise_points: float
+    bench_focus_points: float
+    robust_cost_points: float
+    fast_follow_rate: float
+    fast_follow_lag_months: int
+    distill_efficiency: float
+    distill_robust_carry: float
+    flywheel_points_per_month: float
+    flywheel_retention: float  # monthly multiplier, 0.5 ** (1 / half-life)
+    open_flywheel_factor: float
+    usage_scale_t_tokens: float
+    price0_usd_bn_per_h100e: float
+    compute_price_retention: float  # monthly multiplier on the compute price
+    depreciation_per_month: float
+    capex_share_of_cash: float
+    opex_usd_bn_per_h100e_month: float
+    runway_trigger_months: float
+    raise_base_probability: float
+    narrative_points_scale: float
+    round_months_of_burn: float
+    sentiment_reversion_per_month: float
+    sentiment_volatility: float
+    acquisition_probability: float
+    serving_cost_share: float
+    open_capture_share: float
+    closed_price_retention: float  # monthly multiplier on closed API prices
+    open_price_retention: float
+    safety_shocks_per_month: float
+    pressure_retention: float
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> Params:
+        cap, comp, fund = scenario.capability, scenario.compute, scenario.funding
+        mkt, pol = scenario.market, scenario.policy
+        return cls(
+            n_months=scenario.time.n_months,
+            start_month=parse_month(scenario.time.start),
+            eci_per_log10_flop=cap.eci_per_log10_flop,
+            algo_progress_per_month=cap.algo_progress_per_year / 12.0,
+            flop_per_h100e_month=cap.flop_per_h100e_month,
+            training_share=cap.training_share,
+            max_run_months=cap.max_run_months,
+            release_hazard=1.0 / cap.release_interval_months,
+            min_release_gap_months=cap.min_release_gap_months,
+            release_noise_points=cap.release_noise_points,
+            bench_focus_points=cap.bench_focus_points,
+            robust_cost_points=cap.robust_cost_points,
+            fast_follow_rate=cap.fast_follow_rate,
+            fast_follow_lag_months=cap.fast_follow_lag_months,
+            distill_efficiency=cap.distill_efficiency,
+            distill_robust_carry=cap.distill_robust_carry,
+            flywheel_points_per_month=cap.flywheel_points_per_month,
+            flywheel_retention=0.5 ** (1.0 / cap.flywheel_half_life_months),
+            open_flywheel_factor=cap.open_flywheel_factor,
+            usage_scale_t_tokens=cap.usage_scale_t_tokens,
+            price0_usd_bn_per_h100e=comp.price_usd_per_h100e / USD_PER_BN,
+            compute_price_retention=(1.0 - comp.price_decline_per_year) ** (1.0 / 12.0),
+            depreciation_per_month=comp.depreciation_per_month,
+            capex_share_of_cash=comp.capex_share_of_cash,
+            opex_usd_bn_per_h100e_month=comp.opex_usd_per_h100e_month / USD_PER_BN,
+            runway_trigger_months=fund.runway_trigger_months,
+            raise_base_probability=fund.raise_base_probability,
+            narrative_points_scale=fund.narrative_points_scale,
+            round_months_of_burn=fund.round_months_of_burn,
+            sentiment_reversion_per_month=fund.sentiment_reversion_per_month,
+            sentiment_volatility=fund.sentiment_volatility,
+            acquisition_probability=fund.acquisition_probability,
+            serving_cost_share=fund.serving_cost_share,
+            open_capture_share=mkt.open_capture_share,
+            closed_price_retention=(1.0 - mkt.closed_price_decline_per_year) ** (1.0 / 12.0),
+            open_price_retention=(1.0 - mkt.open_price_decline_per_year) ** (1.0 / 12.0),
+            safety_shocks_per_month=pol.safety_shock_rate_per_year / 12.0,
+            pressure_retention=0.5 ** (1.0 / pol.pressure_half_life_months),
+        )
+
+
+@dataclass(frozen=True)
+class ScheduledEvent:
+    """A scenario event compiled to indices: ``month`` is the step index (0 = start)."""
+
+    month: int
+    kind: str
+    sovereign: int = -1  # index into Population.sovereign_ids
+    region: int = -1  # index into JURISDICTIONS (target or region)
+    value: float = 0.0  # threshold_flop / enforcement / price_multiplier / size
+    value2: float = 0.0  # leakage / cap_h100e_per_month / half_life_months
+    label: str = ""
+
+
+@dataclass
+class WorldState:
+    """Everything that changes during a run, shaped ``(runs, ...)``.
+
+    Labs ``(R, L)``: alive flag, cash (USD bn), last month's revenue (USD bn), compute stock
+    (H100e), algorithmic efficiency ``algo`` (log10 FLOP-equivalents), FLOP accumulated for
+    the next run, released bench / robustness score (ECI points), the released model's
+    training FLOP, months since its release, RL flywheel stock (ECI points), users (trillion
+    tokens served last month), last month's compute spend (USD bn).
+    Sovereigns ``(R, S)``: regulatory pressure, ban threshold (FLOP; inf = no ban), ban
+    leakage, distillation enforcement (1 = no crackdown). Regions ``(R, G)``: export-control
+    price multiplier and per-lab monthly cap (H100e), log investor sentiment and its shock
+    component with its monthly retention. Buyers ``(R, B)``: index of the chosen lab, -1 for
+    none. ``leader_algo`` is a ring buffer of the best closed ``algo`` over the last
+    ``fast_follow_lag_months + 1`` months.
+    """
+
+    month: int
+    alive: np.ndarray
+    cash: np.ndarray
+    revenue: np.ndarray
+    compute: np.ndarray
+    algo: np.ndarray
+    run_flop: np.ndarray
+    bench: np.ndarray
+    robust: np.ndarray
+    released_flop: np.ndarray
+    months_since_release: np.ndarray
+    flywheel: np.ndarray
+    users: np.ndarray
+    compute_spend: np.ndarray
+    pressure: np.ndarray
+    ban_threshold: np.ndarray
+    ban_leakage: np.ndarray
+    distill_enforcement: np.ndarray
+    export_multiplier: np.ndarray
+    export_cap: np.ndarray
+    log_sentiment: np.ndarray
+    shock_log: np.ndarray
+    shock_retention: np.ndarray
+    choice: np.ndarray
+    leader_algo: np.ndarray = field(repr=False)
+
+    @property
+    def n_runs(self) -> int:
+        return self.cash.shape[0]
+
+    def copy(self) -> WorldState:
+        return WorldState(**{
+            f.name: (getattr(self, f.name).copy()
+                     if isinstance(getattr(self, f.name), np.ndarray) else getattr(self, f.name))
+            for f in fields(self)
+        })
+
+    def select(self, runs: slice | np.ndarray) -> WorldState:
+        """The state of a subset of runs (used to check batches against single runs)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "leader_algo":
+                out[f.name] = value[:, runs].copy()
+            elif isinstance(value, np.ndarray):
+                out[f.name] = value[runs].copy()
+            else:
+                out[f.name] = value
+        return WorldState(**out)
+
+
+@dataclass(frozen=True)
+class World:
+    """Everything needed to simulate a scenario: population, parameters, schedule, state."""
+
+    population: Population
+    params: Params
+    schedule: tuple[ScheduledEvent, ...]
+    initial_anchor: float  # ECI points of effective compute 0: base = anchor + b * E
+
+
+def _allocate_buyers(n_per_segment: int, demand_share: np.ndarray, n_segments: int):
+    """Split ``n_per_segment`` buyers of each segment over jurisdictions by demand share
+    (largest remainder, at least one buyer per jurisdiction when there are enough)."""
+    n_j = len(demand_share)
+    raw = demand_share * n_per_segment
+    counts = np.floor(raw).astype(int)
+    if n_per_segment >= n_j:
+        counts = np.maximum(counts, 1)
+    while counts.sum() > n_per_segment:
+        counts[np.argmax(counts)] -= 1
+    order = np.argsort(-(raw - np.floor(raw)), kind="stable")
+    i = 0
+    while counts.sum() < n_per_segment:
+        counts[order[i % n_j]] += 1
+        i += 1
+    seg, jur, weight = [], [], []
+    share = np.where(counts > 0, demand_share, 0.0)
+    share = share / share.sum()
+    for k in range(n_segments):
+        for g in range(n_j):
+            for _ in range(counts[g]):
+                seg.append(k)
+                jur.append(g)
+                weight.append(share[g] / counts[g])
+    return np.array(seg), np.array(jur), np.array(weight)
+
+
+def build_population(seeds: Seeds, scenario: Scenario) -> Population:
+    labs, sov, segs, jur = seeds.labs, seeds.sovereigns, seeds.segments, seeds.jurisdictions
+    is_open = labs.camp != CAMPS.index("closed")
+    seg, buyer_jur, weight = _allocate_buyers(
+        scenario.population.buyers_per_segment, jur.demand_share, len(segs.segment)
+    )
+    # Closed APIs blocked in some markets; local agents run open weights only.
+    closed_blocked = jur.blocks_closed[:, labs.region] & ~is_open[None, :]  # (G, L)
+    available = ~closed_blocked[:, None, :] & ~(segs.open_only[None, :, None] & ~is_open)
+    lab_sovereign = np.full(len(labs.lab_id), -1)
+    for s, g in enumerate(sov.jurisdiction):
+        lab_sovereign[labs.region == g] = s
+    return Population(
+        lab_ids=labs.lab_id,
+        lab_names=labs.name,
+        lab_camp=labs.camp,
+        lab_region=labs.region,
+        lab_is_open=is_open,
+        bench_focus=labs.bench_focus,
+        price0_usd_per_mtok=labs.price_usd_per_mtok,
+        same_region=labs.region[:, None] == labs.region[None, :],
+        sovereign_ids=sov.sovereign_id,
+        sov_jurisdiction=sov.jurisdiction,
+        sov_stance=sov.stance_safety,
+        sov_threshold=sov.pressure_threshold,
+        sov_open_interest=sov.open_interest,
+        sov_budget_usd_bn=sov.open_budget_usd_bn_per_month,
+        sov_backing=sov.backing,
+        lab_sovereign=lab_sovereign,
+        segments=segs.segment,
+        seg_tokens0_t=segs.tokens_t_per_month,
+        seg_growth=segs.growth_per_month,
+        seg_w_bench=segs.w_bench,
+        seg_w_robust=segs.w_robust,
+        seg_alpha=segs.price_alpha,
+        seg_open_pref=segs.open_pref,
+        seg_switch_cost=segs.switch_cost,
+        seg_open_only=segs.open_only,
+        jur_domestic_pref=jur.domestic_pref,
+        jur_blocks_closed=jur.blocks_closed,
+        buyer_segment=seg,
+        buyer_jurisdiction=buyer_jur,
+        buyer_demand_weight=weight,
+        base_available=available,
+        history=seeds.history,
+    )
+
+
+def compile_schedule(scenario: Scenario, population: Population) -> tuple[ScheduledEvent, ...]:
+    """Scenario events as index-based records sorted by month (stable in file order)."""
+    start = parse_month(scenario.time.start)
+    sov_index = {JURISDICTIONS[g]: s for s, g in enumerate(population.sov_jurisdiction)}
+    out = []
+    for ev in scenario.events:
+        month = parse_month(ev.month) - start
+        sovereign = sov_index.get(getattr(ev, "sovereign", ""), -1)
+        if ev.kind == "ban":
+            rec = ScheduledEvent(month, ev.kind, sovereign, -1, ev.threshold_flop, ev.leakage,
+                                 f"{ev.sovereign} bans open weights above {ev.threshold_flop:.1e} "
+                                 f"FLOP (leakage {ev.leakage:.0%})")
+        elif ev.kind == "distillation_crackdown":
+            rec = ScheduledEvent(month, ev.kind, sovereign, -1, ev.enforcement, 0.0,
+                                 f"{ev.sovereign} distillation crackdown "
+                                 f"(efficiency kept {ev.enforcement:.0%})")
+        elif ev.kind == "export_controls":
+            rec = ScheduledEvent(month, ev.kind, sovereign, JURISDICTIONS.index(ev.target),
+                                 ev.price_multiplier, ev.cap_h100e_per_month,
+                                 f"{ev.sovereign} export controls on {ev.target} "
+                                 f"(price x{ev.price_multiplier:g}, cap "
+                                 f"{ev.cap_h100e_per_month:,.0f} H100e/month per lab)")
+        elif ev.kind == "funding_shock":
+            rec = ScheduledEvent(month, ev.kind, -1, JURISDICTIONS.index(ev.region), ev.size,
+                                 ev.half_life_months,
+                                 f"{ev.region} investor sentiment falls {ev.size:.0%} "
+                                 f"(half-life {ev.half_life_months:g} months)")
+        else:
+            rec = ScheduledEvent(month, ev.kind, -1, -1, ev.size, 0.0,
+                                 f"safety shock of size {ev.size:g}")
+        out.append(rec)
+    return tuple(sorted(out, key=lambda e: e.month))
+
+
+def _typical_run_flop(compute_h100e: np.ndarray, p: Params) -> np.ndarray:
+    """FLOP of a lab's next run if trained on today's stock for a typical run length:
+    ``compute * training_share * flop_per_h100e_month * min(max_run_months, interval)``."""
+    return (compute_h100e * p.training_share * p.flop_per_h100e_month
+            * min(p.max_run_months, 1.0 / p.release_hazard))
+
+
+def _seeded_base(eci: np.ndarray, bench_focus: np.ndarray, p: Params) -> np.ndarray:
+    """Underlying capability of a seeded model: its ECI minus the benchmark-focus premium."""
+    return eci - bench_focus * p.bench_focus_points
+
+
+def build_world(scenario: Scenario, seeds: Seeds) -> World:
+    population = build_population(seeds, scenario)
+    params = Params.from_scenario(scenario)
+    labs = seeds.labs
+    # Capability is anchored on the best closed lab so that
+    # ``base = anchor + b * (log10 FLOP + algo)`` with algo = 0 reproduces its seeded score.
+    base = _seeded_base(labs.eci, labs.bench_focus, params)
+    ref = int(np.argmax(np.where(population.lab_is_open, -np.inf, labs.eci)))
+    typical = _typical_run_flop(labs.compute_h100e, params)
+    anchor = float(base[ref] - params.eci_per_log10_flop * math.log10(typical[ref]))
+    return World(population, params, compile_schedule(scenario, population), anchor)
+
+
+def initial_state(world: World, seeds: Seeds, n_runs: int) -> WorldState:
+    """The seeded world at the start month, replicated over ``n_runs`` runs."""
+    pop, p, labs = world.population, world.params, seeds.labs
+    n_l, n_s, n_g = pop.n_labs, pop.n_sovereigns, len(JURISDICTIONS)
+    base = _seeded_base(labs.eci, labs.bench_focus, p)
+    typical = _typical_run_flop(labs.compute_h100e, p)
+    # Each lab's algorithmic efficiency is what makes its seeded score consistent with its
+    # compute: labs that score above their compute (efficient or distilling) get a higher algo.
+    algo = (base - world.initial_anchor) / p.eci_per_log10_flop - np.log10(typical)
+    robust = base - labs.bench_focus * p.robust_cost_points
+
+    def rep(x: np.ndarray, dtype=float) -> np.ndarray:
+        return np.broadcast_to(np.asarray(x, dtype=dtype), (n_runs, *np.shape(x))).copy()
+
+    leader0 = float(np.max(np.where(pop.lab_is_open, -np.inf, algo)))
+    return WorldState(
+        month=0,
+        alive=np.ones((n_runs, n_l), dtype=bool),
+        cash=rep(labs.cash_usd_bn),
+        revenue=rep(labs.revenue_usd_bn_per_month),
+        compute=rep(labs.compute_h100e),
+        algo=rep(algo),
+        run_flop=np.zeros((n_runs, n_l)),
+        bench=rep(labs.eci),
+        robust=rep(robust),
+        released_flop=rep(labs.training_flop),
+        months_since_release=rep(np.maximum(p.start_month - labs.release_month, 0)),
+        flywheel=np.zeros((n_runs, n_l)),
+        users=np.zeros((n_runs, n_l)),
+        compute_spend=np.zeros((n_runs, n_l)),
+        pressure=np.zeros((n_runs, n_s)),
+        ban_threshold=np.full((n_runs, n_s), np.inf),
+        ban_leakage=np.ones((n_runs, n_s)),
+        distill_enforcement=np.ones((n_runs, n_s)),
+        export_multiplier=np.ones((n_runs, n_g)),
+        export_cap=np.full((n_runs, n_g), np.inf),
+        log_sentiment=np.zeros((n_runs, n_g)),
+        shock_log=np.zeros((n_runs, n_g)),
+        shock_retention=np.ones((n_runs, n_g)),
+        choice=np.full((n_runs, pop.n_buyers), -1, dtype=np.int64),
+        leader_algo=np.full((p.fast_follow_lag_months + 1, n_runs), leader0),
+    )
