@@ -67,23 +67,43 @@ def group_utilities(state: WorldState, pop: Population, price: np.ndarray) -> np
 
 
 def choose(u: np.ndarray, choice: np.ndarray, choice_u: np.ndarray, pop: Population) -> np.ndarray:
-    """New buyer choices (R, B) from group utilities ``u`` (R, G, K, L); -1 if none available."""
+    """New buyer choices (R, B) from group utilities ``u`` (R, G, K, L); -1 if none available.
+
+    The buyer's choice is the smallest ``m`` with ``C_m + extra [m >= c] > U (1 + extra)``,
+    where ``C`` is its group's cumulative ``q``, ``c`` its current model and
+    ``extra = q_c (e^s - 1)``: the inverse CDF of its switching-cost-adjusted probabilities.
+    Instead of materialising (R, B, L) arrays, a buyer stays if ``U (1 + extra)`` falls in
+    its current model's enlarged interval, and otherwise the target (less ``extra`` past
+    ``c``) is looked up with one ``searchsorted`` over every group's cumulative sums, which
+    are laid end to end with a row offset so the whole array is sorted.
+    """
     top = np.max(u, axis=-1, keepdims=True)
     any_available = np.isfinite(top)
     weights = np.exp(u - np.where(any_available, top, 0.0))
     q = weights / np.where(any_available, weights.sum(axis=-1, keepdims=True), 1.0)
-    q_b = q[:, pop.buyer_jurisdiction, pop.buyer_segment, :]  # (R, B, L)
-    n_labs = q.shape[-1]
-    current = np.where(choice >= 0, choice, 0)
-    q_c = np.where(choice >= 0, np.take_along_axis(q_b, current[..., None], -1)[..., 0], 0.0)
+    n_runs, n_g, n_k, n_labs = q.shape
+    q_rows = q.reshape(-1, n_labs)
+    cum_rows = np.cumsum(q_rows, axis=-1)
+    group = pop.buyer_jurisdiction * n_k + pop.buyer_segment  # (B,)
+    row = np.arange(n_runs)[:, None] * (n_g * n_k) + group[None, :]  # (R, B)
+    has = choice >= 0
+    current = np.where(has, choice, 0)
+    q_c = np.where(has, q_rows[row, current], 0.0)
+    before_c = np.where(has, cum_rows[row, current] - q_c, 0.0)
     extra = q_c * np.expm1(pop.seg_switch_cost[pop.buyer_segment])[None, :]
-    cum = np.cumsum(q_b, axis=-1)
-    cum = cum + extra[..., None] * (np.arange(n_labs)[None, None, :] >= current[..., None])
-    new = np.sum(cum <= (choice_u * (1.0 + extra))[..., None], axis=-1)
-    last_available = n_labs - 1 - np.argmax(q_b[..., ::-1] > 0, axis=-1)
-    new = np.where(new >= n_labs, last_available, new)
-    served = any_available[:, pop.buyer_jurisdiction, pop.buyer_segment, 0]
-    return np.where(served, new, -1)
+    target = choice_u * (1.0 + extra)
+    stay = has & (target >= before_c) & (target < before_c + q_c + extra)
+    shifted = np.where(target < before_c, target, target - extra)
+    # Each row's cumulative sums lie in [0, 1 + round-off]; an offset of 4 per row keeps the
+    # concatenation sorted.
+    offset = 4.0 * np.arange(cum_rows.shape[0])
+    flat = (cum_rows + offset[:, None]).ravel()
+    pos = np.searchsorted(flat, shifted + offset[row], side="right")
+    new = pos - row * n_labs
+    last_available = n_labs - 1 - np.argmax(q_rows[:, ::-1] > 0, axis=-1)
+    new = np.where(new >= n_labs, last_available[row], new)
+    new = np.where(stay, current, new)
+    return np.where(any_available.reshape(-1)[row], new, -1)
 
 
 def market_step(

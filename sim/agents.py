@@ -1,0 +1,230 @@
+"""Mesa agents of :class:`sim.model.OpenGapModel`: thin views onto one run's state arrays.
+
+The engine keeps all state in arrays shaped ``(runs, agents)`` (:class:`sim.world.WorldState`)
+and the mechanisms decide for every agent at once. An agent here therefore holds nothing but
+its index: each property reads ``self.model.state`` (run 0 of the model's one-run state) or
+the static :class:`sim.world.Population`, so an agent always shows the current month and can
+never drift from the arrays the engine steps. Agents have no ``step``: the month is advanced
+by :func:`sim.engine.step`, called from :meth:`sim.model.OpenGapModel.step`.
+
+Labs that exit or are acquired stay registered with ``alive == False`` (their rows stay in
+the arrays too), so indices and Mesa ``unique_id`` values are stable over a run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from sim.scenario import JURISDICTIONS
+from sim.seeds import CAMPS
+
+if TYPE_CHECKING:
+    from sim.model import OpenGapModel
+
+#: The one run of the model's state that agents view.
+RUN = 0
+
+
+class _ArrayView(mesa.Agent):
+    """An agent identified by its row ``index`` in the population's arrays."""
+
+    model: OpenGapModel
+
+    def __init__(self, model: OpenGapModel, index: int) -> None:
+        super().__init__(model)
+        self.index = int(index)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(index={self.index}, unique_id={self.unique_id})"
+
+
+class LabAgent(_ArrayView):
+    """An AI lab (camp ``closed``, ``open_cn``, ``open_us`` or ``open_other``).
+
+    Decisions (compute purchases, training, releases, fundraising) are made by the mechanism
+    functions on the arrays; this agent only exposes lab ``index``'s row of them.
+    """
+
+    @property
+    def lab_id(self) -> str:
+        """Identifier from ``seeds/labs.csv``."""
+        return self.model.population.lab_ids[self.index]
+
+    @property
+    def name(self) -> str:
+        """Display name."""
+        return self.model.population.lab_names[self.index]
+
+    @property
+    def camp(self) -> str:
+        """``closed``, ``open_cn``, ``open_us`` or ``open_other``."""
+        return CAMPS[int(self.model.population.lab_camp[self.index])]
+
+    @property
+    def region(self) -> str:
+        """Home jurisdiction code (``US``, ``CN``, ...)."""
+        return JURISDICTIONS[int(self.model.population.lab_region[self.index])]
+
+    @property
+    def is_open(self) -> bool:
+        """True if the lab releases open weights."""
+        return bool(self.model.population.lab_is_open[self.index])
+
+    @property
+    def bench_focus(self) -> float:
+        """Benchmark focus in [0, 1] (benchmark score gained at the cost of robustness)."""
+        return float(self.model.population.bench_focus[self.index])
+
+    @property
+    def alive(self) -> bool:
+        """False once the lab has exited or been acquired."""
+        return bool(self.model.state.alive[RUN, self.index])
+
+    @property
+    def cash(self) -> float:
+        """Cash on hand, USD bn."""
+        return float(self.model.state.cash[RUN, self.index])
+
+    @property
+    def revenue(self) -> float:
+        """Revenue earned last month, USD bn per month."""
+        return float(self.model.state.revenue[RUN, self.index])
+
+    @property
+    def compute(self) -> float:
+        """Compute stock, H100-equivalents (H100e)."""
+        return float(self.model.state.compute[RUN, self.index])
+
+    @property
+    def compute_spend(self) -> float:
+        """Spent on compute last month, USD bn."""
+        return float(self.model.state.compute_spend[RUN, self.index])
+
+    @property
+    def algo(self) -> float:
+        """Algorithmic efficiency, log10 FLOP-equivalents added to training FLOP."""
+        return float(self.model.state.algo[RUN, self.index])
+
+    @property
+    def bench(self) -> float:
+        """Benchmark score of the released model, ECI points."""
+        return float(self.model.state.bench[RUN, self.index])
+
+    @property
+    def robust(self) -> float:
+        """Robustness score of the released model, ECI points."""
+        return float(self.model.state.robust[RUN, self.index])
+
+    @property
+    def released_flop(self) -> float:
+        """Training compute of the released model, FLOP."""
+        return float(self.model.state.released_flop[RUN, self.index])
+
+    @property
+    def months_since_release(self) -> float:
+        """Months since the current model was released."""
+        return float(self.model.state.months_since_release[RUN, self.index])
+
+    @property
+    def flywheel(self) -> float:
+        """RL-flywheel robustness stock from real use, ECI points."""
+        return float(self.model.state.flywheel[RUN, self.index])
+
+    @property
+    def users(self) -> float:
+        """Usage last month, trillion tokens served."""
+        return float(self.model.state.users[RUN, self.index])
+
+
+class SovereignAgent(_ArrayView):
+    """A sovereign (US, CN, EU, ...): regulatory pressure and the policies it has in force."""
+
+    @property
+    def sovereign_id(self) -> str:
+        """Identifier from ``seeds/sovereigns.csv``."""
+        return self.model.population.sovereign_ids[self.index]
+
+    @property
+    def jurisdiction(self) -> str:
+        """Jurisdiction code (``US``, ``CN``, ...)."""
+        return JURISDICTIONS[int(self.model.population.sov_jurisdiction[self.index])]
+
+    @property
+    def pressure(self) -> float:
+        """Regulatory pressure (pressure units: stance x safety-shock size, decaying)."""
+        return float(self.model.state.pressure[RUN, self.index])
+
+    @property
+    def pressure_threshold(self) -> float:
+        """Pressure at which policy becomes likely (pressure units)."""
+        return float(self.model.population.sov_threshold[self.index])
+
+    @property
+    def ban_active(self) -> bool:
+        """True if an open-weight ban above a compute threshold is in force."""
+        return bool(np.isfinite(self.model.state.ban_threshold[RUN, self.index]))
+
+    @property
+    def ban_threshold_flop(self) -> float:
+        """Training compute above which open releases are banned, FLOP (inf: no ban)."""
+        return float(self.model.state.ban_threshold[RUN, self.index])
+
+    @property
+    def ban_leakage(self) -> float:
+        """Share of normal availability that banned foreign open models keep (1: no ban)."""
+        return float(self.model.state.ban_leakage[RUN, self.index])
+
+    @property
+    def distill_enforcement(self) -> float:
+        """Share of distillation efficiency kept from this sovereign's closed labs (1: none)."""
+        return float(self.model.state.distill_enforcement[RUN, self.index])
+
+    @property
+    def crackdown_active(self) -> bool:
+        """True if a distillation crackdown is in force."""
+        return self.distill_enforcement < 1.0
+
+    @property
+    def budget(self) -> float:
+        """Grants available to backed open labs, USD bn per month."""
+        return float(self.model.population.sov_budget_usd_bn[self.index])
+
+    @property
+    def backed_labs(self) -> list[int]:
+        """Indices of the open labs this sovereign backs with grants."""
+        return np.flatnonzero(self.model.population.sov_backing[self.index]).tolist()
+
+
+class BuyerAgent(_ArrayView):
+    """A buyer (a slice of one segment's token demand in one jurisdiction)."""
+
+    @property
+    def segment(self) -> str:
+        """Segment name (``knowledge_work``, ``agentic_coding``, ...)."""
+        pop = self.model.population
+        return pop.segments[int(pop.buyer_segment[self.index])]
+
+    @property
+    def jurisdiction(self) -> str:
+        """Jurisdiction code of the buyer's market."""
+        return JURISDICTIONS[int(self.model.population.buyer_jurisdiction[self.index])]
+
+    @property
+    def demand_weight(self) -> float:
+        """Share of its segment's tokens this buyer carries (sums to 1 per segment)."""
+        return float(self.model.population.buyer_demand_weight[self.index])
+
+    @property
+    def current_lab(self) -> int | None:
+        """Index of the lab whose model the buyer uses, or None (no available model yet)."""
+        choice = int(self.model.state.choice[RUN, self.index])
+        return None if choice < 0 else choice
+
+    @property
+    def current_lab_name(self) -> str | None:
+        """Name of the lab whose model the buyer uses, or None."""
+        lab = self.current_lab
+        return None if lab is None else self.model.population.lab_names[lab]

@@ -1,0 +1,133 @@
+"""The Mesa face (sim.model, sim.agents) against the batched engine."""
+
+from __future__ import annotations
+
+import inspect
+
+import mesa
+import numpy as np
+import pytest
+
+from sim.agents import BuyerAgent, LabAgent, SovereignAgent
+from sim.engine import simulate
+from sim.model import MODEL_REPORTERS, OpenGapModel
+from sim.scenario import load_scenario, resolve_scenario_path
+from sim.world import OUTPUT_CAMPS
+
+SMALL = {"population.buyers_per_segment": 10}
+
+
+def _run_to_end(model: OpenGapModel) -> OpenGapModel:
+    while model.running:
+        model.step()
+    return model
+
+
+@pytest.mark.parametrize(("sim_seed", "run_index"), [(5, 0), (11, 3)])
+def test_model_reproduces_engine_run(sim_seed: int, run_index: int) -> None:
+    scenario = load_scenario(resolve_scenario_path("baseline")).with_overrides(SMALL)
+    model = _run_to_end(OpenGapModel(scenario, sim_seed=sim_seed, run_index=run_index))
+    results = simulate(scenario, n_runs=1, seed=sim_seed, first_run=run_index)
+
+    n_months = results.n_months
+    assert model.steps == n_months
+    assert not model.running
+    frontier = results.arrays["bench_frontier"][0]  # (T, C5)
+    closed, open_ = OUTPUT_CAMPS.index("closed"), OUTPUT_CAMPS.index("open")
+    cn, us = OUTPUT_CAMPS.index("open_cn"), OUTPUT_CAMPS.index("open_us")
+    data = model.datacollector.get_model_vars_dataframe()
+    assert len(data) == n_months + 1  # the seeded world, then one record per month
+    after = data.iloc[1:]
+    np.testing.assert_allclose(after["gap_closed_open"], frontier[:, closed] - frontier[:, open_],
+                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(after["gap_closed_cn"], frontier[:, closed] - frontier[:, cn],
+                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(after["gap_closed_us"], frontier[:, closed] - frontier[:, us],
+                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(after["closed_frontier"], frontier[:, closed], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(after["alive_labs"], results.arrays["alive"][0].sum(axis=1))
+    tokens = results.arrays["tokens"][0].sum(axis=1)  # (T, C4): closed first
+    np.testing.assert_allclose(after["open_token_share"], 1 - tokens[:, 0] / tokens.sum(axis=1),
+                               rtol=0, atol=1e-9)
+    spend = results.arrays["spend"][0].sum(axis=1)
+    np.testing.assert_allclose(after["open_dollar_share"], 1 - spend[:, 0] / spend.sum(axis=1),
+                               rtol=0, atol=1e-9)
+    # The end state matches too: per-camp cash from the agents equals the engine's.
+    cash_closed = sum(lab.cash for lab in model.labs if lab.camp == "closed")
+    assert cash_closed == pytest.approx(results.arrays["cash"][0, -1, 0], rel=1e-12)
+
+
+def test_model_is_deterministic_and_seed_dependent() -> None:
+    def gaps(seed: int) -> np.ndarray:
+        model = _run_to_end(OpenGapModel("baseline", sim_seed=seed, overrides=SMALL))
+        return model.datacollector.get_model_vars_dataframe()["gap_closed_open"].to_numpy()
+
+    np.testing.assert_array_equal(gaps(1), gaps(1))
+    assert not np.array_equal(gaps(1), gaps(2))
+
+
+def test_batch_run_returns_reporters() -> None:
+    max_steps = 3
+    # Mesa >= 3.4 deprecates ``iterations`` for ``rng`` (passed on to the model as ``rng``).
+    replicates = (
+        {"rng": [None]} if "rng" in inspect.signature(mesa.batch_run).parameters
+        else {"iterations": 1}
+    )
+    rows = mesa.batch_run(
+        OpenGapModel,
+        parameters={"scenario": "baseline", "sim_seed": [1, 2], "overrides": [SMALL]},
+        **replicates,
+        max_steps=max_steps,
+        number_processes=1,
+        display_progress=False,
+    )
+    assert {row["sim_seed"] for row in rows} == {1, 2}
+    assert len(rows) == 2  # one row per run: lab data is collected per agent type only
+    for row in rows:
+        assert set(MODEL_REPORTERS) <= set(row)
+        assert row["Step"] == max_steps
+        assert np.isfinite(row["gap_closed_open"])
+        assert 0.0 <= row["open_token_share"] <= 1.0
+        assert 0.0 <= row["open_dollar_share"] <= 1.0
+
+
+def test_agents_are_views_on_state() -> None:
+    model = OpenGapModel("baseline", sim_seed=4, overrides=SMALL)
+    pop = model.population
+    assert len(model.agents) == pop.n_labs + pop.n_sovereigns + pop.n_buyers
+    assert len(model.labs) == pop.n_labs
+    assert len(model.sovereigns) == pop.n_sovereigns
+    assert len(model.buyers) == pop.n_buyers
+    for _ in range(6):
+        model.step()
+    state = model.state
+    for lab in model.agents_by_type[LabAgent]:
+        assert lab.cash == state.cash[0, lab.index]
+        assert lab.compute == state.compute[0, lab.index]
+        assert lab.bench == state.bench[0, lab.index]
+        assert lab.alive == bool(state.alive[0, lab.index])
+        assert lab.name == pop.lab_names[lab.index]
+        assert "cash" not in vars(lab)  # no state copied into the agent
+    for sov in model.agents_by_type[SovereignAgent]:
+        assert sov.pressure == state.pressure[0, sov.index]
+        assert sov.ban_active == bool(np.isfinite(state.ban_threshold[0, sov.index]))
+    chosen = [buyer.current_lab for buyer in model.agents_by_type[BuyerAgent]]
+    np.testing.assert_array_equal([-1 if c is None else c for c in chosen], state.choice[0])
+    # Views follow the state as it advances.
+    lab = model.labs[0]
+    model.step()
+    assert lab.cash == model.state.cash[0, lab.index]
+    lab_data = model.datacollector.get_agenttype_vars_dataframe(LabAgent)
+    steps = lab_data.index.get_level_values("Step")  # model.steps (Mesa 3.3) or .time (3.5)
+    last = lab_data[steps == steps.max()]
+    assert len(last) == pop.n_labs
+    np.testing.assert_array_equal(last["cash"].to_numpy(), model.state.cash[0])
+
+
+def test_running_stops_at_horizon_and_extra_steps_do_nothing() -> None:
+    model = _run_to_end(OpenGapModel("baseline", sim_seed=0, overrides=SMALL))
+    assert model.last_month == model.sim_scenario.time.end
+    state = model.state
+    model.step()
+    assert model.state is state
+    assert len(model.datacollector.get_model_vars_dataframe()) == model.n_months + 1
