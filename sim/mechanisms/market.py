@@ -99,7 +99,16 @@ def choose(u: np.ndarray, choice: np.ndarray, choice_u: np.ndarray, pop: Populat
     offset = 4.0 * np.arange(cum_rows.shape[0])
     flat = (cum_rows + offset[:, None]).ravel()
     pos = np.searchsorted(flat, shifted + offset[row], side="right")
-    new = pos - row * n_labs
+    new = np.clip(pos - row * n_labs, 0, n_labs)
+    # The offset costs precision (far rows sit at ~4 * rows), so a target within ~1e-11 of a
+    # boundary may land one slot off, differently for different positions in the batch.
+    # Settle the exact answer, smallest m with cum[m] > target, on the unshifted sums.
+    for _ in range(n_labs):
+        prev_above = (new > 0) & (cum_rows[row, np.maximum(new - 1, 0)] > shifted)
+        here_not = (new < n_labs) & (cum_rows[row, np.minimum(new, n_labs - 1)] <= shifted)
+        if not (prev_above.any() or here_not.any()):
+            break
+        new = new - prev_above + here_not
     last_available = n_labs - 1 - np.argmax(q_rows[:, ::-1] > 0, axis=-1)
     new = np.where(new >= n_labs, last_available[row], new)
     new = np.where(stay, current, new)

@@ -1,0 +1,175 @@
+"""Speed of the vectorized engine against the per-agent reference implementation.
+
+What it measures, on ``scenarios/baseline.toml`` (default population, full horizon):
+
+* the per-agent reference (``tests/reference.py``: plain Python, one run at a time, loops
+  over labs, sovereigns and buyers) for a few runs;
+* the vectorized engine (``sim.engine.simulate``) for batches of 1, 100 and 1000 runs;
+* the same with 10x the buyer population (``population.buyers_per_segment`` x 10): the
+  reference for 1 run, the engine for 100 runs;
+* the peak memory per run of the 1000-run engine batch (``tracemalloc`` peak of a separate,
+  untimed run, divided by the number of runs: numpy reports its buffers to tracemalloc).
+
+Throughput is in agent-steps per second, ``runs x months x (labs + sovereigns + buyers) /
+wall seconds``, where a timing covers the whole ``simulate`` call (world building, random
+draws, mechanisms, recorded outputs). ``engine/ref`` is the engine's throughput over the
+reference's at the same population. Every configuration is warmed up once before timing
+(``time.perf_counter``). Both implementations consume the same random draws and agree to
+round-off (``tests/test_reference.py``), so they do the same work.
+
+Usage: ``python experiments/bench_engine.py [--quick] [--seed N]``; ``--quick`` shrinks the
+horizon, the population and the batches to a few seconds (a smoke test, not a benchmark).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "tests") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tests"))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from reference import reference_simulate  # noqa: E402
+
+from sim.engine import simulate  # noqa: E402
+from sim.scenario import Scenario, load_scenario  # noqa: E402
+from sim.seeds import Seeds, load_seeds  # noqa: E402
+from sim.world import build_world  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Config:
+    ref_runs: int
+    engine_batches: tuple[int, ...]
+    big_ref_runs: int
+    big_engine_runs: int
+    memory_runs: int
+    buyer_factor: int
+    overrides: dict
+
+
+FULL = Config(ref_runs=5, engine_batches=(1, 100, 1000), big_ref_runs=1, big_engine_runs=100,
+              memory_runs=1000, buyer_factor=10, overrides={})
+QUICK = Config(ref_runs=1, engine_batches=(1, 4, 16), big_ref_runs=1, big_engine_runs=4,
+               memory_runs=16, buyer_factor=10,
+               overrides={"population.buyers_per_segment": 4, "time.end": "2026-07"})
+
+
+@dataclass
+class Row:
+    impl: str
+    buyers: int
+    agents: int
+    runs: int
+    months: int
+    seconds: float
+
+    @property
+    def agent_steps(self) -> int:
+        return self.runs * self.months * self.agents
+
+    @property
+    def rate(self) -> float:
+        return self.agent_steps / self.seconds
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _measure(impl: str, scenario: Scenario, seeds: Seeds, runs: int, seed: int) -> Row:
+    world = build_world(scenario, seeds)
+    pop = world.population
+    if impl == "reference":
+        seconds = _timed(lambda: reference_simulate(scenario, runs, seed, seeds=seeds))
+    else:
+        seconds = _timed(lambda: simulate(scenario, n_runs=runs, seed=seed, seeds=seeds))
+    return Row(impl, pop.n_buyers, pop.n_agents, runs, world.params.n_months, seconds)
+
+
+def _warm_up(scenario: Scenario, seeds: Seeds, seed: int) -> None:
+    reference_simulate(scenario, 1, seed, seeds=seeds)
+    simulate(scenario, n_runs=1, seed=seed, seeds=seeds)
+
+
+def _peak_memory_per_run(scenario: Scenario, seeds: Seeds, runs: int, seed: int) -> float:
+    """Peak traced bytes of one engine batch of ``runs`` runs, per run."""
+    tracemalloc.start()
+    try:
+        simulate(scenario, n_runs=runs, seed=seed, seeds=seeds)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / runs
+
+
+def _table(rows: list[Row]) -> str:
+    ref_rate = {r.buyers: r.rate for r in rows if r.impl == "reference"}
+    header = ("impl", "buyers", "agents", "runs", "months", "agent-steps", "seconds",
+              "agent-steps/s", "engine/ref")
+    lines = [header]
+    for r in rows:
+        ratio = "-" if r.impl == "reference" or r.buyers not in ref_rate \
+            else f"{r.rate / ref_rate[r.buyers]:,.0f}x"
+        lines.append((r.impl, f"{r.buyers:,}", f"{r.agents:,}", f"{r.runs:,}", str(r.months),
+                      f"{r.agent_steps:,}", f"{r.seconds:.3f}", f"{r.rate:,.0f}", ratio))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    out = []
+    for n, line in enumerate(lines):
+        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths,
+                                                                                   strict=True))]
+        out.append("  ".join(cells))
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
+    parser.add_argument("--seed", type=int, default=20260401)
+    args = parser.parse_args(argv)
+    cfg = QUICK if args.quick else FULL
+
+    seeds = load_seeds()
+    scenario = load_scenario(ROOT / "scenarios" / "baseline.toml")
+    if cfg.overrides:
+        scenario = scenario.with_overrides(cfg.overrides)
+    big = scenario.with_overrides({
+        "population.buyers_per_segment": scenario.population.buyers_per_segment
+        * cfg.buyer_factor})
+
+    print(f"opengap engine benchmark ({'quick' if args.quick else 'full'}): "
+          f"python {platform.python_version()}, numpy {np.__version__}, "
+          f"{platform.machine()}, seed {args.seed}")
+    _warm_up(scenario, seeds, args.seed)
+    rows = [_measure("reference", scenario, seeds, cfg.ref_runs, args.seed)]
+    rows += [_measure("engine", scenario, seeds, n, args.seed) for n in cfg.engine_batches]
+    _warm_up(big, seeds, args.seed)
+    rows.append(_measure("reference", big, seeds, cfg.big_ref_runs, args.seed))
+    rows.append(_measure("engine", big, seeds, cfg.big_engine_runs, args.seed))
+    print(_table(rows))
+
+    per_run = _peak_memory_per_run(scenario, seeds, cfg.memory_runs, args.seed)
+    print(f"\npeak memory, engine batch of {cfg.memory_runs:,} runs "
+          f"({rows[0].buyers:,} buyers, {rows[0].months} months): "
+          f"{per_run * cfg.memory_runs / 2**20:,.1f} MiB in all, "
+          f"{per_run / 2**10:,.1f} KiB per run (tracemalloc peak)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,563 @@
+"""A per-agent reference implementation of one monthly step of the engine.
+
+This is the "Mesa-style" version of the rules of DESIGN.md section 4: one run at a time,
+plain Python floats and :mod:`math`, explicit loops over labs, sovereigns, regions and
+buyers. It is written from the mechanism docstrings and mirrors the vectorized engine
+(:func:`sim.engine.step`) rule by rule and in the same order of operations, so that, fed the
+same random draws (:class:`sim.rng.MonthDraws`), both produce the same state to round-off:
+
+* policy -> funding -> compute -> research -> market -> adoption;
+* ties are broken like ``np.argmax`` (first index): the acquirer of an exiting lab is the
+  first same-region survivor with the most cash;
+* a buyer's choice is the inverse CDF, over labs in lab order, of the switching-cost
+  adjusted logit probabilities ``p_m = q_m e^{s [m = c]} / (1 + q_c (e^s - 1))``; a draw
+  beyond the last cumulative value falls back to the last lab with ``q > 0``.
+
+Nothing here imports the mechanism modules: only the world description (:mod:`sim.world`),
+the random streams (:mod:`sim.rng`) and the scenario loader are shared. It is used by
+``tests/test_reference.py`` to check the engine and by ``experiments/bench_engine.py`` as the
+speed baseline.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sim.rng import MonthDraws, RandomStreams
+from sim.scenario import JURISDICTIONS, Scenario
+from sim.seeds import Seeds, load_seeds
+from sim.world import World, WorldState, build_world, initial_state
+
+INF = math.inf
+#: Same bound as the engine's inverse Poisson CDF (a property of the rule, not of the code).
+MAX_SHOCKS_PER_MONTH = 60
+#: USD bn per (trillion tokens x USD per million tokens).
+USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK = 1e-3
+
+LAB_FIELDS = ("alive", "cash", "revenue", "compute", "algo", "run_flop", "bench", "robust",
+              "released_flop", "months_since_release", "flywheel", "users", "compute_spend")
+SOV_FIELDS = ("pressure", "ban_threshold", "ban_leakage", "distill_enforcement")
+REGION_FIELDS = ("export_multiplier", "export_cap", "log_sentiment", "shock_log",
+                 "shock_retention")
+
+
+# --------------------------------------------------------------------------- agents
+
+
+@dataclass
+class RefLab:
+    alive: bool
+    cash: float
+    revenue: float
+    compute: float
+    algo: float
+    run_flop: float
+    bench: float
+    robust: float
+    released_flop: float
+    months_since_release: float
+    flywheel: float
+    users: float
+    compute_spend: float
+
+
+@dataclass
+class RefSovereign:
+    pressure: float
+    ban_threshold: float
+    ban_leakage: float
+    distill_enforcement: float
+
+
+@dataclass
+class RefRegion:
+    export_multiplier: float
+    export_cap: float
+    log_sentiment: float
+    shock_log: float
+    shock_retention: float
+
+
+@dataclass
+class RefBuyer:
+    choice: int
+
+
+@dataclass
+class RefRun:
+    """The mutable state of one run as lists of agents."""
+
+    month: int
+    labs: list[RefLab]
+    sovereigns: list[RefSovereign]
+    regions: list[RefRegion]
+    buyers: list[RefBuyer]
+    leader_algo: list[float]  # ring buffer, slot t % (lag + 1) written at step t
+    flows: dict[str, Any] = field(default_factory=dict)  # last step's flows
+
+    @classmethod
+    def from_state(cls, state: WorldState, r: int) -> RefRun:
+        def lab(i: int) -> RefLab:
+            kw = {f: float(getattr(state, f)[r, i]) for f in LAB_FIELDS if f != "alive"}
+            return RefLab(alive=bool(state.alive[r, i]), **kw)
+
+        return cls(
+            month=int(state.month),
+            labs=[lab(i) for i in range(state.cash.shape[1])],
+            sovereigns=[RefSovereign(**{f: float(getattr(state, f)[r, s]) for f in SOV_FIELDS})
+                        for s in range(state.pressure.shape[1])],
+            regions=[RefRegion(**{f: float(getattr(state, f)[r, g]) for f in REGION_FIELDS})
+                     for g in range(state.export_multiplier.shape[1])],
+            buyers=[RefBuyer(int(c)) for c in state.choice[r]],
+            leader_algo=[float(x) for x in state.leader_algo[:, r]],
+        )
+
+    def copy(self) -> RefRun:
+        """A copy with fresh agent objects (and empty flows)."""
+        return RefRun(
+            month=self.month,
+            labs=[RefLab(**vars(lab)) for lab in self.labs],
+            sovereigns=[RefSovereign(**vars(s)) for s in self.sovereigns],
+            regions=[RefRegion(**vars(g)) for g in self.regions],
+            buyers=[RefBuyer(b.choice) for b in self.buyers],
+            leader_algo=list(self.leader_algo),
+        )
+
+    def to_arrays(self) -> dict[str, Any]:
+        """This run's state as arrays shaped like one row of a :class:`WorldState`
+        (``leader_algo`` as ``(lag + 1,)``)."""
+        out: dict[str, Any] = {"month": self.month}
+        for f in LAB_FIELDS:
+            dtype = bool if f == "alive" else float
+            out[f] = np.array([getattr(lab, f) for lab in self.labs], dtype=dtype)
+        for f in SOV_FIELDS:
+            out[f] = np.array([getattr(s, f) for s in self.sovereigns], dtype=float)
+        for f in REGION_FIELDS:
+            out[f] = np.array([getattr(g, f) for g in self.regions], dtype=float)
+        out["choice"] = np.array([b.choice for b in self.buyers], dtype=np.int64)
+        out["leader_algo"] = np.array(self.leader_algo, dtype=float)
+        return out
+
+
+# ------------------------------------------------------------- static agent attributes
+
+
+@dataclass(frozen=True)
+class _Static:
+    """The population's fixed attributes as Python lists (built once per world)."""
+
+    lab_region: list[int]
+    lab_is_open: list[bool]
+    lab_sovereign: list[int]
+    bench_focus: list[float]
+    price0: list[float]
+    sov_jurisdiction: list[int]
+    sov_stance: list[float]
+    sov_budget: list[float]
+    sov_backs: list[list[int]]  # labs each sovereign backs
+    lab_backers: list[list[int]]  # sovereigns backing each lab, in sovereign order
+    seg_tokens0: list[float]
+    seg_growth: list[float]
+    seg_w_bench: list[float]
+    seg_w_robust: list[float]
+    seg_alpha: list[float]
+    seg_open_pref: list[float]
+    seg_switch_cost: list[float]
+    jur_domestic_pref: list[float]
+    buyer_segment: list[int]
+    buyer_jurisdiction: list[int]
+    buyer_weight: list[float]
+    available: list[list[list[bool]]]  # [g][k][l] before bans and exits
+    jur_sovereign: list[int]  # sovereign governing each jurisdiction, -1 if none
+
+
+_STATIC_CACHE: dict[int, tuple[World, _Static]] = {}
+
+
+def _static(world: World) -> _Static:
+    hit = _STATIC_CACHE.get(id(world))
+    if hit is not None and hit[0] is world:
+        return hit[1]
+    pop = world.population
+    n_l, n_s = pop.n_labs, pop.n_sovereigns
+    backing = pop.sov_backing.tolist()
+    jur_sov = [-1] * len(JURISDICTIONS)
+    for s, g in enumerate(pop.sov_jurisdiction.tolist()):
+        jur_sov[g] = s  # the engine's fancy-index assignment: the last sovereign wins
+    st = _Static(
+        lab_region=pop.lab_region.tolist(),
+        lab_is_open=[bool(x) for x in pop.lab_is_open],
+        lab_sovereign=pop.lab_sovereign.tolist(),
+        bench_focus=pop.bench_focus.tolist(),
+        price0=pop.price0_usd_per_mtok.tolist(),
+        sov_jurisdiction=pop.sov_jurisdiction.tolist(),
+        sov_stance=pop.sov_stance.tolist(),
+        sov_budget=pop.sov_budget_usd_bn.tolist(),
+        sov_backs=[[i for i in range(n_l) if backing[s][i]] for s in range(n_s)],
+        lab_backers=[[s for s in range(n_s) if backing[s][i]] for i in range(n_l)],
+        seg_tokens0=pop.seg_tokens0_t.tolist(),
+        seg_growth=pop.seg_growth.tolist(),
+        seg_w_bench=pop.seg_w_bench.tolist(),
+        seg_w_robust=pop.seg_w_robust.tolist(),
+        seg_alpha=pop.seg_alpha.tolist(),
+        seg_open_pref=pop.seg_open_pref.tolist(),
+        seg_switch_cost=pop.seg_switch_cost.tolist(),
+        jur_domestic_pref=pop.jur_domestic_pref.tolist(),
+        buyer_segment=pop.buyer_segment.tolist(),
+        buyer_jurisdiction=pop.buyer_jurisdiction.tolist(),
+        buyer_weight=pop.buyer_demand_weight.tolist(),
+        available=pop.base_available.tolist(),
+        jur_sovereign=jur_sov,
+    )
+    _STATIC_CACHE.clear()
+    _STATIC_CACHE[id(world)] = (world, st)
+    return st
+
+
+def _b(flag: bool) -> float:
+    """A bool used as a multiplier (``x * alive`` in the engine)."""
+    return 1.0 if flag else 0.0
+
+
+# --------------------------------------------------------------------------- mechanisms
+
+
+def _policy(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
+    p = world.params
+    # Inverse Poisson CDF: smallest k with P(N <= k) > u.
+    rate, u = p.safety_shocks_per_month, d["shock_u"]
+    shocks, pmf = 0, math.exp(-rate)
+    cdf = pmf
+    for k in range(1, MAX_SHOCKS_PER_MONTH + 1):
+        if not u >= cdf:
+            break
+        shocks += 1
+        pmf = pmf * rate / k
+        cdf = cdf + pmf
+    for s, sov in enumerate(run.sovereigns):
+        sov.pressure = sov.pressure * p.pressure_retention + shocks * st.sov_stance[s]
+    for g, reg in enumerate(run.regions):
+        reg.log_sentiment = ((1.0 - p.sentiment_reversion_per_month) * reg.log_sentiment
+                             + p.sentiment_volatility * d["sentiment_z"][g])
+        reg.shock_log = reg.shock_log * reg.shock_retention
+    scheduled = 0
+    for ev in world.schedule:
+        if ev.month != run.month:
+            continue
+        if ev.kind == "ban":
+            run.sovereigns[ev.sovereign].ban_threshold = ev.value
+            run.sovereigns[ev.sovereign].ban_leakage = ev.value2
+        elif ev.kind == "distillation_crackdown":
+            run.sovereigns[ev.sovereign].distill_enforcement = ev.value
+        elif ev.kind == "export_controls":
+            run.regions[ev.region].export_multiplier = ev.value
+            run.regions[ev.region].export_cap = ev.value2
+        elif ev.kind == "funding_shock":
+            run.regions[ev.region].shock_log += math.log1p(-ev.value)
+            run.regions[ev.region].shock_retention = 0.5 ** (1.0 / ev.value2)
+        elif ev.kind == "safety_shock":
+            for s, sov in enumerate(run.sovereigns):
+                sov.pressure = sov.pressure + ev.value * st.sov_stance[s]
+            scheduled += 1
+    run.flows["safety_shocks"] = shocks + scheduled
+
+
+def _funding(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
+    p = world.params
+    labs = run.labs
+    n_l = len(labs)
+    # Sovereign grants: each budget split equally over the alive labs it backs.
+    per_lab = []
+    for s, backs in enumerate(st.sov_backs):
+        n_backed = float(sum(1 for i in backs if labs[i].alive))
+        per_lab.append(st.sov_budget[s] / n_backed if n_backed > 0 else 0.0)
+    alive_bench = [lab.bench for lab in labs if lab.alive]
+    frontier = max(alive_bench) if alive_bench else max(lab.bench for lab in labs)
+
+    opex, grants, revenue, raised, wants = [0.0] * n_l, [0.0] * n_l, [0.0] * n_l, \
+        [0.0] * n_l, [False] * n_l
+    cash2 = [0.0] * n_l
+    for i, lab in enumerate(labs):
+        a = _b(lab.alive)
+        opex[i] = (p.opex_usd_bn_per_h100e_month * lab.compute
+                   + p.serving_cost_share * lab.revenue) * a
+        g = 0.0
+        for s in st.lab_backers[i]:
+            g += per_lab[s]
+        grants[i] = g * a
+        revenue[i] = lab.revenue * a
+        cash1 = lab.cash + revenue[i] + grants[i] - opex[i] if lab.alive else 0.0
+        # Operating burn: compute purchases are discretionary and left out.
+        burn = opex[i] - revenue[i] - grants[i]
+        runway = cash1 / burn if burn > 0 else INF
+        wants[i] = lab.alive and (runway < p.runway_trigger_months or cash1 < 0)
+        narrative = math.exp(-max(frontier - lab.bench, 0.0) / p.narrative_points_scale)
+        reg = run.regions[st.lab_region[i]]
+        sentiment = math.exp(reg.log_sentiment + reg.shock_log)
+        prob = min(1.0, p.raise_base_probability * sentiment * narrative)
+        if wants[i] and d["raise_u"][i] < prob:
+            # Rounds are sized on the upkeep of the lab's current scale: opex plus the
+            # depreciation of its compute at today's (export-adjusted) price.
+            compute_price = (p.price0_usd_bn_per_h100e * p.compute_price_retention ** run.month
+                             * reg.export_multiplier)
+            upkeep = opex[i] + p.depreciation_per_month * lab.compute * compute_price
+            round_size = p.round_months_of_burn * upkeep * sentiment * narrative
+            raised[i] = max(round_size, 0.0)
+        cash2[i] = cash1 + raised[i]
+
+    exits = [lab.alive and cash2[i] < 0 for i, lab in enumerate(labs)]
+    alive2 = [lab.alive and not exits[i] for i, lab in enumerate(labs)]
+    acquired, acquirer = [False] * n_l, [-1] * n_l
+    transfer = [0.0] * n_l
+    for i in range(n_l):
+        if not exits[i]:
+            continue
+        best, best_cash = -1, -INF
+        for j in range(n_l):  # first index with the most cash, like np.argmax
+            if alive2[j] and st.lab_region[j] == st.lab_region[i] and (
+                    best < 0 or cash2[j] > best_cash):
+                best, best_cash = j, cash2[j]
+        if best >= 0 and d["acquire_u"][i] < p.acquisition_probability:
+            acquired[i], acquirer[i] = True, best
+            transfer[best] += labs[i].compute
+    written_off = [0.0] * n_l
+    for i, lab in enumerate(labs):
+        lab.compute = (0.0 if exits[i] else lab.compute) + transfer[i]
+        written_off[i] = -cash2[i] if exits[i] else 0.0
+        lab.cash = 0.0 if exits[i] else cash2[i]
+        lab.alive = alive2[i]
+    run.flows.update(revenue_in=revenue, grants=grants, opex=opex, raised=raised,
+                     written_off=written_off, exits=exits, acquired=acquired,
+                     acquirer=acquirer, raise_attempts=wants)
+
+
+def _compute(run: RefRun, world: World, st: _Static) -> None:
+    p = world.params
+    spend_all = []
+    for i, lab in enumerate(run.labs):
+        reg = run.regions[st.lab_region[i]]
+        price = (p.price0_usd_bn_per_h100e * p.compute_price_retention ** run.month
+                 * reg.export_multiplier)
+        budget = p.capex_share_of_cash * max(lab.cash, 0.0) * _b(lab.alive)
+        bought = min(budget / price, reg.export_cap)
+        spend = bought * price
+        lab.compute = lab.compute * (1.0 - p.depreciation_per_month) + bought
+        lab.cash = lab.cash - spend
+        lab.compute_spend = spend
+        spend_all.append(spend)
+    run.flows["compute_spend"] = spend_all
+
+
+def _research(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
+    p = world.params
+    labs, t, lag = run.labs, run.month, p.fast_follow_lag_months
+    # Algorithmic progress, then fast-following the best closed lab of tau months ago.
+    for lab in labs:
+        lab.algo = lab.algo + p.algo_progress_per_month * _b(lab.alive)
+    closed_algo = [lab.algo for i, lab in enumerate(labs)
+                   if lab.alive and not st.lab_is_open[i]]
+    if closed_algo:
+        leader_now = max(closed_algo)
+    else:
+        leader_now = run.leader_algo[(t - 1) % (lag + 1)] if t > 0 else run.leader_algo[0]
+    leader_past = leader_now if lag == 0 else run.leader_algo[(t + 1) % (lag + 1)]
+    for lab in labs:
+        lab.algo = lab.algo + (p.fast_follow_rate * max(leader_past - lab.algo, 0.0)
+                               * _b(lab.alive))
+    run.leader_algo[t % (lag + 1)] = leader_now
+
+    # Candidate models (distillation reads every lab's *previous* released bench).
+    prev_bench = [lab.bench for lab in labs]
+    teachers = []
+    for j, lab in enumerate(labs):
+        if lab.alive and not st.lab_is_open[j]:
+            s = st.lab_sovereign[j]
+            enf = run.sovereigns[s].distill_enforcement if s >= 0 else 1.0
+            teachers.append((j, enf))
+    releases, gains = [], []
+    for i, lab in enumerate(labs):
+        rate = p.training_share * lab.compute * p.flop_per_h100e_month
+        lab.run_flop = min(lab.run_flop + rate, p.max_run_months * rate) * _b(lab.alive)
+        months_since = lab.months_since_release + 1.0
+        s = st.lab_sovereign[i]
+        home_thr = run.sovereigns[s].ban_threshold if (s >= 0 and st.lab_is_open[i]) else INF
+        train_flop = min(lab.run_flop, home_thr)
+        effective = math.log10(max(train_flop, 1.0)) + lab.algo
+        base = (world.initial_anchor + p.eci_per_log10_flop * effective
+                + p.release_noise_points * d["release_z"][i])
+        gain = 0.0
+        if st.lab_is_open[i]:
+            best = 0.0
+            for j, enf in teachers:
+                best = max(best, enf * max(prev_bench[j] - base, 0.0))
+            gain = p.distill_efficiency * best
+        new_bench = base + st.bench_focus[i] * p.bench_focus_points + gain
+        new_robust = (base - st.bench_focus[i] * p.robust_cost_points + lab.flywheel
+                      + p.distill_robust_carry * gain)
+        release = (lab.alive and months_since >= p.min_release_gap_months and train_flop > 0
+                   and d["release_u"][i] < p.release_hazard and new_bench > lab.bench)
+        if release:
+            lab.run_flop = 0.0
+            lab.months_since_release = 0.0
+            lab.bench, lab.robust, lab.released_flop = new_bench, new_robust, train_flop
+        else:
+            lab.months_since_release = months_since
+        releases.append(release)
+        gains.append(gain if release else 0.0)
+    run.flows.update(releases=releases, distill_gain=gains)
+
+
+def _market(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
+    p = world.params
+    labs, t = run.labs, run.month
+    n_l, n_k = len(labs), len(st.seg_tokens0)
+    price = [st.price0[i] * (p.open_price_retention if st.lab_is_open[i]
+                             else p.closed_price_retention) ** t for i in range(n_l)]
+    log_price = [math.log(x) for x in price]
+    # Each jurisdiction's ban: open models trained above its threshold leak at a rate.
+    log_leak = []
+    for g in range(len(st.jur_domestic_pref)):
+        s = st.jur_sovereign[g]
+        thr = run.sovereigns[s].ban_threshold if s >= 0 else INF
+        leak = run.sovereigns[s].ban_leakage if s >= 0 else 1.0
+        log_leak.append([
+            (math.log(leak) if leak > 0 else -INF)
+            if st.lab_is_open[i] and labs[i].released_flop > thr else 0.0
+            for i in range(n_l)
+        ])
+    seg_tokens = [st.seg_tokens0[k] * (1.0 + st.seg_growth[k]) ** t for k in range(n_k)]
+    tokens = [[0.0] * n_l for _ in range(n_k)]
+    choice_u = d["choice_u"]
+    for b, buyer in enumerate(run.buyers):
+        k, g = st.buyer_segment[b], st.buyer_jurisdiction[b]
+        avail = st.available[g][k]
+        u = []
+        for i, lab in enumerate(labs):
+            if not (avail[i] and lab.alive):
+                u.append(-INF)
+                continue
+            quality = st.seg_w_bench[k] * lab.bench + st.seg_w_robust[k] * lab.robust
+            static = (-st.seg_alpha[k] * log_price[i]
+                      + st.seg_open_pref[k] * _b(st.lab_is_open[i]))
+            domestic = st.jur_domestic_pref[g] * _b(st.lab_region[i] == g)
+            u.append(quality + static + domestic + log_leak[g][i])
+        top = max(u)
+        if top == -INF:
+            buyer.choice = -1
+            continue
+        weights = [math.exp(x - top) for x in u]
+        total = sum(weights)
+        q = [w / total for w in weights]
+        c = buyer.choice
+        q_c = q[c] if c >= 0 else 0.0
+        current = c if c >= 0 else 0
+        extra = q_c * math.expm1(st.seg_switch_cost[k])
+        threshold = choice_u[b] * (1.0 + extra)
+        cum, new = 0.0, 0
+        for m in range(n_l):
+            cum += q[m]
+            if cum + (extra if m >= current else 0.0) <= threshold:
+                new += 1
+        if new >= n_l:
+            new = max(m for m in range(n_l) if q[m] > 0)
+        buyer.choice = new
+        tokens[k][new] += seg_tokens[k] * st.buyer_weight[b]
+
+    host_margin = 0.0
+    spend = [[tokens[k][i] * price[i] * USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK
+              for i in range(n_l)] for k in range(n_k)]
+    revenue = []
+    for i, lab in enumerate(labs):
+        lab_spend = 0.0
+        users = 0.0
+        for k in range(n_k):
+            lab_spend += spend[k][i]
+            users += tokens[k][i]
+        lab.revenue = lab_spend * (p.open_capture_share if st.lab_is_open[i] else 1.0)
+        lab.users = users
+        host_margin += lab_spend - lab.revenue
+        revenue.append(lab.revenue)
+    run.flows.update(tokens=tokens, spend=spend, revenue=revenue, host_margin=host_margin)
+
+
+def _adoption(run: RefRun, world: World, st: _Static) -> None:
+    p = world.params
+    for i, lab in enumerate(run.labs):
+        factor = p.open_flywheel_factor if st.lab_is_open[i] else 1.0
+        gain = (p.flywheel_points_per_month * factor
+                * math.log1p(lab.users / p.usage_scale_t_tokens))
+        lab.flywheel = (p.flywheel_retention * lab.flywheel + gain) * _b(lab.alive)
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def _run_draws(draws: MonthDraws, r: int) -> dict[str, Any]:
+    """Run ``r``'s slice of a month's draws as Python floats."""
+    return {
+        "shock_u": float(draws.shock_u[r]),
+        "sentiment_z": draws.sentiment_z[r].tolist(),
+        "raise_u": draws.raise_u[r].tolist(),
+        "acquire_u": draws.acquire_u[r].tolist(),
+        "release_u": draws.release_u[r].tolist(),
+        "release_z": draws.release_z[r].tolist(),
+        "choice_u": draws.choice_u[r].tolist(),
+    }
+
+
+def reference_step(world: World, run: RefRun, draws: MonthDraws, r: int) -> RefRun:
+    """Run ``r`` one month on, agent by agent. ``run`` is not modified; the returned run's
+    ``flows`` holds the month's flows (per-lab lists)."""
+    st = _static(world)
+    d = _run_draws(draws, r)
+    nxt = run.copy()
+    _policy(nxt, world, st, d)
+    _funding(nxt, world, st, d)
+    _compute(nxt, world, st)
+    _research(nxt, world, st, d)
+    _market(nxt, world, st, d)
+    _adoption(nxt, world, st)
+    nxt.month = run.month + 1
+    return nxt
+
+
+@dataclass
+class RefSimulation:
+    """Final per-run states of :func:`reference_simulate` and a few totals."""
+
+    world: World
+    finals: list[RefRun]
+    n_exits: int = 0
+    n_acquisitions: int = 0
+    n_releases: int = 0
+
+    @property
+    def n_agent_steps(self) -> int:
+        return (len(self.finals) * self.world.params.n_months
+                * self.world.population.n_agents)
+
+
+def reference_simulate(scenario: Scenario, n_runs: int, seed: int, seeds: Seeds | None = None,
+                       first_run: int = 0) -> RefSimulation:
+    """Simulate runs ``first_run ..`` one at a time and month by month with the reference
+    rules and the engine's random streams (so run ``r`` matches ``sim.engine.simulate``)."""
+    seeds = seeds or load_seeds()
+    world = build_world(scenario, seeds)
+    pop = world.population
+    start = initial_state(world, seeds, 1)
+    out = RefSimulation(world=world, finals=[])
+    for r in range(first_run, first_run + n_runs):
+        streams = RandomStreams(seed, [r], n_labs=pop.n_labs, n_regions=len(JURISDICTIONS),
+                                n_buyers=pop.n_buyers)
+        run = RefRun.from_state(start, 0)
+        for t in range(world.params.n_months):
+            run = reference_step(world, run, streams.month(t), 0)
+            out.n_exits += sum(run.flows["exits"])
+            out.n_acquisitions += sum(run.flows["acquired"])
+            out.n_releases += sum(run.flows["releases"])
+        out.finals.append(run)
+    return out

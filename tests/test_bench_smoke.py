@@ -1,0 +1,25 @@
+"""Smoke test: the engine benchmark runs end to end at tiny sizes (no timing assertions)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "bench_engine.py"
+
+
+def test_bench_engine_quick(capsys):
+    spec = importlib.util.spec_from_file_location("bench_engine", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up here
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(spec.name, None)
+        raise
+    assert module.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "agent-steps/s" in out
+    assert "reference" in out and "engine" in out
+    assert "peak memory" in out
