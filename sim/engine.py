@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.arrays import sum_over_labs
 from sim.mechanisms.adoption import adoption_step
 from sim.mechanisms.compute import compute_step
 from sim.mechanisms.funding import funding_step
@@ -113,15 +114,15 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
     bench, robust = np.fmax(prev_bench, bench), np.fmax(prev_robust, robust)
     out["bench_frontier"][:, t] = bench
     out["robust_frontier"][:, t] = robust
-    out["tokens"][:, t] = flows["tokens"] @ onehot
-    out["spend"][:, t] = flows["spend"] @ onehot
-    out["cash"][:, t] = state.cash @ onehot
-    out["compute"][:, t] = state.compute @ onehot
-    out["alive"][:, t] = state.alive @ onehot
-    out["revenue"][:, t] = flows["revenue"] @ onehot
-    out["raised"][:, t] = flows["raised"] @ onehot
-    out["grants"][:, t] = flows["grants"] @ onehot
-    out["releases"][:, t] = flows["releases"] @ onehot
+    out["tokens"][:, t] = sum_over_labs(flows["tokens"], onehot)
+    out["spend"][:, t] = sum_over_labs(flows["spend"], onehot)
+    out["cash"][:, t] = sum_over_labs(state.cash, onehot)
+    out["compute"][:, t] = sum_over_labs(state.compute, onehot)
+    out["alive"][:, t] = sum_over_labs(state.alive, onehot)
+    out["revenue"][:, t] = sum_over_labs(flows["revenue"], onehot)
+    out["raised"][:, t] = sum_over_labs(flows["raised"], onehot)
+    out["grants"][:, t] = sum_over_labs(flows["grants"], onehot)
+    out["releases"][:, t] = sum_over_labs(flows["releases"], onehot)
     out["lab_revenue_total"][:, t] = flows["revenue"].sum(axis=1)
     out["host_margin"][:, t] = flows["host_margin"]
     out["spend_total"][:, t] = flows["spend"].sum(axis=(1, 2))

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.arrays import sum_over_labs
 from sim.mechanisms.compute import compute_price
 from sim.mechanisms.policy import investor_sentiment
 from sim.rng import MonthDraws
@@ -39,10 +40,10 @@ from sim.world import Params, Population, WorldState
 def sovereign_grants(alive: np.ndarray, pop: Population) -> np.ndarray:
     """(R, L) USD bn/month: each sovereign's budget split over the alive labs it backs."""
     backing = pop.sov_backing.astype(float)  # (S, L)
-    n_backed = alive.astype(float) @ backing.T  # (R, S)
+    n_backed = sum_over_labs(alive.astype(float), backing.T)  # (R, S)
     per_lab = np.divide(pop.sov_budget_usd_bn[None, :], n_backed,
                         out=np.zeros_like(n_backed), where=n_backed > 0)
-    return (per_lab @ backing) * alive
+    return sum_over_labs(per_lab, backing) * alive
 
 
 def funding_step(
