@@ -32,26 +32,21 @@ def step(world: World, state: WorldState, draws: MonthDraws) -> tuple[WorldState
     """Advance every run in the batch by one month. Pure: ``state`` is not modified."""
     pop, p = world.population, world.params
     events = [ev for ev in world.schedule if ev.month == state.month]
+    # DESIGN.md section 4 order; each mechanism sees the state its predecessors left.
+    mechanisms: tuple[Callable[[WorldState], tuple[dict, dict]], ...] = (
+        lambda s: policy_step(s, pop, p, events, draws),
+        lambda s: funding_step(s, pop, p, draws),
+        lambda s: compute_step(s, pop, p),
+        lambda s: research_step(s, world, draws),
+        lambda s: market_step(s, pop, p, draws),
+        lambda s: adoption_step(s, pop, p),
+    )
     flows: dict[str, np.ndarray] = {}
-    upd, info = policy_step(state, pop, p, events, draws)
-    state = replace(state, **upd)
-    flows.update(info)
-    upd, info = funding_step(state, pop, p, draws)
-    state = replace(state, **upd)
-    flows.update(info)
-    upd, info = compute_step(state, pop, p)
-    state = replace(state, **upd)
-    flows.update(info)
-    upd, info = research_step(state, world, draws)
-    state = replace(state, **upd)
-    flows.update(info)
-    upd, info = market_step(state, pop, p, draws)
-    state = replace(state, **upd)
-    flows.update(info)
-    upd, info = adoption_step(state, pop, p)
-    state = replace(state, **upd, month=state.month + 1)
-    flows.update(info)
-    return state, flows
+    for mechanism in mechanisms:
+        updates, info = mechanism(state)
+        state = replace(state, **updates)
+        flows.update(info)
+    return replace(state, month=state.month + 1), flows
 
 
 @dataclass
