@@ -45,7 +45,8 @@ class ScenarioError(Exception):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: TOML has real types, so "0.5" or true where a number belongs is a mistake.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def _check_month(value: Any) -> str:
@@ -255,6 +256,9 @@ def _allowed_keys(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
         if isinstance(item, int):
             node = node[item] if isinstance(node, list) and item < len(node) else {}
             continue
+        if item == "events" and model is Scenario:
+            node = node.get("events", []) if isinstance(node, dict) else []
+            continue  # the next items are the index and the kind tag, which picks the model
         if item in EVENT_KINDS:
             model = {
                 "ban": BanEvent,

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.mechanisms.funding import MAX_ROUND_USD_BN  # a documented constant, not logic
 from sim.rng import MonthDraws, RandomStreams
 from sim.scenario import JURISDICTIONS, Scenario
 from sim.seeds import Seeds, load_seeds
@@ -305,7 +306,8 @@ def _funding(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
             compute_price = (p.price0_usd_bn_per_h100e * p.compute_price_retention ** run.month
                              * reg.export_multiplier)
             upkeep = opex[i] + p.depreciation_per_month * lab.compute * compute_price
-            round_size = p.round_months_of_burn * upkeep * sentiment * narrative
+            round_size = min(p.round_months_of_burn * upkeep * sentiment * narrative,
+                             MAX_ROUND_USD_BN)
             raised[i] = max(round_size, 0.0)
         cash2[i] = cash1 + raised[i]
 

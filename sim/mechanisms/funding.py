@@ -15,7 +15,8 @@ Per alive lab and month (USD bn):
   ``upkeep = opex + depreciation * compute * compute_price`` is the monthly cost of keeping
   the lab at its current scale. Investors size rounds on the lab's scale, not on its cash:
   sizing on a burn that includes cash-proportional compute spending would feed back
-  (more cash, more spending, bigger rounds) and explode.
+  (more cash, more spending, bigger rounds) and explode. Rounds are capped at
+  ``MAX_ROUND_USD_BN``.
 * A lab with negative cash after the round exits. With ``acquisition_probability`` its
   compute moves to the richest surviving lab of the same home region; otherwise the compute
   is lost. Its negative cash is written off (creditors' loss, recorded as ``written_off``).
@@ -35,6 +36,12 @@ from sim.mechanisms.compute import compute_price
 from sim.mechanisms.policy import investor_sentiment
 from sim.rng import MonthDraws
 from sim.world import Params, Population, WorldState
+
+#: Largest round any lab can raise in a month (USD bn). The largest private AI rounds to date
+#: are ~40 USD bn (OpenAI, 2025-03); a trillion is beyond any plausible capital market. The
+#: bound keeps extreme but valid parameter sets (capex of all cash, rounds of 120 months of
+#: upkeep every month, unbounded sentiment) from compounding to overflow over long horizons.
+MAX_ROUND_USD_BN = 1000.0
 
 
 def sovereign_grants(alive: np.ndarray, pop: Population) -> np.ndarray:
@@ -67,7 +74,8 @@ def funding_step(
     success = wants & (draws.raise_u < prob)
     upkeep = opex + (p.depreciation_per_month * state.compute
                      * compute_price(state.month, state.export_multiplier, pop, p))
-    round_size = p.round_months_of_burn * upkeep * sentiment * narrative
+    round_size = np.minimum(p.round_months_of_burn * upkeep * sentiment * narrative,
+                            MAX_ROUND_USD_BN)
     raised = np.where(success, np.maximum(round_size, 0.0), 0.0)
     cash2 = cash1 + raised
 

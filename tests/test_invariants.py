@@ -1,0 +1,401 @@
+"""Invariants that must hold for every valid scenario, checked with hypothesis.
+
+Parameters are drawn across their whole allowed ranges (with the range ends drawn often) and
+scheduled events are mixed in; each example simulates a small world (15 months, a few
+buyers) for two runs and checks every month:
+
+* token and dollar shares per segment lie in [0, 1] and sum to 1 where demand is served;
+* money is conserved in the market (spend = lab revenue + host margin) and in the lab cash
+  ledger (change in total cash = revenue + grants + raised - opex + written off - compute);
+* nothing is NaN or infinite; cash and compute are non-negative; labs only ever exit;
+* released scores and frontiers never fall.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from sim.calendar import format_month, parse_month
+from sim.engine import simulate, step
+from sim.mechanisms.market import segment_tokens
+from sim.rng import RandomStreams
+from sim.scenario import JURISDICTIONS, Scenario
+from sim.seeds import CAMPS, Seeds
+from sim.world import OUTPUT_CAMPS, build_world, initial_state
+
+N_RUNS = 2
+START = parse_month("2026-04")
+N_MONTHS = 15  # small_scenario runs 2026-04 .. 2027-06
+RTOL = 1e-9
+#: ``OPENGAP_HYPOTHESIS_EXAMPLES=500 pytest tests/test_invariants.py`` for a deeper search.
+SETTINGS = settings(
+    max_examples=int(os.environ.get("OPENGAP_HYPOTHESIS_EXAMPLES", "30")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+# --- strategies -------------------------------------------------------------------------
+
+
+def _real(lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False,
+          extremes: tuple[float, ...] | None = None) -> st.SearchStrategy[float]:
+    """Floats in the range, with the ends (or ``extremes``) drawn a third of the time."""
+    ends = extremes if extremes is not None else tuple(
+        x for x, is_open in ((lo, lo_open), (hi, hi_open)) if not is_open)
+    inner = st.floats(lo, hi, exclude_min=lo_open, exclude_max=hi_open,
+                      allow_nan=False, allow_infinity=False)
+    return st.one_of(st.sampled_from(ends), inner, inner) if ends else inner
+
+
+PARAMS: dict[str, st.SearchStrategy[Any]] = {
+    "population.buyers_per_segment": st.integers(1, 20),
+    "capability.algo_progress_per_year": _real(0.0, 3.0),
+    "capability.training_share": _real(0.0, 1.0, lo_open=True, extremes=(1e-6, 1.0)),
+    "capability.max_run_months": _real(1.0, 60.0),
+    "capability.release_interval_months": _real(1.0, 60.0),
+    "capability.min_release_gap_months": st.integers(0, 24),
+    "capability.release_noise_points": _real(0.0, 20.0),
+    "capability.bench_focus_points": _real(0.0, 30.0),
+    "capability.robust_cost_points": _real(0.0, 30.0),
+    "capability.fast_follow_rate": _real(0.0, 1.0),
+    "capability.fast_follow_lag_months": st.integers(0, 36),
+    "capability.distill_efficiency": _real(0.0, 1.0),
+    "capability.distill_robust_carry": _real(0.0, 1.0),
+    "capability.flywheel_points_per_month": _real(0.0, 5.0),
+    "capability.flywheel_half_life_months": _real(0.0, 600.0, lo_open=True,
+                                                  extremes=(0.01, 600.0)),
+    "capability.open_flywheel_factor": _real(0.0, 1.0),
+    "compute.price_decline_per_year": _real(0.0, 0.99),
+    "compute.depreciation_per_month": _real(0.0, 1.0),
+    "compute.capex_share_of_cash": _real(0.0, 1.0),
+    "compute.opex_usd_per_h100e_month": _real(0.0, 1e5),
+    "funding.runway_trigger_months": _real(0.0, 120.0, lo_open=True, extremes=(0.01, 120.0)),
+    "funding.raise_base_probability": _real(0.0, 1.0),
+    "funding.narrative_points_scale": _real(0.01, 1000.0),
+    "funding.round_months_of_burn": _real(0.0, 120.0, lo_open=True, extremes=(0.01, 120.0)),
+    "funding.sentiment_reversion_per_month": _real(0.0, 1.0),
+    "funding.sentiment_volatility": _real(0.0, 2.0),
+    "funding.acquisition_probability": _real(0.0, 1.0),
+    "funding.serving_cost_share": _real(0.0, 1.0),
+    "market.open_capture_share": _real(0.0, 1.0),
+    "market.closed_price_decline_per_year": _real(0.0, 0.99),
+    "market.open_price_decline_per_year": _real(0.0, 0.99),
+    "policy.safety_shock_rate_per_year": _real(0.0, 100.0),
+    "policy.pressure_half_life_months": _real(0.0, 600.0, lo_open=True, extremes=(0.01, 600.0)),
+}
+
+months = st.integers(0, N_MONTHS - 1).map(lambda i: format_month(START + i))
+jurisdictions = st.sampled_from(JURISDICTIONS)
+
+EVENTS = st.one_of(
+    st.fixed_dictionaries({
+        "kind": st.just("ban"), "month": months, "sovereign": jurisdictions,
+        "threshold_flop": st.one_of(st.sampled_from([1.0, 1e22, 1e25, 1e26, 1e32]),
+                                    st.floats(1e20, 1e28)),
+        "leakage": _real(0.0, 1.0),
+    }),
+    st.fixed_dictionaries({
+        "kind": st.just("distillation_crackdown"), "month": months,
+        "sovereign": jurisdictions, "enforcement": _real(0.0, 1.0),
+    }),
+    st.fixed_dictionaries({
+        "kind": st.just("export_controls"), "month": months, "sovereign": jurisdictions,
+        "target": jurisdictions, "price_multiplier": _real(1.0, 100.0),
+        "cap_h100e_per_month": _real(0.0, 1e6, extremes=(0.0, 1.0, 1e6)),
+    }),
+    st.fixed_dictionaries({
+        "kind": st.just("funding_shock"), "month": months, "region": jurisdictions,
+        "size": _real(0.0, 0.99), "half_life_months": _real(0.01, 600.0),
+    }),
+    st.fixed_dictionaries({
+        "kind": st.just("safety_shock"), "month": months, "size": _real(0.01, 100.0),
+    }),
+)
+
+
+@st.composite
+def overrides(draw: st.DrawFn) -> dict[str, Any]:
+    """A random subset of parameters set to random valid values, plus extra events."""
+    chosen = draw(st.lists(st.sampled_from(sorted(PARAMS)), unique=True, max_size=len(PARAMS)))
+    out: dict[str, Any] = {path: draw(PARAMS[path]) for path in chosen}
+    extra = draw(st.lists(EVENTS, max_size=5))
+    if extra:
+        out["events"] = extra
+    return out
+
+
+def _scenario(small_scenario: Scenario, ov: dict[str, Any]) -> Scenario:
+    ov = dict(ov)
+    extra = ov.pop("events", [])
+    if extra:
+        base_events = [e.model_dump(mode="json") for e in small_scenario.events]
+        ov["events"] = base_events + extra
+    return small_scenario.with_overrides(ov)
+
+
+#: Every parameter at the low / high end of its range, and a hostile mix of events.
+_HOSTILE_EVENTS = [
+    {"kind": "ban", "month": "2026-04", "sovereign": "US", "threshold_flop": 1.0,
+     "leakage": 0.0},
+    {"kind": "ban", "month": "2026-05", "sovereign": "CN", "threshold_flop": 1e32,
+     "leakage": 1.0},
+    {"kind": "ban", "month": "2026-06", "sovereign": "EU", "threshold_flop": 1e22,
+     "leakage": 0.0},
+    {"kind": "funding_shock", "month": "2026-04", "region": "US", "size": 0.99,
+     "half_life_months": 600.0},
+    {"kind": "funding_shock", "month": "2026-04", "region": "US", "size": 0.99,
+     "half_life_months": 0.01},
+    {"kind": "export_controls", "month": "2026-05", "sovereign": "US", "target": "CN",
+     "price_multiplier": 100.0, "cap_h100e_per_month": 0.0},
+    {"kind": "distillation_crackdown", "month": "2026-04", "sovereign": "US",
+     "enforcement": 0.0},
+    {"kind": "safety_shock", "month": "2027-06", "size": 100.0},
+]
+LOW = {path: 0.0 for path in PARAMS if "." in path}
+LOW.update({
+    "population.buyers_per_segment": 1, "capability.training_share": 1e-6,
+    "capability.max_run_months": 1.0, "capability.release_interval_months": 1.0,
+    "capability.min_release_gap_months": 0, "capability.fast_follow_lag_months": 0,
+    "capability.flywheel_half_life_months": 0.01, "funding.runway_trigger_months": 0.01,
+    "funding.narrative_points_scale": 0.01, "funding.round_months_of_burn": 0.01,
+    "policy.pressure_half_life_months": 0.01,
+})
+HIGH = {
+    "population.buyers_per_segment": 20, "capability.algo_progress_per_year": 3.0,
+    "capability.training_share": 1.0, "capability.max_run_months": 60.0,
+    "capability.release_interval_months": 60.0, "capability.min_release_gap_months": 24,
+    "capability.release_noise_points": 20.0, "capability.bench_focus_points": 30.0,
+    "capability.robust_cost_points": 30.0, "capability.fast_follow_rate": 1.0,
+    "capability.fast_follow_lag_months": 36, "capability.distill_efficiency": 1.0,
+    "capability.distill_robust_carry": 1.0, "capability.flywheel_points_per_month": 5.0,
+    "capability.flywheel_half_life_months": 600.0, "capability.open_flywheel_factor": 1.0,
+    "compute.price_decline_per_year": 0.99, "compute.depreciation_per_month": 1.0,
+    "compute.capex_share_of_cash": 1.0, "compute.opex_usd_per_h100e_month": 1e5,
+    "funding.runway_trigger_months": 120.0, "funding.raise_base_probability": 1.0,
+    "funding.narrative_points_scale": 1000.0, "funding.round_months_of_burn": 120.0,
+    "funding.sentiment_reversion_per_month": 0.0, "funding.sentiment_volatility": 2.0,
+    "funding.acquisition_probability": 1.0, "funding.serving_cost_share": 1.0,
+    "market.open_capture_share": 1.0, "market.closed_price_decline_per_year": 0.99,
+    "market.open_price_decline_per_year": 0.99, "policy.safety_shock_rate_per_year": 100.0,
+    "policy.pressure_half_life_months": 600.0,
+}
+# Rich labs that raise every month at huge sentiment: the cash ledger at its largest scale.
+BOOM = {"compute.capex_share_of_cash": 1.0, "funding.raise_base_probability": 1.0,
+        "funding.round_months_of_burn": 120.0, "funding.sentiment_volatility": 2.0,
+        "funding.sentiment_reversion_per_month": 0.0, "funding.runway_trigger_months": 120.0}
+# Everyone goes bust: opex dwarfs revenue and no one can raise.
+BUST = {"compute.opex_usd_per_h100e_month": 1e5, "funding.raise_base_probability": 0.0,
+        "funding.acquisition_probability": 1.0}
+EXAMPLES = [LOW, HIGH, {**HIGH, "events": _HOSTILE_EVENTS}, {**LOW, "events": _HOSTILE_EVENTS},
+            BOOM, BUST]
+
+
+def _with_examples(test):
+    for ex in EXAMPLES:
+        test = example(ov=ex, seed=1)(test)
+    return test
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _close(a: np.ndarray, b: np.ndarray, scale: np.ndarray | float, what: str) -> None:
+    """``a == b`` up to RTOL relative to ``scale`` (a magnitude of the summed terms)."""
+    tol = RTOL * np.maximum(np.abs(scale), 1.0)
+    bad = np.abs(a - b) > tol
+    assert not bad.any(), f"{what}: max abs error {np.max(np.abs(a - b)[bad]):.3e}"
+
+
+def _camp_sizes(results) -> np.ndarray:
+    camp = results.world.population.lab_camp
+    return np.array([(camp == c).sum() for c in range(len(CAMPS))])
+
+
+# --- results arrays ---------------------------------------------------------------------
+
+
+@SETTINGS
+@_with_examples
+@given(ov=overrides(), seed=st.integers(0, 2**32 - 1))
+def test_results_invariants(small_scenario: Scenario, seeds: Seeds, ov: dict[str, Any],
+                            seed: int) -> None:
+    scenario = _scenario(small_scenario, ov)
+    results = simulate(scenario, n_runs=N_RUNS, seed=seed, seeds=seeds)
+    a = results.arrays
+    pop = results.world.population
+    n_t = results.n_months
+    assert n_t == scenario.time.n_months
+
+    # No NaN or inf anywhere.
+    for name, arr in a.items():
+        assert np.isfinite(arr).all(), f"{name} has NaN/inf"
+        assert arr.shape[0] == N_RUNS, name
+
+    # Tokens and spend: non-negative; shares per segment in [0, 1] summing to 1 where served.
+    tokens, spend = a["tokens"], a["spend"]  # (R, T, K, C4)
+    assert (tokens >= 0).all() and (spend >= 0).all()
+    for arr in (tokens, spend):
+        served = arr.sum(axis=-1, keepdims=True)
+        share = np.divide(arr, served, out=np.zeros_like(arr), where=served > 0)
+        assert ((share >= 0) & (share <= 1 + 1e-12)).all()
+        total = share.sum(axis=-1)
+        np.testing.assert_allclose(total[served[..., 0] > 0], 1.0, rtol=1e-12)
+    # Served tokens never exceed the segment's demand.
+    demand = np.stack([segment_tokens(t, pop) for t in range(n_t)])  # (T, K)
+    assert (tokens.sum(axis=-1) <= demand[None] * (1 + 1e-12)).all()
+    # Spend without tokens is impossible and vice versa.
+    assert ((tokens > 0) == (spend > 0)).all()
+
+    # Money conservation in the market.
+    np.testing.assert_allclose(a["spend_total"], a["lab_revenue_total"] + a["host_margin"],
+                               rtol=RTOL, atol=1e-12)
+    np.testing.assert_allclose(a["spend_total"], spend.sum(axis=(2, 3)), rtol=RTOL, atol=1e-12)
+    np.testing.assert_allclose(a["lab_revenue_total"], a["revenue"].sum(axis=-1),
+                               rtol=RTOL, atol=1e-12)
+    assert (a["host_margin"] >= -1e-12).all()
+    capture = np.where(np.arange(len(CAMPS)) == CAMPS.index("closed"), 1.0,
+                       scenario.market.open_capture_share)
+    np.testing.assert_allclose(a["revenue"], spend.sum(axis=2) * capture, rtol=RTOL, atol=1e-12)
+
+    # Cash, compute, alive.
+    assert (a["compute"] >= 0).all()
+    # Cash ends each month >= 0 up to rounding of ``cash - (cash / price) * price`` (the
+    # compute purchase), which scales with that month's compute spend.
+    scale = np.maximum(1.0, a["compute_spend_total"] + a["raised"].sum(axis=-1))[..., None]
+    assert (a["cash"] >= -1e-9 * scale).all()
+    alive = a["alive"]
+    assert (alive >= 0).all() and (alive <= _camp_sizes(results)).all()
+    assert (np.diff(alive, axis=1) <= 0).all(), "a lab came back to life"
+    for flow in ("raised", "grants", "releases"):
+        assert (a[flow] >= 0).all(), flow
+    for flow in ("opex_total", "compute_spend_total", "written_off_total", "safety_shocks"):
+        assert (a[flow] >= 0).all(), flow
+
+    # Exits agree with the alive counts; acquirers are same-region labs alive at the time.
+    exit_month, acquirer = a["exit_month"], a["acquirer"]
+    assert ((exit_month >= -1) & (exit_month < n_t)).all()
+    exited = np.stack([(exit_month >= 0) & (pop.lab_camp == c)[None] for c in range(len(CAMPS))],
+                      axis=-1).sum(axis=1)  # (R, C4)
+    np.testing.assert_array_equal(alive[:, -1], _camp_sizes(results)[None] - exited)
+    for r, lab in zip(*np.nonzero(acquirer >= 0), strict=True):
+        buyer = acquirer[r, lab]
+        assert exit_month[r, lab] >= 0
+        assert pop.lab_region[buyer] == pop.lab_region[lab]
+        assert exit_month[r, buyer] == -1 or exit_month[r, buyer] > exit_month[r, lab]
+
+    # Frontiers never fall.
+    for name in ("bench_frontier", "robust_frontier"):
+        assert (np.diff(a[name], axis=1) >= 0).all(), name
+    assert a["bench_frontier"].shape[-1] == len(OUTPUT_CAMPS)
+    open_idx, sub = OUTPUT_CAMPS.index("open"), [OUTPUT_CAMPS.index(c) for c in OUTPUT_CAMPS
+                                                 if c.startswith("open_")]
+    np.testing.assert_array_equal(a["bench_frontier"][..., open_idx],
+                                  a["bench_frontier"][..., sub].max(axis=-1))
+
+    # Policy flags are 0/1; sentiment is positive.
+    for name in ("ban_active", "crackdown_active"):
+        assert np.isin(a[name], (0.0, 1.0)).all(), name
+    assert (a["sentiment"] > 0).all()
+    assert (a["pressure"] >= 0).all()
+    assert (a["export_multiplier"] >= 1).all()
+
+
+# --- month-by-month state and the cash ledger -------------------------------------------
+
+_FINITE_STATE = ("cash", "revenue", "compute", "algo", "run_flop", "bench", "robust",
+                 "released_flop", "months_since_release", "flywheel", "users", "compute_spend",
+                 "pressure", "ban_leakage", "distill_enforcement", "export_multiplier",
+                 "log_sentiment", "shock_log", "shock_retention", "leader_algo")
+_NO_NAN_STATE = ("ban_threshold", "export_cap")  # inf means "no ban" / "no cap"
+
+
+@SETTINGS
+@_with_examples
+@given(ov=overrides(), seed=st.integers(0, 2**32 - 1))
+def test_step_ledger_and_state(small_scenario: Scenario, seeds: Seeds, ov: dict[str, Any],
+                               seed: int) -> None:
+    scenario = _scenario(small_scenario, ov)
+    world = build_world(scenario, seeds)
+    pop = world.population
+    state = initial_state(world, seeds, N_RUNS)
+    streams = RandomStreams(seed, np.arange(N_RUNS), n_labs=pop.n_labs,
+                            n_regions=len(JURISDICTIONS), n_buyers=pop.n_buyers)
+    for t in range(world.params.n_months):
+        before = state.copy()
+        new, flows = step(world, state, streams.month(t))
+        # ``step`` is pure: the input state is untouched.
+        for name in _FINITE_STATE + _NO_NAN_STATE + ("alive", "choice"):
+            np.testing.assert_array_equal(getattr(state, name), getattr(before, name),
+                                          err_msg=f"step mutated state.{name}")
+        assert new.month == t + 1
+
+        # Cash ledger per run.
+        terms = (flows["revenue_in"], flows["grants"], flows["raised"], -flows["opex"],
+                 flows["written_off"], -flows["compute_spend"])
+        for name, flow, sign in zip(("revenue_in", "grants", "raised", "opex", "written_off",
+                                     "compute_spend"), terms, (1, 1, 1, -1, 1, -1), strict=True):
+            assert np.isfinite(flow).all(), name
+            assert (sign * flow >= 0).all(), f"{name} has the wrong sign"
+        net = sum(f.sum(axis=1) for f in terms)
+        change = new.cash.sum(axis=1) - state.cash.sum(axis=1)
+        scale = sum(np.abs(f).sum(axis=1) for f in terms) + np.abs(state.cash).sum(axis=1)
+        _close(change, net, scale, f"cash ledger at month {t}")
+
+        # Labs only exit; dead labs hold nothing; cash and compute stay non-negative.
+        assert not (new.alive & ~state.alive).any(), "a lab came back to life"
+        np.testing.assert_array_equal(flows["exits"], state.alive & ~new.alive)
+        assert (new.cash[~new.alive] == 0).all()
+        assert (new.compute[~new.alive] == 0).all()
+        assert (new.revenue[~new.alive] == 0).all()
+        assert (new.compute >= 0).all()
+        # Alive labs end the month with cash >= 0 (up to rounding of the compute purchase).
+        assert (new.cash >= -1e-9 * np.maximum(1.0, flows["compute_spend"])).all()
+        assert not np.isnan(new.cash[new.alive]).any()
+        for name in _FINITE_STATE:
+            assert np.isfinite(getattr(new, name)).all(), f"state.{name} not finite at {t}"
+        for name in _NO_NAN_STATE:
+            assert not np.isnan(getattr(new, name)).any(), f"state.{name} NaN at {t}"
+        for name, flow in flows.items():
+            assert np.isfinite(np.asarray(flow, dtype=float)).all(), f"flow {name} at {t}"
+
+        # Released scores never fall; a release is the only way they change.
+        assert (new.bench >= state.bench).all()
+        changed = (new.bench != state.bench) | (new.robust != state.robust)
+        assert not (changed & ~flows["releases"]).any()
+        assert not (flows["releases"] & ~state.alive).any(), "a dead lab released"
+
+        # Buyers pick an alive, available lab, never one a zero-leakage ban removes.
+        choice = new.choice
+        assert ((choice >= -1) & (choice < pop.n_labs)).all()
+        r_idx, b_idx = np.nonzero(choice >= 0)
+        lab = choice[r_idx, b_idx]
+        assert new.alive[r_idx, lab].all(), "a buyer chose an exited lab"
+        g, k = pop.buyer_jurisdiction[b_idx], pop.buyer_segment[b_idx]
+        assert pop.base_available[g, k, lab].all(), "a buyer chose an unavailable model"
+        thr = np.full((N_RUNS, len(JURISDICTIONS)), np.inf)
+        leak = np.ones((N_RUNS, len(JURISDICTIONS)))
+        thr[:, pop.sov_jurisdiction] = new.ban_threshold
+        leak[:, pop.sov_jurisdiction] = new.ban_leakage
+        banned_out = (pop.lab_is_open[lab] & (new.released_flop[r_idx, lab] > thr[r_idx, g])
+                      & (leak[r_idx, g] == 0))
+        assert not banned_out.any(), "a buyer chose a model banned with zero leakage"
+        # Tokens served equal the demand of the buyers that were served.
+        buyer_tokens = segment_tokens(t, pop)[pop.buyer_segment] * pop.buyer_demand_weight
+        served = np.where(choice >= 0, buyer_tokens[None], 0.0).sum(axis=1)
+        np.testing.assert_allclose(flows["tokens"].sum(axis=(1, 2)), served, rtol=1e-12)
+        state = new
+
+
+def test_extreme_valid_parameters_stay_finite_over_full_horizon(baseline: Scenario,
+                                                                seeds: Seeds) -> None:
+    scenario = baseline.with_overrides({**BOOM, "population.buyers_per_segment": 6})
+    with np.errstate(all="ignore"):
+        results = simulate(scenario, n_runs=4, seed=0, seeds=seeds)
+    for name, arr in results.arrays.items():
+        assert np.isfinite(arr).all(), f"{name} has NaN/inf"
