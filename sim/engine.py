@@ -80,9 +80,14 @@ def _camp_onehot(world: World) -> np.ndarray:
     return (world.population.lab_camp[:, None] == np.arange(len(CAMPS))[None, :]).astype(float)
 
 
-def _output_masks(world: World) -> np.ndarray:
+def output_camp_masks(world: World) -> np.ndarray:
     """(C5, L) bool: labs belonging to each output camp."""
     return np.stack([world.population.camp_mask(c) for c in OUTPUT_CAMPS])
+
+
+def camp_best(scores: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """(R, C5) best score per output camp from lab scores (R, L) and ``output_camp_masks``."""
+    return np.max(np.where(masks[None], scores[:, None, :], -np.inf), axis=2)
 
 
 def _allocate(n_runs: int, world: World) -> dict[str, np.ndarray]:
@@ -104,9 +109,8 @@ def _allocate(n_runs: int, world: World) -> dict[str, np.ndarray]:
 def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
             flows: dict[str, np.ndarray], onehot: np.ndarray, masks: np.ndarray,
             prev_bench: np.ndarray, prev_robust: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    bench = np.max(np.where(masks[None], state.bench[:, None, :], -np.inf), axis=2)
-    robust = np.max(np.where(masks[None], state.robust[:, None, :], -np.inf), axis=2)
-    bench, robust = np.fmax(prev_bench, bench), np.fmax(prev_robust, robust)
+    bench = np.fmax(prev_bench, camp_best(state.bench, masks))
+    robust = np.fmax(prev_robust, camp_best(state.robust, masks))
     out["bench_frontier"][:, t] = bench
     out["robust_frontier"][:, t] = robust
     out["tokens"][:, t] = sum_over_labs(flows["tokens"], onehot)
@@ -152,13 +156,11 @@ def simulate(
     world = build_world(scenario, seeds)
     state = initial_state(world, seeds, n_runs)
     run_ids = np.arange(first_run, first_run + n_runs)
-    streams = RandomStreams(seed, run_ids, n_labs=world.population.n_labs,
-                            n_regions=len(JURISDICTIONS), n_buyers=world.population.n_buyers)
+    streams = RandomStreams.for_population(seed, run_ids, world.population)
     out = _allocate(n_runs, world)
-    onehot, masks = _camp_onehot(world), _output_masks(world)
-    seeded = np.where(masks[None], state.bench[:, None, :], -np.inf)
-    prev_bench = np.max(seeded, axis=2)
-    prev_robust = np.max(np.where(masks[None], state.robust[:, None, :], -np.inf), axis=2)
+    onehot, masks = _camp_onehot(world), output_camp_masks(world)
+    prev_bench = camp_best(state.bench, masks)
+    prev_robust = camp_best(state.robust, masks)
     exit_month = np.full((n_runs, world.population.n_labs), -1)
     acquirer = np.full((n_runs, world.population.n_labs), -1)
     for t in range(world.params.n_months):

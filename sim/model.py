@@ -34,10 +34,10 @@ import numpy as np
 
 from sim.agents import RUN, BuyerAgent, LabAgent, SovereignAgent
 from sim.calendar import format_month
-from sim.engine import _output_masks
+from sim.engine import camp_best, output_camp_masks
 from sim.engine import step as engine_step
 from sim.rng import RandomStreams
-from sim.scenario import JURISDICTIONS, Scenario, load_scenario, resolve_scenario_path
+from sim.scenario import Scenario, load_scenario, resolve_scenario_path
 from sim.seeds import Seeds, load_seeds
 from sim.world import OUTPUT_CAMPS, Population, World, WorldState, build_world, initial_state
 
@@ -120,12 +120,11 @@ class OpenGapModel(mesa.Model):
         self.world: World = build_world(self.sim_scenario, seeds)
         self.state: WorldState = initial_state(self.world, seeds, 1)
         pop = self.world.population
-        self.streams = RandomStreams(self.sim_seed, [self.run_index], n_labs=pop.n_labs,
-                                     n_regions=len(JURISDICTIONS), n_buyers=pop.n_buyers)
+        self.streams = RandomStreams.for_population(self.sim_seed, [self.run_index], pop)
         self.flows: dict[str, np.ndarray] | None = None
 
         # Released frontier per output camp, seeded from the initial models, as the engine.
-        self._masks = _output_masks(self.world)  # (C5, L)
+        self._masks = output_camp_masks(self.world)  # (C5, L)
         self.bench_frontier = self._camp_max(self.state.bench)
         self.robust_frontier = self._camp_max(self.state.robust)
 
@@ -155,8 +154,8 @@ class OpenGapModel(mesa.Model):
         self.datacollector.collect(self)
 
     def _camp_max(self, scores: np.ndarray) -> np.ndarray:
-        """(C5,) best released score per output camp, computed as ``engine._record`` does."""
-        return np.max(np.where(self._masks[None], scores[:, None, :], -np.inf), axis=2)[RUN]
+        """(C5,) best released score per output camp, as the engine records it."""
+        return camp_best(scores, self._masks)[RUN]
 
     # -- views ------------------------------------------------------------------------------
 

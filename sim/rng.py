@@ -12,8 +12,12 @@ the numbers a month receives depend only on (seed, run, stream, month).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sim.world import Population
 
 #: Stream names, in a fixed order: the index is part of each stream's spawn key, so never
 #: reorder; append new streams at the end.
@@ -59,6 +63,13 @@ class RandomStreams:
         }
         self._block_start = -1
         self._block: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def for_population(cls, seed: int, run_ids: np.ndarray | list[int],
+                       pop: Population) -> RandomStreams:
+        """Streams sized for ``pop``: its labs, every jurisdiction and its buyers."""
+        return cls(seed, run_ids, n_labs=pop.n_labs, n_regions=len(pop.jur_domestic_pref),
+                   n_buyers=pop.n_buyers)
 
     def _draw_block(self, first_month: int) -> None:
         months, n_l = BLOCK_MONTHS, self.n_labs

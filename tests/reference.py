@@ -553,8 +553,7 @@ def reference_simulate(scenario: Scenario, n_runs: int, seed: int, seeds: Seeds 
     start = initial_state(world, seeds, 1)
     out = RefSimulation(world=world, finals=[])
     for r in range(first_run, first_run + n_runs):
-        streams = RandomStreams(seed, [r], n_labs=pop.n_labs, n_regions=len(JURISDICTIONS),
-                                n_buyers=pop.n_buyers)
+        streams = RandomStreams.for_population(seed, [r], pop)
         run = RefRun.from_state(start, 0)
         for t in range(world.params.n_months):
             run = reference_step(world, run, streams.month(t), 0)

@@ -9,7 +9,7 @@ import pytest
 
 from sim.engine import Results, simulate, step
 from sim.rng import BLOCK_MONTHS, RandomStreams
-from sim.scenario import JURISDICTIONS, Scenario
+from sim.scenario import Scenario
 from sim.seeds import Seeds
 from sim.world import build_world, initial_state
 
@@ -138,8 +138,7 @@ def test_batch_state_is_bit_identical(scenario: Scenario, seeds: Seeds) -> None:
     pop = world.population
 
     def start(run_ids: list[int]):
-        streams = RandomStreams(SEED, run_ids, n_labs=pop.n_labs, n_regions=len(JURISDICTIONS),
-                                n_buyers=pop.n_buyers)
+        streams = RandomStreams.for_population(SEED, run_ids, pop)
         return initial_state(world, seeds, len(run_ids)), streams
 
     whole, whole_rng = start([0, 1, 2, 3])

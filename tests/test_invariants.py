@@ -324,8 +324,7 @@ def test_step_ledger_and_state(small_scenario: Scenario, seeds: Seeds, ov: dict[
     world = build_world(scenario, seeds)
     pop = world.population
     state = initial_state(world, seeds, N_RUNS)
-    streams = RandomStreams(seed, np.arange(N_RUNS), n_labs=pop.n_labs,
-                            n_regions=len(JURISDICTIONS), n_buyers=pop.n_buyers)
+    streams = RandomStreams.for_population(seed, np.arange(N_RUNS), pop)
     for t in range(world.params.n_months):
         before = state.copy()
         new, flows = step(world, state, streams.month(t))

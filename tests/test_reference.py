@@ -79,8 +79,7 @@ def run_side_by_side(scenario: Scenario, seeds, n_runs: int = N_RUNS,
     pop = world.population
     state = initial_state(world, seeds, n_runs)
     refs = [RefRun.from_state(state, r) for r in range(n_runs)]
-    streams = RandomStreams(seed, np.arange(n_runs), n_labs=pop.n_labs,
-                            n_regions=len(JURISDICTIONS), n_buyers=pop.n_buyers)
+    streams = RandomStreams.for_population(seed, np.arange(n_runs), pop)
     seen: Counter = Counter()
     for t in range(world.params.n_months):
         draws = streams.month(t)
