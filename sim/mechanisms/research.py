@@ -30,19 +30,25 @@ from sim.rng import MonthDraws
 from sim.world import Params, Population, World, WorldState
 
 
+def home_sovereign_value(per_sovereign: np.ndarray, pop: Population,
+                         default: float) -> np.ndarray:
+    """(R, L) each lab's home sovereign's value of an (R, S) array; ``default`` for labs
+    whose home region has no sovereign."""
+    has_home = pop.lab_sovereign >= 0
+    return np.where(has_home, per_sovereign[:, np.where(has_home, pop.lab_sovereign, 0)],
+                    default)
+
+
 def home_ban_threshold(ban_threshold: np.ndarray, pop: Population) -> np.ndarray:
     """(R, L) FLOP above which a lab may not release open weights (inf if not banned)."""
-    has_home = pop.lab_sovereign >= 0
-    thr = ban_threshold[:, np.where(has_home, pop.lab_sovereign, 0)]
-    return np.where(has_home & pop.lab_is_open, thr, np.inf)
+    return np.where(pop.lab_is_open, home_sovereign_value(ban_threshold, pop, np.inf), np.inf)
 
 
 def distillation_gain(base: np.ndarray, bench: np.ndarray, alive: np.ndarray,
                       enforcement: np.ndarray, pop: Population, p: Params) -> np.ndarray:
     """(R, L) ECI points an open lab adds to ``base`` by distilling the closed models."""
     closed = alive & ~pop.lab_is_open  # (R, L) teachers
-    has_home = pop.lab_sovereign >= 0
-    enf = np.where(has_home, enforcement[:, np.where(has_home, pop.lab_sovereign, 0)], 1.0)
+    enf = home_sovereign_value(enforcement, pop, 1.0)
     headroom = np.maximum(bench[:, None, :] - base[:, :, None], 0.0)  # (R, student, teacher)
     best = np.max(np.where(closed[:, None, :], enf[:, None, :] * headroom, 0.0), axis=2)
     return p.distill_efficiency * best * pop.lab_is_open
