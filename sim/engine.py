@@ -19,7 +19,7 @@ from sim.arrays import sum_over_labs
 from sim.mechanisms.adoption import adoption_step
 from sim.mechanisms.compute import compute_step
 from sim.mechanisms.funding import funding_step
-from sim.mechanisms.market import market_step
+from sim.mechanisms.market import market_step, segment_tokens
 from sim.mechanisms.policy import investor_sentiment, policy_step
 from sim.mechanisms.research import research_step
 from sim.rng import MonthDraws, RandomStreams
@@ -34,8 +34,8 @@ def step(world: World, state: WorldState, draws: MonthDraws) -> tuple[WorldState
     events = [ev for ev in world.schedule if ev.month == state.month]
     # DESIGN.md section 4 order; each mechanism sees the state its predecessors left.
     mechanisms: tuple[Callable[[WorldState], tuple[dict, dict]], ...] = (
-        lambda s: policy_step(s, pop, p, events, draws),
-        lambda s: funding_step(s, pop, p, draws),
+        lambda s: policy_step(s, world, events, draws),
+        lambda s: funding_step(s, world, draws),
         lambda s: compute_step(s, pop, p),
         lambda s: research_step(s, world, draws),
         lambda s: market_step(s, pop, p, draws),
@@ -57,7 +57,11 @@ class Results:
     per output camp (ECI points). ``tokens`` / ``spend`` (R, T, K, C4): trillion tokens and
     USD bn per segment and lab camp. ``cash`` (USD bn), ``compute`` (H100e), ``alive``
     (count) (R, T, C4). Flow totals (R, T) in USD bn. ``exit_month`` (R, L): step of exit or
-    -1; ``acquirer`` (R, L): acquiring lab or -1. ``policy_*`` (R, T, S) policy flags.
+    -1; ``acquirer`` (R, L): acquiring lab or -1. ``ban_active``, ``crackdown_active`` (R, T, S)
+    policy flags; ``policy_change`` (R, T, S, 3): +1 when a sovereign enacts a policy
+    (``sim.world.POLICIES``), -1 when it lapses; ``sovereign_grants`` (R, T, S) USD bn paid;
+    ``open_tokens_by_jurisdiction`` / ``large_open_tokens`` (R, T, G) trillion tokens of open
+    models (all / trained above ``policy.ban_threshold_flop``) used by each jurisdiction.
     """
 
     scenario: Scenario
@@ -102,6 +106,10 @@ def _allocate(n_runs: int, world: World) -> dict[str, np.ndarray]:
         "safety_shocks": (), "pressure": (pop.n_sovereigns,),
         "ban_active": (pop.n_sovereigns,), "crackdown_active": (pop.n_sovereigns,),
         "export_multiplier": (len(JURISDICTIONS),), "sentiment": (len(JURISDICTIONS),),
+        "sovereign_grants": (pop.n_sovereigns,), "policy_change": (pop.n_sovereigns, 3),
+        "random_funding_shocks": (len(JURISDICTIONS),),
+        "open_tokens_by_jurisdiction": (len(JURISDICTIONS),),
+        "large_open_tokens": (len(JURISDICTIONS),),
     }
     return {name: np.zeros((n_runs, t, *shape)) for name, shape in shapes.items()}
 
@@ -134,7 +142,29 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
     out["crackdown_active"][:, t] = state.distill_enforcement < 1.0
     out["export_multiplier"][:, t] = state.export_multiplier
     out["sentiment"][:, t] = investor_sentiment(state.log_sentiment, state.shock_log)
+    out["sovereign_grants"][:, t] = flows["grants_paid"]
+    out["policy_change"][:, t] = flows["policy_change"]
+    out["random_funding_shocks"][:, t] = flows["random_funding_shocks"]
+    open_tokens, large_open = open_access(state, world, t)
+    out["open_tokens_by_jurisdiction"][:, t] = open_tokens
+    out["large_open_tokens"][:, t] = large_open
     return bench, robust
+
+
+def open_access(state: WorldState, world: World, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """(R, G) trillion tokens buyers in each jurisdiction took from open models at step ``t``,
+    all of them and those trained above ``policy.ban_threshold_flop`` ("large" open models)."""
+    pop = world.population
+    served = state.choice >= 0
+    lab = np.where(served, state.choice, 0)
+    tokens = segment_tokens(t, pop)[pop.buyer_segment] * pop.buyer_demand_weight  # (B,)
+    is_open = served & pop.lab_is_open[lab]
+    large = is_open & (np.take_along_axis(state.released_flop, lab, axis=1)
+                       > world.params.ban_threshold_flop)
+    in_jur = (pop.buyer_jurisdiction[:, None]
+              == np.arange(len(JURISDICTIONS))[None, :]).astype(float)
+    return (sum_over_labs(np.where(is_open, tokens, 0.0), in_jur),
+            sum_over_labs(np.where(large, tokens, 0.0), in_jur))
 
 
 def simulate(

@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 
 #: Stream names, in a fixed order: the index is part of each stream's spawn key, so never
 #: reorder; append new streams at the end.
-STREAMS: tuple[str, ...] = ("policy", "sentiment", "funding", "releases", "market")
+STREAMS: tuple[str, ...] = ("policy", "sentiment", "funding", "releases", "market",
+                            "decisions", "funding_shocks")
+#: Policies a sovereign decides on each month (``sim.world.POLICIES``).
+N_POLICIES = 3
 BLOCK_MONTHS = 12
 
 
@@ -34,6 +37,8 @@ class MonthDraws:
     ``raise_u``, ``acquire_u`` (R, L): uniforms for fundraising success and acquisition.
     ``release_u`` (R, L): uniform for release timing; ``release_z`` (R, L): standard normal
     noise on a released model's score. ``choice_u`` (R, B): uniform for each buyer's choice.
+    ``decision_u`` (R, S, 3): uniforms for each sovereign's enact/lapse decision per policy.
+    ``funding_shock_u`` (R, G): uniforms for random regional funding shocks.
     """
 
     shock_u: np.ndarray
@@ -43,16 +48,19 @@ class MonthDraws:
     release_u: np.ndarray
     release_z: np.ndarray
     choice_u: np.ndarray
+    decision_u: np.ndarray
+    funding_shock_u: np.ndarray
 
 
 class RandomStreams:
     """Random draws for a batch of runs ``run_ids`` (global run numbers) under ``seed``."""
 
     def __init__(self, seed: int, run_ids: np.ndarray | list[int], *, n_labs: int,
-                 n_regions: int, n_buyers: int) -> None:
+                 n_regions: int, n_buyers: int, n_sovereigns: int) -> None:
         self.seed = int(seed)
         self.run_ids = np.asarray(run_ids, dtype=np.int64)
         self.n_labs, self.n_regions, self.n_buyers = n_labs, n_regions, n_buyers
+        self.n_sovereigns = n_sovereigns
         self._gens = {
             name: [
                 np.random.Generator(np.random.PCG64(
@@ -69,7 +77,7 @@ class RandomStreams:
                        pop: Population) -> RandomStreams:
         """Streams sized for ``pop``: its labs, every jurisdiction and its buyers."""
         return cls(seed, run_ids, n_labs=pop.n_labs, n_regions=len(pop.jur_domestic_pref),
-                   n_buyers=pop.n_buyers)
+                   n_buyers=pop.n_buyers, n_sovereigns=pop.n_sovereigns)
 
     def _draw_block(self, first_month: int) -> None:
         months, n_l = BLOCK_MONTHS, self.n_labs
@@ -91,6 +99,8 @@ class RandomStreams:
             "funding": stacked("funding", "random", 2 * n_l),
             "releases": releases,
             "market": stacked("market", "random", self.n_buyers),
+            "decisions": stacked("decisions", "random", self.n_sovereigns * N_POLICIES),
+            "funding_shocks": stacked("funding_shocks", "random", self.n_regions),
         }
         self._block_start = first_month
 
@@ -110,4 +120,6 @@ class RandomStreams:
             release_u=releases[:, :n_l],
             release_z=releases[:, n_l:],
             choice_u=self._block["market"][i],
+            decision_u=self._block["decisions"][i].reshape(-1, self.n_sovereigns, N_POLICIES),
+            funding_shock_u=self._block["funding_shocks"][i],
         )

@@ -113,6 +113,9 @@ class Compute(_Strict):
 
 class Funding(_Strict):
     runway_trigger_months: Annotated[float, Field(gt=0.0, le=120.0)]
+    random_shock_rate_per_year: Annotated[float, Field(ge=0.0, le=12.0)]
+    random_shock_size: Annotated[float, Field(ge=0.0, lt=1.0)]
+    random_shock_half_life_months: Annotated[float, Field(gt=0.0, le=600.0)]
     raise_base_probability: Fraction
     narrative_points_scale: Positive
     round_months_of_burn: Annotated[float, Field(gt=0.0, le=120.0)]
@@ -126,11 +129,28 @@ class Market(_Strict):
     open_capture_share: Fraction
     closed_price_decline_per_year: Annotated[float, Field(ge=0.0, lt=1.0)]
     open_price_decline_per_year: Annotated[float, Field(ge=0.0, lt=1.0)]
+    local_agents_growth_per_month: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class Policy(_Strict):
+    """Safety shocks, regulatory pressure, sovereigns' policy decisions and grants."""
+
     safety_shock_rate_per_year: Annotated[float, Field(ge=0.0, le=100.0)]
     pressure_half_life_months: Annotated[float, Field(gt=0.0, le=600.0)]
+    ban_probability_per_month: Fraction
+    crackdown_probability_per_month: Fraction
+    export_tightening_probability_per_month: Fraction
+    lapse_probability_per_month: Fraction
+    lapse_pressure_share: Fraction
+    ban_threshold_flop: Annotated[float, Field(gt=0.0, le=1e32)]
+    ban_leakage: Fraction
+    crackdown_enforcement: Fraction
+    export_tightening_price_factor: Annotated[float, Field(ge=1.0, le=100.0)]
+    export_tightening_cap_factor: Fraction
+    grant_scale: Annotated[float, Field(ge=0.0, le=1000.0)]
+    grant_pressure_weight: Annotated[float, Field(ge=0.0, le=100.0)]
+    grant_dependency_weight: Annotated[float, Field(ge=0.0, le=100.0)]
+    grant_ban_response: Annotated[float, Field(ge=0.0, le=100.0)]
 
 
 class _Event(_Strict):
@@ -169,13 +189,24 @@ class ExportControlEvent(_Event):
 
 
 class FundingShockEvent(_Event):
-    """Investor sentiment in ``region`` drops by ``size`` (fraction) and recovers with a
-    half-life of ``half_life_months``."""
+    """Investor sentiment in ``region`` is multiplied by ``1 - size`` and recovers with a
+    half-life of ``half_life_months``. A negative size is a boom (``-0.5``: sentiment x1.5)."""
 
     kind: Literal["funding_shock"]
     region: Jurisdiction
-    size: Annotated[float, Field(ge=0.0, lt=1.0)]
+    size: Annotated[float, Field(ge=-3.0, lt=1.0)]
     half_life_months: Annotated[float, Field(gt=0.0, le=600.0)]
+
+
+class OpenProgramEvent(_Event):
+    """From ``month`` on, ``sovereign`` adds ``usd_bn_per_month`` of grants, split equally
+    over the alive open labs in ``scope``: the labs it already backs (``backed``) or every
+    open lab based in its jurisdiction (``domestic_open``)."""
+
+    kind: Literal["open_program"]
+    sovereign: Jurisdiction
+    usd_bn_per_month: Annotated[float, Field(ge=0.0, le=100.0)]
+    scope: Literal["backed", "domestic_open"]
 
 
 class SafetyShockEvent(_Event):
@@ -186,10 +217,12 @@ class SafetyShockEvent(_Event):
 
 
 Event = Annotated[
-    BanEvent | CrackdownEvent | ExportControlEvent | FundingShockEvent | SafetyShockEvent,
+    BanEvent | CrackdownEvent | ExportControlEvent | FundingShockEvent | SafetyShockEvent
+    | OpenProgramEvent,
     Field(discriminator="kind"),
 ]
-EVENT_KINDS = ("ban", "distillation_crackdown", "export_controls", "funding_shock", "safety_shock")
+EVENT_KINDS = ("ban", "distillation_crackdown", "export_controls", "funding_shock",
+               "safety_shock", "open_program")
 
 
 class Scenario(_Strict):
@@ -266,6 +299,7 @@ def _allowed_keys(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
                 "export_controls": ExportControlEvent,
                 "funding_shock": FundingShockEvent,
                 "safety_shock": SafetyShockEvent,
+                "open_program": OpenProgramEvent,
             }[item]
             continue
         field = model.model_fields.get(item)

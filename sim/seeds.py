@@ -90,6 +90,8 @@ class SovereignSeeds:
     open_interest: np.ndarray
     open_budget_usd_bn_per_month: np.ndarray
     backing: np.ndarray
+    #: (S,) region index each sovereign's export-control tightening targets, -1 for none.
+    export_target: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,13 @@ def load_sovereigns(path: Path, lab_ids: list[str]) -> SovereignSeeds:
             if lab not in lab_ids:
                 raise SeedError(f"{path}: column 'backed_labs': unknown lab_id {lab!r}")
             backing[s, lab_ids.index(lab)] = True
+    target = np.full(len(rows), -1)
+    for s, row in enumerate(rows):
+        code = row["export_control_target"].strip()
+        if code and code not in JURISDICTIONS:
+            raise SeedError(f"{path}: column 'export_control_target': unknown jurisdiction "
+                            f"{code!r}; allowed: {', '.join(JURISDICTIONS)} or empty")
+        target[s] = JURISDICTIONS.index(code) if code else -1
     return SovereignSeeds(
         sovereign_id=[r["sovereign_id"] for r in rows],
         jurisdiction=_codes(rows, "jurisdiction", JURISDICTIONS, path),
@@ -171,6 +180,7 @@ def load_sovereigns(path: Path, lab_ids: list[str]) -> SovereignSeeds:
         open_interest=_floats(rows, "open_interest", path),
         open_budget_usd_bn_per_month=_floats(rows, "open_budget_usd_bn_per_month", path),
         backing=backing,
+        export_target=target,
     )
 
 

@@ -11,7 +11,7 @@ State lives only here; mechanisms are pure functions that read it and return new
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -21,6 +21,8 @@ from sim.seeds import CAMPS, Seeds
 
 #: Camps reported in outputs: the four lab camps plus ``open`` (any open-weight camp).
 OUTPUT_CAMPS: tuple[str, ...] = ("closed", "open", "open_cn", "open_us", "open_other")
+#: The open-weights-only segment whose growth rate each scenario sets.
+LOCAL_AGENTS = "local_agents"
 USD_PER_BN = 1e9
 
 
@@ -40,10 +42,11 @@ class Population:
     sovereign_ids: list[str]
     sov_jurisdiction: np.ndarray  # (S,)
     sov_stance: np.ndarray  # (S,) pressure added per unit safety shock
-    sov_threshold: np.ndarray  # (S,) pressure at which policy becomes likely (issue 3)
-    sov_open_interest: np.ndarray  # (S,)
-    sov_budget_usd_bn: np.ndarray  # (S,) grants to open labs per month
+    sov_threshold: np.ndarray  # (S,) pressure above which the sovereign may enact policies
+    sov_open_interest: np.ndarray  # (S,) weight of open models in its grant decisions, 0-1
+    sov_budget_usd_bn: np.ndarray  # (S,) seeded grants to open labs per month
     sov_backing: np.ndarray  # (S, L) bool
+    sov_export_target: np.ndarray  # (S,) region its export tightening targets, -1 for none
     lab_sovereign: np.ndarray  # (L,) index of the lab's home sovereign (-1 if none)
     segments: list[str]
     seg_tokens0_t: np.ndarray  # (K,) trillion tokens / month at the start
@@ -127,6 +130,23 @@ class Params:
     open_price_retention: float
     safety_shocks_per_month: float
     pressure_retention: float
+    random_shock_probability: float  # per region and month: 1 - exp(-rate / 12)
+    random_shock_size: float
+    random_shock_retention: float
+    ban_probability: float  # per month, while pressure is above the sovereign's threshold
+    crackdown_probability: float
+    export_tightening_probability: float
+    lapse_probability: float  # per month, while pressure is below lapse_pressure_share x thr
+    lapse_pressure_share: float
+    ban_threshold_flop: float
+    ban_leakage: float
+    crackdown_enforcement: float
+    export_tightening_price_factor: float
+    export_tightening_cap_factor: float
+    grant_scale: float
+    grant_pressure_weight: float
+    grant_dependency_weight: float
+    grant_ban_response: float
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> Params:
@@ -171,6 +191,23 @@ class Params:
             open_price_retention=(1.0 - mkt.open_price_decline_per_year) ** (1.0 / 12.0),
             safety_shocks_per_month=pol.safety_shock_rate_per_year / 12.0,
             pressure_retention=0.5 ** (1.0 / pol.pressure_half_life_months),
+            random_shock_probability=-math.expm1(-fund.random_shock_rate_per_year / 12.0),
+            random_shock_size=fund.random_shock_size,
+            random_shock_retention=0.5 ** (1.0 / fund.random_shock_half_life_months),
+            ban_probability=pol.ban_probability_per_month,
+            crackdown_probability=pol.crackdown_probability_per_month,
+            export_tightening_probability=pol.export_tightening_probability_per_month,
+            lapse_probability=pol.lapse_probability_per_month,
+            lapse_pressure_share=pol.lapse_pressure_share,
+            ban_threshold_flop=pol.ban_threshold_flop,
+            ban_leakage=pol.ban_leakage,
+            crackdown_enforcement=pol.crackdown_enforcement,
+            export_tightening_price_factor=pol.export_tightening_price_factor,
+            export_tightening_cap_factor=pol.export_tightening_cap_factor,
+            grant_scale=pol.grant_scale,
+            grant_pressure_weight=pol.grant_pressure_weight,
+            grant_dependency_weight=pol.grant_dependency_weight,
+            grant_ban_response=pol.grant_ban_response,
         )
 
 
@@ -185,6 +222,43 @@ class ScheduledEvent:
     value: float = 0.0  # threshold_flop / enforcement / price_multiplier / size
     value2: float = 0.0  # leakage / cap_h100e_per_month / half_life_months
     label: str = ""
+    component: int = -1  # funding shocks: index into World.shock_region / shock_retention
+
+
+#: Policies a sovereign can enact when its pressure is above its threshold, in the order of
+#: the last axis of ``WorldState.policy_enacted``.
+POLICIES: tuple[str, ...] = ("ban", "distillation_crackdown", "export_tightening")
+
+
+@dataclass(frozen=True)
+class ScheduledPolicy:
+    """The policy set by scheduled scenario events, per step (identical in every run).
+
+    ``ban_threshold`` (T, S) FLOP (inf = none), ``ban_leakage`` (T, S), ``enforcement``
+    (T, S) distillation efficiency kept (1 = no crackdown), ``export_multiplier`` (T, G)
+    compute price multiplier and ``export_cap`` (T, G) H100e per lab and month (inf = none).
+    Endogenous decisions tighten these (``sim.mechanisms.policy.effective_policy``).
+    """
+
+    ban_threshold: np.ndarray
+    ban_leakage: np.ndarray
+    enforcement: np.ndarray
+    export_multiplier: np.ndarray
+    export_cap: np.ndarray
+
+
+@dataclass(frozen=True)
+class GrantLines:
+    """Budget lines of sovereign grants to open labs; each is split equally over the alive
+    labs it backs. Line ``n`` belongs to sovereign ``sovereign[n]``, pays ``usd_bn[n]`` a
+    month from step ``start[n]`` on, backs ``backing[n]`` (L,) and, if ``responsive[n]``
+    (the seeded budgets), is scaled by ``grant_scale x (1 + demand)`` of its sovereign."""
+
+    sovereign: np.ndarray
+    usd_bn: np.ndarray
+    start: np.ndarray
+    backing: np.ndarray
+    responsive: np.ndarray
 
 
 @dataclass
@@ -196,12 +270,14 @@ class WorldState:
     the next run, released bench / robustness score (ECI points), the released model's
     training FLOP, months since its release, RL flywheel stock (ECI points), users (trillion
     tokens served last month), last month's compute spend (USD bn).
-    Sovereigns ``(R, S)``: regulatory pressure, ban threshold (FLOP; inf = no ban), ban
-    leakage, distillation enforcement (1 = no crackdown). Regions ``(R, G)``: export-control
-    price multiplier and per-lab monthly cap (H100e), log investor sentiment and its shock
-    component with its monthly retention. Buyers ``(R, B)``: index of the chosen lab, -1 for
-    none. ``leader_algo`` is a ring buffer of the best closed ``algo`` over the last
-    ``fast_follow_lag_months + 1`` months.
+    Sovereigns ``(R, S)``: regulatory pressure, and the policy in force: ban threshold (FLOP;
+    inf = no ban), ban leakage, distillation enforcement (1 = no crackdown);
+    ``policy_enacted`` ``(R, S, 3)`` flags the policies the sovereign enacted itself (order
+    :data:`POLICIES`). Regions ``(R, G)``: export-control price multiplier and per-lab monthly
+    cap (H100e), log investor sentiment and its shock part ``shock_log``, the sum over the
+    region's funding-shock components ``shock_components`` ``(R, H)``. Buyers ``(R, B)``:
+    index of the chosen lab, -1 for none. ``leader_algo`` is a ring buffer of the best closed
+    ``algo`` over the last ``fast_follow_lag_months + 1`` months.
     """
 
     month: int
@@ -226,7 +302,8 @@ class WorldState:
     export_cap: np.ndarray
     log_sentiment: np.ndarray
     shock_log: np.ndarray
-    shock_retention: np.ndarray
+    shock_components: np.ndarray
+    policy_enacted: np.ndarray
     choice: np.ndarray
     leader_algo: np.ndarray = field(repr=False)
 
@@ -263,6 +340,13 @@ class World:
     params: Params
     schedule: tuple[ScheduledEvent, ...]
     initial_anchor: float  # ECI points of effective compute 0: base = anchor + b * E
+    scheduled_policy: ScheduledPolicy
+    grant_lines: GrantLines
+    #: Funding-shock components (H,): the first G are each region's random shocks, then one
+    #: per distinct (region, half-life) of the scheduled shocks, so that every shock keeps
+    #: its own recovery half-life.
+    shock_region: np.ndarray
+    shock_retention: np.ndarray
 
 
 def _allocate_buyers(n_per_segment: int, demand_share: np.ndarray, n_segments: int):
@@ -304,6 +388,12 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
     lab_sovereign = np.full(len(labs.lab_id), -1)
     for s, g in enumerate(sov.jurisdiction):
         lab_sovereign[labs.region == g] = s
+    # The scenario sets the local-agents growth rate (the hidden market's size is a question
+    # the scenarios ask); the other segments grow at their seeded rates.
+    if LOCAL_AGENTS not in segs.segment:
+        raise ValueError(f"seeds/segments.csv has no '{LOCAL_AGENTS}' segment")
+    seg_growth = segs.growth_per_month.copy()
+    seg_growth[segs.segment.index(LOCAL_AGENTS)] = scenario.market.local_agents_growth_per_month
     return Population(
         lab_ids=labs.lab_id,
         lab_names=labs.name,
@@ -320,10 +410,11 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
         sov_open_interest=sov.open_interest,
         sov_budget_usd_bn=sov.open_budget_usd_bn_per_month,
         sov_backing=sov.backing,
+        sov_export_target=sov.export_target,
         lab_sovereign=lab_sovereign,
         segments=segs.segment,
         seg_tokens0_t=segs.tokens_t_per_month,
-        seg_growth=segs.growth_per_month,
+        seg_growth=seg_growth,
         seg_w_bench=segs.w_bench,
         seg_w_robust=segs.w_robust,
         seg_alpha=segs.price_alpha,
@@ -341,9 +432,13 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
 
 
 def compile_schedule(scenario: Scenario, population: Population) -> tuple[ScheduledEvent, ...]:
-    """Scenario events as index-based records sorted by month (stable in file order)."""
+    """Scenario events as index-based records sorted by month (stable in file order).
+
+    Funding shocks get a ``component``: ``G + n`` for the n-th distinct (region, half-life)
+    pair in file order (components ``0..G-1`` are the regions' random shocks)."""
     start = parse_month(scenario.time.start)
     sov_index = {JURISDICTIONS[g]: s for s, g in enumerate(population.sov_jurisdiction)}
+    components: dict[tuple[int, float], int] = {}
     out = []
     for ev in scenario.events:
         month = parse_month(ev.month) - start
@@ -363,15 +458,95 @@ def compile_schedule(scenario: Scenario, population: Population) -> tuple[Schedu
                                  f"(price x{ev.price_multiplier:g}, cap "
                                  f"{ev.cap_h100e_per_month:,.0f} H100e/month per lab)")
         elif ev.kind == "funding_shock":
-            rec = ScheduledEvent(month, ev.kind, -1, JURISDICTIONS.index(ev.region), ev.size,
-                                 ev.half_life_months,
-                                 f"{ev.region} investor sentiment falls {ev.size:.0%} "
-                                 f"(half-life {ev.half_life_months:g} months)")
+            region = JURISDICTIONS.index(ev.region)
+            key = (region, float(ev.half_life_months))
+            component = components.setdefault(key, len(JURISDICTIONS) + len(components))
+            verb = f"falls {ev.size:.0%}" if ev.size >= 0 else f"rises {-ev.size:.0%}"
+            rec = ScheduledEvent(month, ev.kind, -1, region, ev.size, ev.half_life_months,
+                                 f"{ev.region} investor sentiment {verb} "
+                                 f"(half-life {ev.half_life_months:g} months)", component)
+        elif ev.kind == "open_program":
+            rec = ScheduledEvent(month, ev.kind, sovereign, -1, ev.usd_bn_per_month, 0.0,
+                                 f"{ev.sovereign} open-model programme: "
+                                 f"{ev.usd_bn_per_month:g} USD bn/month to its "
+                                 + ("backed labs" if ev.scope == "backed"
+                                    else "domestic open labs"))
+            rec = replace(rec, region=-1 if ev.scope == "backed" else -2)
         else:
             rec = ScheduledEvent(month, ev.kind, -1, -1, ev.size, 0.0,
                                  f"safety shock of size {ev.size:g}")
         out.append(rec)
     return tuple(sorted(out, key=lambda e: e.month))
+
+
+def scheduled_policy(schedule: tuple[ScheduledEvent, ...], n_sovereigns: int,
+                     n_months: int) -> ScheduledPolicy:
+    """Replay the scheduled bans, crackdowns and export controls month by month; a later
+    event for the same sovereign (or target region) replaces the earlier one."""
+    n_g = len(JURISDICTIONS)
+    thr, leak = np.full(n_sovereigns, np.inf), np.ones(n_sovereigns)
+    enf = np.ones(n_sovereigns)
+    mult, cap = np.ones(n_g), np.full(n_g, np.inf)
+    rows: dict[str, list[np.ndarray]] = {k: [] for k in ("thr", "leak", "enf", "mult", "cap")}
+    for t in range(n_months):
+        for ev in schedule:
+            if ev.month != t:
+                continue
+            if ev.kind == "ban":
+                thr[ev.sovereign], leak[ev.sovereign] = ev.value, ev.value2
+            elif ev.kind == "distillation_crackdown":
+                enf[ev.sovereign] = ev.value
+            elif ev.kind == "export_controls":
+                mult[ev.region], cap[ev.region] = ev.value, ev.value2
+        for key, arr in (("thr", thr), ("leak", leak), ("enf", enf), ("mult", mult),
+                         ("cap", cap)):
+            rows[key].append(arr.copy())
+    return ScheduledPolicy(
+        ban_threshold=np.array(rows["thr"]), ban_leakage=np.array(rows["leak"]),
+        enforcement=np.array(rows["enf"]), export_multiplier=np.array(rows["mult"]),
+        export_cap=np.array(rows["cap"]),
+    )
+
+
+def grant_lines(schedule: tuple[ScheduledEvent, ...], population: Population) -> GrantLines:
+    """One responsive line per sovereign (its seeded budget and backed labs) plus one fixed
+    line per ``open_program`` event."""
+    pop = population
+    sov = list(range(pop.n_sovereigns))
+    usd = list(pop.sov_budget_usd_bn)
+    start = [0] * pop.n_sovereigns
+    backing = [pop.sov_backing[s] for s in sov]
+    responsive = [True] * pop.n_sovereigns
+    for ev in schedule:
+        if ev.kind != "open_program":
+            continue
+        if ev.region == -1:  # scope "backed"
+            backs = pop.sov_backing[ev.sovereign]
+        else:  # scope "domestic_open"
+            backs = pop.lab_is_open & (pop.lab_region == pop.sov_jurisdiction[ev.sovereign])
+        sov.append(ev.sovereign)
+        usd.append(ev.value)
+        start.append(ev.month)
+        backing.append(backs)
+        responsive.append(False)
+    return GrantLines(sovereign=np.array(sov, dtype=np.int64), usd_bn=np.array(usd, dtype=float),
+                      start=np.array(start, dtype=np.int64),
+                      backing=np.array(backing, dtype=bool).reshape(len(sov), pop.n_labs),
+                      responsive=np.array(responsive, dtype=bool))
+
+
+def shock_components(schedule: tuple[ScheduledEvent, ...],
+                     p: Params) -> tuple[np.ndarray, np.ndarray]:
+    """(region, monthly retention) of every funding-shock component (see :class:`World`)."""
+    n_g = len(JURISDICTIONS)
+    shocks = [ev for ev in schedule if ev.kind == "funding_shock"]
+    n_h = max([n_g - 1, *(ev.component for ev in shocks)]) + 1
+    region = np.concatenate([np.arange(n_g), np.zeros(n_h - n_g, dtype=np.int64)])
+    retention = np.full(n_h, p.random_shock_retention)
+    for ev in shocks:
+        region[ev.component] = ev.region
+        retention[ev.component] = 0.5 ** (1.0 / ev.value2)
+    return region.astype(np.int64), retention
 
 
 def _typical_run_flop(compute_h100e: np.ndarray, p: Params) -> np.ndarray:
@@ -396,7 +571,11 @@ def build_world(scenario: Scenario, seeds: Seeds) -> World:
     ref = int(np.argmax(np.where(population.lab_is_open, -np.inf, labs.eci)))
     typical = _typical_run_flop(labs.compute_h100e, params)
     anchor = float(base[ref] - params.eci_per_log10_flop * math.log10(typical[ref]))
-    return World(population, params, compile_schedule(scenario, population), anchor)
+    schedule = compile_schedule(scenario, population)
+    region, retention = shock_components(schedule, params)
+    return World(population, params, schedule, anchor,
+                 scheduled_policy(schedule, population.n_sovereigns, params.n_months),
+                 grant_lines(schedule, population), region, retention)
 
 
 def initial_state(world: World, seeds: Seeds, n_runs: int) -> WorldState:
@@ -437,7 +616,8 @@ def initial_state(world: World, seeds: Seeds, n_runs: int) -> WorldState:
         export_cap=np.full((n_runs, n_g), np.inf),
         log_sentiment=np.zeros((n_runs, n_g)),
         shock_log=np.zeros((n_runs, n_g)),
-        shock_retention=np.ones((n_runs, n_g)),
+        shock_components=np.zeros((n_runs, len(world.shock_region))),
+        policy_enacted=np.zeros((n_runs, n_s, len(POLICIES)), dtype=bool),
         choice=np.full((n_runs, pop.n_buyers), -1, dtype=np.int64),
         leader_algo=np.full((p.fast_follow_lag_months + 1, n_runs), leader0),
     )

@@ -42,8 +42,9 @@ USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK = 1e-3
 LAB_FIELDS = ("alive", "cash", "revenue", "compute", "algo", "run_flop", "bench", "robust",
               "released_flop", "months_since_release", "flywheel", "users", "compute_spend")
 SOV_FIELDS = ("pressure", "ban_threshold", "ban_leakage", "distill_enforcement")
-REGION_FIELDS = ("export_multiplier", "export_cap", "log_sentiment", "shock_log",
-                 "shock_retention")
+REGION_FIELDS = ("export_multiplier", "export_cap", "log_sentiment", "shock_log")
+#: Policies a sovereign decides on, in the engine's order (ban, crackdown, export tightening).
+N_POLICIES = 3
 
 
 # --------------------------------------------------------------------------- agents
@@ -72,6 +73,7 @@ class RefSovereign:
     ban_threshold: float
     ban_leakage: float
     distill_enforcement: float
+    policy_enacted: list[bool]  # ban, distillation crackdown, export tightening
 
 
 @dataclass
@@ -80,7 +82,6 @@ class RefRegion:
     export_cap: float
     log_sentiment: float
     shock_log: float
-    shock_retention: float
 
 
 @dataclass
@@ -98,6 +99,7 @@ class RefRun:
     regions: list[RefRegion]
     buyers: list[RefBuyer]
     leader_algo: list[float]  # ring buffer, slot t % (lag + 1) written at step t
+    shock_components: list[float]  # funding-shock components (World.shock_region)
     flows: dict[str, Any] = field(default_factory=dict)  # last step's flows
 
     @classmethod
@@ -109,12 +111,14 @@ class RefRun:
         return cls(
             month=int(state.month),
             labs=[lab(i) for i in range(state.cash.shape[1])],
-            sovereigns=[RefSovereign(**{f: float(getattr(state, f)[r, s]) for f in SOV_FIELDS})
+            sovereigns=[RefSovereign(**{f: float(getattr(state, f)[r, s]) for f in SOV_FIELDS},
+                                     policy_enacted=[bool(x) for x in state.policy_enacted[r, s]])
                         for s in range(state.pressure.shape[1])],
             regions=[RefRegion(**{f: float(getattr(state, f)[r, g]) for f in REGION_FIELDS})
                      for g in range(state.export_multiplier.shape[1])],
             buyers=[RefBuyer(int(c)) for c in state.choice[r]],
             leader_algo=[float(x) for x in state.leader_algo[:, r]],
+            shock_components=[float(x) for x in state.shock_components[r]],
         )
 
     def copy(self) -> RefRun:
@@ -122,10 +126,12 @@ class RefRun:
         return RefRun(
             month=self.month,
             labs=[RefLab(**vars(lab)) for lab in self.labs],
-            sovereigns=[RefSovereign(**vars(s)) for s in self.sovereigns],
+            sovereigns=[RefSovereign(**{**vars(s), "policy_enacted": list(s.policy_enacted)})
+                        for s in self.sovereigns],
             regions=[RefRegion(**vars(g)) for g in self.regions],
             buyers=[RefBuyer(b.choice) for b in self.buyers],
             leader_algo=list(self.leader_algo),
+            shock_components=list(self.shock_components),
         )
 
     def to_arrays(self) -> dict[str, Any]:
@@ -139,6 +145,8 @@ class RefRun:
             out[f] = np.array([getattr(s, f) for s in self.sovereigns], dtype=float)
         for f in REGION_FIELDS:
             out[f] = np.array([getattr(g, f) for g in self.regions], dtype=float)
+        out["policy_enacted"] = np.array([s.policy_enacted for s in self.sovereigns], dtype=bool)
+        out["shock_components"] = np.array(self.shock_components, dtype=float)
         out["choice"] = np.array([b.choice for b in self.buyers], dtype=np.int64)
         out["leader_algo"] = np.array(self.leader_algo, dtype=float)
         return out
@@ -158,9 +166,14 @@ class _Static:
     price0: list[float]
     sov_jurisdiction: list[int]
     sov_stance: list[float]
-    sov_budget: list[float]
-    sov_backs: list[list[int]]  # labs each sovereign backs
-    lab_backers: list[list[int]]  # sovereigns backing each lab, in sovereign order
+    sov_threshold: list[float]
+    sov_open_interest: list[float]
+    sov_export_target: list[int]
+    line_sovereign: list[int]  # grant lines (World.grant_lines)
+    line_usd: list[float]
+    line_start: list[int]
+    line_responsive: list[bool]
+    line_backs: list[list[int]]  # labs each grant line backs
     seg_tokens0: list[float]
     seg_growth: list[float]
     seg_w_bench: list[float]
@@ -184,8 +197,7 @@ def _static(world: World) -> _Static:
     if hit is not None and hit[0] is world:
         return hit[1]
     pop = world.population
-    n_l, n_s = pop.n_labs, pop.n_sovereigns
-    backing = pop.sov_backing.tolist()
+    n_l, lines = pop.n_labs, world.grant_lines
     jur_sov = [-1] * len(JURISDICTIONS)
     for s, g in enumerate(pop.sov_jurisdiction.tolist()):
         jur_sov[g] = s  # the engine's fancy-index assignment: the last sovereign wins
@@ -197,9 +209,15 @@ def _static(world: World) -> _Static:
         price0=pop.price0_usd_per_mtok.tolist(),
         sov_jurisdiction=pop.sov_jurisdiction.tolist(),
         sov_stance=pop.sov_stance.tolist(),
-        sov_budget=pop.sov_budget_usd_bn.tolist(),
-        sov_backs=[[i for i in range(n_l) if backing[s][i]] for s in range(n_s)],
-        lab_backers=[[s for s in range(n_s) if backing[s][i]] for i in range(n_l)],
+        sov_threshold=pop.sov_threshold.tolist(),
+        sov_open_interest=pop.sov_open_interest.tolist(),
+        sov_export_target=pop.sov_export_target.tolist(),
+        line_sovereign=lines.sovereign.tolist(),
+        line_usd=lines.usd_bn.tolist(),
+        line_start=lines.start.tolist(),
+        line_responsive=[bool(x) for x in lines.responsive],
+        line_backs=[[i for i in range(n_l) if lines.backing[n, i]]
+                    for n in range(len(lines.sovereign))],
         seg_tokens0=pop.seg_tokens0_t.tolist(),
         seg_growth=pop.seg_growth.tolist(),
         seg_w_bench=pop.seg_w_bench.tolist(),
@@ -241,41 +259,122 @@ def _policy(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
         cdf = cdf + pmf
     for s, sov in enumerate(run.sovereigns):
         sov.pressure = sov.pressure * p.pressure_retention + shocks * st.sov_stance[s]
-    for g, reg in enumerate(run.regions):
-        reg.log_sentiment = ((1.0 - p.sentiment_reversion_per_month) * reg.log_sentiment
-                             + p.sentiment_volatility * d["sentiment_z"][g])
-        reg.shock_log = reg.shock_log * reg.shock_retention
+    events = [ev for ev in world.schedule if ev.month == run.month]
     scheduled = 0
-    for ev in world.schedule:
-        if ev.month != run.month:
-            continue
-        if ev.kind == "ban":
-            run.sovereigns[ev.sovereign].ban_threshold = ev.value
-            run.sovereigns[ev.sovereign].ban_leakage = ev.value2
-        elif ev.kind == "distillation_crackdown":
-            run.sovereigns[ev.sovereign].distill_enforcement = ev.value
-        elif ev.kind == "export_controls":
-            run.regions[ev.region].export_multiplier = ev.value
-            run.regions[ev.region].export_cap = ev.value2
-        elif ev.kind == "funding_shock":
-            run.regions[ev.region].shock_log += math.log1p(-ev.value)
-            run.regions[ev.region].shock_retention = 0.5 ** (1.0 / ev.value2)
-        elif ev.kind == "safety_shock":
+    for ev in events:
+        if ev.kind == "safety_shock":
             for s, sov in enumerate(run.sovereigns):
                 sov.pressure = sov.pressure + ev.value * st.sov_stance[s]
             scheduled += 1
+    for g, reg in enumerate(run.regions):
+        reg.log_sentiment = ((1.0 - p.sentiment_reversion_per_month) * reg.log_sentiment
+                             + p.sentiment_volatility * d["sentiment_z"][g])
+
+    # Funding shocks: every component decays with its own half-life; random shocks hit the
+    # region's own component, scheduled ones their (region, half-life) component.
+    comps = run.shock_components
+    for h in range(len(comps)):
+        comps[h] = comps[h] * float(world.shock_retention[h])
+    hits = []
+    for g in range(len(run.regions)):
+        hit = d["funding_shock_u"][g] < p.random_shock_probability
+        comps[g] += math.log1p(-p.random_shock_size) if hit else 0.0
+        hits.append(hit)
+    for ev in events:
+        if ev.kind == "funding_shock":
+            comps[ev.component] += math.log1p(-ev.value)
+    for g, reg in enumerate(run.regions):
+        reg.shock_log = sum(comps[h] for h in range(len(comps))
+                            if int(world.shock_region[h]) == g)
+
+    # Decisions: enact while above the threshold, lapse while well below it.
+    enact_prob = (p.ban_probability, p.crackdown_probability, p.export_tightening_probability)
+    change = []
+    for s, sov in enumerate(run.sovereigns):
+        row = []
+        for k in range(N_POLICIES):
+            thr = st.sov_threshold[s]
+            possible = k != 2 or st.sov_export_target[s] >= 0
+            on = sov.policy_enacted[k]
+            draw = d["decision_u"][s][k]
+            if not on and possible and sov.pressure > thr and draw < enact_prob[k]:
+                sov.policy_enacted[k] = True
+                row.append(1)
+            elif on and sov.pressure < p.lapse_pressure_share * thr and draw < p.lapse_probability:
+                sov.policy_enacted[k] = False
+                row.append(-1)
+            else:
+                row.append(0)
+        change.append(row)
+
+    # The policy in force: the scheduled layer, tightened by what sovereigns enacted.
+    sched, t = world.scheduled_policy, run.month
+    for s, sov in enumerate(run.sovereigns):
+        ban, crack = sov.policy_enacted[0], sov.policy_enacted[1]
+        sov.ban_threshold = min(float(sched.ban_threshold[t, s]),
+                                p.ban_threshold_flop if ban else INF)
+        sov.ban_leakage = min(float(sched.ban_leakage[t, s]), p.ban_leakage if ban else 1.0)
+        sov.distill_enforcement = min(float(sched.enforcement[t, s]),
+                                      p.crackdown_enforcement if crack else 1.0)
+    for g, reg in enumerate(run.regions):
+        n_tight = sum(1 for s, sov in enumerate(run.sovereigns)
+                      if sov.policy_enacted[2] and st.sov_export_target[s] == g)
+        reg.export_multiplier = (float(sched.export_multiplier[t, g])
+                                 * p.export_tightening_price_factor ** n_tight)
+        reg.export_cap = float(sched.export_cap[t, g]) * p.export_tightening_cap_factor ** n_tight
     run.flows["safety_shocks"] = shocks + scheduled
+    run.flows["policy_change"] = change
+    run.flows["random_funding_shocks"] = hits
+
+
+def _grants(run: RefRun, world: World, st: _Static) -> tuple[list[float], list[float]]:
+    """Grants received per lab and paid per sovereign (USD bn/month)."""
+    p = world.params
+    labs, sovs = run.labs, run.sovereigns
+    n_s = len(sovs)
+    # Dependency: share of each jurisdiction's tokens last taken from foreign closed labs.
+    n_g = len(st.jur_domestic_pref)
+    num, den = [0.0] * n_g, [0.0] * n_g
+    for b, buyer in enumerate(run.buyers):
+        if buyer.choice < 0:
+            continue
+        k, g, lab = st.buyer_segment[b], st.buyer_jurisdiction[b], buyer.choice
+        tokens = st.seg_tokens0[k] * (1.0 + st.seg_growth[k]) ** run.month * st.buyer_weight[b]
+        den[g] += tokens
+        if not st.lab_is_open[lab] and st.lab_region[lab] != g:
+            num[g] += tokens
+    demand = []
+    for s in range(n_s):
+        g = st.sov_jurisdiction[s]
+        dependency = num[g] / den[g] if den[g] > 0 else 0.0
+        foreign = [o.pressure / st.sov_threshold[o_i] for o_i, o in enumerate(sovs) if o_i != s]
+        foreign_pressure = sum(foreign) / max(n_s - 1, 1)
+        bans_abroad = sum(1 for o_i, o in enumerate(sovs)
+                          if o_i != s and o.ban_threshold != INF)
+        demand.append(st.sov_open_interest[s] * (
+            p.grant_pressure_weight * foreign_pressure + p.grant_dependency_weight * dependency
+            + p.grant_ban_response * bans_abroad))
+    received, paid = [0.0] * len(labs), [0.0] * n_s
+    for n, s in enumerate(st.line_sovereign):
+        if st.line_start[n] > run.month:
+            continue
+        budget = st.line_usd[n]
+        if st.line_responsive[n]:
+            budget = budget * p.grant_scale * (1.0 + demand[s])
+        backed = [i for i in st.line_backs[n] if labs[i].alive]
+        if not backed:
+            continue
+        paid[s] += budget
+        for i in backed:
+            received[i] += budget / len(backed)
+    return received, paid
 
 
 def _funding(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
     p = world.params
     labs = run.labs
     n_l = len(labs)
-    # Sovereign grants: each budget split equally over the alive labs it backs.
-    per_lab = []
-    for s, backs in enumerate(st.sov_backs):
-        n_backed = float(sum(1 for i in backs if labs[i].alive))
-        per_lab.append(st.sov_budget[s] / n_backed if n_backed > 0 else 0.0)
+    received, grants_paid = _grants(run, world, st)
     alive_bench = [lab.bench for lab in labs if lab.alive]
     frontier = max(alive_bench) if alive_bench else max(lab.bench for lab in labs)
 
@@ -286,10 +385,7 @@ def _funding(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
         a = _b(lab.alive)
         opex[i] = (p.opex_usd_bn_per_h100e_month * lab.compute
                    + p.serving_cost_share * lab.revenue) * a
-        g = 0.0
-        for s in st.lab_backers[i]:
-            g += per_lab[s]
-        grants[i] = g * a
+        grants[i] = received[i] * a
         revenue[i] = lab.revenue * a
         cash1 = lab.cash + revenue[i] + grants[i] - opex[i] if lab.alive else 0.0
         # Operating burn: compute purchases are discretionary and left out.
@@ -332,8 +428,8 @@ def _funding(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
         written_off[i] = -cash2[i] if exits[i] else 0.0
         lab.cash = 0.0 if exits[i] else cash2[i]
         lab.alive = alive2[i]
-    run.flows.update(revenue_in=revenue, grants=grants, opex=opex, raised=raised,
-                     written_off=written_off, exits=exits, acquired=acquired,
+    run.flows.update(revenue_in=revenue, grants=grants, grants_paid=grants_paid, opex=opex,
+                     raised=raised, written_off=written_off, exits=exits, acquired=acquired,
                      acquirer=acquirer, raise_attempts=wants)
 
 
@@ -420,7 +516,7 @@ def _market(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
     price = [st.price0[i] * (p.open_price_retention if st.lab_is_open[i]
                              else p.closed_price_retention) ** t for i in range(n_l)]
     log_price = [math.log(x) for x in price]
-    # Each jurisdiction's ban: open models trained above its threshold leak at a rate.
+    # Each jurisdiction's ban: foreign open models trained above its threshold leak at a rate.
     log_leak = []
     for g in range(len(st.jur_domestic_pref)):
         s = st.jur_sovereign[g]
@@ -428,7 +524,8 @@ def _market(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
         leak = run.sovereigns[s].ban_leakage if s >= 0 else 1.0
         log_leak.append([
             (math.log(leak) if leak > 0 else -INF)
-            if st.lab_is_open[i] and labs[i].released_flop > thr else 0.0
+            if (st.lab_is_open[i] and st.lab_region[i] != g
+                and labs[i].released_flop > thr) else 0.0
             for i in range(n_l)
         ])
     seg_tokens = [st.seg_tokens0[k] * (1.0 + st.seg_growth[k]) ** t for k in range(n_k)]
@@ -508,6 +605,8 @@ def _run_draws(draws: MonthDraws, r: int) -> dict[str, Any]:
         "release_u": draws.release_u[r].tolist(),
         "release_z": draws.release_z[r].tolist(),
         "choice_u": draws.choice_u[r].tolist(),
+        "decision_u": draws.decision_u[r].tolist(),
+        "funding_shock_u": draws.funding_shock_u[r].tolist(),
     }
 
 

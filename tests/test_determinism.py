@@ -113,7 +113,7 @@ def test_common_random_numbers_across_scenarios(scenario: Scenario, seeds: Seeds
 
 
 def test_random_streams_independent_of_batch(seeds: Seeds) -> None:
-    sizes = dict(n_labs=5, n_regions=7, n_buyers=9)
+    sizes = dict(n_labs=5, n_regions=7, n_buyers=9, n_sovereigns=4)
     batch = RandomStreams(7, [0, 1, 2], **sizes)
     singles = [RandomStreams(7, [r], **sizes) for r in range(3)]
     for t in range(2 * BLOCK_MONTHS + 1):
@@ -121,12 +121,12 @@ def test_random_streams_independent_of_batch(seeds: Seeds) -> None:
         for r, single in enumerate(singles):
             one = single.month(t)
             for name in ("shock_u", "sentiment_z", "raise_u", "acquire_u", "release_u",
-                         "release_z", "choice_u"):
+                         "release_z", "choice_u", "decision_u", "funding_shock_u"):
                 np.testing.assert_array_equal(getattr(drawn, name)[r], getattr(one, name)[0])
 
 
 def test_random_streams_must_be_drawn_in_order() -> None:
-    streams = RandomStreams(1, [0], n_labs=2, n_regions=7, n_buyers=3)
+    streams = RandomStreams(1, [0], n_labs=2, n_regions=7, n_buyers=3, n_sovereigns=2)
     streams.month(0)
     with pytest.raises(ValueError):
         streams.month(BLOCK_MONTHS + 1)

@@ -311,7 +311,7 @@ def test_results_invariants(small_scenario: Scenario, seeds: Seeds, ov: dict[str
 _FINITE_STATE = ("cash", "revenue", "compute", "algo", "run_flop", "bench", "robust",
                  "released_flop", "months_since_release", "flywheel", "users", "compute_spend",
                  "pressure", "ban_leakage", "distill_enforcement", "export_multiplier",
-                 "log_sentiment", "shock_log", "shock_retention", "leader_algo")
+                 "log_sentiment", "shock_log", "shock_components", "leader_algo")
 _NO_NAN_STATE = ("ban_threshold", "export_cap")  # inf means "no ban" / "no cap"
 
 
@@ -329,10 +329,14 @@ def test_step_ledger_and_state(small_scenario: Scenario, seeds: Seeds, ov: dict[
         before = state.copy()
         new, flows = step(world, state, streams.month(t))
         # ``step`` is pure: the input state is untouched.
-        for name in _FINITE_STATE + _NO_NAN_STATE + ("alive", "choice"):
+        for name in _FINITE_STATE + _NO_NAN_STATE + ("alive", "choice", "policy_enacted"):
             np.testing.assert_array_equal(getattr(state, name), getattr(before, name),
                                           err_msg=f"step mutated state.{name}")
         assert new.month == t + 1
+
+        # Grants: what the sovereigns pay is what the labs receive.
+        np.testing.assert_allclose(flows["grants"].sum(axis=1), flows["grants_paid"].sum(axis=1),
+                                   rtol=1e-12, atol=1e-12)
 
         # Cash ledger per run.
         terms = (flows["revenue_in"], flows["grants"], flows["raised"], -flows["opex"],
@@ -369,7 +373,7 @@ def test_step_ledger_and_state(small_scenario: Scenario, seeds: Seeds, ov: dict[
         assert not (changed & ~flows["releases"]).any()
         assert not (flows["releases"] & ~state.alive).any(), "a dead lab released"
 
-        # Buyers pick an alive, available lab, never one a zero-leakage ban removes.
+        # Buyers pick an alive, available lab, never a foreign one a zero-leakage ban removes.
         choice = new.choice
         assert ((choice >= -1) & (choice < pop.n_labs)).all()
         r_idx, b_idx = np.nonzero(choice >= 0)
@@ -381,8 +385,8 @@ def test_step_ledger_and_state(small_scenario: Scenario, seeds: Seeds, ov: dict[
         leak = np.ones((N_RUNS, len(JURISDICTIONS)))
         thr[:, pop.sov_jurisdiction] = new.ban_threshold
         leak[:, pop.sov_jurisdiction] = new.ban_leakage
-        banned_out = (pop.lab_is_open[lab] & (new.released_flop[r_idx, lab] > thr[r_idx, g])
-                      & (leak[r_idx, g] == 0))
+        banned_out = (pop.lab_is_open[lab] & (pop.lab_region[lab] != g)
+                      & (new.released_flop[r_idx, lab] > thr[r_idx, g]) & (leak[r_idx, g] == 0))
         assert not banned_out.any(), "a buyer chose a model banned with zero leakage"
         # Tokens served equal the demand of the buyers that were served.
         buyer_tokens = segment_tokens(t, pop)[pop.buyer_segment] * pop.buyer_demand_weight

@@ -33,9 +33,11 @@ N_RUNS = 3
 SEED = 20260401
 EXACT = ("alive", "choice")
 #: Flows both implementations report, compared like state fields.
-FLOWS = ("safety_shocks", "raised", "grants", "opex", "written_off", "exits", "acquired",
+FLOWS = ("safety_shocks", "policy_change", "random_funding_shocks", "grants_paid",
+         "raised", "grants", "opex", "written_off", "exits", "acquired",
          "acquirer", "raise_attempts", "compute_spend", "releases", "revenue", "host_margin")
-EXACT_FLOWS = ("safety_shocks", "exits", "acquired", "acquirer", "raise_attempts", "releases")
+EXACT_FLOWS = ("safety_shocks", "policy_change", "random_funding_shocks", "exits", "acquired",
+               "acquirer", "raise_attempts", "releases")
 
 
 @pytest.fixture(scope="module")
@@ -116,14 +118,20 @@ def run_side_by_side(scenario: Scenario, seeds, n_runs: int = N_RUNS,
         seen["distill_releases"] += int((flows["distill_gain"] > 0).sum())
         seen["bans_active"] += int(np.isfinite(state.ban_threshold).sum())
         seen["blocked_leak"] += int(_blocked_open(world, state).sum())
+        seen["enacted"] += int((flows["policy_change"] > 0).sum())
+        seen["lapsed"] += int((flows["policy_change"] < 0).sum())
+        seen["export_tightened"] += int(state.policy_enacted[:, :, 2].sum())
+        seen["random_funding_shocks"] += int(flows["random_funding_shocks"].sum())
     seen["dead_at_end"] = int((~state.alive).sum())
     seen["all_dead_runs"] = int((~state.alive.any(axis=1)).sum())
     return seen
 
 
 def _blocked_open(world, state: WorldState) -> np.ndarray:
-    """(R, S, L): open models above an active ban threshold (leakage penalty applies)."""
-    return (world.population.lab_is_open[None, None, :]
+    """(R, S, L): foreign open models above an active ban threshold (leakage applies)."""
+    pop = world.population
+    foreign = pop.lab_region[None, :] != pop.sov_jurisdiction[:, None]  # (S, L)
+    return ((pop.lab_is_open[None, :] & foreign)[None]
             & (state.released_flop[:, None, :] > state.ban_threshold[:, :, None]))
 
 
@@ -139,10 +147,21 @@ def test_scheduled_events_agree(small, seeds):
     scenario = _with_events(small, [
         {"kind": "ban", "month": "2026-06", "sovereign": "US", "threshold_flop": 1e25,
          "leakage": 0.2},
-        # A leak-proof ban on every open model in China: CN local_agents buyers are left
-        # with nothing to buy (choice -1) and log(0) utilities must be handled.
+        # A leak-proof ban on every open model in China: CN labs can no longer release, but
+        # CN buyers keep the CN models already released.
         {"kind": "ban", "month": "2026-09", "sovereign": "CN", "threshold_flop": 1e20,
          "leakage": 0.0},
+        # The UK has no labs of its own: its local_agents buyers are left with nothing to
+        # buy (choice -1) and log(0) utilities must be handled.
+        {"kind": "ban", "month": "2026-10", "sovereign": "UK", "threshold_flop": 1e20,
+         "leakage": 0.0},
+        # Two shocks with different half-lives in one region each keep their own.
+        {"kind": "funding_shock", "month": "2026-09", "region": "CN", "size": -0.5,
+         "half_life_months": 24.0},
+        {"kind": "open_program", "month": "2026-08", "sovereign": "EU",
+         "usd_bn_per_month": 0.5, "scope": "domestic_open"},
+        {"kind": "open_program", "month": "2026-06", "sovereign": "US",
+         "usd_bn_per_month": 0.2, "scope": "backed"},
         {"kind": "distillation_crackdown", "month": "2026-07", "sovereign": "US",
          "enforcement": 0.2},
         {"kind": "funding_shock", "month": "2026-08", "region": "CN", "size": 0.6,
@@ -162,10 +181,30 @@ def test_scheduled_events_agree(small, seeds):
 
 
 def test_high_safety_shock_rate_agrees(small, seeds):
-    scenario = small.with_overrides({"policy.safety_shock_rate_per_year": 100.0})
+    """Frequent shocks push every sovereign over its threshold: enacted bans, crackdowns and
+    export tightening, then (with a short pressure half-life between bursts) lapses."""
+    scenario = small.with_overrides({"policy.safety_shock_rate_per_year": 100.0,
+                                     "policy.lapse_probability_per_month": 0.5,
+                                     "policy.lapse_pressure_share": 1.0})
     seen = run_side_by_side(scenario, seeds)
     assert seen["safety_shocks"] > 12 * N_RUNS
     assert seen["multi_shock_months"] > 0
+    assert seen["enacted"] > 0
+    assert seen["export_tightened"] > 0
+
+
+def test_policy_lapses_and_random_funding_shocks_agree(small, seeds):
+    scenario = _with_events(small.with_overrides({
+        "policy.lapse_probability_per_month": 0.5,
+        "policy.pressure_half_life_months": 1.0,
+        "funding.random_shock_rate_per_year": 6.0,
+        "policy.grant_scale": 5.0,
+    }), [{"kind": "safety_shock", "month": month, "size": 30.0}
+         for month in ("2026-05", "2026-09", "2027-01")])
+    seen = run_side_by_side(scenario, seeds)
+    assert seen["enacted"] > 0
+    assert seen["lapsed"] > 0
+    assert seen["random_funding_shocks"] > 0
 
 
 def test_exits_and_acquisitions_agree(small, seeds):
@@ -240,7 +279,9 @@ def test_acquirer_ties_break_to_first_index(small, seeds):
     draws = MonthDraws(shock_u=np.zeros(1), sentiment_z=np.zeros((1, n_g)),
                        raise_u=np.ones((1, n_l)), acquire_u=np.zeros((1, n_l)),
                        release_u=np.ones((1, n_l)), release_z=np.zeros((1, n_l)),
-                       choice_u=np.full((1, n_b), 0.5))
+                       choice_u=np.full((1, n_b), 0.5),
+                       decision_u=np.ones((1, pop.n_sovereigns, 3)),
+                       funding_shock_u=np.ones((1, n_g)))
     new, flows = step(world, state, draws)
     ref = reference_step(world, RefRun.from_state(state, 0), draws, 0)
     assert flows["exits"][0, failing] and flows["acquired"][0, failing]

@@ -3,8 +3,14 @@
 Per alive lab and month (USD bn):
 
 * ``opex = opex_per_h100e * compute + serving_cost_share * revenue``
-* ``grants``: each sovereign's monthly open-model budget split equally over the alive labs
-  it backs.
+* ``grants``: sovereign grant lines (:class:`sim.world.GrantLines`), each split equally over
+  the alive labs it backs. A sovereign's seeded line pays
+  ``budget * grant_scale * (1 + demand)`` with
+  ``demand = open_interest * (w_p * foreign_pressure + w_d * dependency + w_b * bans_abroad)``:
+  ``foreign_pressure`` the mean of ``pressure / threshold`` over the other sovereigns,
+  ``dependency`` the share of its jurisdiction's tokens served last month by foreign closed
+  labs, ``bans_abroad`` the number of other sovereigns with an open-weight ban in force.
+  ``open_program`` lines pay their fixed amount from their start month.
 * ``cash1 = cash + revenue + grants - opex``
 * Operating burn ``burn = opex - revenue - grants`` (compute purchases are discretionary and
   scale with cash, so they are left out); a lab whose runway ``cash1 / burn`` is below
@@ -33,9 +39,10 @@ import numpy as np
 
 from sim.arrays import sum_over_labs
 from sim.mechanisms.compute import compute_price
+from sim.mechanisms.market import segment_tokens
 from sim.mechanisms.policy import investor_sentiment
 from sim.rng import MonthDraws
-from sim.world import Params, Population, WorldState
+from sim.world import Params, Population, World, WorldState
 
 #: Largest round any lab can raise in a month (USD bn). The largest private AI rounds to date
 #: are ~40 USD bn (OpenAI, 2025-03); a trillion is beyond any plausible capital market. The
@@ -44,22 +51,60 @@ from sim.world import Params, Population, WorldState
 MAX_ROUND_USD_BN = 1000.0
 
 
-def sovereign_grants(alive: np.ndarray, pop: Population) -> np.ndarray:
-    """(R, L) USD bn/month: each sovereign's budget split over the alive labs it backs."""
-    backing = pop.sov_backing.astype(float)  # (S, L)
-    n_backed = sum_over_labs(alive.astype(float), backing.T)  # (R, S)
-    per_lab = np.divide(pop.sov_budget_usd_bn[None, :], n_backed,
-                        out=np.zeros_like(n_backed), where=n_backed > 0)
-    return sum_over_labs(per_lab, backing) * alive
+def foreign_closed_dependency(choice: np.ndarray, month: int, pop: Population) -> np.ndarray:
+    """(R, S) share of each sovereign's jurisdiction's tokens that buyers took from foreign
+    closed labs (0 where the jurisdiction had no served demand)."""
+    served = choice >= 0
+    lab = np.where(served, choice, 0)
+    foreign_closed = (served & ~pop.lab_is_open[lab]
+                      & (pop.lab_region[lab] != pop.buyer_jurisdiction[None, :]))
+    tokens = segment_tokens(month, pop)[pop.buyer_segment] * pop.buyer_demand_weight  # (B,)
+    n_g = len(pop.jur_domestic_pref)
+    in_jur = (pop.buyer_jurisdiction[:, None] == np.arange(n_g)[None, :]).astype(float)
+    num = sum_over_labs(np.where(foreign_closed, tokens, 0.0), in_jur)  # (R, G)
+    den = sum_over_labs(np.where(served, tokens, 0.0), in_jur)
+    share = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    return share[:, pop.sov_jurisdiction]
+
+
+def grant_demand(state: WorldState, pop: Population, p: Params) -> np.ndarray:
+    """(R, S) the ``demand`` factor of each sovereign's seeded grant line (see module doc)."""
+    n_s = pop.n_sovereigns
+    ratio = state.pressure / pop.sov_threshold[None, :]
+    others = max(n_s - 1, 1)
+    foreign_pressure = (ratio.sum(axis=1, keepdims=True) - ratio) / others
+    banned = np.isfinite(state.ban_threshold).astype(float)
+    bans_abroad = banned.sum(axis=1, keepdims=True) - banned
+    dependency = foreign_closed_dependency(state.choice, state.month, pop)
+    return pop.sov_open_interest[None, :] * (
+        p.grant_pressure_weight * foreign_pressure + p.grant_dependency_weight * dependency
+        + p.grant_ban_response * bans_abroad)
+
+
+def sovereign_grants(state: WorldState, world: World) -> tuple[np.ndarray, np.ndarray]:
+    """Grants received per lab (R, L) and paid per sovereign (R, S), USD bn/month."""
+    pop, p, lines = world.population, world.params, world.grant_lines
+    demand = grant_demand(state, pop, p)  # (R, S)
+    budget = np.where(lines.responsive[None, :],
+                      lines.usd_bn[None, :] * p.grant_scale * (1.0 + demand[:, lines.sovereign]),
+                      lines.usd_bn[None, :])
+    budget = np.where(lines.start[None, :] <= state.month, budget, 0.0)  # (R, N)
+    backing = lines.backing.astype(float)  # (N, L)
+    n_backed = sum_over_labs(state.alive.astype(float), backing.T)  # (R, N)
+    per_lab = np.divide(budget, n_backed, out=np.zeros_like(n_backed), where=n_backed > 0)
+    paid = np.where(n_backed > 0, budget, 0.0)
+    owner = (lines.sovereign[:, None] == np.arange(pop.n_sovereigns)[None, :]).astype(float)
+    return sum_over_labs(per_lab, backing) * state.alive, sum_over_labs(paid, owner)
 
 
 def funding_step(
-    state: WorldState, pop: Population, p: Params, draws: MonthDraws
+    state: WorldState, world: World, draws: MonthDraws
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    pop, p = world.population, world.params
     alive = state.alive
     opex = (p.opex_usd_bn_per_h100e_month * state.compute
             + p.serving_cost_share * state.revenue) * alive
-    grants = sovereign_grants(alive, pop)
+    grants, grants_paid = sovereign_grants(state, world)
     revenue = state.revenue * alive
     cash1 = np.where(alive, state.cash + revenue + grants - opex, 0.0)
     burn = opex - revenue - grants
@@ -97,7 +142,8 @@ def funding_step(
     cash3 = np.where(exits, 0.0, cash2)
     updates = dict(alive=alive2, cash=cash3, compute=compute)
     flows = dict(
-        revenue_in=revenue, grants=grants, opex=opex, raised=raised, written_off=written_off,
+        revenue_in=revenue, grants=grants, grants_paid=grants_paid, opex=opex, raised=raised,
+        written_off=written_off,
         exits=exits, acquired=acquired, acquirer=np.where(acquired, acquirer, -1),
         raise_attempts=wants,
     )

@@ -5,9 +5,11 @@ Utility of lab ``l`` for a buyer of segment ``k`` in jurisdiction ``g``::
     u = w_bench[k] * bench_l + w_robust[k] * robust_l - alpha[k] * log(price_l)
         + open_pref[k] * open_l + domestic_pref[g] * [region_l == g] + log(leakage)
 
-where ``log(leakage)`` applies to open models above an active ban threshold in ``g``
-(leakage 0 removes them), and unavailable models (exited labs, closed APIs blocked in
-``g``, closed models for ``local_agents``) are excluded. A buyer adds ``switch_cost[k]`` to
+where ``log(leakage)`` applies to foreign open models (lab region other than ``g``) above an
+active ban threshold in ``g`` (leakage 0 removes them; the ban stops domestic labs from
+releasing above the threshold, mechanism 4, but their earlier releases stay), and
+unavailable models (exited labs, closed APIs blocked in ``g``, closed models for
+``local_agents``) are excluded. A buyer adds ``switch_cost[k]`` to
 its current model's utility. With group probabilities ``q`` (softmax of ``u``), the buyer's
 probabilities are ``p_m = q_m * e^{s [m = c]} / (1 + q_c (e^s - 1))``; the choice is the
 inverse CDF of ``p`` (models in lab order) at the buyer's uniform draw.
@@ -57,7 +59,9 @@ def group_utilities(state: WorldState, pop: Population, price: np.ndarray) -> np
     leak = np.ones((state.n_runs, n_g))
     thr[:, pop.sov_jurisdiction] = state.ban_threshold
     leak[:, pop.sov_jurisdiction] = state.ban_leakage
-    blocked = is_open[None, None, :] & (state.released_flop[:, None, :] > thr[:, :, None])
+    foreign = pop.lab_region[None, :] != np.arange(n_g)[:, None]  # (G, L)
+    blocked = ((is_open & foreign)[None, :, :]
+               & (state.released_flop[:, None, :] > thr[:, :, None]))
     with np.errstate(divide="ignore"):
         penalty = np.where(blocked, np.log(leak)[:, :, None], 0.0)  # (R, G, L)
     u = (quality[:, None, :, :] + static[None, None, :, :] + domestic[None, :, None, :]

@@ -1,15 +1,28 @@
-"""Mechanism 1: policy events and safety shocks.
+"""Mechanism 1: safety shocks, regulatory pressure, policy decisions and funding shocks.
 
 * Safety shocks arrive as a Poisson process with ``safety_shocks_per_month`` (rate per year /
   12); the count in a month is the inverse Poisson CDF of a uniform draw, so a higher rate
   gives at least as many shocks on the same draw (monotone coupling for counterfactuals).
+  Scheduled ``safety_shock`` events add ``size`` shocks' worth of pressure.
 * Each shock raises every sovereign's regulatory pressure by its ``stance`` (pressure units).
   Pressure decays geometrically: ``pressure *= 0.5 ** (1 / half_life)`` per month.
+* Policy decisions, per sovereign ``s`` and policy ``k`` (ban, distillation crackdown,
+  export tightening): a policy not in force is enacted with probability ``q_k`` a month while
+  ``pressure_s > threshold_s``; one in force lapses with probability ``q_lapse`` a month while
+  ``pressure_s < lapse_pressure_share * threshold_s``. Only sovereigns with an export-control
+  target (``seeds/sovereigns.csv``) can tighten export controls.
+* The policy in force is the scheduled policy (scenario events, :class:`ScheduledPolicy`)
+  tightened by the enacted ones: ban threshold ``min(scheduled, ban_threshold_flop)`` with
+  leakage ``min(scheduled, ban_leakage)``; distillation enforcement
+  ``min(scheduled, crackdown_enforcement)``; on each targeted region, compute price
+  multiplier ``scheduled * price_factor ** n`` and cap ``scheduled * cap_factor ** n`` for
+  ``n`` sovereigns tightening against it.
 * Investor sentiment per region is ``exp(log_sentiment + shock_log)``; ``log_sentiment`` is a
-  mean-reverting AR(1), ``x' = (1 - theta) x + sigma z``, and ``shock_log`` carries scheduled
-  funding shocks, ``shock_log += log(1 - size)``, decaying with the shock's half-life.
-* Scheduled events set policy arrays: bans (threshold FLOP, leakage), distillation
-  enforcement, export-control price multiplier and cap.
+  mean-reverting AR(1), ``x' = (1 - theta) x + sigma z``. ``shock_log`` is the sum of the
+  region's shock components, each decaying with its own half-life: random shocks (one
+  component per region; probability ``1 - exp(-rate / 12)`` a month, adding
+  ``log(1 - size)``) and scheduled ``funding_shock`` events (one component per region and
+  half-life, adding ``log(1 - size)``).
 """
 
 from __future__ import annotations
@@ -19,11 +32,14 @@ from typing import Any
 
 import numpy as np
 
+from sim.arrays import sum_over_labs
 from sim.rng import MonthDraws
-from sim.world import Params, Population, ScheduledEvent, WorldState
+from sim.world import POLICIES, Params, Population, ScheduledEvent, World, WorldState
 
 #: Upper bound on shocks in one month: P(N > 60) is below 1e-20 for rates up to 100/year.
 MAX_SHOCKS_PER_MONTH = 60
+BAN, CRACKDOWN, EXPORT = (POLICIES.index(k) for k in
+                          ("ban", "distillation_crackdown", "export_tightening"))
 
 
 def poisson_count(u: np.ndarray, rate: float) -> np.ndarray:
@@ -46,47 +62,83 @@ def investor_sentiment(log_sentiment: np.ndarray, shock_log: np.ndarray) -> np.n
     return np.exp(log_sentiment + shock_log)
 
 
+def decide_policies(enacted: np.ndarray, pressure: np.ndarray, decision_u: np.ndarray,
+                    pop: Population, p: Params) -> tuple[np.ndarray, np.ndarray]:
+    """New ``enacted`` flags (R, S, 3) and the month's changes (+1 enacted, -1 lapsed)."""
+    threshold = pop.sov_threshold[None, :, None]
+    enact_prob = np.array([p.ban_probability, p.crackdown_probability,
+                           p.export_tightening_probability])
+    can = np.ones((pop.n_sovereigns, len(POLICIES)), dtype=bool)
+    can[:, EXPORT] = pop.sov_export_target >= 0
+    above = pressure[:, :, None] > threshold
+    below = pressure[:, :, None] < p.lapse_pressure_share * threshold
+    enact = ~enacted & can[None] & above & (decision_u < enact_prob)
+    lapse = enacted & below & (decision_u < p.lapse_probability)
+    return (enacted | enact) & ~lapse, enact.astype(np.int8) - lapse.astype(np.int8)
+
+
+def effective_policy(t: int, enacted: np.ndarray, world: World) -> dict[str, np.ndarray]:
+    """The policy in force at step ``t``: the scheduled layer tightened by enacted policies.
+
+    Returns ``ban_threshold``, ``ban_leakage``, ``distill_enforcement`` (R, S) and
+    ``export_multiplier``, ``export_cap`` (R, G)."""
+    pop, p, sched = world.population, world.params, world.scheduled_policy
+    ban, crack = enacted[:, :, BAN], enacted[:, :, CRACKDOWN]
+    n_g = sched.export_multiplier.shape[1]
+    target = ((pop.sov_export_target[:, None] == np.arange(n_g)[None, :])
+              & (pop.sov_export_target[:, None] >= 0))  # (S, G)
+    n_tight = sum_over_labs(enacted[:, :, EXPORT].astype(float), target.astype(float))  # (R, G)
+    return dict(
+        ban_threshold=np.minimum(sched.ban_threshold[t], np.where(ban, p.ban_threshold_flop,
+                                                                  np.inf)),
+        ban_leakage=np.minimum(sched.ban_leakage[t], np.where(ban, p.ban_leakage, 1.0)),
+        distill_enforcement=np.minimum(sched.enforcement[t],
+                                       np.where(crack, p.crackdown_enforcement, 1.0)),
+        export_multiplier=sched.export_multiplier[t] * p.export_tightening_price_factor ** n_tight,
+        export_cap=sched.export_cap[t] * p.export_tightening_cap_factor ** n_tight,
+    )
+
+
+def funding_shock_components(components: np.ndarray, shock_u: np.ndarray,
+                             events: Iterable[ScheduledEvent], world: World) -> np.ndarray:
+    """Decay every shock component, then add this month's random and scheduled shocks."""
+    p = world.params
+    out = components * world.shock_retention
+    n_g = shock_u.shape[1]
+    hit = shock_u < p.random_shock_probability
+    out[:, :n_g] += np.where(hit, np.log1p(-p.random_shock_size), 0.0)
+    for ev in events:
+        if ev.kind == "funding_shock":
+            out[:, ev.component] += np.log1p(-ev.value)
+    return out
+
+
 def policy_step(
-    state: WorldState,
-    pop: Population,
-    p: Params,
-    events: Iterable[ScheduledEvent],
-    draws: MonthDraws,
+    state: WorldState, world: World, events: Iterable[ScheduledEvent], draws: MonthDraws
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Shocks, pressure, sentiment and scheduled events for one month."""
+    """Shocks, pressure, sentiment, policy decisions and the policy in force for one month."""
+    pop, p = world.population, world.params
+    events = list(events)
     shocks = poisson_count(draws.shock_u, p.safety_shocks_per_month)
     pressure = state.pressure * p.pressure_retention + shocks[:, None] * pop.sov_stance[None, :]
-    log_sentiment = ((1.0 - p.sentiment_reversion_per_month) * state.log_sentiment
-                     + p.sentiment_volatility * draws.sentiment_z)
-    shock_log = state.shock_log * state.shock_retention
-    shock_retention = state.shock_retention
-    ban_threshold, ban_leakage = state.ban_threshold, state.ban_leakage
-    enforcement = state.distill_enforcement
-    export_multiplier, export_cap = state.export_multiplier, state.export_cap
     scheduled_shocks = np.zeros_like(shocks)
     for ev in events:
-        if ev.kind == "ban":
-            ban_threshold, ban_leakage = ban_threshold.copy(), ban_leakage.copy()
-            ban_threshold[:, ev.sovereign] = ev.value
-            ban_leakage[:, ev.sovereign] = ev.value2
-        elif ev.kind == "distillation_crackdown":
-            enforcement = enforcement.copy()
-            enforcement[:, ev.sovereign] = ev.value
-        elif ev.kind == "export_controls":
-            export_multiplier, export_cap = export_multiplier.copy(), export_cap.copy()
-            export_multiplier[:, ev.region] = ev.value
-            export_cap[:, ev.region] = ev.value2
-        elif ev.kind == "funding_shock":
-            shock_log, shock_retention = shock_log.copy(), shock_retention.copy()
-            shock_log[:, ev.region] += np.log1p(-ev.value)
-            shock_retention[:, ev.region] = 0.5 ** (1.0 / ev.value2)
-        elif ev.kind == "safety_shock":
+        if ev.kind == "safety_shock":
             pressure = pressure + ev.value * pop.sov_stance[None, :]
             scheduled_shocks = scheduled_shocks + 1
+    log_sentiment = ((1.0 - p.sentiment_reversion_per_month) * state.log_sentiment
+                     + p.sentiment_volatility * draws.sentiment_z)
+    components = funding_shock_components(state.shock_components, draws.funding_shock_u,
+                                          events, world)
+    region_onehot = (world.shock_region[:, None]
+                     == np.arange(state.shock_log.shape[1])[None, :]).astype(float)
+    shock_log = sum_over_labs(components, region_onehot)
+    enacted, change = decide_policies(state.policy_enacted, pressure, draws.decision_u, pop, p)
     updates = dict(
         pressure=pressure, log_sentiment=log_sentiment, shock_log=shock_log,
-        shock_retention=shock_retention, ban_threshold=ban_threshold, ban_leakage=ban_leakage,
-        distill_enforcement=enforcement, export_multiplier=export_multiplier,
-        export_cap=export_cap,
+        shock_components=components, policy_enacted=enacted,
+        **effective_policy(state.month, enacted, world),
     )
-    return updates, {"safety_shocks": shocks + scheduled_shocks}
+    flows = {"safety_shocks": shocks + scheduled_shocks, "policy_change": change,
+             "random_funding_shocks": draws.funding_shock_u < p.random_shock_probability}
+    return updates, flows
