@@ -39,7 +39,7 @@ from sim import metrics
 from sim.calendar import format_month
 from sim.scenario import JURISDICTIONS
 from sim.seeds import CAMPS
-from sim.world import OUTPUT_CAMPS
+from sim.world import OUTPUT_CAMPS, POLICIES
 
 RESULTS_FILE = "results.parquet"
 EVENTS_FILE = "events.csv"
@@ -80,13 +80,23 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "export_multiplier": ("multiplier", "jurisdiction",
                           "compute price multiplier from export controls on the region"),
     "sentiment": ("multiplier", "jurisdiction", "investor sentiment (1 = normal)"),
+    "sovereign_grants": ("USD bn/month", "sovereign id", "grants paid to open labs"),
+    "open_tokens": ("trillion tokens/month", "jurisdiction",
+                    "open-model tokens used by the jurisdiction's buyers"),
+    "large_open_tokens": ("trillion tokens/month", "jurisdiction",
+                          "tokens of open models trained above policy.ban_threshold_flop"),
+    "random_funding_shock": ("flag", "jurisdiction", "1 in a month a random funding shock hit"),
 }
 
 _PER_CAMP = ("cash", "compute", "alive", "revenue", "raised", "grants", "releases")
 _TOTALS = ("spend_total", "lab_revenue_total", "host_margin", "opex_total",
            "compute_spend_total", "written_off_total", "safety_shocks")
-_PER_SOVEREIGN = ("pressure", "ban_active", "crackdown_active")
-_PER_JURISDICTION = ("export_multiplier", "sentiment")
+_PER_SOVEREIGN = ("pressure", "ban_active", "crackdown_active", "sovereign_grants")
+#: Tidy metric name -> Results array, per jurisdiction.
+_PER_JURISDICTION = {"export_multiplier": "export_multiplier", "sentiment": "sentiment",
+                     "open_tokens": "open_tokens_by_jurisdiction",
+                     "large_open_tokens": "large_open_tokens",
+                     "random_funding_shock": "random_funding_shocks"}
 
 TIDY_SCHEMA = pa.schema([
     pa.field("run", pa.int32()),
@@ -168,9 +178,9 @@ def _blocks(results: Any) -> Iterator[tuple[str, np.ndarray, list[str], list[str
     for name in _PER_SOVEREIGN:
         if name in arr:
             yield name, arr[name], list(pop.sovereign_ids), [ALL] * pop.n_sovereigns
-    for name in _PER_JURISDICTION:
-        if name in arr:
-            yield name, arr[name], list(JURISDICTIONS), [ALL] * len(JURISDICTIONS)
+    for name, source in _PER_JURISDICTION.items():
+        if source in arr:
+            yield name, arr[source], list(JURISDICTIONS), [ALL] * len(JURISDICTIONS)
 
 
 def _vocab(results: Any) -> dict[str, list[str]]:
@@ -279,6 +289,22 @@ def event_log(results: Any) -> list[dict[str, Any]]:
                              f"{pop.sovereign_ids[s]} {label} {kind.split('_', 1)[1]}"
                              .replace("_", " ") + f" (pressure {pressure:.2f})"))
 
+    if "policy_change" in arr:
+        change = arr["policy_change"]
+        for i, t, s, k in zip(*np.nonzero(change), strict=True):
+            sov = pop.sovereign_ids[s]
+            enacted = change[i, t, s, k] > 0
+            rows.append((int(run_ids[i]), int(t), 500, sov,
+                         f"{POLICIES[k]}_{'enacted' if enacted else 'lapsed'}",
+                         _decision_detail(results, sov, POLICIES[k], enacted,
+                                          float(arr["pressure"][i, t, s]))))
+
+    if "random_funding_shocks" in arr:
+        size = results.world.params.random_shock_size
+        for i, t, g in zip(*np.nonzero(arr["random_funding_shocks"] > 0.5), strict=True):
+            rows.append((int(run_ids[i]), int(t), 1500, JURISDICTIONS[g], "random_funding_shock",
+                         f"{JURISDICTIONS[g]} investor sentiment falls {size:.0%} (random shock)"))
+
     if "safety_shocks" in arr:
         shocks = arr["safety_shocks"]
         for i, t in zip(*np.nonzero(shocks > 0), strict=True):
@@ -305,6 +331,26 @@ def event_log(results: Any) -> list[dict[str, Any]]:
     rows.sort(key=lambda x: (x[0], x[1], x[2]))
     return [{"run": r, "month": format_month(start + t), "step": t, "actor": actor,
              "event": ev, "detail": detail} for r, t, _, actor, ev, detail in rows]
+
+
+def _decision_detail(results: Any, sovereign: str, policy: str, enacted: bool,
+                     pressure: float) -> str:
+    """Human-readable detail of an enacted or lapsed policy."""
+    p = results.world.params
+    pop = results.world.population
+    verb = "enacts" if enacted else "lets lapse"
+    what = {
+        "ban": f"an open-weight ban above {p.ban_threshold_flop:.1e} FLOP "
+               f"(leakage {p.ban_leakage:.0%})",
+        "distillation_crackdown": f"a distillation crackdown (efficiency kept "
+                                  f"{p.crackdown_enforcement:.0%})",
+        "export_tightening": "export-control tightening on "
+                             + JURISDICTIONS[int(pop.sov_export_target[
+                                 pop.sovereign_ids.index(sovereign)])]
+                             + f" (price x{p.export_tightening_price_factor:g}, cap "
+                               f"x{p.export_tightening_cap_factor:g})",
+    }[policy]
+    return f"{sovereign} {verb} {what} at pressure {pressure:.2f}"
 
 
 def events_csv(rows: list[dict[str, Any]]) -> str:

@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 
 from sim import metrics  # noqa: E402
 from sim.calendar import to_datetime64  # noqa: E402
+from sim.scenario import JURISDICTIONS  # noqa: E402
 from sim.seeds import CAMPS  # noqa: E402
 
 CAMP_COLORS: dict[str, str] = {
@@ -59,6 +60,7 @@ PLOT_FILES = {
     "shares": "shares.png",
     "shares_by_segment": "shares_by_segment.png",
     "labs": "labs.png",
+    "policy": "policy.png",
 }
 
 
@@ -95,6 +97,34 @@ def _start_line(ax: Any, results: Any, *, text: bool = True) -> None:
         ax.annotate("simulation start", xy=(start, 0.0), xycoords=("data", "axes fraction"),
                     xytext=(4, 4), textcoords="offset points", ha="left", va="bottom",
                     fontsize=8, color="0.35")
+
+
+#: Short labels of scheduled events for the markers on time plots.
+_EVENT_SHORT = {"ban": "ban", "distillation_crackdown": "distillation crackdown",
+                "export_controls": "export controls", "funding_shock": "funding shock",
+                "safety_shock": "safety shock", "open_program": "open programme"}
+
+
+def _event_markers(ax: Any, results: Any, *, text: bool = True) -> None:
+    """A dotted vertical line at each scheduled event after the start, labelled near the
+    bottom of the axes (legends sit at the top)."""
+    dates = _sim_dates(results)
+    seen: dict[int, int] = {}
+    for ev in results.world.schedule:
+        if ev.month <= 0:
+            continue
+        x = dates[ev.month]
+        ax.axvline(x, color="0.35", lw=0.9, ls=":", zorder=0)
+        if text:
+            stack = seen.get(ev.month, 0)
+            seen[ev.month] = stack + 1
+            actor = (results.world.population.sovereign_ids[ev.sovereign].upper()
+                     if ev.sovereign >= 0 else JURISDICTIONS[ev.region]
+                     if ev.region >= 0 else "")
+            ax.annotate(f"{actor} {_EVENT_SHORT.get(ev.kind, ev.kind)}".strip(), xy=(x, 0.0),
+                        xycoords=("data", "axes fraction"), xytext=(2 + 9 * stack, 16),
+                        textcoords="offset points", fontsize=7, color="0.25", rotation=90,
+                        ha="left", va="bottom")
 
 
 def _time_axis(ax: Any) -> None:
@@ -137,6 +167,7 @@ def plot_frontier(results: Any, path: str | Path,
         if hasattr(hist, camp) and camp != "open":
             _history_line(ax, hdates, getattr(hist, camp), color, None)
     _start_line(ax, results)
+    _event_markers(ax, results)
     _time_axis(ax)
     ax.set_ylabel("released frontier (ECI points, running max)")
     ax.set_title(_title(results, "Released capability frontier by camp"), fontsize=11)
@@ -169,6 +200,7 @@ def plot_gap(results: Any, path: str | Path,
     for ax in (ax1, ax2):
         ax.axhline(0, color="0.6", lw=0.8)
         _start_line(ax, results, text=ax is ax1)
+        _event_markers(ax, results, text=ax is ax1)
         _time_axis(ax)
     ax1.set_xlabel("")
     ax1.set_ylabel("gap (ECI points)")
@@ -267,12 +299,57 @@ def plot_labs(results: Any, path: str | Path) -> Path:
     return _save(fig, path)
 
 
+def plot_policy(results: Any, path: str | Path) -> Path:
+    """Policies in force per sovereign (share of runs), sovereign grants to open labs, and
+    each large market's use of large open models (median, 10-90% band)."""
+    pop, arr = results.world.population, results.arrays
+    dates = _sim_dates(results)
+    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(10, 11), sharex=True)
+    colors = plt.get_cmap("tab10")
+    for s, sov in enumerate(pop.sovereign_ids):
+        ax1.plot(dates, 100 * arr["ban_active"][:, :, s].mean(axis=0), color=colors(s), lw=2,
+                 label=f"{sov.upper()} ban")
+        ax1.plot(dates, 100 * arr["crackdown_active"][:, :, s].mean(axis=0), color=colors(s),
+                 lw=1.2, ls="--", label=f"{sov.upper()} crackdown")
+    ax1.set_ylim(-2, 102)
+    ax1.set_ylabel("runs with the policy in force (%)")
+    ax1.set_title(_title(results, "Open-weight bans (solid) and distillation crackdowns "
+                         "(dashed) in force"), fontsize=11)
+    ax1.legend(loc="center left", bbox_to_anchor=(0.01, 0.55), fontsize=7.5, frameon=False,
+               ncol=4)
+    grants = arr["sovereign_grants"]
+    _fan(ax2, dates, grants.sum(axis=2), "0.2", "all sovereigns")
+    top = np.argsort(-grants[:, -1].mean(axis=0))[:4]
+    for s in top:
+        _fan(ax2, dates, grants[:, :, s], colors(int(s)), pop.sovereign_ids[s].upper(), lw=1.4)
+    ax2.set_ylabel("grants to open labs (USD bn/month)")
+    ax2.set_title("Sovereign grants to open-weight labs", fontsize=10)
+    ax2.legend(loc="upper left", fontsize=8, frameon=False)
+    threshold = results.world.params.ban_threshold_flop
+    for g in (JURISDICTIONS.index("US"), JURISDICTIONS.index("EU"), JURISDICTIONS.index("CN")):
+        _fan(ax3, dates, arr["large_open_tokens"][:, :, g], colors(g), JURISDICTIONS[g])
+    ax3.set_yscale("log")
+    ax3.set_ylabel("tokens (trillion/month, log scale)")
+    ax3.set_title(f"Use of large open models (trained above {threshold:.0e} FLOP) "
+                  "by buyers in each market", fontsize=10)
+    ax3.legend(loc="upper left", fontsize=8, frameon=False)
+    for ax in (ax1, ax2, ax3):
+        _start_line(ax, results, text=False)
+        _event_markers(ax, results, text=ax is ax1)
+        _time_axis(ax)
+    ax1.set_xlabel("")
+    ax2.set_xlabel("")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def write_all(results: Any, out_dir: str | Path) -> list[str]:
     """Write every figure into ``out_dir`` (atomically); returns the file names."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     funcs = {"frontier": plot_frontier, "gap": plot_gap, "shares": plot_shares,
-             "shares_by_segment": plot_shares_by_segment, "labs": plot_labs}
+             "shares_by_segment": plot_shares_by_segment, "labs": plot_labs,
+             "policy": plot_policy}
     names = []
     for key, fn in funcs.items():
         fn(results, out / PLOT_FILES[key])
