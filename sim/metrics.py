@@ -275,3 +275,25 @@ def format_summary(rows: list[dict[str, Any]]) -> str:
         lines.append(f"{m} ({u})".ljust(label_w) + "  "
                      + "  ".join(cells[(m, mo)].rjust(col_w) for mo in months))
     return "\n".join(lines)
+
+
+def months_until(reached: np.ndarray, start: int) -> np.ndarray:
+    """(R,) months from step ``start`` to the first step ``t >= start`` where ``reached[:, t]``
+    holds (0 if at ``start``), or -1 if it never does within the horizon (censored).
+
+    ``reached`` is an (R, T) boolean array, e.g. ``paired_gap_change >= 2``."""
+    window = np.asarray(reached, dtype=bool)[:, start:]
+    hit = window.any(axis=1)
+    return np.where(hit, np.argmax(window, axis=1), -1)
+
+
+def censored_median(delays: np.ndarray) -> float:
+    """Median of delays where -1 marks "not within the horizon" (counted as longer than
+    anything observed): NaN when fewer than half of the runs are observed."""
+    delays = np.asarray(delays)
+    observed = np.sort(delays[delays >= 0])
+    n = len(delays)
+    if n == 0 or 2 * len(observed) < n:
+        return float("nan")
+    lo, hi = (n - 1) // 2, n // 2  # the middle order statistics; censored ones sort last
+    return float((observed[lo] + observed[hi]) / 2) if hi < len(observed) else float("nan")
