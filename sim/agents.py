@@ -20,6 +20,7 @@ import numpy as np
 
 from sim.scenario import JURISDICTIONS
 from sim.seeds import CAMPS
+from sim.world import POLICIES
 
 if TYPE_CHECKING:
     from sim.model import OpenGapModel
@@ -189,8 +190,27 @@ class SovereignAgent(_ArrayView):
 
     @property
     def budget(self) -> float:
-        """Grants available to backed open labs, USD bn per month."""
+        """Seeded grant budget for backed open labs, USD bn per month (before the scenario's
+        ``grant_scale`` and the demand response; see :attr:`grants_paid`)."""
         return float(self.model.population.sov_budget_usd_bn[self.index])
+
+    @property
+    def grants_paid(self) -> float:
+        """Grants paid to open labs last month, USD bn (0 before the first step)."""
+        flows = self.model.flows
+        return 0.0 if flows is None else float(flows["grants_paid"][RUN, self.index])
+
+    @property
+    def enacted_policies(self) -> list[str]:
+        """Policies this sovereign enacted itself and still has in force (``POLICIES``)."""
+        flags = self.model.state.policy_enacted[RUN, self.index]
+        return [name for name, on in zip(POLICIES, flags, strict=True) if on]
+
+    @property
+    def export_target(self) -> str | None:
+        """Region its export-control tightening targets, or None."""
+        g = int(self.model.population.sov_export_target[self.index])
+        return JURISDICTIONS[g] if g >= 0 else None
 
     @property
     def backed_labs(self) -> list[int]:

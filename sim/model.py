@@ -68,6 +68,14 @@ LAB_REPORTERS: dict[str, str] = {
     "bench": "bench",
     "robust": "robust",
 }
+#: Per-sovereign reporters (collected for :class:`SovereignAgent`).
+SOVEREIGN_REPORTERS: dict[str, str] = {
+    "sovereign": "sovereign_id",
+    "pressure": "pressure",
+    "ban_active": "ban_active",
+    "crackdown_active": "crackdown_active",
+    "grants_paid": "grants_paid",
+}
 
 
 def _as_scenario(scenario: str | Path | Scenario) -> Scenario:
@@ -134,7 +142,8 @@ class OpenGapModel(mesa.Model):
 
         self.datacollector = mesa.DataCollector(
             model_reporters=MODEL_REPORTERS,
-            agenttype_reporters={LabAgent: LAB_REPORTERS},
+            agenttype_reporters={LabAgent: LAB_REPORTERS,
+                                 SovereignAgent: SOVEREIGN_REPORTERS},
         )
         self.running = self.state.month < self.n_months
         self.datacollector.collect(self)

@@ -131,3 +131,24 @@ def test_running_stops_at_horizon_and_extra_steps_do_nothing() -> None:
     model.step()
     assert model.state is state
     assert len(model.datacollector.get_model_vars_dataframe()) == model.n_months + 1
+
+
+def test_sovereign_agents_report_policies_and_grants() -> None:
+    """A safety-shock wave makes the EU enact policies; its agent and the DataCollector say so."""
+    events = load_scenario(resolve_scenario_path("baseline")).model_dump(mode="json")["events"]
+    events += [{"kind": "safety_shock", "month": m, "size": 5.0}
+               for m in ("2026-05", "2026-06", "2026-07")]
+    model = OpenGapModel("baseline", sim_seed=3, overrides={
+        "population.buyers_per_segment": 7, "time.end": "2027-03", "events": events,
+        "policy.ban_probability_per_month": 1.0, "policy.crackdown_probability_per_month": 1.0})
+    for _ in range(4):
+        model.step()
+    eu = next(a for a in model.sovereigns if a.sovereign_id == "eu")
+    us = next(a for a in model.sovereigns if a.sovereign_id == "us")
+    assert eu.enacted_policies == ["ban", "distillation_crackdown"]
+    assert eu.ban_active and eu.crackdown_active
+    assert us.export_target == "CN" and eu.export_target is None
+    assert eu.grants_paid > 0
+    frame = model.datacollector.get_agenttype_vars_dataframe(SovereignAgent)
+    last = frame.xs(model.steps, level="Step")
+    assert bool(last.loc[last["sovereign"] == "eu", "ban_active"].iloc[0])
