@@ -163,8 +163,22 @@ def _headlines(results: Any) -> list[str]:
         f"closed vs best open lag at {m_at}: {lag[1]:.1f} [{lag[0]:.1f}, {lag[2]:.1f}] months",
         f"open-weight share at {m_end}: tokens {tok[1]:.0%} [{tok[0]:.0%}, {tok[2]:.0%}], "
         f"dollars {usd[1]:.0%} [{usd[0]:.0%}, {usd[2]:.0%}]",
+        _policy_headline(results, m_end),
         "(medians over runs, [10%, 90%] in brackets)",
     ]
+
+
+def _policy_headline(results: Any, m_end: str) -> str:
+    """Share of runs with each sovereign's open-weight ban or crackdown in force at the end."""
+    pop, arr = results.world.population, results.arrays
+    parts = []
+    for flag, label in (("ban_active", "ban"), ("crackdown_active", "crackdown")):
+        for s, sov in enumerate(pop.sovereign_ids):
+            share = float(arr[flag][:, -1, s].mean())
+            if share > 0:
+                parts.append(f"{sov.upper()} {label} {share:.0%}")
+    listed = ", ".join(parts) if parts else "none in any run"
+    return f"policies in force at {m_end} (share of runs): {listed}"
 
 
 def cmd_run(args: argparse.Namespace) -> int:

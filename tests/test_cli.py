@@ -88,6 +88,24 @@ def test_run_writes_results_plots_and_manifest(scen_dir, tmp_path, capsys):
     assert str(out) in stdout
 
 
+def test_run_shows_a_ban_in_events_plots_and_summary(scen_dir, tmp_path, capsys):
+    """The us-open-ban story end to end: the ban is in the event log, the policy figure is
+    written and the summary says the ban is in force in every run."""
+    path = _child(scen_dir, "ban", '[[events]]\nkind = "ban"\nmonth = "2026-06"\n'
+                  'sovereign = "US"\nthreshold_flop = 1e25\nleakage = 0.3\n')
+    out = tmp_path / "out"
+    code, stdout, stderr = _run(capsys, "run", str(path), "--runs", "2", "--out", str(out))
+    assert code == 0, stderr
+    events = (out / "events.csv").read_text().splitlines()
+    bans = [line for line in events if ",ban," in line]
+    assert len(bans) == 2 and all(",2026-06,2,us,ban," in line for line in bans)
+    assert any(",us,ban_in_force," in line for line in events)
+    assert (out / "policy.png").stat().st_size > 10_000
+    assert "US ban 100%" in stdout
+    metrics = set(pq.read_table(out / "results.parquet").column("metric").to_pylist())
+    assert {"sovereign_grants", "large_open_tokens", "open_tokens"} <= metrics
+
+
 def test_same_seed_same_numbers_whatever_the_batch_size(scen_dir, tmp_path, capsys):
     small = str(scen_dir / "small.toml")
     a, a2, b, c = (tmp_path / x for x in ("a", "a2", "b", "c"))
