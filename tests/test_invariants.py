@@ -88,6 +88,24 @@ PARAMS: dict[str, st.SearchStrategy[Any]] = {
     "market.open_price_decline_per_year": _real(0.0, 0.99),
     "policy.safety_shock_rate_per_year": _real(0.0, 100.0),
     "policy.pressure_half_life_months": _real(0.0, 600.0, lo_open=True, extremes=(0.01, 600.0)),
+    "policy.ban_probability_per_month": _real(0.0, 1.0),
+    "policy.crackdown_probability_per_month": _real(0.0, 1.0),
+    "policy.export_tightening_probability_per_month": _real(0.0, 1.0),
+    "policy.lapse_probability_per_month": _real(0.0, 1.0),
+    "policy.lapse_pressure_share": _real(0.0, 1.0),
+    "policy.ban_threshold_flop": st.sampled_from([1.0, 1e20, 1e25, 1e32]),
+    "policy.ban_leakage": _real(0.0, 1.0),
+    "policy.crackdown_enforcement": _real(0.0, 1.0),
+    "policy.export_tightening_price_factor": _real(1.0, 100.0),
+    "policy.export_tightening_cap_factor": _real(0.0, 1.0),
+    "policy.grant_scale": _real(0.0, 1000.0),
+    "policy.grant_pressure_weight": _real(0.0, 100.0),
+    "policy.grant_dependency_weight": _real(0.0, 100.0),
+    "policy.grant_ban_response": _real(0.0, 100.0),
+    "funding.random_shock_rate_per_year": _real(0.0, 12.0),
+    "funding.random_shock_size": _real(0.0, 0.99),
+    "funding.random_shock_half_life_months": _real(0.01, 600.0),
+    "market.local_agents_growth_per_month": _real(0.0, 1.0),
 }
 
 months = st.integers(0, N_MONTHS - 1).map(lambda i: format_month(START + i))
@@ -115,6 +133,15 @@ EVENTS = st.one_of(
     }),
     st.fixed_dictionaries({
         "kind": st.just("safety_shock"), "month": months, "size": _real(0.01, 100.0),
+    }),
+    st.fixed_dictionaries({
+        "kind": st.just("funding_shock"), "month": months, "region": jurisdictions,
+        "size": _real(-3.0, 0.0), "half_life_months": _real(0.01, 600.0),
+    }),
+    st.fixed_dictionaries({
+        "kind": st.just("open_program"), "month": months, "sovereign": jurisdictions,
+        "usd_bn_per_month": _real(0.0, 100.0),
+        "scope": st.sampled_from(["backed", "domestic_open"]),
     }),
 )
 
@@ -156,6 +183,12 @@ _HOSTILE_EVENTS = [
     {"kind": "distillation_crackdown", "month": "2026-04", "sovereign": "US",
      "enforcement": 0.0},
     {"kind": "safety_shock", "month": "2027-06", "size": 100.0},
+    {"kind": "funding_shock", "month": "2026-07", "region": "CN", "size": -3.0,
+     "half_life_months": 600.0},
+    {"kind": "open_program", "month": "2026-05", "sovereign": "UK", "usd_bn_per_month": 100.0,
+     "scope": "domestic_open"},
+    {"kind": "open_program", "month": "2026-05", "sovereign": "GULF",
+     "usd_bn_per_month": 100.0, "scope": "backed"},
 ]
 LOW = {path: 0.0 for path in PARAMS if "." in path}
 LOW.update({
@@ -164,7 +197,8 @@ LOW.update({
     "capability.min_release_gap_months": 0, "capability.fast_follow_lag_months": 0,
     "capability.flywheel_half_life_months": 0.01, "funding.runway_trigger_months": 0.01,
     "funding.narrative_points_scale": 0.01, "funding.round_months_of_burn": 0.01,
-    "policy.pressure_half_life_months": 0.01,
+    "policy.pressure_half_life_months": 0.01, "policy.ban_threshold_flop": 1.0,
+    "policy.export_tightening_price_factor": 1.0, "funding.random_shock_half_life_months": 0.01,
 })
 HIGH = {
     "population.buyers_per_segment": 20, "capability.algo_progress_per_year": 3.0,
@@ -183,7 +217,17 @@ HIGH = {
     "funding.acquisition_probability": 1.0, "funding.serving_cost_share": 1.0,
     "market.open_capture_share": 1.0, "market.closed_price_decline_per_year": 0.99,
     "market.open_price_decline_per_year": 0.99, "policy.safety_shock_rate_per_year": 100.0,
-    "policy.pressure_half_life_months": 600.0,
+    "policy.pressure_half_life_months": 600.0, "policy.ban_probability_per_month": 1.0,
+    "policy.crackdown_probability_per_month": 1.0,
+    "policy.export_tightening_probability_per_month": 1.0,
+    "policy.lapse_probability_per_month": 1.0, "policy.lapse_pressure_share": 1.0,
+    "policy.ban_threshold_flop": 1.0, "policy.ban_leakage": 1.0,
+    "policy.crackdown_enforcement": 1.0, "policy.export_tightening_price_factor": 100.0,
+    "policy.export_tightening_cap_factor": 1.0, "policy.grant_scale": 1000.0,
+    "policy.grant_pressure_weight": 100.0, "policy.grant_dependency_weight": 100.0,
+    "policy.grant_ban_response": 100.0, "funding.random_shock_rate_per_year": 12.0,
+    "funding.random_shock_size": 0.99, "funding.random_shock_half_life_months": 600.0,
+    "market.local_agents_growth_per_month": 1.0,
 }
 # Rich labs that raise every month at huge sentiment: the cash ledger at its largest scale.
 BOOM = {"compute.capex_share_of_cash": 1.0, "funding.raise_base_probability": 1.0,
