@@ -4,7 +4,7 @@
 simulates a scenario (a TOML file, or the name of a shipped scenario such as ``baseline``)
 in batches of runs, writes ``results.parquet``, ``events.csv``, figures and
 ``manifest.json`` into DIR (default ``results/<scenario name>``) and prints headline
-numbers.
+numbers. ``opengap compare`` and ``opengap bets`` live in :mod:`sim.commands`.
 
 Errors a user can fix (a bad scenario or seed table, bad arguments, an unwritable output
 folder) are reported as one line ``opengap: error: <message>`` on stderr with exit status
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import sim
+from sim.bets import BetsError
 from sim.scenario import ScenarioError, load_scenario, resolve_scenario_path, scenarios_dir
 from sim.seeds import SeedError
 
@@ -61,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"runs simulated at once; bounds memory (default {DEFAULT_BATCH}); "
                      "results do not depend on it")
     run.add_argument("--no-plots", action="store_true", help="skip the figures")
+    from sim.commands import add_parsers
+
+    add_parsers(sub, {"runs": DEFAULT_RUNS, "seed": DEFAULT_SEED, "batch": DEFAULT_BATCH})
     return parser
 
 
@@ -245,12 +249,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return 2
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         if args.command == "run":
             return cmd_run(args)
+        if args.command in ("compare", "bets"):
+            from sim import commands
+
+            return commands.cmd_compare(args) if args.command == "compare" \
+                else commands.cmd_bets(args)
         raise UsageError(f"unknown command {args.command!r}")
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else 0
-    except (ScenarioError, SeedError, UsageError) as exc:
+    except (ScenarioError, SeedError, UsageError, BetsError) as exc:
         _error(str(exc))
         return 2
     except OSError as exc:

@@ -62,6 +62,10 @@ class Results:
     (``sim.world.POLICIES``), -1 when it lapses; ``sovereign_grants`` (R, T, S) USD bn paid;
     ``open_tokens_by_jurisdiction`` / ``large_open_tokens`` (R, T, G) trillion tokens of open
     models (all / trained above ``policy.ban_threshold_flop``) used by each jurisdiction.
+    ``raise_attempts`` / ``raise_failures`` (R, T, C4): labs per camp that tried to raise
+    this month (runway below the trigger) / tried and failed. ``served_robust_tokens``
+    (R, T, K, C4): robustness score of the serving model times tokens served (ECI points x
+    trillion tokens); divided by ``tokens`` it is the token-weighted robustness buyers got.
     """
 
     scenario: Scenario
@@ -110,6 +114,7 @@ def _allocate(n_runs: int, world: World) -> dict[str, np.ndarray]:
         "random_funding_shocks": (len(JURISDICTIONS),),
         "open_tokens_by_jurisdiction": (len(JURISDICTIONS),),
         "large_open_tokens": (len(JURISDICTIONS),),
+        "raise_attempts": (c4,), "raise_failures": (c4,), "served_robust_tokens": (k, c4),
     }
     return {name: np.zeros((n_runs, t, *shape)) for name, shape in shapes.items()}
 
@@ -148,7 +153,32 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
     open_tokens, large_open = open_access(state, world, t)
     out["open_tokens_by_jurisdiction"][:, t] = open_tokens
     out["large_open_tokens"][:, t] = large_open
+    attempts = flows["raise_attempts"]
+    out["raise_attempts"][:, t] = sum_over_labs(attempts.astype(float), onehot)
+    out["raise_failures"][:, t] = sum_over_labs((attempts & ~(flows["raised"] > 0))
+                                                .astype(float), onehot)
+    out["served_robust_tokens"][:, t] = served_robustness(state, world, t, onehot)
     return bench, robust
+
+
+def served_robustness(state: WorldState, world: World, t: int,
+                      onehot: np.ndarray) -> np.ndarray:
+    """(R, K, C4) sum over buyers served by each camp in each segment of tokens x the
+    serving model's robustness score (trillion tokens x ECI points) at step ``t``."""
+    pop = world.population
+    served = state.choice >= 0
+    lab = np.where(served, state.choice, 0)
+    tokens = segment_tokens(t, pop)[pop.buyer_segment] * pop.buyer_demand_weight  # (B,)
+    weighted = np.where(served, tokens[None, :] * np.take_along_axis(state.robust, lab, axis=1),
+                        0.0)  # (R, B)
+    camp_of = np.where(served, pop.lab_camp[lab], -1)  # (R, B)
+    k_n, c_n = len(pop.segments), onehot.shape[1]
+    out = np.zeros((state.choice.shape[0], k_n, c_n))
+    for k in range(k_n):
+        in_k = pop.buyer_segment == k
+        for c in range(c_n):
+            out[:, k, c] = np.where(in_k[None, :] & (camp_of == c), weighted, 0.0).sum(axis=1)
+    return out
 
 
 def open_access(state: WorldState, world: World, t: int) -> tuple[np.ndarray, np.ndarray]:
