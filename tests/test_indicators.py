@@ -1,0 +1,117 @@
+"""Indicator library: reducers on known inputs, series consistent with metrics and with the
+engine's stored outputs."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim import indicators as ind
+from sim import metrics
+from sim.engine import Results, simulate
+from sim.scenario import Scenario
+from sim.seeds import CAMPS, Seeds
+
+
+@pytest.fixture(scope="module")
+def results(small_scenario: Scenario, seeds: Seeds) -> Results:
+    return simulate(small_scenario, n_runs=4, seed=11, seeds=seeds)
+
+
+@given(a=st.floats(-50, 50), b=st.floats(-100, 100), n=st.integers(2, 40))
+@settings(max_examples=50, deadline=None)
+def test_slope_of_a_line_is_its_rate_per_year(a: float, b: float, n: int) -> None:
+    x = (b + a * np.arange(n, dtype=float))[None, :]
+    assert ind.reduce_slope(x, 0, n - 1)[0] == pytest.approx(12 * a, abs=1e-6)
+
+
+def test_slope_skips_undefined_months_and_needs_two() -> None:
+    x = np.array([[1.0, np.nan, 3.0, 4.0], [np.nan, np.nan, 5.0, np.nan]])
+    slope = ind.reduce_slope(x, 0, 3)
+    assert slope[0] == pytest.approx(12.0)
+    assert np.isnan(slope[1])
+
+
+def test_window_reducers_on_known_series() -> None:
+    x = np.arange(30, dtype=float)[None, :]
+    assert ind.reduce_at(x, 5, 5)[0] == 5
+    assert ind.reduce_mean(x, 2, 4)[0] == 3
+    assert ind.reduce_min(x, 2, 4)[0] == 2 and ind.reduce_max(x, 2, 4)[0] == 4
+    assert ind.reduce_change(x, 3, 10)[0] == 7
+    assert ind.reduce_yoy_min_change(x, 0, 29)[0] == 12  # two full years; partial dropped
+    assert np.isnan(ind.reduce_yoy_min_change(x, 0, 22)[0])  # only one full year
+    dip = np.concatenate([np.zeros(12), np.ones(12), np.full(12, 0.5)])[None, :]
+    assert ind.reduce_yoy_min_change(dip, 0, 35)[0] == -0.5
+
+
+def test_window_outside_horizon_is_undefined(results: Results) -> None:
+    t = results.n_months
+    v = ind.evaluate(results, "mean", series="gap", params={"pair": "closed_vs_open"},
+                     start=0, end=t)
+    assert np.isnan(v).all()
+
+
+def test_share_series_match_metrics(results: Results) -> None:
+    np.testing.assert_allclose(
+        ind.series_token_share(results, ind.ANY, ind.ALL_OPEN),
+        metrics.open_token_share(results))
+    np.testing.assert_allclose(
+        ind.series_dollar_share(results, "knowledge_work", "closed"),
+        metrics.dollar_share(results)[:, :, 0, CAMPS.index("closed")])
+    usage = sum(ind.series_open_usage_share(results, c) for c in ind.OPEN_CAMPS)
+    np.testing.assert_allclose(usage, 1.0)
+    segs = sum(ind.series_open_segment_share(results, s)
+               for s in results.world.population.segments)
+    np.testing.assert_allclose(segs, 1.0)
+
+
+def test_served_robustness_is_bounded_by_the_released_frontier(results: Results) -> None:
+    tokens, weighted = results.arrays["tokens"], results.arrays["served_robust_tokens"]
+    closed = CAMPS.index("closed")
+    with np.errstate(all="ignore"):
+        served = weighted[..., closed] / tokens[..., closed]  # (R, T, K)
+    frontier = results.arrays["robust_frontier"][:, :, 0][:, :, None]
+    ok = tokens[..., closed] > 0
+    assert ok.any()
+    assert np.all(served[ok] <= np.broadcast_to(frontier, served.shape)[ok] + 1e-9)
+
+
+def test_raise_counts_and_policy_counts_are_consistent(results: Results) -> None:
+    a = results.arrays
+    assert np.all(a["raise_failures"] <= a["raise_attempts"])
+    assert np.all(a["raise_attempts"] <= results.world.population.n_labs)
+    share = ind.series_raise_failure_share(results, "open")
+    assert np.all((share[np.isfinite(share)] >= 0) & (share[np.isfinite(share)] <= 1))
+    enacted = ind.series_policies_enacted(results, ind.ANY, ind.ANY)
+    assert np.all(np.diff(enacted, axis=1) >= 0)
+
+
+def _fake(fail_cn: np.ndarray, fail_us: np.ndarray) -> SimpleNamespace:
+    """Results-like object with 2 labs alive per camp and given failed-raise counts."""
+    r, t = fail_cn.shape
+    fails = np.zeros((r, t, len(CAMPS)))
+    fails[:, :, CAMPS.index("open_cn")] = fail_cn
+    fails[:, :, CAMPS.index("open_us")] = fail_us
+    gap = np.zeros((r, t, 5))
+    return SimpleNamespace(arrays={"raise_failures": fails, "alive": np.full((r, t, 4), 2.0),
+                                   "bench_frontier": gap}, n_months=t, n_runs=r)
+
+
+def test_funding_difficulty_onset_and_lead() -> None:
+    t = 20
+    cn = np.zeros((3, t))
+    us = np.zeros((3, t))
+    cn[0, 5:] = 2  # CN: every lab fails from month 5
+    us[0, 9:] = 2  # US from month 9
+    us[1, 3:] = 2  # run 1: US first, CN never
+    onset_cn = ind.difficulty_onset(_fake(cn, us), "open_cn", level=0.5, months=1)
+    assert list(onset_cn) == [5, t, t]
+    lead = ind.onset_lead(_fake(cn, us), "open_cn", "open_us", level=0.5, months=1)
+    assert lead[0] == 4 and lead[1] == 3 - t
+    assert np.isnan(lead[2])  # neither camp meets difficulties
+    # A 3-month trailing mean delays the onset until the mean reaches the level.
+    assert ind.difficulty_onset(_fake(cn, us), "open_cn", level=0.99, months=3)[0] == 7
