@@ -9,6 +9,7 @@ import csv
 import io
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -111,7 +112,14 @@ def plot_scorecard(cells: Sequence[Cell], columns: Sequence[str], path: Path, *,
         ax.errorbar(ps, ys, xerr=[lo, hi], fmt="o", ms=5, color=color, ecolor=color,
                     elinewidth=1.2, capsize=2, label=labels.get(col, col))
     ax.set_yticks(range(len(bets)))
-    ax.set_yticklabels([_wrap(f"{b.number}. {b.title}", 34) for b in bets], fontsize=8)
+    stated = {c.bet.number: c.world for c in cells if c.column == STATED}
+
+    def ylabel(b: Any) -> str:
+        text = _wrap(f"{b.number}. {b.title}", 34)
+        world = stated.get(b.number)
+        return f"{text}\n[stated: {world}]" if world and world != "baseline" else text
+
+    ax.set_yticklabels([ylabel(b) for b in bets], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(-0.02, 1.02)
     ax.axvline(0.5, color="0.75", lw=0.8, ls="--", zorder=0)
