@@ -232,7 +232,8 @@ def cmd_bets(args: argparse.Namespace) -> int:
     scenarios: dict[str, Any] = {}
     for name in bets_mod.needed_worlds(bets, columns):
         path = _resolve_world(name, bets_dir)
-        scenarios[name] = _load_scenario(str(path))[0]
+        # A name found nowhere goes to the loader as given, whose error lists shipped names.
+        scenarios[name] = _load_scenario(str(path) if path.is_file() else name)[0]
     for bet in bets:
         for column in columns:
             treatment, control = bet.worlds(column)

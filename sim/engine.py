@@ -171,14 +171,13 @@ def served_robustness(state: WorldState, world: World, t: int,
     tokens = segment_tokens(t, pop)[pop.buyer_segment] * pop.buyer_demand_weight  # (B,)
     weighted = np.where(served, tokens[None, :] * np.take_along_axis(state.robust, lab, axis=1),
                         0.0)  # (R, B)
-    camp_of = np.where(served, pop.lab_camp[lab], -1)  # (R, B)
+    # One bincount over (run, segment, camp) cells; unserved buyers carry zero weight.
     k_n, c_n = len(pop.segments), onehot.shape[1]
-    out = np.zeros((state.choice.shape[0], k_n, c_n))
-    for k in range(k_n):
-        in_k = pop.buyer_segment == k
-        for c in range(c_n):
-            out[:, k, c] = np.where(in_k[None, :] & (camp_of == c), weighted, 0.0).sum(axis=1)
-    return out
+    n_runs = state.choice.shape[0]
+    cell = (np.arange(n_runs)[:, None] * k_n + pop.buyer_segment[None, :]) * c_n \
+        + pop.lab_camp[lab]
+    return np.bincount(cell.ravel(), weights=weighted.ravel(),
+                       minlength=n_runs * k_n * c_n).reshape(n_runs, k_n, c_n)
 
 
 def open_access(state: WorldState, world: World, t: int) -> tuple[np.ndarray, np.ndarray]:

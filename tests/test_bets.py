@@ -199,3 +199,13 @@ def test_scoring_rules(small_scenario: Scenario, seeds: Seeds) -> None:
     assert self_paired.worlds("other") == ("other", "baseline")
     assert always.worlds(bets_mod.STATED) == ("baseline", None)
     assert np.isnan(bets_mod.score_bet(late, bets_mod.STATED, worlds).probability)
+
+
+def test_unknown_requested_scenario_fails_before_simulating(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "never"
+    code = main(["bets", "--runs", "2", "--out", str(out), "--scenarios", "atlantis"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "atlantis" in err and "shipped:" in err
+    assert not out.exists()
