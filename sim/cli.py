@@ -1,6 +1,7 @@
 """The ``opengap`` command (also ``python -m sim``).
 
 ``opengap run SCENARIO [--runs N] [--seed S] [--out DIR] [--batch-size B] [--no-plots]``
+(and ``opengap calibrate SPEC --out DIR``, see :mod:`sim.calibration`)
 simulates a scenario (a TOML file, or the name of a shipped scenario such as ``baseline``)
 in batches of runs, writes ``results.parquet``, ``events.csv``, figures and
 ``manifest.json`` into DIR (default ``results/<scenario name>``) and prints headline
@@ -24,6 +25,7 @@ from typing import IO, Any
 
 import sim
 from sim.bets import BetsError
+from sim.calibration.spec import CalibrationError
 from sim.scenario import ScenarioError, load_scenario, resolve_scenario_path, scenarios_dir
 from sim.seeds import SeedError
 
@@ -65,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     from sim.commands import add_parsers
 
     add_parsers(sub, {"runs": DEFAULT_RUNS, "seed": DEFAULT_SEED, "batch": DEFAULT_BATCH})
+    cal = sub.add_parser("calibrate", help="fit parameters to the Epoch ECI record",
+                         description="Fit the parameters a calibration spec declares to the "
+                         "observed ECI frontiers; write calibrated.toml (a parameter fragment "
+                         "for `include`), calibration.json, fit.png and report.md.")
+    cal.add_argument("spec", metavar="SPEC", help="calibration spec TOML file")
+    cal.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     return parser
 
 
@@ -198,7 +206,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.outputs import RESULTS_FILE, concat_results, write_results
     from sim.seeds import load_seeds
 
-    seeds = load_seeds()
+    seeds = load_seeds(start=scenario.time.start)
     out = args.out if args.out is not None else Path("results") / scenario.name
     created = _prepare_out_dir(out)
     try:
@@ -234,6 +242,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from sim.calibration.fit import Objective, calibrate, load_observed
+    from sim.calibration.report import write_calibration
+    from sim.calibration.spec import load_spec
+    from sim.engine import simulate
+    from sim.seeds import load_seeds
+
+    spec = load_spec(args.spec)  # validated before anything is simulated or written
+    created = _prepare_out_dir(args.out)
+    try:
+        observed = load_observed()
+        result = calibrate(spec, observed=observed,
+                           progress=lambda msg: sys.stderr.write(f"calibrate: {msg}\n"))
+        seeds = load_seeds(start=spec.scenario.time.start)
+        values = [result.values[name] for name in spec.names]
+        fitted = Objective(spec, observed, seeds).scenario(values)
+        results = simulate(fitted, n_runs=spec.runs, seed=spec.seed, seeds=seeds)
+        written = write_calibration(result, args.out, results, observed)
+    except BaseException:
+        if created:
+            _remove_if_empty(args.out)
+        raise
+    print(f"calibrated {len(spec.parameters)} parameters of '{spec.scenario.name}': RMSE "
+          f"{result.rmse:.2f} ECI points (start values {result.start_loss ** 0.5:.2f})")
+    for name in spec.names:
+        se = result.std_error[name]
+        print(f"  {name} = {result.values[name]:.4g}" + (f" (s.e. {se:.3g})" if se == se else ""))
+    print(f"wrote {', '.join(p.name for p in written)} to {args.out}/")
+    return 0
+
+
 def _remove_if_empty(path: Path) -> None:
     try:
         path.rmdir()
@@ -257,10 +296,12 @@ def main(argv: list[str] | None = None) -> int:
 
             return commands.cmd_compare(args) if args.command == "compare" \
                 else commands.cmd_bets(args)
+        if args.command == "calibrate":
+            return cmd_calibrate(args)
         raise UsageError(f"unknown command {args.command!r}")
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else 0
-    except (ScenarioError, SeedError, UsageError, BetsError) as exc:
+    except (ScenarioError, SeedError, UsageError, BetsError, CalibrationError) as exc:
         _error(str(exc))
         return 2
     except OSError as exc:

@@ -24,7 +24,7 @@ from sim.mechanisms.policy import investor_sentiment, policy_step
 from sim.mechanisms.research import research_step
 from sim.rng import MonthDraws, RandomStreams
 from sim.scenario import JURISDICTIONS, Scenario
-from sim.seeds import CAMPS, Seeds, load_seeds
+from sim.seeds import CAMPS, Seeds, check_seed_world, load_seeds
 from sim.world import OUTPUT_CAMPS, World, WorldState, build_world, initial_state
 
 
@@ -211,7 +211,8 @@ def simulate(
     batches gives the same numbers. ``progress(done_months, total_months)`` is called after
     each month.
     """
-    seeds = seeds or load_seeds()
+    seeds = seeds or load_seeds(start=scenario.time.start)
+    check_seed_world(seeds, scenario.time.start)
     world = build_world(scenario, seeds)
     state = initial_state(world, seeds, n_runs)
     run_ids = np.arange(first_run, first_run + n_runs)

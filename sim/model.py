@@ -38,7 +38,7 @@ from sim.engine import camp_best, output_camp_masks
 from sim.engine import step as engine_step
 from sim.rng import RandomStreams
 from sim.scenario import Scenario, load_scenario, resolve_scenario_path
-from sim.seeds import Seeds, load_seeds
+from sim.seeds import Seeds, check_seed_world, load_seeds
 from sim.world import OUTPUT_CAMPS, Population, World, WorldState, build_world, initial_state
 
 if TYPE_CHECKING:
@@ -124,7 +124,8 @@ class OpenGapModel(mesa.Model):
         self.sim_scenario: Scenario = base.with_overrides(dict(overrides)) if overrides else base
         self.sim_seed = int(sim_seed)
         self.run_index = int(run_index)
-        seeds = seeds or load_seeds()
+        seeds = seeds or load_seeds(start=self.sim_scenario.time.start)
+        check_seed_world(seeds, self.sim_scenario.time.start)
         self.world: World = build_world(self.sim_scenario, seeds)
         self.state: WorldState = initial_state(self.world, seeds, 1)
         pop = self.world.population

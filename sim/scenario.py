@@ -5,6 +5,11 @@ folder first and deep-merges this file over it: tables merge key by key, scalars
 and the ``events`` list is appended to the parent's (a counterfactual adds events to the
 baseline's schedule rather than restating it).
 
+``include = ["fragments/calibrated.toml"]`` merges parameter-only fragments (such as the
+output of ``opengap calibrate``) under the file's own values; a key set both in the file and
+in a fragment is an error. ``inherit_events = false`` drops the ``extends`` parent's events
+(for a scenario on another seed world whose horizon excludes them).
+
 Every model parameter is required (no hidden defaults in code): ``scenarios/baseline.toml``
 is the single documented source of values and other scenarios inherit from it.
 """
@@ -32,8 +37,12 @@ from sim.calendar import format_month, parse_month
 Jurisdiction = Literal["US", "CN", "EU", "UK", "GULF", "IN", "JPKR"]
 JURISDICTIONS: tuple[str, ...] = ("US", "CN", "EU", "UK", "GULF", "IN", "JPKR")
 
-#: The seeds describe the world as of this month; a scenario must start there.
+#: The default seed world: ``seeds/`` describes the world as of this month.
 SEED_WORLD_MONTH = "2026-04"
+
+#: Seed worlds a scenario can start from: first month -> folder under ``seeds/`` that
+#: describes the world as of that month (``[time] start`` picks the world).
+SEED_WORLDS: dict[str, str] = {SEED_WORLD_MONTH: ".", "2023-01": "history-2023"}
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
@@ -63,9 +72,10 @@ class Time(_Strict):
 
     @model_validator(mode="after")
     def _order(self) -> Time:
-        if self.start != SEED_WORLD_MONTH:
+        if self.start not in SEED_WORLDS:
             raise ValueError(
-                f"start must be {SEED_WORLD_MONTH} (the month the seeds describe), got {self.start}"
+                f"start must be a month with a seed world ({', '.join(SEED_WORLDS)}), "
+                f"got {self.start}"
             )
         if parse_month(self.end) <= parse_month(self.start):
             raise ValueError(f"end ({self.end}) must be after start ({self.start})")
@@ -366,14 +376,61 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ScenarioError(f"{path}: not valid TOML: file is not UTF-8 text") from None
 
 
+#: Tables a fragment named in ``include`` may set (parameters only: no name, time or events).
+FRAGMENT_TABLES: tuple[str, ...] = (
+    "population", "capability", "compute", "funding", "market", "policy",
+)
+
+
+def _apply_includes(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """Merge the parameter fragments named in ``include = ["fragments/x.toml", ...]`` (paths
+    relative to ``path``'s folder) under this file's own values.
+
+    Precedence is ``extends`` parent < fragments < this file, but a key may not be set both
+    in this file and in one of its fragments, nor in two fragments: a silently shadowed
+    calibrated value is a bug, so the overlap is an error naming the key.
+    """
+    names = data.pop("include", None)
+    if names is None:
+        return data
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise ScenarioError(f"{path}: include: expected a list of fragment files, "
+                            "e.g. [\"fragments/calibrated.toml\"]")
+    merged: dict[str, dict[str, Any]] = {}
+    origin: dict[tuple[str, str], str] = {}
+    for name in names:
+        frag_path = path.parent / (name if name.endswith(".toml") else name + ".toml")
+        if not frag_path.is_file():
+            raise ScenarioError(f"{path}: include: no fragment '{name}' ({frag_path})")
+        for table, values in _read_toml(frag_path).items():
+            if table not in FRAGMENT_TABLES or not isinstance(values, dict):
+                raise ScenarioError(f"{frag_path}: {table}: a fragment may only set the "
+                                    f"parameter tables {', '.join(FRAGMENT_TABLES)}")
+            for key, value in values.items():
+                if (table, key) in origin:
+                    raise ScenarioError(f"{frag_path}: {table}.{key}: also set in included "
+                                        f"{origin[table, key]}; keep one")
+                origin[table, key] = name
+                merged.setdefault(table, {})[key] = value
+    for (table, key), name in origin.items():
+        own = data.get(table)
+        if isinstance(own, dict) and key in own:
+            raise ScenarioError(f"{path}: {table}.{key}: set both here and in included "
+                                f"{name}; keep one")
+    return _deep_merge(merged, data)
+
+
 def load_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Read a scenario file and its ``extends`` chain into one merged dict (not validated)."""
     path = path.resolve()
     if path in _seen:
         chain = " -> ".join(p.name for p in (*_seen, path))
         raise ScenarioError(f"{path}: extends: inheritance cycle ({chain})")
-    data = _read_toml(path)
+    data = _apply_includes(path, _read_toml(path))
     parent_name = data.pop("extends", None)
+    inherit_events = data.pop("inherit_events", True)
+    if not isinstance(inherit_events, bool):
+        raise ScenarioError(f"{path}: inherit_events: expected true or false")
     if parent_name is None:
         return data
     if not isinstance(parent_name, str) or not parent_name:
@@ -387,6 +444,10 @@ def load_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     parent = load_raw(parent_path, (*_seen, path))
     parent.pop("name", None)
     parent.pop("description", None)
+    if not inherit_events:
+        # A scenario on another seed world (e.g. history-2023) keeps the parent's parameters
+        # but not its schedule, whose months lie outside its horizon.
+        parent.pop("events", None)
     return _deep_merge(parent, data)
 
 

@@ -1,6 +1,9 @@
-"""Read the seed tables (the world as of 2026-04) from ``seeds/``.
+"""Read the seed tables of a seed world from ``seeds/``.
 
-The tables and their sources are described in ``seeds/README.md``. This module only parses
+A seed world is the state of the world in one month: ``seeds/`` itself describes 2026-04 and
+``seeds/history-2023/`` describes 2023-01 (``sim.scenario.SEED_WORLDS`` maps months to
+folders; a scenario's ``[time] start`` picks one). The tables and their sources are described
+in ``seeds/README.md`` and ``seeds/history-2023/README.md``. This module only parses
 them into typed columns; turning them into simulation state is ``sim.world``'s job.
 """
 
@@ -13,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.calendar import parse_month
-from sim.scenario import JURISDICTIONS
+from sim.scenario import JURISDICTIONS, SEED_WORLD_MONTH, SEED_WORLDS
 
 CAMPS: tuple[str, ...] = ("closed", "open_cn", "open_us", "open_other")
 
@@ -137,6 +140,7 @@ class Seeds:
     segments: SegmentSeeds
     jurisdictions: JurisdictionSeeds
     history: EciHistory
+    world: str = SEED_WORLD_MONTH  # the month these tables describe (a key of SEED_WORLDS)
 
 
 def load_labs(path: Path) -> LabSeeds:
@@ -235,9 +239,18 @@ def load_history(path: Path) -> EciHistory:
     )
 
 
-def load_seeds(folder: Path | None = None) -> Seeds:
-    """Load every seed table from ``folder`` (default: :func:`seeds_dir`)."""
-    folder = folder or seeds_dir()
+def seed_world_dir(start: str = SEED_WORLD_MONTH) -> Path:
+    """The folder of the seed world that describes month ``start`` (``YYYY-MM``)."""
+    if start not in SEED_WORLDS:
+        raise SeedError(f"no seed world for {start}; seed worlds exist for "
+                        f"{', '.join(SEED_WORLDS)}")
+    return (seeds_dir() / SEED_WORLDS[start]).resolve()
+
+
+def load_seeds(folder: Path | None = None, *, start: str = SEED_WORLD_MONTH) -> Seeds:
+    """Load every seed table of the world as of ``start`` from ``folder`` (default: that
+    world's folder, :func:`seed_world_dir`)."""
+    folder = folder or seed_world_dir(start)
     labs = load_labs(folder / "labs.csv")
     return Seeds(
         labs=labs,
@@ -245,4 +258,12 @@ def load_seeds(folder: Path | None = None) -> Seeds:
         segments=load_segments(folder / "segments.csv"),
         jurisdictions=load_jurisdictions(folder / "jurisdictions.csv"),
         history=load_history(folder / "derived" / "eci_frontier_monthly.csv"),
+        world=start,
     )
+
+
+def check_seed_world(seeds: Seeds, start: str) -> None:
+    """Raise :class:`SeedError` unless ``seeds`` describe the month a scenario starts in."""
+    if seeds.world != start:
+        raise SeedError(f"the scenario starts in {start} but the seeds describe {seeds.world}; "
+                        f"load them with load_seeds(start={start!r})")
