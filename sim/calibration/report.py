@@ -83,9 +83,13 @@ def _toml_value(value: float, integer: bool) -> str:
 def fragment_text(result: CalibrationResult) -> str:
     """The fitted values as a parameter-only TOML fragment (``include`` it in a scenario)."""
     spec = result.spec
+    source = Path(spec.source)
+    repo = Path(__file__).resolve().parents[2]
+    if source.is_absolute() and source.is_relative_to(repo):
+        source = source.relative_to(repo)
     lines = [
         "# Calibrated parameters written by `opengap calibrate` (do not edit by hand).",
-        f"# spec: {spec.source}; scenario: {spec.scenario.name}; fitted on "
+        f"# spec: {source}; scenario: {spec.scenario.name}; fitted on "
         f"{', '.join(spec.series)} over {format_month(spec.period_start)}.."
         f"{format_month(spec.period_end)}",
         f"# {spec.runs} runs per evaluation, seed {spec.seed}, {result.n_evaluations} "
@@ -116,9 +120,11 @@ def fragment_text(result: CalibrationResult) -> str:
 
 
 def plot_bands(bands: Bands, path: Path, *, title: str, fit_end: int | None = None,
-               subtitle: str = "") -> Path:
+               subtitle: str = "", reference: Bands | None = None,
+               reference_label: str = "") -> Path:
     """One panel per series: observed record over the simulated median and 10-90% band;
-    months after ``fit_end`` (out of sample) are shaded."""
+    months after ``fit_end`` (out of sample) are shaded; ``reference`` (e.g. the model at
+    its prior values) is drawn as a dashed median."""
     n = len(bands.series)
     cols = 2 if n > 1 else 1
     rows = math.ceil(n / cols)
@@ -131,6 +137,9 @@ def plot_bands(bands: Bands, path: Path, *, title: str, fit_end: int | None = No
         ax.fill_between(dates, bands.q10[i], bands.q90[i], color=color, alpha=0.18, lw=0,
                         label="simulated 10-90%")
         ax.plot(dates, bands.median[i], color=color, lw=2.0, label="simulated median")
+        if reference is not None:
+            ax.plot(dates, reference.median[i], color=color, lw=1.3, ls="--",
+                    label=reference_label or "reference median")
         ax.plot(dates, bands.observed[i], color="black", lw=0, marker="o", ms=3.2,
                 label="observed (Epoch ECI)")
         if fit_end is not None:
