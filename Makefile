@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNS ?= 200
 SEED ?= 20260401
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench backtest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python experiments/bench_engine.py
+
+backtest: $(VENV)/.installed
+	$(BIN)/python experiments/backtest/run_backtest.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .hypothesis
