@@ -156,18 +156,20 @@ def _observed_from(results, spec) -> Observed:
 
 
 def test_calibration_recovers_known_parameters(seeds_2023) -> None:
-    """'Observed' series are the median of 24 runs under another seed at known parameters;
-    the fit starts far away (0.5, 0.1) and must land near the truth (1.0, 0.4)."""
-    spec = _spec()
+    """'Observed' series are the median of 16 runs under another seed at known parameters;
+    the fit (16 other runs) starts far away (0.5, 0.1) and must land within 10% of each
+    range of the truth (1.0, 0.4). Measured: (0.919, 0.436) after ~56 evaluations; the
+    remaining error is the difference between two 16-run medians."""
+    spec = _spec(runs=16)
     truth = np.array([1.0, 0.4])
-    truth_runs = simulate(_scenario_at(spec, truth), n_runs=24, seed=99, seeds=seeds_2023)
+    truth_runs = simulate(_scenario_at(spec, truth), n_runs=16, seed=99, seeds=seeds_2023)
     result = calibrate(spec, observed=_observed_from(truth_runs, spec), seeds=seeds_2023)
     fitted = np.array([result.values[n] for n in spec.names])
     span = np.array([p.upper - p.lower for p in spec.parameters])
     assert np.all(np.abs(fitted - truth) <= 0.1 * span), fitted
     assert result.rmse < np.sqrt(result.start_loss) / 3
-    for name in spec.names:  # finite uncertainty, and the truth inside ~3 s.e. or 10% range
-        assert np.isfinite(result.std_error[name])
+    for name in spec.names:  # identified: finite uncertainty, well inside the range
+        assert 0 < result.std_error[name] < 0.1 * span.max()
 
 
 def test_fragment_round_trips_through_include(tmp_path: Path, seeds_2023) -> None:

@@ -89,6 +89,15 @@ def test_history_scenario_simulates_from_its_seed_world(history, seeds_2023) -> 
     assert np.all(np.diff(closed, axis=1) >= 0)
 
 
+def test_cli_runs_the_history_scenario(tmp_path: Path, capsys) -> None:
+    from sim.cli import main
+
+    out = tmp_path / "out"
+    assert main(["run", "history-2023", "--runs", "2", "--no-plots", "--out", str(out)]) == 0
+    assert (out / "results.parquet").is_file()
+    assert "at 2023-01" in capsys.readouterr().out
+
+
 def test_seeds_of_another_world_are_refused(history) -> None:
     with pytest.raises(SeedError, match="2026-04"):
         simulate(history, n_runs=1, seed=0, seeds=load_seeds())
