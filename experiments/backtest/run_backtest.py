@@ -75,6 +75,17 @@ def naive_rmse(observed: np.ndarray, first_month: int, fit_end: int,
     return out
 
 
+def load_cross_section_slope() -> tuple[float, float]:
+    """Epoch's cross-section slope b (and s.e.) of ECI on log10 training FLOP."""
+    import csv
+
+    from sim.seeds import seeds_dir
+
+    with (seeds_dir() / "derived" / "eci_compute_fit.csv").open(encoding="utf-8") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["param"] == "b")
+    return float(row["value"]), float(row["stderr"])
+
+
 def forward(result: CalibrationResult, values: dict[str, float], runs: int, seeds, observed):
     spec = result.spec
     obj = Objective(spec, observed, seeds)
@@ -181,6 +192,18 @@ def main(argv: list[str] | None = None) -> int:
             text += "Calibration improved on the priors for every series."
         return text
 
+    def slope_line() -> str:
+        name = "capability.eci_per_log10_flop"
+        if name not in fit.values:
+            return ""
+        cross = load_cross_section_slope()
+        return (f"- The fitted ECI-per-compute slope ({fit.values[name]:.2f} points per 10x) is "
+                f"far from Epoch's cross-section estimate ({cross[0]:.2f} +- {cross[1]:.2f}, "
+                "`seeds/derived/eci_compute_fit.csv`): the fit does not measure that slope, "
+                "it trades it against algorithmic progress (see the correlations) to make "
+                "2023 flat. Do not read the fitted values as estimates of the real "
+                "quantities; read them as what this model needs to draw 2023-2024.")
+
     free = [p.path for p in spec.parameters if not p.integer]
     pairs = [f"`{free[a]}` / `{free[b]}` r = {fit.correlation[a, b]:+.2f}"
              for a in range(len(free)) for b in range(a + 1, len(free))
@@ -271,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{cover_out:.0%} of out-of-sample months (target ~80%): the bands are too narrow "
         "to be read as forecast intervals.",
         verdict(),
+        slope_line(),
         "- Out-of-sample bias by series: " + ", ".join(f"{s} {b:+.1f}"
                                                        for s, b in bias_out.items())
         + " ECI points. A negative bias means the model fell behind what happened.",
