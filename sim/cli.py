@@ -46,7 +46,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Simulate the race between closed and "
-                     "open-weight AI labs (monthly steps from 2026-04).")
+                     "open-weight AI labs, month by month from a seeded world "
+                     "(2026-04, or 2023-01 for the history backtest).")
     parser.add_argument("--version", action="version", version=f"{PROG} {sim.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     run = sub.add_parser("run", help="simulate a scenario and write results and figures",

@@ -151,7 +151,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     cn_month = parse_month(compare.CN_CAPABILITY_MONTH)
     cn_month = cn_month if first <= cn_month <= last else last
     outcomes = compare.headline_outcomes(months, cn_month)
-    seeds = load_seeds()
+    seeds = load_seeds(start=base.time.start)
     out = args.out if args.out is not None else Path("results") / f"compare-{base.name}"
     created = _prepare_out_dir(out)
     try:
