@@ -74,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
                          "for `include`), calibration.json, fit.png and report.md.")
     cal.add_argument("spec", metavar="SPEC", help="calibration spec TOML file")
     cal.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    app = sub.add_parser("app", help="serve the interactive dashboard in the browser",
+                         description="Serve a dashboard: sliders for a scenario's key "
+                         "parameters, live ensemble bands, a stepped world and its events.")
+    app.add_argument("scenario", metavar="SCENARIO", nargs="?", default="baseline",
+                     help="shipped scenario to open first (default baseline)")
+    app.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1, this machine only)")
+    app.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     return parser
 
 
@@ -274,6 +282,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_app(args: argparse.Namespace) -> int:
+    from sim.app import check_port_free, scenario_name, serve
+
+    if not 1 <= args.port <= 65535:
+        raise UsageError(f"--port must be 1..65535 (got {args.port})")
+    name = scenario_name(args.scenario)
+    check_port_free(args.host, args.port)
+    serve(name, host=args.host, port=args.port)
+    return 0
+
+
 def _remove_if_empty(path: Path) -> None:
     try:
         path.rmdir()
@@ -299,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
                 else commands.cmd_bets(args)
         if args.command == "calibrate":
             return cmd_calibrate(args)
+        if args.command == "app":
+            return cmd_app(args)
         raise UsageError(f"unknown command {args.command!r}")
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else 0

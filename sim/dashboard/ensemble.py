@@ -1,0 +1,82 @@
+"""The dashboard's ensemble: N runs of a scenario summarised into 10/50/90% bands.
+
+:func:`recompute` is what the page calls after a control changes (and what
+``experiments/bench_app.py`` times): apply the controls to the scenario, simulate ``n_runs``
+runs with :func:`sim.engine.simulate`, and keep only quantiles over runs of the headline
+series, so the page holds a few kilobytes per ensemble rather than the raw arrays.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from sim import metrics
+from sim.calendar import to_datetime64
+from sim.dashboard.settings import Settings, apply_settings, settings_summary
+from sim.engine import simulate
+from sim.scenario import Scenario
+from sim.seeds import Seeds
+
+#: Quantiles drawn: the band's edges and the median line.
+QUANTILES = (0.1, 0.5, 0.9)
+
+
+@dataclass(frozen=True)
+class Bands:
+    """Quantiles :data:`QUANTILES` over runs (axis 0, length 3) of the headline series.
+
+    ``frontier`` (3, T, C5): released bench frontier per output camp (``OUTPUT_CAMPS``), ECI
+    points. ``gap`` / ``lag``: per camp pair of :data:`sim.metrics.PAIRS`, (3, T), ECI points
+    and months. ``open_token_share`` / ``open_dollar_share`` (3, T): share of all tokens /
+    of all buyer spend on open-weight models. ``alive`` (3, T, C4): labs operating per lab
+    camp (``CAMPS``). ``dates`` (T,): first day of each simulated month. ``seconds``: wall
+    time of the simulation and summary.
+    """
+
+    label: str
+    n_runs: int
+    seed: int
+    dates: np.ndarray
+    frontier: np.ndarray
+    gap: dict[str, np.ndarray]
+    lag: dict[str, np.ndarray]
+    open_token_share: np.ndarray
+    open_dollar_share: np.ndarray
+    alive: np.ndarray
+    seconds: float
+
+
+def ensemble_bands(scenario: Scenario, seeds: Seeds, *, n_runs: int, seed: int,
+                   label: str | None = None) -> Bands:
+    """Simulate runs 0..n_runs-1 of ``scenario`` under ``seed`` and summarise them."""
+    t0 = time.perf_counter()
+    results = simulate(scenario, n_runs=n_runs, seed=seed, seeds=seeds)
+
+    def q(x: np.ndarray) -> np.ndarray:
+        return metrics.quantiles(x, QUANTILES)
+
+    bands = Bands(
+        label=label or scenario.name,
+        n_runs=n_runs,
+        seed=seed,
+        dates=to_datetime64(results.world.params.start_month, results.n_months),
+        frontier=q(results.arrays["bench_frontier"]),
+        gap={k: q(v) for k, v in metrics.gap_points(results).items()},
+        lag={k: q(v) for k, v in metrics.lag_by_pair(results).items()},
+        open_token_share=q(metrics.open_token_share(results)),
+        open_dollar_share=q(metrics.open_dollar_share(results)),
+        alive=q(results.arrays["alive"]),
+        seconds=0.0,
+    )
+    return replace(bands, seconds=time.perf_counter() - t0)
+
+
+def recompute(base: Scenario, seeds: Seeds, settings: Settings) -> Bands:
+    """The ensemble the controls ``settings`` describe on top of scenario ``base``."""
+    scenario, run_seeds = apply_settings(base, seeds, settings)
+    label = f"{settings.scenario}: {settings_summary(base, settings)}"
+    return ensemble_bands(scenario, run_seeds, n_runs=settings.n_runs, seed=settings.seed,
+                          label=label)

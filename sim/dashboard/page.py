@@ -1,0 +1,310 @@
+"""The Solara page of ``opengap app``.
+
+State per browser session:
+
+* ``settings`` (:class:`~sim.dashboard.settings.Settings`): the controls. Every change
+  starts :func:`_compute` in a worker thread, which waits :data:`DEBOUNCE_SECONDS` (a newer
+  change cancels it) and then recomputes the ensemble with
+  :func:`sim.dashboard.ensemble.recompute`; the previous figures stay on screen meanwhile.
+* the stepped world, a :class:`~sim.dashboard.world.SteppedWorld` (Mesa model) built from the
+  same scenario as run 0 of the ensemble, rebuilt whenever a new ensemble arrives or Reset is
+  pressed; Step advances it a month, Play steps it every :data:`PLAY_INTERVAL_SECONDS`.
+* ``compare``: overlay the medians of the shipped ``baseline`` scenario (same runs and seed).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import solara
+
+from sim.calendar import format_month, parse_month
+from sim.dashboard import figures
+from sim.dashboard.ensemble import Bands, ensemble_bands, recompute
+from sim.dashboard.settings import (
+    JURISDICTIONS,
+    NO_BAN,
+    Settings,
+    apply_settings,
+    default_settings,
+    load_named,
+    settings_summary,
+    shipped_scenarios,
+)
+from sim.dashboard.world import SteppedWorld
+from sim.scenario import Scenario, ScenarioError
+from sim.seeds import Seeds, load_seeds
+
+#: Seconds a control must stay still before the ensemble is recomputed.
+DEBOUNCE_SECONDS = 0.25
+#: Seconds between months while playing (the redraw of the panels adds to it).
+PLAY_INTERVAL_SECONDS = 0.3
+#: Scenario name shown first; set by :func:`sim.app.serve` before the server starts.
+START = {"scenario": "baseline"}
+BASELINE = "baseline"
+CSS = """
+.og-controls .v-card { margin-bottom: 8px; }
+.og-controls .v-card-title, .og-controls .v-card__title { font-size: 1.05em; padding-bottom: 0; }
+.og-small { font-size: 0.85em; }
+.og-status { font-size: 0.95em; color: #333; }
+[class*="og-plot-"] img { max-width: 100%; height: auto; }
+.og-events { max-height: 280px; overflow-y: auto; font-size: 0.85em; }
+.og-events table { border-collapse: collapse; width: 100%; }
+.og-events td, .og-events th { border-bottom: 1px solid #ddd; padding: 2px 8px;
+                               text-align: left; }
+"""
+
+
+@dataclass(frozen=True)
+class Computed:
+    """One recomputation: the settings, the scenario and seed tables they produced, bands."""
+
+    settings: Settings
+    scenario: Scenario
+    seeds: Seeds
+    bands: Bands
+
+
+@functools.lru_cache(maxsize=1)
+def _seeds() -> Seeds:
+    return load_seeds()
+
+
+@functools.lru_cache(maxsize=8)
+def _baseline_bands(n_runs: int, seed: int) -> Bands:
+    """The shipped baseline's ensemble, cached: it depends on nothing the controls set."""
+    return ensemble_bands(load_named(BASELINE), _seeds(), n_runs=n_runs, seed=seed,
+                          label=BASELINE)
+
+
+def _compute(settings: Settings, cancel: threading.Event) -> Computed:
+    if cancel.wait(DEBOUNCE_SECONDS):
+        raise solara.util.CancelledError()  # superseded by a newer change: keep old figures
+    base = load_named(settings.scenario)
+    scenario, seeds = apply_settings(base, _seeds(), settings)
+    return Computed(settings, scenario, seeds, recompute(base, _seeds(), settings))
+
+
+def _initial_settings() -> Settings:
+    name = START["scenario"]
+    return default_settings(name, load_named(name))
+
+
+@solara.component
+def MonthSlider(label: str, value: int, start: int, n_months: int, on_value: Any) -> None:
+    solara.SliderInt(f"{label}: {format_month(start + value)}", value=value, min=0,
+                     max=n_months - 1, step=1, on_value=on_value, thumb_label=False)
+
+
+@solara.component
+def Controls(settings: solara.Reactive[Settings], base: Scenario | None) -> None:
+    s = settings.value
+
+    def set_(**changes: Any) -> None:
+        settings.set(settings.value.updated(**changes))
+
+    start = parse_month(base.time.start) if base else 0
+    n_months = base.time.n_months if base else 1
+    with solara.Card("Capability and markets", margin=0):
+        solara.SliderFloat(f"Distillation efficiency: {s.distill_efficiency:.2f}",
+                           value=s.distill_efficiency, min=0.0, max=1.0, step=0.05,
+                           on_value=lambda v: set_(distill_efficiency=float(v)))
+        solara.SliderFloat(f"Export-control price multiplier: x{s.export_price_multiplier:.2f}",
+                           value=s.export_price_multiplier, min=1.0, max=10.0, step=0.25,
+                           on_value=lambda v: set_(export_price_multiplier=float(v)))
+        solara.SliderFloat(f"Sovereign grants: x{s.grant_multiplier:.2f} seeded budgets",
+                           value=s.grant_multiplier,
+                           min=0.0, max=5.0, step=0.25,
+                           on_value=lambda v: set_(grant_multiplier=float(v)))
+        solara.SliderFloat(f"Safety-shock rate: {s.safety_shock_rate_per_year:.1f} per year",
+                           value=s.safety_shock_rate_per_year,
+                           min=0.0, max=5.0, step=0.1,
+                           on_value=lambda v: set_(safety_shock_rate_per_year=float(v)))
+    with solara.Card("Funding shock", margin=0):
+        solara.Select("Region", values=list(JURISDICTIONS), value=s.funding_shock_region,
+                      on_value=lambda v: set_(funding_shock_region=v), dense=True)
+        solara.SliderFloat(f"Size: sentiment -{s.funding_shock_size:.0%} (0 = none)",
+                           value=s.funding_shock_size,
+                           min=0.0, max=0.9, step=0.05,
+                           on_value=lambda v: set_(funding_shock_size=float(v)))
+        MonthSlider("Month", s.funding_shock_month, start, n_months,
+                    lambda v: set_(funding_shock_month=int(v)))
+    with solara.Card("Open-weight ban", margin=0):
+        solara.Select("Sovereign (none = no ban)", values=[NO_BAN, *JURISDICTIONS],
+                      value=s.ban_sovereign, on_value=lambda v: set_(ban_sovereign=v),
+                      dense=True)
+        solara.SliderFloat(f"Threshold: 1e{s.ban_threshold_log10_flop:g} training FLOP",
+                           value=s.ban_threshold_log10_flop,
+                           min=24.0, max=28.0, step=0.25,
+                           on_value=lambda v: set_(ban_threshold_log10_flop=float(v)))
+        solara.SliderFloat(f"Leakage: {s.ban_leakage:.0%} still reaches buyers",
+                           value=s.ban_leakage,
+                           min=0.0, max=1.0, step=0.05,
+                           on_value=lambda v: set_(ban_leakage=float(v)))
+        MonthSlider("From", s.ban_month, start, n_months, lambda v: set_(ban_month=int(v)))
+
+
+@solara.component
+def WorldControls(world: SteppedWorld | None, playing: solara.Reactive[bool],
+                  on_step: Any, on_reset: Any) -> None:
+    done = world is None or not world.running
+    with solara.Row(justify="space-between"):
+        solara.Button("Reset", color="primary", on_click=on_reset, disabled=world is None)
+        solara.Button("Pause" if playing.value else "Play", color="primary",
+                      on_click=lambda: playing.set(not playing.value), disabled=done)
+        solara.Button("Step", color="primary", on_click=on_step,
+                      disabled=done or playing.value)
+    if world is not None:
+        shown = world.last_month or "seeded world (no month simulated yet)"
+        solara.Text(f"Stepped world: {shown} ({world.steps}/{world.n_months} months)",
+                    classes=["og-world-month"])
+
+
+@solara.component
+def EventLog(world: SteppedWorld | None, version: int) -> None:
+    del version  # a dependency: redraw after every step
+    if world is None:
+        return
+    if not world.events:
+        solara.Text("No events yet: step or play the world.", classes=["og-events"])
+        return
+    rows = "".join(f"<tr><td>{e.month}</td><td>{html.escape(e.actor)}</td>"
+                   f"<td>{html.escape(e.detail)}</td></tr>" for e in reversed(world.events))
+    solara.HTML(tag="div", classes=["og-events"], unsafe_innerHTML=(
+        "<table><thead><tr><th>month</th><th>who</th><th>what</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"))
+
+
+@solara.component
+def Panels(computed: Computed, baseline: Bands | None, world: SteppedWorld | None,
+           version: int) -> None:
+    def make() -> list[Any]:
+        track = world.track() if world is not None else None
+        history = world.population.history.closed if world is not None else None
+        bands = computed.bands
+        return [figures.frontier_figure(bands, baseline, track),
+                figures.gap_figure(bands, baseline, track, history),
+                figures.shares_figure(bands, baseline, track),
+                figures.alive_figure(bands, baseline, track)]
+
+    key = [computed, baseline, world, version]
+    figs = solara.use_memo(make, key)
+    names = ("frontier", "gap", "shares", "alive")
+    with solara.Columns([1, 1]):
+        for column in ((0, 2), (1, 3)):
+            with solara.Column():
+                for i in column:
+                    with solara.Div(classes=[f"og-plot-{names[i]}"]):
+                        solara.FigureMatplotlib(figs[i], dependencies=key, format="png")
+
+
+@solara.component
+def Page() -> None:
+    settings = solara.use_reactive(solara.use_memo(_initial_settings, []))
+    compare = solara.use_reactive(False)
+    playing = solara.use_reactive(False)
+    version = solara.use_reactive(0)
+    resets = solara.use_reactive(0)
+    load_error = solara.use_reactive("")
+    s = settings.value
+
+    base = solara.use_memo(lambda: _try_load(s.scenario), [s.scenario])
+    result = solara.use_thread(lambda cancel: _compute(s, cancel), dependencies=[s],
+                               intrusive_cancel=False)
+    computed: Computed | None = result.value
+    want_baseline = compare.value
+    baseline_result = solara.use_thread(
+        lambda: _baseline_bands(s.n_runs, s.seed) if want_baseline else None,
+        dependencies=[want_baseline, s.n_runs, s.seed])
+    baseline = baseline_result.value if want_baseline else None
+
+    def new_world() -> SteppedWorld | None:
+        if computed is None:
+            return None
+        return SteppedWorld(computed.scenario, sim_seed=computed.settings.seed, run_index=0,
+                            seeds=computed.seeds)
+
+    world = solara.use_memo(new_world, [computed, resets.value])
+
+    def stop_on_new_world() -> None:
+        playing.set(False)
+
+    solara.use_effect(stop_on_new_world, [world])
+
+    def step() -> None:
+        if world is not None and world.running:
+            world.step()
+            version.set(version.value + 1)
+
+    def play(cancel: threading.Event) -> None:
+        while playing.value and world is not None and world.running:
+            if cancel.wait(PLAY_INTERVAL_SECONDS):
+                return
+            step()
+        if playing.value:
+            playing.set(False)
+
+    solara.use_thread(play, dependencies=[playing.value, world], intrusive_cancel=False)
+
+    def choose_scenario(name: str) -> None:
+        try:
+            scenario = load_named(name)
+        except ScenarioError as exc:
+            load_error.set(str(exc))
+            return
+        load_error.set("")
+        settings.set(default_settings(name, scenario, n_runs=s.n_runs, seed=s.seed))
+
+    solara.Title("opengap dashboard")
+    solara.Style(CSS)
+    with solara.Columns([1, 3]):
+        with solara.Column(classes=["og-controls"]):
+            with solara.Card("Scenario", margin=0):
+                solara.Select("Scenario (scenarios/)", values=shipped_scenarios(),
+                              value=s.scenario, on_value=choose_scenario)
+                if base is not None and base.description:
+                    solara.Text(base.description, classes=["og-small"])
+                if load_error.value:
+                    solara.Error(load_error.value)
+            with solara.Card("Step or play one world (run 0)", margin=0):
+                WorldControls(world, playing, step, lambda: resets.set(resets.value + 1))
+            Controls(settings, base)
+            with solara.Card("Ensemble", margin=0):
+                solara.SliderInt(f"Number of runs: {s.n_runs}", value=s.n_runs, min=1, max=200,
+                                 step=1, on_value=lambda v: settings.set(
+                                     settings.value.updated(n_runs=int(v))))
+                solara.InputInt("Seed", value=s.seed, on_value=lambda v: settings.set(
+                    settings.value.updated(seed=max(0, int(v or 0)))))
+                solara.Switch(label="Compare with baseline (dashed medians)", value=compare)
+                solara.Button("Back to the scenario's own values", text=True,
+                              on_click=lambda: choose_scenario(s.scenario))
+        with solara.Column():
+            solara.HTML(tag="h2", unsafe_innerHTML="opengap: closed vs open-weight AI labs")
+            if computed is not None and base is not None:
+                status = (f"{computed.settings.scenario}: "
+                          f"{settings_summary(base, computed.settings)} | "
+                          f"{computed.bands.n_runs} runs in {computed.bands.seconds:.2f} s")
+            else:
+                status = "computing the first ensemble ..."
+            busy = result.state in (solara.ResultState.STARTING, solara.ResultState.RUNNING,
+                                    solara.ResultState.WAITING)
+            solara.Text(status + (" | recomputing ..." if busy else ""), classes=["og-status"])
+            if result.error is not None:
+                solara.Error(f"Cannot compute these settings: {result.error}")
+            if computed is None:
+                solara.ProgressLinear(True)
+                return
+            Panels(computed, baseline, world, version.value)
+            with solara.Card("Event log of the stepped world (newest first)", margin=0):
+                EventLog(world, version.value)
+
+
+def _try_load(name: str) -> Scenario | None:
+    try:
+        return load_named(name)
+    except ScenarioError:
+        return None

@@ -1,0 +1,189 @@
+"""What the dashboard's controls set, and how a set of values becomes a scenario.
+
+The controls never edit a scenario file: :func:`apply_settings` takes a loaded scenario and
+returns a validated copy (plus the seed tables to simulate it with) in which
+
+* ``capability.distill_efficiency`` and ``policy.safety_shock_rate_per_year`` are replaced;
+* every ``export_controls`` event gets the chosen ``price_multiplier`` (its cap is kept); a
+  scenario without export controls gets a US -> CN one at the first month, uncapped, when the
+  multiplier is above 1;
+* a ``funding_shock`` event is appended when its size is above 0, and a ``ban`` event when a
+  sovereign is chosen; both add to whatever the scenario already schedules;
+* sovereign grants are scaled by :func:`scale_sovereign_grants`.
+
+Values are validated by the scenario schema, so a control can never produce a world the
+command line would refuse.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sim.calendar import format_month, parse_month
+from sim.scenario import (
+    JURISDICTIONS,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    scenarios_dir,
+    validate_scenario,
+)
+from sim.seeds import Seeds
+
+#: Recovery half-life of the dashboard's funding shock, months. A shock's depth is the
+#: interesting control; one year matches the baseline's sentiment reversion (~14 months).
+FUNDING_SHOCK_HALF_LIFE_MONTHS = 12.0
+
+#: H100e a month per lab: "no cap" for an export control the dashboard adds (far above any
+#: lab's purchases; the schema needs a finite number).
+UNCAPPED_H100E_PER_MONTH = 1e12
+
+#: Sovereign code meaning "no ban" in the ban dropdown.
+NO_BAN = "none"
+
+#: Dotted path of the scenario field that scales sovereign grants, once the schema has it.
+GRANT_SCALE_FIELD = "policy.grant_scale"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Values of the dashboard's controls.
+
+    Months are step indices (0 = the scenario's first month). ``ban_threshold_log10_flop``
+    is log10 of the training-compute threshold (FLOP); ``grant_multiplier`` scales every
+    sovereign's grants to open labs; ``n_runs`` and ``seed`` define the ensemble (run 0 of
+    it is the world that is stepped month by month).
+    """
+
+    scenario: str
+    distill_efficiency: float
+    safety_shock_rate_per_year: float
+    export_price_multiplier: float
+    funding_shock_size: float = 0.0
+    funding_shock_region: str = "CN"
+    funding_shock_month: int = 12
+    ban_sovereign: str = NO_BAN
+    ban_threshold_log10_flop: float = 26.0
+    ban_leakage: float = 0.2
+    ban_month: int = 6
+    grant_multiplier: float = 1.0
+    n_runs: int = 50
+    seed: int = 0
+
+    def updated(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def shipped_scenarios() -> list[str]:
+    """Names of the scenarios in :func:`sim.scenario.scenarios_dir`, baseline first."""
+    names = sorted(p.stem for p in scenarios_dir().glob("*.toml"))
+    return sorted(names, key=lambda n: n != "baseline")
+
+
+def load_named(name: str) -> Scenario:
+    """Load a shipped scenario by name (raises ScenarioError with one line if it is bad)."""
+    path = scenarios_dir() / f"{name}.toml"
+    if not path.is_file():
+        raise ScenarioError(f"{name}: no shipped scenario of that name "
+                            f"(shipped: {', '.join(shipped_scenarios()) or 'none'})")
+    return load_scenario(path)
+
+
+def export_multiplier_of(scenario: Scenario) -> float:
+    """Price multiplier of the scenario's first export control (1 if it has none)."""
+    for event in scenario.events:
+        if event.kind == "export_controls":
+            return float(event.price_multiplier)
+    return 1.0
+
+
+def default_settings(name: str, scenario: Scenario, **extra: Any) -> Settings:
+    """Controls positioned on the scenario's own values (no added events, grants x 1)."""
+    n_months = scenario.time.n_months
+    return Settings(
+        scenario=name,
+        distill_efficiency=float(scenario.capability.distill_efficiency),
+        safety_shock_rate_per_year=float(scenario.policy.safety_shock_rate_per_year),
+        export_price_multiplier=export_multiplier_of(scenario),
+        funding_shock_month=min(12, n_months - 1),
+        ban_month=min(6, n_months - 1),
+        **extra,
+    )
+
+
+def scale_sovereign_grants(data: dict[str, Any], seeds: Seeds,
+                           multiplier: float) -> tuple[dict[str, Any], Seeds]:
+    """Sovereign grants to open labs x ``multiplier``.
+
+    Through the scenario field :data:`GRANT_SCALE_FIELD` when the schema has one (the
+    scenario's own value times the multiplier); otherwise by scaling the seeded budgets
+    (``seeds/sovereigns.csv`` ``open_budget_usd_bn_per_month``), which is what grants are
+    paid from. ``data`` is a scenario dump (modified in place and returned).
+    """
+    if multiplier == 1.0:
+        return data, seeds
+    section, field = GRANT_SCALE_FIELD.split(".")
+    if field in data.get(section, {}):
+        data[section][field] = data[section][field] * multiplier
+        return data, seeds
+    sov = seeds.sovereigns
+    budgets = sov.open_budget_usd_bn_per_month * multiplier
+    return data, replace(seeds, sovereigns=replace(sov, open_budget_usd_bn_per_month=budgets))
+
+
+def apply_settings(base: Scenario, seeds: Seeds, s: Settings) -> tuple[Scenario, Seeds]:
+    """The scenario (validated) and seed tables that the controls ``s`` describe."""
+    data = base.model_dump(mode="json")
+    start = parse_month(base.time.start)
+    last = base.time.n_months - 1
+    data["capability"]["distill_efficiency"] = float(s.distill_efficiency)
+    data["policy"]["safety_shock_rate_per_year"] = float(s.safety_shock_rate_per_year)
+
+    events = data["events"]
+    controls = [e for e in events if e["kind"] == "export_controls"]
+    for event in controls:
+        event["price_multiplier"] = float(s.export_price_multiplier)
+    if not controls and s.export_price_multiplier > 1.0:
+        events.append({"kind": "export_controls", "month": format_month(start),
+                       "sovereign": "US", "target": "CN",
+                       "price_multiplier": float(s.export_price_multiplier),
+                       "cap_h100e_per_month": UNCAPPED_H100E_PER_MONTH})
+    if s.funding_shock_size > 0:
+        month = format_month(start + min(max(s.funding_shock_month, 0), last))
+        events.append({"kind": "funding_shock", "month": month,
+                       "region": s.funding_shock_region, "size": float(s.funding_shock_size),
+                       "half_life_months": FUNDING_SHOCK_HALF_LIFE_MONTHS})
+    if s.ban_sovereign != NO_BAN:
+        month = format_month(start + min(max(s.ban_month, 0), last))
+        events.append({"kind": "ban", "month": month, "sovereign": s.ban_sovereign,
+                       "threshold_flop": float(10.0 ** s.ban_threshold_log10_flop),
+                       "leakage": float(s.ban_leakage)})
+    data, seeds = scale_sovereign_grants(data, seeds, float(s.grant_multiplier))
+    return validate_scenario(data, source=f"<dashboard: {s.scenario}>"), seeds
+
+
+def settings_summary(base: Scenario, s: Settings) -> str:
+    """One line naming what the controls changed from the scenario's own values."""
+    start = parse_month(base.time.start)
+    parts = []
+    if not math.isclose(s.distill_efficiency, base.capability.distill_efficiency):
+        parts.append(f"distillation {s.distill_efficiency:.2f}")
+    if not math.isclose(s.safety_shock_rate_per_year, base.policy.safety_shock_rate_per_year):
+        parts.append(f"safety shocks {s.safety_shock_rate_per_year:.2f}/yr")
+    if not math.isclose(s.export_price_multiplier, export_multiplier_of(base)):
+        parts.append(f"export price x{s.export_price_multiplier:.2f}")
+    if s.funding_shock_size > 0:
+        parts.append(f"{s.funding_shock_region} funding shock -{s.funding_shock_size:.0%} "
+                     f"in {format_month(start + s.funding_shock_month)}")
+    if s.ban_sovereign != NO_BAN:
+        parts.append(f"{s.ban_sovereign} ban > 1e{s.ban_threshold_log10_flop:g} FLOP "
+                     f"(leakage {s.ban_leakage:.0%}) from {format_month(start + s.ban_month)}")
+    if s.grant_multiplier != 1.0:
+        parts.append(f"grants x{s.grant_multiplier:g}")
+    return ", ".join(parts) if parts else "scenario as written"
+
+
+__all__ = ["JURISDICTIONS", "NO_BAN", "Settings", "apply_settings", "default_settings",
+           "load_named", "settings_summary", "shipped_scenarios"]
