@@ -95,9 +95,11 @@ def _initial_settings() -> Settings:
 
 
 @solara.component
-def MonthSlider(label: str, value: int, start: int, n_months: int, on_value: Any) -> None:
+def MonthSlider(label: str, value: int, start: int, n_months: int, on_value: Any,
+                disabled: bool = False) -> None:
     solara.SliderInt(f"{label}: {format_month(start + value)}", value=value, min=0,
-                     max=n_months - 1, step=1, on_value=on_value, thumb_label=False)
+                     max=n_months - 1, step=1, on_value=on_value, thumb_label=False,
+                     disabled=disabled)
 
 
 @solara.component
@@ -127,12 +129,15 @@ def Controls(settings: solara.Reactive[Settings], base: Scenario | None) -> None
     with solara.Card("Funding shock", margin=0):
         solara.Select("Region", values=list(JURISDICTIONS), value=s.funding_shock_region,
                       on_value=lambda v: set_(funding_shock_region=v), dense=True)
-        solara.SliderFloat(f"Size: sentiment -{s.funding_shock_size:.0%} (0 = none)",
+        size = f"-{s.funding_shock_size:.0%} sentiment" if s.funding_shock_size else "none"
+        solara.SliderFloat(f"Size: {size}",
                            value=s.funding_shock_size,
                            min=0.0, max=0.9, step=0.05,
                            on_value=lambda v: set_(funding_shock_size=float(v)))
         MonthSlider("Month", s.funding_shock_month, start, n_months,
-                    lambda v: set_(funding_shock_month=int(v)))
+                    lambda v: set_(funding_shock_month=int(v)),
+                    disabled=not s.funding_shock_size)
+    no_ban = s.ban_sovereign == NO_BAN
     with solara.Card("Open-weight ban", margin=0):
         solara.Select("Sovereign (none = no ban)", values=[NO_BAN, *JURISDICTIONS],
                       value=s.ban_sovereign, on_value=lambda v: set_(ban_sovereign=v),
@@ -140,17 +145,21 @@ def Controls(settings: solara.Reactive[Settings], base: Scenario | None) -> None
         solara.SliderFloat(f"Threshold: 1e{s.ban_threshold_log10_flop:g} training FLOP",
                            value=s.ban_threshold_log10_flop,
                            min=24.0, max=28.0, step=0.25,
+                           disabled=no_ban,
                            on_value=lambda v: set_(ban_threshold_log10_flop=float(v)))
         solara.SliderFloat(f"Leakage: {s.ban_leakage:.0%} still reaches buyers",
                            value=s.ban_leakage,
                            min=0.0, max=1.0, step=0.05,
+                           disabled=no_ban,
                            on_value=lambda v: set_(ban_leakage=float(v)))
-        MonthSlider("From", s.ban_month, start, n_months, lambda v: set_(ban_month=int(v)))
+        MonthSlider("From", s.ban_month, start, n_months, lambda v: set_(ban_month=int(v)),
+                    disabled=no_ban)
 
 
 @solara.component
-def WorldControls(world: SteppedWorld | None, playing: solara.Reactive[bool],
+def WorldControls(world: SteppedWorld | None, version: int, playing: solara.Reactive[bool],
                   on_step: Any, on_reset: Any) -> None:
+    del version  # a dependency: the month shown changes at every step
     done = world is None or not world.running
     with solara.Row(justify="space-between"):
         solara.Button("Reset", color="primary", on_click=on_reset, disabled=world is None)
@@ -271,7 +280,8 @@ def Page() -> None:
                 if load_error.value:
                     solara.Error(load_error.value)
             with solara.Card("Step or play one world (run 0)", margin=0):
-                WorldControls(world, playing, step, lambda: resets.set(resets.value + 1))
+                WorldControls(world, version.value, playing, step,
+                              lambda: resets.set(resets.value + 1))
             Controls(settings, base)
             with solara.Card("Ensemble", margin=0):
                 solara.SliderInt(f"Number of runs: {s.n_runs}", value=s.n_runs, min=1, max=200,

@@ -1,0 +1,121 @@
+"""`opengap app` end to end in a real browser: start the server, open the page in headless
+Chromium (Debian's ``chromium`` driven by Playwright), move a slider, and check that the plot
+is redrawn with different content; step the world once. Screenshots go to the test's
+temporary folder. Nothing is downloaded: Playwright launches the system browser.
+
+Skipped, with the reason, when there is no ``chromium`` on this machine or no ``playwright``
+package (``.ci/run`` installs both).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BROWSER_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+START_TIMEOUT_S = 60
+UPDATE_TIMEOUT_MS = 40_000
+
+
+def _chromium() -> str | None:
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium"),
+                      shutil.which("chromium-browser")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_ready(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"server not ready within {START_TIMEOUT_S} s: {log.read_text()[-2000:]}")
+
+
+@pytest.fixture()
+def server(tmp_path: Path):
+    port = _free_port()
+    log = tmp_path / "server.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "sim", "app", "baseline", "--port",
+                                 str(port)], cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_ready(url, proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_slider_redraws_plot(server: str, tmp_path: Path) -> None:
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no Chromium browser on this machine (Debian package 'chromium'; "
+                    ".ci/run installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright not installed (pip install -e '.[test]')")
+
+    with sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=browser, headless=True,
+            args=BROWSER_FLAGS, viewport={"width": 1600, "height": 1200})
+        try:
+            page = context.new_page()
+            page.goto(server)
+            plot = page.locator(".og-plot-gap img")
+            plot.wait_for(timeout=UPDATE_TIMEOUT_MS)
+            status = page.locator(".og-status")
+            sync_api.expect(status).to_contain_text("runs in", timeout=UPDATE_TIMEOUT_MS)
+            sync_api.expect(status).not_to_contain_text("recomputing", timeout=UPDATE_TIMEOUT_MS)
+            page.screenshot(path=tmp_path / "dashboard_before.png", full_page=True)
+            before = plot.screenshot()
+
+            # Distillation efficiency 0.30 -> 0.50: four steps of 0.05 with the keyboard.
+            slider = page.locator(".v-input", has_text="Distillation efficiency")
+            slider.locator("[role=slider]").first.focus()
+            for _ in range(4):
+                page.keyboard.press("ArrowRight")
+            sync_api.expect(slider).to_contain_text("0.50")
+            sync_api.expect(status).to_contain_text("distillation 0.50",
+                                                    timeout=UPDATE_TIMEOUT_MS)
+            sync_api.expect(status).not_to_contain_text("recomputing", timeout=UPDATE_TIMEOUT_MS)
+            after = plot.screenshot()
+            assert after != before, "the gap plot did not change after the slider moved"
+
+            # Step the world one month: the month counter and the plot move on.
+            page.get_by_role("button", name="Step").click()
+            sync_api.expect(page.locator(".og-world-month")).to_contain_text(
+                "(1/45 months)", timeout=UPDATE_TIMEOUT_MS)
+            page.screenshot(path=tmp_path / "dashboard.png", full_page=True)
+        finally:
+            context.close()
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
