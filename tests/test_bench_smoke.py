@@ -23,3 +23,18 @@ def test_bench_engine_quick(capsys):
     assert "agent-steps/s" in out
     assert "reference" in out and "engine" in out
     assert "peak memory" in out
+
+
+def test_bench_app_quick(capsys):
+    script = SCRIPT.parent / "bench_app.py"
+    spec = importlib.util.spec_from_file_location("bench_app", script)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        assert module.main(["--quick", "--runs", "4"]) == 0
+    finally:
+        sys.modules.pop(spec.name, None)
+    out = capsys.readouterr().out
+    assert "recompute, 1 run (reference)" in out and "recompute, 4 runs" in out
+    assert "redraw of the 4 panels" in out and "target:" in out

@@ -29,7 +29,6 @@ from sim.dashboard.settings import (
     JURISDICTIONS,
     NO_BAN,
     Settings,
-    apply_settings,
     default_settings,
     load_named,
     settings_summary,
@@ -84,9 +83,7 @@ def _baseline_bands(n_runs: int, seed: int) -> Bands:
 def _compute(settings: Settings, cancel: threading.Event) -> Computed:
     if cancel.wait(DEBOUNCE_SECONDS):
         raise solara.util.CancelledError()  # superseded by a newer change: keep old figures
-    base = load_named(settings.scenario)
-    scenario, seeds = apply_settings(base, _seeds(), settings)
-    return Computed(settings, scenario, seeds, recompute(base, _seeds(), settings))
+    return Computed(settings, *recompute(load_named(settings.scenario), _seeds(), settings))
 
 
 def _initial_settings() -> Settings:
@@ -208,7 +205,7 @@ def Panels(computed: Computed, baseline: Bands | None, world: SteppedWorld | Non
             with solara.Column():
                 for i in column:
                     with solara.Div(classes=[f"og-plot-{names[i]}"]):
-                        solara.FigureMatplotlib(figs[i], dependencies=key, format="png")
+                        solara.FigureMatplotlib(figs[i], dependencies=key, **figures.PNG_OPTIONS)
 
 
 @solara.component
