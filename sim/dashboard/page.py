@@ -8,7 +8,7 @@ State per browser session:
   :func:`sim.dashboard.ensemble.recompute`; the previous figures stay on screen meanwhile.
 * the stepped world, a :class:`~sim.dashboard.world.SteppedWorld` (Mesa model) built from the
   same scenario as run 0 of the ensemble, rebuilt whenever a new ensemble arrives or Reset is
-  pressed; Step advances it a month, Play steps it every :data:`PLAY_INTERVAL_SECONDS`.
+  pressed; Step advances it a month; Play steps it on (see :func:`months_per_frame`).
 * ``compare``: overlay the medians of the shipped ``baseline`` scenario (same runs and seed).
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import html
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,8 +41,12 @@ from sim.seeds import Seeds, load_seeds
 
 #: Seconds a control must stay still before the ensemble is recomputed.
 DEBOUNCE_SECONDS = 0.25
-#: Seconds between months while playing (the redraw of the panels adds to it).
-PLAY_INTERVAL_SECONDS = 0.3
+#: Pause between frames while playing, seconds.
+PLAY_INTERVAL_SECONDS = 0.2
+#: Wall seconds per simulated month that Play aims at: when a frame (steps + redraw of the
+#: panels) takes longer, the next frame advances several months, so that a 4-year horizon
+#: plays in about half a minute on a slow or busy machine too.
+PLAY_SECONDS_PER_MONTH = 0.6
 #: Scenario name shown first; set by :func:`sim.app.serve` before the server starts.
 START = {"scenario": "baseline"}
 BASELINE = "baseline"
@@ -84,6 +89,11 @@ def _compute(settings: Settings, cancel: threading.Event) -> Computed:
     if cancel.wait(DEBOUNCE_SECONDS):
         raise solara.util.CancelledError()  # superseded by a newer change: keep old figures
     return Computed(settings, *recompute(load_named(settings.scenario), _seeds(), settings))
+
+
+def months_per_frame(frame_seconds: float) -> int:
+    """Months the next Play frame advances, given how long the last frame took."""
+    return max(1, round((frame_seconds + PLAY_INTERVAL_SECONDS) / PLAY_SECONDS_PER_MONTH))
 
 
 def _initial_settings() -> Settings:
@@ -241,16 +251,20 @@ def Page() -> None:
 
     solara.use_effect(stop_on_new_world, [world])
 
-    def step() -> None:
+    def step(months: int = 1) -> None:
         if world is not None and world.running:
-            world.step()
-            version.set(version.value + 1)
+            for _ in range(months):
+                world.step()
+            version.set(version.value + 1)  # redraws the page (in this thread)
 
     def play(cancel: threading.Event) -> None:
+        months = 1
         while playing.value and world is not None and world.running:
             if cancel.wait(PLAY_INTERVAL_SECONDS):
                 return
-            step()
+            t0 = time.monotonic()
+            step(months)
+            months = months_per_frame(time.monotonic() - t0)
         if playing.value:
             playing.set(False)
 
