@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     one = _times(lambda i: change(i, 1), repeat)
     many = _times(lambda i: change(i, args.runs), repeat)
 
-    scenario, run_seeds, bands = change(0, args.runs)
-    world = SteppedWorld(scenario, sim_seed=settings.seed, seeds=run_seeds)
+    scenario, bands = change(0, args.runs)
+    world = SteppedWorld(scenario, sim_seed=settings.seed, seeds=seeds)
     n_agents = len(world.agents)
     for _ in range(n_months // 2):
         world.step()

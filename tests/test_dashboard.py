@@ -23,6 +23,7 @@ from sim.dashboard.settings import (
 )
 from sim.dashboard.world import SteppedWorld
 from sim.engine import simulate
+from sim.outputs import event_log
 from sim.scenario import Scenario
 from sim.seeds import Seeds
 from sim.world import OUTPUT_CAMPS
@@ -39,22 +40,23 @@ def test_scenario_list_comes_from_the_folder() -> None:
     assert "baseline" in names
 
 
-def test_default_settings_reproduce_the_scenario(small: Scenario, seeds: Seeds) -> None:
+def test_default_settings_reproduce_the_scenario(small: Scenario) -> None:
     settings = default_settings("small", small)
-    scenario, run_seeds = apply_settings(small, seeds, settings)
+    scenario = apply_settings(small, settings)
     assert scenario.content_hash() == small.content_hash()
-    assert run_seeds is seeds
     assert settings_summary(small, settings) == "scenario as written"
 
 
-def test_controls_map_to_scenario_fields_and_events(small: Scenario, seeds: Seeds) -> None:
+def test_controls_map_to_scenario_fields_and_events(small: Scenario) -> None:
     settings = default_settings("small", small).updated(
         distill_efficiency=0.65, safety_shock_rate_per_year=2.0, export_price_multiplier=4.0,
         funding_shock_size=0.4, funding_shock_region="US", funding_shock_month=3,
-        ban_sovereign="EU", ban_threshold_log10_flop=25.5, ban_leakage=0.1, ban_month=2)
-    scenario, _ = apply_settings(small, seeds, settings)
+        ban_sovereign="EU", ban_threshold_log10_flop=25.5, ban_leakage=0.1, ban_month=2,
+        grant_scale=2.5)
+    scenario = apply_settings(small, settings)
     assert scenario.capability.distill_efficiency == 0.65
     assert scenario.policy.safety_shock_rate_per_year == 2.0
+    assert scenario.policy.grant_scale == 2.5
     assert export_multiplier_of(scenario) == 4.0
     by_kind = {e.kind: e for e in scenario.events}
     shock, ban = by_kind["funding_shock"], by_kind["ban"]
@@ -69,27 +71,27 @@ def test_controls_map_to_scenario_fields_and_events(small: Scenario, seeds: Seed
                                                          for e in original]
     summary = settings_summary(small, settings)
     for text in ("distillation 0.65", "export price x4.00", "US funding shock -40% in 2026-07",
-                 "EU ban > 1e25.5 FLOP"):
+                 "EU ban > 1e25.5 FLOP", "grant scale 2.5"):
         assert text in summary
 
 
-def test_export_control_added_when_scenario_has_none(small: Scenario, seeds: Seeds) -> None:
+def test_export_control_added_when_scenario_has_none(small: Scenario) -> None:
     bare = Scenario.model_validate({**small.model_dump(mode="json"), "events": []})
     assert export_multiplier_of(bare) == 1.0
-    scenario, _ = apply_settings(bare, seeds, default_settings("bare", bare).updated(
+    scenario = apply_settings(bare, default_settings("bare", bare).updated(
         export_price_multiplier=2.5))
     (event,) = scenario.events
     assert (event.kind, event.sovereign, event.target, event.price_multiplier) == (
         "export_controls", "US", "CN", 2.5)
-    unchanged, _ = apply_settings(bare, seeds, default_settings("bare", bare))
+    unchanged = apply_settings(bare, default_settings("bare", bare))
     assert unchanged.events == []
 
 
 def test_grant_multiplier_scales_grants(small: Scenario, seeds: Seeds) -> None:
-    settings = default_settings("small", small).updated(grant_multiplier=3.0)
-    scenario, run_seeds = apply_settings(small, seeds, settings)
+    settings = default_settings("small", small)
+    scenario = apply_settings(small, settings.updated(grant_scale=3.0 * settings.grant_scale))
     base = simulate(small, n_runs=2, seed=1, seeds=seeds).arrays["grants"]
-    more = simulate(scenario, n_runs=2, seed=1, seeds=run_seeds).arrays["grants"]
+    more = simulate(scenario, n_runs=2, seed=1, seeds=seeds).arrays["grants"]
     assert base[:, 0].sum() > 0
     np.testing.assert_allclose(more[:, 0], 3.0 * base[:, 0], rtol=1e-12)
 
@@ -107,8 +109,8 @@ def test_bands_are_ordered_quantiles(small: Scenario, seeds: Seeds) -> None:
 
 def test_slider_change_changes_bands(small: Scenario, seeds: Seeds) -> None:
     settings = default_settings("small", small).updated(n_runs=6, seed=2)
-    _, _, low = recompute(small, seeds, settings.updated(distill_efficiency=0.0))
-    _, _, high = recompute(small, seeds, settings.updated(distill_efficiency=1.0))
+    _, low = recompute(small, seeds, settings.updated(distill_efficiency=0.0))
+    _, high = recompute(small, seeds, settings.updated(distill_efficiency=1.0))
     gap_low, gap_high = low.gap["closed_vs_open"][1], high.gap["closed_vs_open"][1]
     assert gap_high[-1] < gap_low[-1]  # more distillation, smaller gap
 
@@ -116,11 +118,11 @@ def test_slider_change_changes_bands(small: Scenario, seeds: Seeds) -> None:
 def test_stepped_world_is_run_zero_of_the_ensemble(small: Scenario, seeds: Seeds) -> None:
     settings = default_settings("small", small).updated(ban_sovereign="CN", ban_month=1,
                                                         ban_threshold_log10_flop=24.0)
-    scenario, run_seeds, _ = recompute(small, seeds, settings.updated(n_runs=3))
-    world = SteppedWorld(scenario, sim_seed=settings.seed, run_index=0, seeds=run_seeds)
+    scenario, _ = recompute(small, seeds, settings.updated(n_runs=3))
+    world = SteppedWorld(scenario, sim_seed=settings.seed, run_index=0, seeds=seeds)
     while world.running:
         world.step()
-    results = simulate(scenario, n_runs=1, seed=settings.seed, seeds=run_seeds)
+    results = simulate(scenario, n_runs=1, seed=settings.seed, seeds=seeds)
     track = world.track()
     for i, camp in enumerate(OUTPUT_CAMPS):
         np.testing.assert_allclose(track[f"frontier_{camp}"],
@@ -128,14 +130,30 @@ def test_stepped_world_is_run_zero_of_the_ensemble(small: Scenario, seeds: Seeds
     np.testing.assert_allclose(track["alive_closed"], results.arrays["alive"][0, :, 0])
     kinds = [(e.month, e.kind) for e in world.events]
     assert ("2026-04", "export_controls") in kinds
-    assert ("2026-05", "ban") in kinds and ("2026-05", "ban_in force") in kinds
-    assert world.events == sorted(world.events, key=lambda e: e.month)
+    assert ("2026-05", "ban") in kinds and ("2026-05", "ban_in_force") in kinds
+    # The log is the run's rows of events.csv, as `opengap run` writes them.
+    expected = [(r["month"], r["actor"], r["event"], r["detail"])
+                for r in event_log(results)]
+    assert [(e.month, e.actor, e.kind, e.detail) for e in world.events] == expected
+
+
+def test_event_log_grows_with_the_steps(small: Scenario, seeds: Seeds) -> None:
+    settings = default_settings("small", small).updated(funding_shock_size=0.5,
+                                                        funding_shock_month=4)
+    world = SteppedWorld(apply_settings(small, settings), seeds=seeds)
+    assert world.events == []
+    for _ in range(4):
+        world.step()
+    assert all(e.month <= "2026-07" for e in world.events)
+    assert "funding_shock" not in [e.kind for e in world.events]
+    world.step()
+    assert ("2026-08", "funding_shock") in [(e.month, e.kind) for e in world.events]
 
 
 def test_panels_have_titles_labels_and_legends(small: Scenario, seeds: Seeds) -> None:
-    scenario, run_seeds, bands = recompute(small, seeds, default_settings("small", small)
-                                           .updated(n_runs=4))
-    world = SteppedWorld(scenario, seeds=run_seeds)
+    scenario, bands = recompute(small, seeds, default_settings("small", small)
+                                .updated(n_runs=4))
+    world = SteppedWorld(scenario, seeds=seeds)
     for _ in range(3):
         world.step()
     track, history = world.track(), world.population.history.closed

@@ -74,12 +74,11 @@ def ensemble_bands(scenario: Scenario, seeds: Seeds, *, n_runs: int, seed: int,
     return replace(bands, seconds=time.perf_counter() - t0)
 
 
-def recompute(base: Scenario, seeds: Seeds,
-              settings: Settings) -> tuple[Scenario, Seeds, Bands]:
-    """What the page does after a control changes: the scenario and seed tables the controls
-    ``settings`` describe on top of scenario ``base``, and their ensemble's bands."""
-    scenario, run_seeds = apply_settings(base, seeds, settings)
+def recompute(base: Scenario, seeds: Seeds, settings: Settings) -> tuple[Scenario, Bands]:
+    """What the page does after a control changes: the scenario the controls ``settings``
+    describe on top of scenario ``base``, and its ensemble's bands."""
+    scenario = apply_settings(base, settings)
     label = f"{settings.scenario}: {settings_summary(base, settings)}"
-    bands = ensemble_bands(scenario, run_seeds, n_runs=settings.n_runs, seed=settings.seed,
+    bands = ensemble_bands(scenario, seeds, n_runs=settings.n_runs, seed=settings.seed,
                            label=label)
-    return scenario, run_seeds, bands
+    return scenario, bands

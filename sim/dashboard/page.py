@@ -65,11 +65,10 @@ CSS = """
 
 @dataclass(frozen=True)
 class Computed:
-    """One recomputation: the settings, the scenario and seed tables they produced, bands."""
+    """One recomputation: the settings, the scenario they produced, its bands."""
 
     settings: Settings
     scenario: Scenario
-    seeds: Seeds
     bands: Bands
 
 
@@ -125,10 +124,9 @@ def Controls(settings: solara.Reactive[Settings], base: Scenario | None) -> None
         solara.SliderFloat(f"Export-control price multiplier: x{s.export_price_multiplier:.2f}",
                            value=s.export_price_multiplier, min=1.0, max=10.0, step=0.25,
                            on_value=lambda v: set_(export_price_multiplier=float(v)))
-        solara.SliderFloat(f"Sovereign grants: x{s.grant_multiplier:.2f} seeded budgets",
-                           value=s.grant_multiplier,
-                           min=0.0, max=5.0, step=0.25,
-                           on_value=lambda v: set_(grant_multiplier=float(v)))
+        solara.SliderFloat(f"Sovereign grants: x{s.grant_scale:.2f} seeded budgets",
+                           value=s.grant_scale, min=0.0, max=5.0, step=0.25,
+                           on_value=lambda v: set_(grant_scale=float(v)))
         solara.SliderFloat(f"Safety-shock rate: {s.safety_shock_rate_per_year:.1f} per year",
                            value=s.safety_shock_rate_per_year,
                            min=0.0, max=5.0, step=0.1,
@@ -242,7 +240,7 @@ def Page() -> None:
         if computed is None:
             return None
         return SteppedWorld(computed.scenario, sim_seed=computed.settings.seed, run_index=0,
-                            seeds=computed.seeds)
+                            seeds=_seeds())
 
     world = solara.use_memo(new_world, [computed, resets.value])
 

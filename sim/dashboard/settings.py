@@ -3,13 +3,13 @@
 The controls never edit a scenario file: :func:`apply_settings` takes a loaded scenario and
 returns a validated copy (plus the seed tables to simulate it with) in which
 
-* ``capability.distill_efficiency`` and ``policy.safety_shock_rate_per_year`` are replaced;
+* ``capability.distill_efficiency``, ``policy.safety_shock_rate_per_year`` and
+  ``policy.grant_scale`` (the scale of the sovereigns' seeded grants) are replaced;
 * every ``export_controls`` event gets the chosen ``price_multiplier`` (its cap is kept); a
   scenario without export controls gets a US -> CN one at the first month, uncapped, when the
   multiplier is above 1;
 * a ``funding_shock`` event is appended when its size is above 0, and a ``ban`` event when a
-  sovereign is chosen; both add to whatever the scenario already schedules;
-* sovereign grants are scaled by :func:`scale_sovereign_grants`.
+  sovereign is chosen; both add to whatever the scenario already schedules.
 
 Values are validated by the scenario schema, so a control can never produce a world the
 command line would refuse.
@@ -30,7 +30,6 @@ from sim.scenario import (
     scenarios_dir,
     validate_scenario,
 )
-from sim.seeds import Seeds
 
 #: Recovery half-life of the dashboard's funding shock, months. A shock's depth is the
 #: interesting control; one year matches the baseline's sentiment reversion (~14 months).
@@ -43,24 +42,22 @@ UNCAPPED_H100E_PER_MONTH = 1e12
 #: Sovereign code meaning "no ban" in the ban dropdown.
 NO_BAN = "none"
 
-#: Dotted path of the scenario field that scales sovereign grants, once the schema has it.
-GRANT_SCALE_FIELD = "policy.grant_scale"
-
 
 @dataclass(frozen=True)
 class Settings:
     """Values of the dashboard's controls.
 
     Months are step indices (0 = the scenario's first month). ``ban_threshold_log10_flop``
-    is log10 of the training-compute threshold (FLOP); ``grant_multiplier`` scales every
-    sovereign's grants to open labs; ``n_runs`` and ``seed`` define the ensemble (run 0 of
-    it is the world that is stepped month by month).
+    is log10 of the training-compute threshold (FLOP); ``grant_scale`` multiplies every
+    sovereign's seeded grants to open labs (``policy.grant_scale``); ``n_runs`` and ``seed``
+    define the ensemble (run 0 of it is the world that is stepped month by month).
     """
 
     scenario: str
     distill_efficiency: float
     safety_shock_rate_per_year: float
     export_price_multiplier: float
+    grant_scale: float
     funding_shock_size: float = 0.0
     funding_shock_region: str = "CN"
     funding_shock_month: int = 12
@@ -68,7 +65,6 @@ class Settings:
     ban_threshold_log10_flop: float = 26.0
     ban_leakage: float = 0.2
     ban_month: int = 6
-    grant_multiplier: float = 1.0
     n_runs: int = 50
     seed: int = 0
 
@@ -100,46 +96,28 @@ def export_multiplier_of(scenario: Scenario) -> float:
 
 
 def default_settings(name: str, scenario: Scenario, **extra: Any) -> Settings:
-    """Controls positioned on the scenario's own values (no added events, grants x 1)."""
+    """Controls positioned on the scenario's own values (no added events)."""
     n_months = scenario.time.n_months
     return Settings(
         scenario=name,
         distill_efficiency=float(scenario.capability.distill_efficiency),
         safety_shock_rate_per_year=float(scenario.policy.safety_shock_rate_per_year),
         export_price_multiplier=export_multiplier_of(scenario),
+        grant_scale=float(scenario.policy.grant_scale),
         funding_shock_month=min(12, n_months - 1),
         ban_month=min(6, n_months - 1),
         **extra,
     )
 
 
-def scale_sovereign_grants(data: dict[str, Any], seeds: Seeds,
-                           multiplier: float) -> tuple[dict[str, Any], Seeds]:
-    """Sovereign grants to open labs x ``multiplier``.
-
-    Through the scenario field :data:`GRANT_SCALE_FIELD` when the schema has one (the
-    scenario's own value times the multiplier); otherwise by scaling the seeded budgets
-    (``seeds/sovereigns.csv`` ``open_budget_usd_bn_per_month``), which is what grants are
-    paid from. ``data`` is a scenario dump (modified in place and returned).
-    """
-    if multiplier == 1.0:
-        return data, seeds
-    section, field = GRANT_SCALE_FIELD.split(".")
-    if field in data.get(section, {}):
-        data[section][field] = data[section][field] * multiplier
-        return data, seeds
-    sov = seeds.sovereigns
-    budgets = sov.open_budget_usd_bn_per_month * multiplier
-    return data, replace(seeds, sovereigns=replace(sov, open_budget_usd_bn_per_month=budgets))
-
-
-def apply_settings(base: Scenario, seeds: Seeds, s: Settings) -> tuple[Scenario, Seeds]:
-    """The scenario (validated) and seed tables that the controls ``s`` describe."""
+def apply_settings(base: Scenario, s: Settings) -> Scenario:
+    """The scenario (validated) that the controls ``s`` describe on top of ``base``."""
     data = base.model_dump(mode="json")
     start = parse_month(base.time.start)
     last = base.time.n_months - 1
     data["capability"]["distill_efficiency"] = float(s.distill_efficiency)
     data["policy"]["safety_shock_rate_per_year"] = float(s.safety_shock_rate_per_year)
+    data["policy"]["grant_scale"] = float(s.grant_scale)
 
     events = data["events"]
     controls = [e for e in events if e["kind"] == "export_controls"]
@@ -160,8 +138,7 @@ def apply_settings(base: Scenario, seeds: Seeds, s: Settings) -> tuple[Scenario,
         events.append({"kind": "ban", "month": month, "sovereign": s.ban_sovereign,
                        "threshold_flop": float(10.0 ** s.ban_threshold_log10_flop),
                        "leakage": float(s.ban_leakage)})
-    data, seeds = scale_sovereign_grants(data, seeds, float(s.grant_multiplier))
-    return validate_scenario(data, source=f"<dashboard: {s.scenario}>"), seeds
+    return validate_scenario(data, source=f"<dashboard: {s.scenario}>")
 
 
 def settings_summary(base: Scenario, s: Settings) -> str:
@@ -180,8 +157,8 @@ def settings_summary(base: Scenario, s: Settings) -> str:
     if s.ban_sovereign != NO_BAN:
         parts.append(f"{s.ban_sovereign} ban > 1e{s.ban_threshold_log10_flop:g} FLOP "
                      f"(leakage {s.ban_leakage:.0%}) from {format_month(start + s.ban_month)}")
-    if s.grant_multiplier != 1.0:
-        parts.append(f"grants x{s.grant_multiplier:g}")
+    if not math.isclose(s.grant_scale, base.policy.grant_scale):
+        parts.append(f"grant scale {s.grant_scale:g}")
     return ", ".join(parts) if parts else "scenario as written"
 
 

@@ -2,10 +2,11 @@
 
 :class:`SteppedWorld` is an :class:`sim.model.OpenGapModel` (so it reproduces run
 ``run_index`` of the engine under ``sim_seed`` exactly) whose DataCollector also records the
-per-camp series the dashboard draws, and which writes a plain-language event log as it goes:
-scheduled scenario events, bans and distillation crackdowns coming into force or lifted,
-safety shocks, and labs exiting or being acquired (the kinds of
-:func:`sim.outputs.event_log`).
+per-camp series the dashboard draws. After each month it also records the engine's monthly
+outputs (the same recording :func:`sim.engine.simulate` does), so its event log is
+:func:`sim.outputs.event_log` of the months simulated so far: the very rows ``opengap run``
+writes to ``events.csv`` for this run (scheduled events, policies enacted or lapsed, bans and
+crackdowns in force or lifted, funding and safety shocks, exits and acquisitions).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from typing import Any
 import mesa
 import numpy as np
 
-from sim.agents import RUN
-from sim.calendar import format_month
+# The engine's own per-month recording, so the log cannot drift from events.csv.
+from sim.engine import Results, _allocate, _camp_onehot, _record, camp_best
 from sim.model import MODEL_REPORTERS, OpenGapModel
-from sim.scenario import JURISDICTIONS
+from sim.outputs import event_log
 from sim.seeds import CAMPS
 from sim.world import OUTPUT_CAMPS
 
@@ -41,81 +42,53 @@ def _camp_reporters() -> dict[str, Any]:
     for i, camp in enumerate(OUTPUT_CAMPS):
         reporters[f"frontier_{camp}"] = lambda m, i=i: float(m.bench_frontier[i])
     for i, camp in enumerate(CAMPS):
-        reporters[f"alive_{camp}"] = lambda m, i=i: int(m.state.alive[RUN][m.lab_camp == i].sum())
+        reporters[f"alive_{camp}"] = lambda m, i=i: int(m.state.alive[0][m.lab_camp == i].sum())
     return reporters
 
 
 class SteppedWorld(OpenGapModel):
-    """An :class:`OpenGapModel` with per-camp reporters and an event log (``events``)."""
+    """An :class:`OpenGapModel` with per-camp reporters and an event log (:attr:`events`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lab_camp = self.population.lab_camp
-        self.events: list[LoggedEvent] = []
-        self._policy_flags = self._flags()
         # Replace the base collector (which already recorded the seeded world) with one
         # that has the per-camp columns, and record the seeded world again.
         self.datacollector = mesa.DataCollector(model_reporters=_camp_reporters())
         self.datacollector.collect(self)
+        world = self.world
+        self._out = _allocate(1, world)
+        self._onehot = _camp_onehot(world)
+        self._prev = (camp_best(self.state.bench, self._masks),
+                      camp_best(self.state.robust, self._masks))
+        self._exit_month = np.full((1, self.population.n_labs), -1)
+        self._acquirer = np.full((1, self.population.n_labs), -1)
+        self._events: tuple[int, list[LoggedEvent]] = (-1, [])
 
     def step(self) -> None:
-        if not self.running:
-            return
-        month_index = self.state.month
+        t = self.state.month
         super().step()
-        if self.flows is not None and self.state.month > month_index:
-            self.events.extend(self._month_events(month_index))
+        if self.flows is None or self.state.month == t:
+            return  # past the horizon: nothing simulated
+        self._prev = _record(self._out, t, self.world, self.state, self.flows, self._onehot,
+                             self._masks, *self._prev)
+        self._exit_month = np.where(self.flows["exits"], t, self._exit_month)
+        self._acquirer = np.where(self.flows["acquired"], self.flows["acquirer"],
+                                  self._acquirer)
 
-    # -- event log ----------------------------------------------------------------------------
-
-    def _flags(self) -> dict[str, np.ndarray]:
-        return {"ban": np.isfinite(self.state.ban_threshold[RUN]),
-                "crackdown": self.state.distill_enforcement[RUN] < 1.0}
-
-    def _month_events(self, t: int) -> list[LoggedEvent]:
-        pop, flows = self.population, self.flows
-        assert flows is not None
-        month = format_month(self.world.params.start_month + t)
-        out: list[LoggedEvent] = []
-        for ev in self.world.schedule:
-            if ev.month != t:
-                continue
-            if ev.sovereign >= 0:
-                actor = pop.sovereign_ids[ev.sovereign]
-            elif ev.region >= 0:
-                actor = JURISDICTIONS[ev.region]
-            else:
-                actor = "world"
-            out.append(LoggedEvent(month, actor, ev.kind, ev.label or ev.kind))
-        flags = self._flags()
-        for name, now in flags.items():
-            before = self._policy_flags[name]
-            for s in np.flatnonzero(now != before):
-                state = "in force" if now[s] else "lifted"
-                pressure = float(self.state.pressure[RUN][s])
-                out.append(LoggedEvent(month, pop.sovereign_ids[s], f"{name}_{state}",
-                                       f"{pop.sovereign_ids[s]} {name} {state} "
-                                       f"(pressure {pressure:.2f})"))
-        self._policy_flags = flags
-        shocks = int(round(float(np.asarray(flows["safety_shocks"])[RUN])))
-        if shocks:
-            out.append(LoggedEvent(month, "world", "safety_shock",
-                                   f"{shocks} safety shock{'s' if shocks != 1 else ''}"))
-        exits = np.asarray(flows["exits"])[RUN]
-        acquired = np.asarray(flows["acquired"])[RUN]
-        acquirer = np.asarray(flows["acquirer"])[RUN]
-        for lab in np.flatnonzero(exits):
-            name, camp = pop.lab_names[lab], CAMPS[pop.lab_camp[lab]]
-            if acquired[lab]:
-                out.append(LoggedEvent(month, name, "acquired",
-                                       f"{name} ({camp}) ran out of cash; compute acquired by "
-                                       f"{pop.lab_names[int(acquirer[lab])]}"))
-            else:
-                out.append(LoggedEvent(month, name, "exit",
-                                       f"{name} ({camp}) ran out of cash and exited"))
-        return out
-
-    # -- series for the figures -----------------------------------------------------------------
+    @property
+    def events(self) -> list[LoggedEvent]:
+        """Events of the months simulated so far, oldest first."""
+        done = self.state.month
+        if self._events[0] != done:
+            results = Results(scenario=self.sim_scenario, world=self.world, seed=self.sim_seed,
+                              run_ids=np.array([self.run_index]),
+                              arrays={**self._out, "exit_month": self._exit_month,
+                                      "acquirer": self._acquirer})
+            rows = [r for r in event_log(results) if r["step"] < done]
+            self._events = (done, [LoggedEvent(r["month"], r["actor"], r["event"],
+                                               r["detail"]) for r in rows])
+        return self._events[1]
 
     def track(self) -> dict[str, np.ndarray]:
         """Recorded monthly series after each step so far (the seeded record dropped): one
