@@ -18,6 +18,7 @@ from sim.dashboard.settings import (
     apply_settings,
     default_settings,
     export_multiplier_of,
+    load_named,
     settings_summary,
     shipped_scenarios,
 )
@@ -38,6 +39,22 @@ def test_scenario_list_comes_from_the_folder() -> None:
     names = shipped_scenarios()
     assert names[0] == "baseline"
     assert "baseline" in names
+
+
+@pytest.mark.parametrize("name", shipped_scenarios())
+def test_every_shipped_scenario_is_reproduced_by_default(name: str) -> None:
+    scenario = load_named(name)
+    settings = default_settings(name, scenario)
+    assert apply_settings(scenario, settings).content_hash() == scenario.content_hash()
+
+
+def test_export_slider_scales_every_export_control(small: Scenario) -> None:
+    data = small.model_dump(mode="json")
+    later = dict(data["events"][0], month="2026-09", price_multiplier=3.0)
+    tighter = Scenario.model_validate({**data, "events": [*data["events"], later]})
+    scenario = apply_settings(tighter, default_settings("t", tighter).updated(
+        export_price_multiplier=3.0))  # 1.5 -> 3.0: x2
+    assert [e.price_multiplier for e in scenario.events] == [3.0, 6.0]
 
 
 def test_default_settings_reproduce_the_scenario(small: Scenario) -> None:

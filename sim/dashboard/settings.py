@@ -5,9 +5,11 @@ returns a validated copy (plus the seed tables to simulate it with) in which
 
 * ``capability.distill_efficiency``, ``policy.safety_shock_rate_per_year`` and
   ``policy.grant_scale`` (the scale of the sovereigns' seeded grants) are replaced;
-* every ``export_controls`` event gets the chosen ``price_multiplier`` (its cap is kept); a
-  scenario without export controls gets a US -> CN one at the first month, uncapped, when the
-  multiplier is above 1;
+* the export-control price multiplier is that of the scenario's first ``export_controls``
+  event; moving it scales every export-control event's ``price_multiplier`` by the same
+  ratio (at least 1, at most 100; caps kept), so a scenario that tightens later stays
+  tighter later. A scenario without export controls gets a US -> CN one at the first month,
+  uncapped, when the multiplier is above 1;
 * a ``funding_shock`` event is appended when its size is above 0, and a ``ban`` event when a
   sovereign is chosen; both add to whatever the scenario already schedules.
 
@@ -121,8 +123,10 @@ def apply_settings(base: Scenario, s: Settings) -> Scenario:
 
     events = data["events"]
     controls = [e for e in events if e["kind"] == "export_controls"]
-    for event in controls:
-        event["price_multiplier"] = float(s.export_price_multiplier)
+    ratio = s.export_price_multiplier / export_multiplier_of(base)
+    if not math.isclose(ratio, 1.0):
+        for event in controls:
+            event["price_multiplier"] = min(max(event["price_multiplier"] * ratio, 1.0), 100.0)
     if not controls and s.export_price_multiplier > 1.0:
         events.append({"kind": "export_controls", "month": format_month(start),
                        "sovereign": "US", "target": "CN",
