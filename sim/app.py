@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import warnings
 from pathlib import Path
 
 from sim.scenario import ScenarioError, scenarios_dir
@@ -52,6 +53,10 @@ def serve(scenario: str, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) 
     os.environ["SERVER_NAME"] = host
     os.environ["SERVER_PORT"] = str(port)
     import uvicorn
+
+    # Solara warns on every page load that its session cookie is not "secure" over plain
+    # http; on a loopback address that is expected, and the warning buries the log.
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
 
     from sim.dashboard import page
 

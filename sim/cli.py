@@ -7,6 +7,9 @@ in batches of runs, writes ``results.parquet``, ``events.csv``, figures and
 ``manifest.json`` into DIR (default ``results/<scenario name>``) and prints headline
 numbers. ``opengap compare`` and ``opengap bets`` live in :mod:`sim.commands`.
 
+``opengap app [SCENARIO] [--host H] [--port P]`` serves the interactive dashboard
+(:mod:`sim.app`) on ``http://127.0.0.1:8765/`` by default.
+
 Errors a user can fix (a bad scenario or seed table, bad arguments, an unwritable output
 folder) are reported as one line ``opengap: error: <message>`` on stderr with exit status
 2. Everything is validated before anything is written, and every file is replaced

@@ -125,7 +125,7 @@ def Controls(settings: solara.Reactive[Settings], base: Scenario | None) -> None
                            value=s.export_price_multiplier, min=1.0, max=10.0, step=0.25,
                            on_value=lambda v: set_(export_price_multiplier=float(v)))
         solara.SliderFloat(f"Sovereign grants: x{s.grant_scale:.2f} seeded budgets",
-                           value=s.grant_scale, min=0.0, max=5.0, step=0.25,
+                           value=s.grant_scale, min=0.0, max=10.0, step=0.25,
                            on_value=lambda v: set_(grant_scale=float(v)))
         solara.SliderFloat(f"Safety-shock rate: {s.safety_shock_rate_per_year:.1f} per year",
                            value=s.safety_shock_rate_per_year,
