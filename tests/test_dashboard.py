@@ -20,12 +20,13 @@ from sim.dashboard.settings import (
     export_multiplier_of,
     load_named,
     settings_summary,
+    settings_toml,
     shipped_scenarios,
 )
 from sim.dashboard.world import SteppedWorld
 from sim.engine import simulate
 from sim.outputs import event_log
-from sim.scenario import Scenario
+from sim.scenario import Scenario, load_scenario
 from sim.seeds import Seeds
 from sim.world import OUTPUT_CAMPS
 
@@ -212,3 +213,17 @@ def test_app_port_in_use(capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["app", "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert f"cannot listen on 127.0.0.1:{port}" in err and err.count("\n") == 1
+
+
+def test_scenario_file_for_the_settings_loads_to_the_same_world(
+        scenario_dir, baseline: Scenario) -> None:
+    settings = default_settings("baseline", baseline).updated(
+        distill_efficiency=0.55, grant_scale=2.0, safety_shock_rate_per_year=1.5,
+        funding_shock_size=0.3, ban_sovereign="US", ban_leakage=0.35)
+    path = scenario_dir / "mine.toml"
+    path.write_text(settings_toml(baseline, settings), encoding="utf-8")
+    loaded = load_scenario(path)
+    expected = apply_settings(baseline, settings)
+    assert loaded.name == "baseline-dashboard"
+    same = {"name": expected.name, "description": expected.description}
+    assert loaded.model_copy(update=same).content_hash() == expected.content_hash()

@@ -27,16 +27,16 @@ from sim.calendar import format_month, parse_month
 from sim.dashboard import figures
 from sim.dashboard.ensemble import Bands, ensemble_bands, recompute
 from sim.dashboard.settings import (
-    JURISDICTIONS,
     NO_BAN,
     Settings,
     default_settings,
     load_named,
     settings_summary,
+    settings_toml,
     shipped_scenarios,
 )
 from sim.dashboard.world import SteppedWorld
-from sim.scenario import Scenario, ScenarioError
+from sim.scenario import JURISDICTIONS, Scenario, ScenarioError
 from sim.seeds import Seeds, load_seeds
 
 #: Seconds a control must stay still before the ensemble is recomputed.
@@ -56,6 +56,7 @@ CSS = """
 .og-small { font-size: 0.85em; }
 .og-status { font-size: 0.95em; color: #333; }
 [class*="og-plot-"] img { max-width: 100%; height: auto; }
+.og-toml { font-size: 0.85em; background: #f6f6f6; padding: 8px; }
 .og-events { max-height: 280px; overflow-y: auto; font-size: 0.85em; }
 .og-events table { border-collapse: collapse; width: 100%; }
 .og-events td, .og-events th { border-bottom: 1px solid #ddd; padding: 2px 8px;
@@ -320,6 +321,10 @@ def Page() -> None:
             Panels(computed, baseline, world, version.value)
             with solara.Card("Event log of the stepped world (newest first)", margin=0):
                 EventLog(world, version.value)
+            if base is not None:
+                with solara.Details("Scenario file for these settings (save under scenarios/)"):
+                    solara.HTML(tag="pre", classes=["og-toml"],
+                                unsafe_innerHTML=html.escape(settings_toml(base, s)))
 
 
 def _try_load(name: str) -> Scenario | None:

@@ -19,13 +19,13 @@ command line would refuse.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, replace
 from typing import Any
 
 from sim.calendar import format_month, parse_month
 from sim.scenario import (
-    JURISDICTIONS,
     Scenario,
     ScenarioError,
     load_scenario,
@@ -166,5 +166,41 @@ def settings_summary(base: Scenario, s: Settings) -> str:
     return ", ".join(parts) if parts else "scenario as written"
 
 
-__all__ = ["JURISDICTIONS", "NO_BAN", "Settings", "apply_settings", "default_settings",
-           "load_named", "settings_summary", "shipped_scenarios"]
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string uses the same escapes
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def settings_toml(base: Scenario, s: Settings) -> str:
+    """A scenario file that ``extends`` the chosen scenario with what the controls changed,
+    to save under ``scenarios/`` and run with ``opengap run`` (or sweep from).
+
+    Inheritance appends events, so a changed export-control multiplier (which rescales the
+    parent's own export-control events) cannot be written this way; it is noted in a comment.
+    """
+    lines = [f"extends = {_toml_value(s.scenario)}",
+             f"name = {_toml_value(s.scenario + '-dashboard')}",
+             f"description = {_toml_value(settings_summary(base, s))}"]
+    tables: dict[str, dict[str, float]] = {"capability": {}, "policy": {}}
+    if not math.isclose(s.distill_efficiency, base.capability.distill_efficiency):
+        tables["capability"]["distill_efficiency"] = float(s.distill_efficiency)
+    if not math.isclose(s.safety_shock_rate_per_year, base.policy.safety_shock_rate_per_year):
+        tables["policy"]["safety_shock_rate_per_year"] = float(s.safety_shock_rate_per_year)
+    if not math.isclose(s.grant_scale, base.policy.grant_scale):
+        tables["policy"]["grant_scale"] = float(s.grant_scale)
+    for table, values in tables.items():
+        if values:
+            lines += ["", f"[{table}]", *(f"{k} = {_toml_value(v)}" for k, v in values.items())]
+    if not math.isclose(s.export_price_multiplier, export_multiplier_of(base)):
+        lines += ["", f"# export-control price multiplier x{s.export_price_multiplier:g}: edit "
+                  f"the export_controls events of '{s.scenario}' (inheritance appends events)"]
+    scenario = apply_settings(base, s)
+    for event in scenario.events[len(base.events):]:
+        if event.kind == "export_controls":
+            continue  # only added when the parent has none; covered by the comment above
+        lines += ["", "[[events]]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in event.model_dump(mode="json").items()]
+    return "\n".join(lines) + "\n"
