@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     repeat = 2 if args.quick else args.repeat
 
-    seeds = load_seeds()
     base = load_named("baseline")
+    seeds = load_seeds(start=base.time.start)
     if args.quick:
         base = base.with_overrides(QUICK)
     settings = default_settings("baseline", base)

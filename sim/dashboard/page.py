@@ -73,22 +73,25 @@ class Computed:
     bands: Bands
 
 
-@functools.lru_cache(maxsize=1)
-def _seeds() -> Seeds:
-    return load_seeds()
+@functools.lru_cache(maxsize=4)
+def _seeds(start: str) -> Seeds:
+    """The seed world a scenario starting in month ``start`` (YYYY-MM) simulates."""
+    return load_seeds(start=start)
 
 
 @functools.lru_cache(maxsize=8)
 def _baseline_bands(n_runs: int, seed: int) -> Bands:
     """The shipped baseline's ensemble, cached: it depends on nothing the controls set."""
-    return ensemble_bands(load_named(BASELINE), _seeds(), n_runs=n_runs, seed=seed,
+    baseline = load_named(BASELINE)
+    return ensemble_bands(baseline, _seeds(baseline.time.start), n_runs=n_runs, seed=seed,
                           label=BASELINE)
 
 
 def _compute(settings: Settings, cancel: threading.Event) -> Computed:
     if cancel.wait(DEBOUNCE_SECONDS):
         raise solara.util.CancelledError()  # superseded by a newer change: keep old figures
-    return Computed(settings, *recompute(load_named(settings.scenario), _seeds(), settings))
+    base = load_named(settings.scenario)
+    return Computed(settings, *recompute(base, _seeds(base.time.start), settings))
 
 
 def months_per_frame(frame_seconds: float) -> int:
@@ -241,7 +244,7 @@ def Page() -> None:
         if computed is None:
             return None
         return SteppedWorld(computed.scenario, sim_seed=computed.settings.seed, run_index=0,
-                            seeds=_seeds())
+                            seeds=_seeds(computed.scenario.time.start))
 
     world = solara.use_memo(new_world, [computed, resets.value])
 
