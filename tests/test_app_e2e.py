@@ -104,7 +104,7 @@ def test_slider_redraws_plot(server: str, tmp_path: Path) -> None:
             slider.locator("[role=slider]").first.focus()
             for _ in range(4):
                 page.keyboard.press("ArrowRight")
-            sync_api.expect(slider).to_contain_text("0.50")
+            sync_api.expect(slider).to_contain_text("0.50", timeout=UPDATE_TIMEOUT_MS)
             sync_api.expect(status).to_contain_text("distillation 0.50",
                                                     timeout=UPDATE_TIMEOUT_MS)
             sync_api.expect(status).not_to_contain_text("recomputing", timeout=UPDATE_TIMEOUT_MS)
