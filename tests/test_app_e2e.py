@@ -1,7 +1,8 @@
 """`opengap app` end to end in a real browser: start the server, open the page in headless
 Chromium (Debian's ``chromium`` driven by Playwright), move a slider, and check that the plot
-is redrawn with different content; step the world once. Screenshots go to the test's
-temporary folder. Nothing is downloaded: Playwright launches the system browser.
+is redrawn with different content; step the world once; overlay the baseline. Screenshots go
+to the test's temporary folder. Nothing is downloaded: Playwright launches the system
+browser.
 
 Skipped, with the reason, when there is no ``chromium`` on this machine or no ``playwright``
 package (``.ci/run`` installs both).
@@ -54,6 +55,15 @@ def _wait_ready(url: str, proc: subprocess.Popen, log: Path) -> None:
         except OSError:
             time.sleep(0.3)
     pytest.fail(f"server not ready within {START_TIMEOUT_S} s: {log.read_text()[-2000:]}")
+
+
+def _changes(page, plot, before: bytes) -> bool:
+    """Wait (up to UPDATE_TIMEOUT_MS) until the plot's pixels differ from ``before``."""
+    for _ in range(UPDATE_TIMEOUT_MS // 500):
+        if plot.screenshot() != before:
+            return True
+        page.wait_for_timeout(500)
+    return False
 
 
 @pytest.fixture()
@@ -115,6 +125,10 @@ def test_slider_redraws_plot(server: str, tmp_path: Path) -> None:
             page.get_by_role("button", name="Step").click()
             sync_api.expect(page.locator(".og-world-month")).to_contain_text(
                 "(1/45 months)", timeout=UPDATE_TIMEOUT_MS)
+            # "Compare with baseline" overlays the baseline's medians on the same plot.
+            stepped = plot.screenshot()
+            page.get_by_text("Compare with baseline").click()
+            assert _changes(page, plot, stepped), "the baseline overlay did not appear"
             page.screenshot(path=tmp_path / "dashboard.png", full_page=True)
         finally:
             context.close()
