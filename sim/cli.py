@@ -29,8 +29,10 @@ from typing import IO, Any
 import sim
 from sim.bets import BetsError
 from sim.calibration.spec import CalibrationError
+from sim.outcomes import OutcomeError
 from sim.scenario import ScenarioError, load_scenario, resolve_scenario_path, scenarios_dir
 from sim.seeds import SeedError
+from sim.sweeps import SweepError
 
 PROG = "opengap"
 DEFAULT_RUNS = 100
@@ -85,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--host", default="127.0.0.1",
                      help="address to listen on (default 127.0.0.1, this machine only)")
     app.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    from sim.sweeps.cli import add_commands as add_sweep_commands
+
+    add_sweep_commands(sub)
     return parser
 
 
@@ -323,10 +328,15 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_calibrate(args)
         if args.command == "app":
             return cmd_app(args)
+        from sim.sweeps.cli import HANDLERS as SWEEP_HANDLERS
+
+        if args.command in SWEEP_HANDLERS:
+            return SWEEP_HANDLERS[args.command](args)
         raise UsageError(f"unknown command {args.command!r}")
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else 0
-    except (ScenarioError, SeedError, UsageError, BetsError, CalibrationError) as exc:
+    except (ScenarioError, SeedError, UsageError, BetsError, CalibrationError, SweepError,
+            OutcomeError) as exc:
         _error(str(exc))
         return 2
     except OSError as exc:

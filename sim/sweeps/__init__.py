@@ -1,0 +1,14 @@
+"""Scenario sweeps: many parameter sets x replicates, run in chunks, streamed to disk.
+
+* :mod:`sim.sweeps.spec`: the sweep spec (TOML) and its validation;
+* :mod:`sim.sweeps.design`: parameter sets from a grid, a Latin hypercube or a Sobol sequence;
+* :mod:`sim.sweeps.chunks`: simulating one chunk of parameter sets (the unit of work);
+* :mod:`sim.sweeps.backends`: where chunks run (this process, a process pool, Dask);
+* :mod:`sim.sweeps.store`: chunk files, the manifest, resume and the final tables;
+* :mod:`sim.sweeps.run`: the sweep itself (plan, run the missing chunks, consolidate).
+"""
+
+
+class SweepError(Exception):
+    """A sweep that cannot run as asked; ``str(err)`` is one line naming file, field and
+    what is allowed (reported with exit status 2)."""
