@@ -85,6 +85,9 @@ def add_commands(sub: Any) -> None:
                       "left uncovered (default 2)")
     disc.add_argument("--min-support", type=float, default=0.05, metavar="F",
                       help="a box keeps at least this fraction of the runs (default 0.05)")
+    disc.add_argument("--min-density", type=float, default=None, metavar="P",
+                      help="pick the widest box in which P(outcome) >= P (default: the best "
+                      "balance of density and coverage, F-score with beta 0.5)")
 
 
 def _check_backend(args: argparse.Namespace) -> int:
@@ -168,9 +171,11 @@ def cmd_discover(args: argparse.Namespace) -> int:
         raise UsageError(f"--min-support must be between 0 and 1 (got {args.min_support})")
     if args.boxes < 1:
         raise UsageError(f"--boxes must be at least 1 (got {args.boxes})")
+    if args.min_density is not None and not 0 < args.min_density <= 1:
+        raise UsageError(f"--min-density must be in (0, 1] (got {args.min_density})")
     print(discover_from_file(args.results, outcome=args.outcome, threshold=args.threshold,
                              below=args.below, max_boxes=args.boxes,
-                             min_support=args.min_support))
+                             min_support=args.min_support, min_density=args.min_density))
     return 0
 
 
