@@ -15,6 +15,7 @@ and the chunk goes on with the next one.
 from __future__ import annotations
 
 import functools
+import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ class ChunkResult:
     n_runs: int
     columns: dict[str, np.ndarray]
     failures: list[dict[str, Any]] = field(default_factory=list)
+    worker_peak_bytes: int = 0  # peak resident set of the process that ran the chunk
 
 
 @functools.lru_cache(maxsize=1)
@@ -116,4 +118,14 @@ def run_chunk(job: ChunkJob,
         matrix = np.zeros((0, n_out))
     columns = {"sample": samples, "replicate": replicates}
     columns.update({label: matrix[:, k].copy() for k, label in enumerate(labels)})
-    return ChunkResult(job.first, job.last, job.n_runs, columns, failures)
+    return ChunkResult(job.first, job.last, job.n_runs, columns, failures, peak_rss_bytes())
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set of this process so far, in bytes (0 where unknown)."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return 0
+    scale = 1 if sys.platform == "darwin" else 1024  # Linux reports KiB, macOS bytes
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * scale

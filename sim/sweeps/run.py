@@ -114,6 +114,7 @@ class SweepSummary:
     resumed_chunks: int
     new_chunks: int
     seconds: float
+    worker_peak_bytes: int  # largest peak resident set of a process that ran chunks
 
 
 def run_sweep(spec: SweepSpec, out: Path, *, backend: str = "local", workers: int = 1,
@@ -140,12 +141,13 @@ def run_sweep(spec: SweepSpec, out: Path, *, backend: str = "local", workers: in
                                      f"{spec.samples} parameter sets to go\n")
     # In-process chunks report each parameter set; pooled ones report when they finish.
     inline = backend == "local" and workers == 1
-    new_chunks = 0
+    new_chunks = worker_peak = 0
     for result in execute(plan_jobs(spec, design, todo, size), backend=backend,
                           workers=workers, scheduler=scheduler,
                           tick=progress.advance if inline else None):
         store.write_chunk(out, spec, design, result)
         new_chunks += 1
+        worker_peak = max(worker_peak, result.worker_peak_bytes)
         if not inline:
             progress.advance(result.n_runs)
         if on_chunk is not None:
@@ -155,5 +157,7 @@ def run_sweep(spec: SweepSpec, out: Path, *, backend: str = "local", workers: in
     n_runs, n_failed = store.consolidate(out, spec, design, ranges)
     store.write_manifest(out, store.manifest_data(
         spec, "complete", files=[store.MANIFEST, store.DESIGN, store.RUNS, store.FAILURES],
-        runs_written=n_runs, failed_parameter_sets=n_failed))
-    return SweepSummary(out, n_runs, n_failed, len(done), new_chunks, time.monotonic() - t0)
+        runs_written=n_runs, failed_parameter_sets=n_failed,
+        worker_peak_rss_bytes=worker_peak or None))
+    return SweepSummary(out, n_runs, n_failed, len(done), new_chunks, time.monotonic() - t0,
+                        worker_peak)
