@@ -214,8 +214,27 @@ def simulate(
     seeds = seeds or load_seeds(start=scenario.time.start)
     check_seed_world(seeds, scenario.time.start)
     world = build_world(scenario, seeds)
+    return simulate_world(scenario, world, seeds=seeds, seed=seed,
+                          run_ids=np.arange(first_run, first_run + n_runs), progress=progress)
+
+
+def simulate_world(
+    scenario: Scenario,
+    world: World,
+    *,
+    seeds: Seeds,
+    seed: int,
+    run_ids: np.ndarray,
+    progress: Callable[[int, int], Any] | None = None,
+) -> Results:
+    """Simulate runs ``run_ids`` of an already built ``world`` (see :func:`simulate`).
+
+    Run ids may repeat: runs with the same id draw the same random numbers. Sweeps use this
+    to run several parameter sets in one batch, with ``world.params`` fields that differ
+    between them given as ``(runs, 1)`` arrays (:mod:`sim.sweeps.stacked`).
+    """
+    n_runs = len(run_ids)
     state = initial_state(world, seeds, n_runs)
-    run_ids = np.arange(first_run, first_run + n_runs)
     streams = RandomStreams.for_population(seed, run_ids, world.population)
     out = _allocate(n_runs, world)
     onehot, masks = _camp_onehot(world), output_camp_masks(world)

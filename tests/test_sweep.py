@@ -181,14 +181,14 @@ def test_failed_parameter_set_is_recorded_and_the_sweep_goes_on(tmp_path: Path,
 
     spec = load_spec(write_spec(tmp_path, samples=6, replicates=2))
     bad = design_values(spec)[3]
-    real = chunks.simulate
+    real = chunks.simulate_stack
 
-    def flaky(scenario, **kwargs):
-        if scenario.capability.distill_efficiency == bad[0]:
+    def flaky(scenarios, *args, **kwargs):
+        if any(s.capability.distill_efficiency == bad[0] for s in scenarios):
             raise FloatingPointError("injected failure")
-        return real(scenario, **kwargs)
+        return real(scenarios, *args, **kwargs)
 
-    monkeypatch.setattr(chunks, "simulate", flaky)
+    monkeypatch.setattr(chunks, "simulate_stack", flaky)
     summary = run_sweep(spec, tmp_path / "out", workers=1, chunk_size=2)
     assert summary.failed_sets == 1 and summary.runs == 10
     assert 3 not in set(read_runs(tmp_path / "out").column("sample").to_pylist())

@@ -1,4 +1,4 @@
-"""One chunk of a sweep: a few parameter sets, each simulated as one batch of its replicates.
+"""One chunk of a sweep: a few parameter sets x replicates, simulated in stacked batches.
 
 Seeds (common random numbers): replicate ``j`` of *every* parameter set is run ``j`` of
 ``simulate(scenario_i, seed=sweep_seed)``, so a run's randomness depends only on
@@ -7,6 +7,9 @@ therefore differ only by their parameters, not by luck, which sharpens compariso
 sensitivity indices; and since the engine gives a run the same numbers in any batch, the
 results do not depend on how samples are grouped into chunks, on the backend or on the
 number of workers.
+
+Parameter sets that share a world are simulated together in one engine batch
+(:mod:`sim.sweeps.stacked`), with the same numbers as separate simulations.
 
 A parameter set whose simulation raises is recorded as a failure (its values and the error)
 and the chunk goes on with the next one.
@@ -23,10 +26,15 @@ from typing import Any
 
 import numpy as np
 
-from sim.engine import simulate
 from sim.outcomes import OutcomeSpec, evaluate
 from sim.scenario import Scenario
 from sim.seeds import Seeds, load_seeds
+from sim.sweeps.stacked import group_by_world, simulate_stack
+from sim.world import build_world
+
+#: Most runs simulated in one engine batch: large enough that numpy's per-call overhead is
+#: spread over many runs, small enough to keep a batch's arrays to tens of MB.
+STACK_RUNS = 200
 
 
 @dataclass(frozen=True)
@@ -74,50 +82,67 @@ def _seeds() -> Seeds:
     return load_seeds()
 
 
-def outcome_matrix(base: Scenario, paths: tuple[str, ...], values: tuple[Any, ...],
-                   replicates: int, seed: int, outcomes: tuple[OutcomeSpec, ...],
-                   seeds: Seeds | None = None) -> dict[str, np.ndarray]:
-    """Outcomes ``{label: (replicates,)}`` of one parameter set (raises if it fails)."""
-    scenario = base.with_overrides(dict(zip(paths, values, strict=True))) if paths else base
-    results = simulate(scenario, n_runs=replicates, seed=seed, first_run=0,
-                       seeds=seeds or _seeds())
-    return evaluate(results, outcomes)
+def _failure(sample: int, job: ChunkJob, values: tuple[Any, ...],
+             exc: Exception) -> dict[str, Any]:
+    return {
+        "sample": sample,
+        "params": dict(zip(job.paths, values, strict=True)),
+        "error": f"{type(exc).__name__}: {exc}",
+        "where": "".join(traceback.format_exception(exc)[-2:]).strip(),
+    }
+
+
+def _outcomes_of_stack(job: ChunkJob, scenarios: list[Scenario], worlds: list[Any],
+                       seeds: Seeds) -> list[np.ndarray]:
+    """(replicates, outcomes) per set of one stack."""
+    results = simulate_stack(scenarios, worlds, job.replicates, job.seed, seeds)
+    out = evaluate(results, job.outcomes)
+    matrix = np.stack([out[o.label] for o in job.outcomes], axis=1)
+    return [matrix[i * job.replicates:(i + 1) * job.replicates] for i in range(len(worlds))]
 
 
 def run_chunk(job: ChunkJob,
               tick: Callable[[int], Any] | None = None) -> ChunkResult:
-    """Simulate every parameter set of ``job``; ``tick(runs)`` after each one."""
-    n_out = len(job.outcomes)
-    labels = [o.label for o in job.outcomes]
-    sample_col, rep_col, out_rows = [], [], []
+    """Simulate every parameter set of ``job``, stacking sets that share a world into
+    batches of about ``STACK_RUNS`` runs; ``tick(runs)`` after each batch. A batch that
+    raises is re-run set by set, so only the failing sets are lost."""
+    seeds = _seeds()
     failures: list[dict[str, Any]] = []
-    reps = np.arange(job.replicates, dtype=np.int64)
+    valid: list[tuple[int, tuple[Any, ...], Scenario, Any]] = []
     for sample, values in zip(job.samples, job.values, strict=True):
         try:
-            out = outcome_matrix(job.base, job.paths, values, job.replicates, job.seed,
-                                 job.outcomes)
+            scenario = (job.base.with_overrides(dict(zip(job.paths, values, strict=True)))
+                        if job.paths else job.base)
+            valid.append((sample, values, scenario, build_world(scenario, seeds)))
         except Exception as exc:  # one bad parameter set must not stop a sweep
-            failures.append({
-                "sample": sample,
-                "params": dict(zip(job.paths, values, strict=True)),
-                "error": f"{type(exc).__name__}: {exc}",
-                "where": "".join(traceback.format_exception(exc)[-2:]).strip(),
-            })
-        else:
-            sample_col.append(np.full(job.replicates, sample, dtype=np.int64))
-            rep_col.append(reps)
-            out_rows.append(np.stack([out[label] for label in labels], axis=1)
-                            if n_out else np.zeros((job.replicates, 0)))
+            failures.append(_failure(sample, job, values, exc))
+    if tick is not None and len(valid) < len(job.samples):
+        tick((len(job.samples) - len(valid)) * job.replicates)
+    per_set: dict[int, np.ndarray] = {}
+    max_sets = max(1, STACK_RUNS // job.replicates)
+    for group in group_by_world([v[3] for v in valid], max_sets):
+        members = [valid[i] for i in group]
+        try:
+            mats = _outcomes_of_stack(job, [m[2] for m in members], [m[3] for m in members],
+                                      seeds)
+            per_set.update({m[0]: mat for m, mat in zip(members, mats, strict=True)})
+        except Exception:  # find the culprit: run the group's sets one at a time
+            for sample, values, scenario, world in members:
+                try:
+                    per_set[sample] = _outcomes_of_stack(job, [scenario], [world], seeds)[0]
+                except Exception as exc:  # one bad parameter set must not stop a sweep
+                    failures.append(_failure(sample, job, values, exc))
         if tick is not None:
-            tick(job.replicates)
-    if sample_col:
-        samples, replicates = np.concatenate(sample_col), np.concatenate(rep_col)
-        matrix = np.concatenate(out_rows)
-    else:
-        samples = replicates = np.zeros(0, dtype=np.int64)
-        matrix = np.zeros((0, n_out))
+            tick(len(members) * job.replicates)
+    done = sorted(per_set)
+    n_out = len(job.outcomes)
+    reps = np.arange(job.replicates, dtype=np.int64)
+    samples = np.repeat(np.asarray(done, dtype=np.int64), job.replicates)
+    replicates = np.tile(reps, len(done))
+    matrix = np.concatenate([per_set[i] for i in done]) if done else np.zeros((0, n_out))
     columns = {"sample": samples, "replicate": replicates}
-    columns.update({label: matrix[:, k].copy() for k, label in enumerate(labels)})
+    columns.update({o.label: matrix[:, k].copy() for k, o in enumerate(job.outcomes)})
+    failures.sort(key=lambda f: f["sample"])
     return ChunkResult(job.first, job.last, job.n_runs, columns, failures, peak_rss_bytes())
 
 
