@@ -159,6 +159,31 @@ def test_results_identical_across_backends_workers_and_chunk_sizes(tmp_path: Pat
         assert_bit_identical(ref, read_runs(tmp_path / name))
 
 
+def test_dask_backend_uses_an_existing_scheduler(tmp_path: Path) -> None:
+    from dask.distributed import LocalCluster
+
+    spec = load_spec(write_spec(tmp_path, samples=3, replicates=2))
+    run_sweep(spec, tmp_path / "serial", workers=1)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:
+        run_sweep(spec, tmp_path / "remote", backend="dask", workers=1,
+                  scheduler=cluster.scheduler_address, chunk_size=1)
+        assert cluster.scheduler_address.startswith(("tcp://", "inproc://"))
+    assert_bit_identical(read_runs(tmp_path / "serial"), read_runs(tmp_path / "remote"))
+
+
+def test_unreachable_scheduler_is_a_one_line_error(tmp_path: Path, capsys,
+                                                   monkeypatch) -> None:
+    import sim.sweeps.backends as backends
+
+    monkeypatch.setattr(backends, "CONNECT_TIMEOUT", "1s")
+    spec = write_spec(tmp_path, samples=2, replicates=1)
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "o"), "--backend", "dask",
+                 "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--scheduler tcp://127.0.0.1:9: cannot connect" in err
+
+
 def test_replicate_j_shares_random_numbers_across_samples(tmp_path: Path) -> None:
     """Run j of every parameter set uses the engine's run j under the sweep seed."""
     from sim.engine import simulate

@@ -26,6 +26,8 @@ from sim.sweeps import SweepError
 from sim.sweeps.chunks import ChunkJob, ChunkResult, run_chunk
 
 BACKENDS = ("local", "dask")
+#: How long to keep trying to reach a Dask scheduler before giving up.
+CONNECT_TIMEOUT = "20s"
 
 
 def _mp_context() -> Any:
@@ -65,7 +67,7 @@ def _dask_client(workers: int, scheduler: str | None) -> Any:
         raise SweepError("--backend dask: dask[distributed] is not installed") from None
     if scheduler:
         try:
-            return Client(scheduler, timeout="20s")
+            return Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
             raise SweepError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
