@@ -8,7 +8,12 @@ What it measures:
   process: what ``--workers 1`` does) and on 2 workers (a process pool). The 1-worker run is
   the reference: ``speed-up = rate(2) / rate(1)``, target >= 1.7. Timings cover the whole
   command (start-up, design, simulation, chunk files, final tables), in a fresh
-  subprocess each, wall clock.
+  subprocess each, wall clock. The CPU time spent inside chunks (summed over workers) is
+  printed too: equal totals on 1 and 2 workers mean the parallel version does no extra
+  work, so a shortfall in speed-up comes from cores taken by other processes.
+* **Stacking.** The same sweep on 1 worker with one engine batch per parameter set
+  (``STACK_RUNS = 1``), the reference for the gain from running many parameter sets in one
+  vectorized batch (``sim/sweeps/stacked.py``); ``--no-unstacked`` skips it.
 * **Peak memory.** A 20,000-run sweep (the same parameters, 2,000 sets x 10 replicates) on
   2 workers; horizon to 2027-12 (21 months) by default to keep the benchmark to minutes,
   the full horizon with ``--full``. The sweep runs in a child process that reports its own
@@ -46,12 +51,15 @@ import json, resource, sys
 from pathlib import Path
 from sim.sweeps.run import run_sweep
 from sim.sweeps.spec import load_spec
+import sim.sweeps.chunks as chunks
+if sys.argv[4] == "unstacked":
+    chunks.STACK_RUNS = 1  # one engine batch per parameter set (its replicates)
 spec = load_spec(sys.argv[1])
 summary = run_sweep(spec, Path(sys.argv[2]), workers=int(sys.argv[3]), stream=sys.stderr)
 scale = 1 if sys.platform == "darwin" else 1024
 print(json.dumps({"runs": summary.runs,
                   "self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale,
-                  "workers": summary.worker_peak_bytes}))
+                  "workers": summary.worker_peak_bytes, "cpu": summary.cpu_seconds}))
 """
 
 
@@ -69,11 +77,12 @@ def lhs_spec_text(samples: int, replicates: int, end: str | None) -> str:
     return text
 
 
-def run_child(spec: Path, out: Path, workers: int) -> tuple[float, dict]:
+def run_child(spec: Path, out: Path, workers: int,
+              mode: str = "stacked") -> tuple[float, dict]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get(
         "PYTHONPATH", "")])}
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(spec), str(out), str(workers)],
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(spec), str(out), str(workers), mode],
                           capture_output=True, text=True, env=env, check=False)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -87,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sweeps (smoke test)")
     parser.add_argument("--full", action="store_true",
                         help="full horizon for the 20,000-run memory sweep")
+    parser.add_argument("--no-unstacked", action="store_true",
+                        help="skip the reference sweep without stacked batches")
     args = parser.parse_args(argv)
     if args.quick:
         speed = (4, 1, "2026-06")
@@ -104,13 +115,19 @@ def main(argv: list[str] | None = None) -> int:
         n_runs = speed[0] * speed[1]
         rates = {}
         for workers in (1, 2):
-            seconds, _ = run_child(spec, folder / f"speed-{workers}", workers)
+            seconds, info = run_child(spec, folder / f"speed-{workers}", workers)
             rates[workers] = n_runs / seconds
             print(f"  LHS sweep, {n_runs:,} runs, {workers} worker{'s' if workers > 1 else ''}: "
                   f"{seconds:7.1f} s  {rates[workers]:7.1f} runs/s  "
-                  f"(load average {os.getloadavg()[0]:.2f})")
+                  f"(CPU in chunks {info['cpu']:.1f} s; load average "
+                  f"{os.getloadavg()[0]:.2f})")
         ratio = rates[2] / rates[1]
         print(f"  speed-up on 2 workers: {ratio:.2f}x (target >= 1.7x)")
+        if not args.no_unstacked:
+            seconds, _ = run_child(spec, folder / "unstacked", 1, "unstacked")
+            print(f"  same sweep, 1 worker, one engine batch per parameter set: {seconds:7.1f} s"
+                  f"  {n_runs / seconds:7.1f} runs/s; stacking gains "
+                  f"{rates[1] * seconds / n_runs:.2f}x")
         import pyarrow.parquet as pq
 
         from sim.sweeps.store import RUNS

@@ -31,8 +31,13 @@ CONNECT_TIMEOUT = "20s"
 
 
 def _mp_context() -> Any:
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    # Workers fork from a server that has already imported the engine, so each starts in
+    # milliseconds instead of re-importing numpy, scipy and pydantic.
+    ctx.set_forkserver_preload(["sim.sweeps.chunks"])
+    return ctx
 
 
 def _serial(jobs: Iterable[ChunkJob], tick: Callable[[int], Any] | None) -> Iterator[ChunkResult]:

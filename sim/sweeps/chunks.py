@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,6 +75,7 @@ class ChunkResult:
     columns: dict[str, np.ndarray]
     failures: list[dict[str, Any]] = field(default_factory=list)
     worker_peak_bytes: int = 0  # peak resident set of the process that ran the chunk
+    cpu_seconds: float = 0.0  # CPU time the chunk took in its process
 
 
 @functools.lru_cache(maxsize=1)
@@ -106,6 +108,7 @@ def run_chunk(job: ChunkJob,
     """Simulate every parameter set of ``job``, stacking sets that share a world into
     batches of about ``STACK_RUNS`` runs; ``tick(runs)`` after each batch. A batch that
     raises is re-run set by set, so only the failing sets are lost."""
+    cpu0 = time.process_time()
     seeds = _seeds()
     failures: list[dict[str, Any]] = []
     valid: list[tuple[int, tuple[Any, ...], Scenario, Any]] = []
@@ -143,7 +146,8 @@ def run_chunk(job: ChunkJob,
     columns = {"sample": samples, "replicate": replicates}
     columns.update({o.label: matrix[:, k].copy() for k, o in enumerate(job.outcomes)})
     failures.sort(key=lambda f: f["sample"])
-    return ChunkResult(job.first, job.last, job.n_runs, columns, failures, peak_rss_bytes())
+    return ChunkResult(job.first, job.last, job.n_runs, columns, failures, peak_rss_bytes(),
+                       time.process_time() - cpu0)
 
 
 def peak_rss_bytes() -> int:

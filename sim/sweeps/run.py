@@ -115,6 +115,7 @@ class SweepSummary:
     new_chunks: int
     seconds: float
     worker_peak_bytes: int  # largest peak resident set of a process that ran chunks
+    cpu_seconds: float  # CPU time spent in the chunks run by this invocation
 
 
 def run_sweep(spec: SweepSpec, out: Path, *, backend: str = "local", workers: int = 1,
@@ -142,12 +143,14 @@ def run_sweep(spec: SweepSpec, out: Path, *, backend: str = "local", workers: in
     # In-process chunks report each parameter set; pooled ones report when they finish.
     inline = backend == "local" and workers == 1
     new_chunks = worker_peak = 0
+    cpu = 0.0
     for result in execute(plan_jobs(spec, design, todo, size), backend=backend,
                           workers=workers, scheduler=scheduler,
                           tick=progress.advance if inline else None):
         store.write_chunk(out, spec, design, result)
         new_chunks += 1
         worker_peak = max(worker_peak, result.worker_peak_bytes)
+        cpu += result.cpu_seconds
         if not inline:
             progress.advance(result.n_runs)
         if on_chunk is not None:
@@ -160,4 +163,4 @@ def run_sweep(spec: SweepSpec, out: Path, *, backend: str = "local", workers: in
         runs_written=n_runs, failed_parameter_sets=n_failed,
         worker_peak_rss_bytes=worker_peak or None))
     return SweepSummary(out, n_runs, n_failed, len(done), new_chunks, time.monotonic() - t0,
-                        worker_peak)
+                        worker_peak, cpu)
