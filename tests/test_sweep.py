@@ -184,6 +184,17 @@ def test_unreachable_scheduler_is_a_one_line_error(tmp_path: Path, capsys,
     assert err.count("\n") == 1 and "--scheduler tcp://127.0.0.1:9: cannot connect" in err
 
 
+def test_many_replicates_run_in_blocks_with_the_same_numbers(tmp_path: Path,
+                                                             monkeypatch) -> None:
+    import sim.sweeps.chunks as chunks
+
+    spec = load_spec(write_spec(tmp_path, samples=2, replicates=5))
+    run_sweep(spec, tmp_path / "whole", workers=1)
+    monkeypatch.setattr(chunks, "STACK_RUNS", 2)  # sets alone, replicates in blocks of 2
+    run_sweep(spec, tmp_path / "blocks", workers=1)
+    assert_bit_identical(read_runs(tmp_path / "whole"), read_runs(tmp_path / "blocks"))
+
+
 def test_replicate_j_shares_random_numbers_across_samples(tmp_path: Path) -> None:
     """Run j of every parameter set uses the engine's run j under the sweep seed."""
     from sim.engine import simulate

@@ -96,11 +96,21 @@ def _failure(sample: int, job: ChunkJob, values: tuple[Any, ...],
 
 def _outcomes_of_stack(job: ChunkJob, scenarios: list[Scenario], worlds: list[Any],
                        seeds: Seeds) -> list[np.ndarray]:
-    """(replicates, outcomes) per set of one stack."""
-    results = simulate_stack(scenarios, worlds, job.replicates, job.seed, seeds)
+    """(replicates, outcomes) per set of one stack. A single set with more than
+    ``STACK_RUNS`` replicates runs in blocks of replicates (same numbers, bounded memory)."""
+    reps = job.replicates
+    if len(worlds) == 1 and reps > STACK_RUNS:
+        blocks = []
+        for lo in range(0, reps, STACK_RUNS):
+            n = min(STACK_RUNS, reps - lo)
+            results = simulate_stack(scenarios, worlds, n, job.seed, seeds, first_replicate=lo)
+            out = evaluate(results, job.outcomes)
+            blocks.append(np.stack([out[o.label] for o in job.outcomes], axis=1))
+        return [np.concatenate(blocks)]
+    results = simulate_stack(scenarios, worlds, reps, job.seed, seeds)
     out = evaluate(results, job.outcomes)
     matrix = np.stack([out[o.label] for o in job.outcomes], axis=1)
-    return [matrix[i * job.replicates:(i + 1) * job.replicates] for i in range(len(worlds))]
+    return [matrix[i * reps:(i + 1) * reps] for i in range(len(worlds))]
 
 
 def run_chunk(job: ChunkJob,

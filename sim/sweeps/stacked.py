@@ -75,10 +75,11 @@ def split_results(results: Results, n_sets: int) -> list[np.ndarray]:
 
 
 def simulate_stack(scenarios: Sequence[Scenario], worlds: Sequence[World], replicates: int,
-                   seed: int, seeds: Seeds) -> Results:
-    """Simulate ``replicates`` runs of each scenario (sharing one world key) in one batch."""
+                   seed: int, seeds: Seeds, first_replicate: int = 0) -> Results:
+    """Simulate replicates ``first_replicate .. first_replicate + replicates - 1`` of each
+    scenario (all sharing one world key) in one batch, set by set."""
     world = stacked_world(worlds, replicates)
-    run_ids = np.tile(np.arange(replicates), len(worlds))
+    run_ids = np.tile(np.arange(first_replicate, first_replicate + replicates), len(worlds))
     return simulate_world(scenarios[0], world, seeds=seeds, seed=seed, run_ids=run_ids)
 
 
