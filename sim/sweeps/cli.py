@@ -153,7 +153,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     n = args.n if args.n is not None else spec.samples
     if n < 2 or n & (n - 1):
-        raise SweepError(f"--n must be a power of 2, at least 2 (got {n})")
+        source = "" if args.n is not None else f", the samples of {spec.source}; give --n"
+        raise SweepError(f"--n must be a power of 2, at least 2 (got {n}{source})")
     out = args.out if args.out is not None else Path("results") / "sensitivity" / spec.name
     _prepare(out)
     report = run_sensitivity(spec, n=n, out=out, backend=args.backend, workers=workers,
