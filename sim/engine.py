@@ -226,15 +226,19 @@ def simulate_world(
     seed: int,
     run_ids: np.ndarray,
     progress: Callable[[int, int], Any] | None = None,
+    state: WorldState | None = None,
 ) -> Results:
-    """Simulate runs ``run_ids`` of an already built ``world`` (see :func:`simulate`).
+    """Simulate runs ``run_ids`` of an already built ``world`` (see :func:`simulate`) from
+    ``state`` (default: the seeded initial state).
 
     Run ids may repeat: runs with the same id draw the same random numbers. Sweeps use this
-    to run several parameter sets in one batch, with ``world.params`` fields that differ
-    between them given as ``(runs, 1)`` arrays (:mod:`sim.sweeps.stacked`).
+    to run several parameter sets in one batch, with ``world.params`` fields and the anchor
+    that differ between them given as ``(runs, 1)`` arrays and each set's own initial state
+    (:mod:`sim.sweeps.stacked`).
     """
     n_runs = len(run_ids)
-    state = initial_state(world, seeds, n_runs)
+    if state is None:
+        state = initial_state(world, seeds, n_runs)
     streams = RandomStreams.for_population(seed, run_ids, world.population)
     out = _allocate(n_runs, world)
     onehot, masks = _camp_onehot(world), output_camp_masks(world)

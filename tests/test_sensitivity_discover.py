@@ -74,7 +74,7 @@ def test_sweep_then_discover_and_sensitivity_commands(tmp_path: Path, capsys) ->
     report = capsys.readouterr().out
     assert "capability.distill_efficiency" in report and "first-order S1" in report
     data = json.loads((sens / "sensitivity.json").read_text())
-    assert np.shape(data["first_order"]) == (4, 3)
+    assert np.shape(data["first_order"]) == (4, 4)
     assert (sens / "sensitivity.png").stat().st_size > 0
     assert main(["sensitivity", str(spec), "--n", "6", "--workers", "1"]) == 2
     assert "--n must be a power of 2" in capsys.readouterr().err

@@ -44,6 +44,9 @@ range = [0.01, 0.2]
 scale = "log"
 [parameters."capability.fast_follow_lag_months"]
 choices = [3, 6, 12]
+[parameters."capability.release_interval_months"]
+range = [2.0, 8.0]
+levels = 2
 """
 
 
@@ -89,7 +92,7 @@ def test_spec_loads_and_designs_cover_the_ranges(tmp_path: Path) -> None:
 def test_grid_design_is_the_product_of_levels(tmp_path: Path) -> None:
     spec = load_spec(write_spec(tmp_path, design="grid", samples=None))
     design = design_values(spec)
-    assert spec.samples == 5 * 5 * 3 == len(design) == len(set(design))
+    assert spec.samples == 5 * 5 * 3 * 2 == len(design) == len(set(design))
 
 
 def test_sobol_needs_a_power_of_two(tmp_path: Path) -> None:
@@ -200,15 +203,16 @@ def test_replicate_j_shares_random_numbers_across_samples(tmp_path: Path) -> Non
     from sim.engine import simulate
     from sim.outcomes import evaluate
 
-    spec = load_spec(write_spec(tmp_path, samples=3, replicates=2))
+    spec = load_spec(write_spec(tmp_path, samples=4, replicates=2))
     run_sweep(spec, tmp_path / "out", workers=1)
     runs = read_runs(tmp_path / "out")
-    design = design_values(spec)
-    scenario = spec.base.with_overrides(dict(zip(spec.paths, design[2], strict=True)))
-    direct = evaluate(simulate(scenario, n_runs=2, seed=spec.seed), spec.outcomes)
-    mine = runs.column("sample").to_numpy() == 2
-    for label, values in direct.items():
-        assert np.array_equal(runs.column(label).to_numpy()[mine], values, equal_nan=True)
+    for i, values in enumerate(design_values(spec)):
+        scenario = spec.base.with_overrides(dict(zip(spec.paths, values, strict=True)))
+        direct = evaluate(simulate(scenario, n_runs=2, seed=spec.seed), spec.outcomes)
+        mine = runs.column("sample").to_numpy() == i
+        for label, expected in direct.items():
+            got = runs.column(label).to_numpy()[mine]
+            assert np.array_equal(got.view(np.uint64), expected.view(np.uint64)), label
 
 
 def test_failed_parameter_set_is_recorded_and_the_sweep_goes_on(tmp_path: Path,

@@ -6,12 +6,14 @@ sovereigns)`` or ``(runs, regions)``; for those, a ``(runs, 1)`` array of per-ru
 broadcasts exactly like the scalar and each element meets the same IEEE operations in the
 same order, so a run's numbers are bit for bit those of a batch holding only its own
 parameter set. :data:`BATCHABLE` lists these fields (``tests/test_stacked.py`` checks every
-one against separate simulations). The others shape the world itself (the capability
-anchor and initial state, buffer lengths, the horizon), enter through ``**`` or feed
-arrays of other shapes; parameter sets that differ in them go to separate batches.
+one against separate simulations). Some of them also set the capability anchor
+and the initial state: the anchor is stacked the same way and each set starts from its own
+initial state. The others shape the world itself (buffer lengths, the horizon, the
+population, scheduled events), enter through ``**`` or feed arrays of other shapes;
+parameter sets that differ in them go to separate batches.
 
 :func:`simulate_sets` groups parameter sets that share a world (equal population,
-schedule, anchor and non-batchable parameters), stacks each group's differing batchable
+schedule and non-batchable parameters), stacks each group's differing batchable
 fields into ``(runs, 1)`` arrays, and runs the group as one batch in which replicate ``j``
 of every set is engine run ``j`` (same random numbers as ``simulate(scenario_i, seed)``).
 """
@@ -29,7 +31,7 @@ import numpy as np
 from sim.engine import Results, simulate_world
 from sim.scenario import Scenario
 from sim.seeds import Seeds
-from sim.world import World, build_world
+from sim.world import World, WorldState, build_world, initial_state
 
 #: Params fields that may differ between the runs of one batch (see the module docstring).
 BATCHABLE: frozenset[str] = frozenset({
@@ -41,13 +43,18 @@ BATCHABLE: frozenset[str] = frozenset({
     "price0_usd_bn_per_h100e", "raise_base_probability", "release_noise_points",
     "round_months_of_burn", "runway_trigger_months", "sentiment_reversion_per_month",
     "sentiment_volatility", "serving_cost_share", "usage_scale_t_tokens",
+    # These also set the capability anchor and the initial state, which are stacked too.
+    "eci_per_log10_flop", "bench_focus_points", "robust_cost_points", "training_share",
+    "flop_per_h100e_month", "max_run_months", "release_hazard",
 })
 
 
 def world_key(world: World) -> str:
-    """Digest of everything in ``world`` except its batchable parameters: worlds with equal
-    keys can share a batch."""
-    rest = {f.name: getattr(world, f.name) for f in fields(world) if f.name != "params"}
+    """Digest of everything in ``world`` except its batchable parameters and the anchor (a
+    function of the population and the parameters): worlds with equal keys can share a
+    batch."""
+    rest = {f.name: getattr(world, f.name) for f in fields(world)
+            if f.name not in ("params", "initial_anchor")}
     fixed = {f.name: getattr(world.params, f.name) for f in fields(world.params)
              if f.name not in BATCHABLE}
     blob = pickle.dumps((sorted(rest.items()), sorted(fixed.items())), protocol=5)
@@ -55,8 +62,9 @@ def world_key(world: World) -> str:
 
 
 def stacked_world(worlds: Sequence[World], replicates: int) -> World:
-    """One world whose differing batchable parameters are ``(sets x replicates, 1)`` arrays,
-    set ``i``'s values in rows ``i * replicates .. (i + 1) * replicates - 1``."""
+    """One world whose differing batchable parameters (and anchor) are ``(sets x
+    replicates, 1)`` arrays, set ``i``'s values in rows ``i * replicates .. (i + 1) *
+    replicates - 1``."""
     first = worlds[0].params
     stacked: dict[str, Any] = {}
     for f in fields(first):
@@ -65,7 +73,28 @@ def stacked_world(worlds: Sequence[World], replicates: int) -> World:
             if f.name not in BATCHABLE:
                 raise ValueError(f"parameter {f.name} differs between the worlds of a batch")
             stacked[f.name] = np.repeat(np.asarray(values), replicates)[:, None]
-    return replace(worlds[0], params=replace(first, **stacked))
+    anchors = [w.initial_anchor for w in worlds]
+    anchor: Any = anchors[0]
+    if any(a != anchor for a in anchors[1:]):
+        anchor = np.repeat(np.asarray(anchors), replicates)[:, None]
+    return replace(worlds[0], params=replace(first, **stacked), initial_anchor=anchor)
+
+
+def concat_states(states: Sequence[WorldState]) -> WorldState:
+    """The states of several batches as one batch (runs in order); the run axis is first
+    except in the ``leader_algo`` ring buffer (as in :meth:`WorldState.select`)."""
+    out: dict[str, Any] = {}
+    for f in fields(WorldState):
+        values = [getattr(s, f.name) for s in states]
+        if f.name == "leader_algo":
+            out[f.name] = np.concatenate(values, axis=1)
+        elif isinstance(values[0], np.ndarray):
+            out[f.name] = np.concatenate(values, axis=0)
+        else:
+            if any(v != values[0] for v in values[1:]):
+                raise ValueError(f"state field {f.name} differs between batches")
+            out[f.name] = values[0]
+    return WorldState(**out)
 
 
 def split_results(results: Results, n_sets: int) -> list[np.ndarray]:
@@ -80,7 +109,9 @@ def simulate_stack(scenarios: Sequence[Scenario], worlds: Sequence[World], repli
     scenario (all sharing one world key) in one batch, set by set."""
     world = stacked_world(worlds, replicates)
     run_ids = np.tile(np.arange(first_replicate, first_replicate + replicates), len(worlds))
-    return simulate_world(scenarios[0], world, seeds=seeds, seed=seed, run_ids=run_ids)
+    state = concat_states([initial_state(w, seeds, replicates) for w in worlds])
+    return simulate_world(scenarios[0], world, seeds=seeds, seed=seed, run_ids=run_ids,
+                          state=state)
 
 
 def group_by_world(worlds: Sequence[World], max_sets: int) -> list[list[int]]:
