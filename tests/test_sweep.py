@@ -284,3 +284,10 @@ def test_resume_after_kill_9_finishes_only_missing_chunks(tmp_path: Path) -> Non
         assert store.chunk_path(out, *r).stat().st_mtime_ns == mtime
     assert_bit_identical(read_runs(reference), read_runs(out))
     assert json.loads((out / store.MANIFEST).read_text())["status"] == "complete"
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "experiments" / "sweeps").glob("*.toml")),
+                         ids=lambda p: p.name)
+def test_example_specs_are_valid(path: Path) -> None:
+    spec = load_spec(path)
+    assert len(design_values(spec)) == spec.samples
