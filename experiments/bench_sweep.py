@@ -24,8 +24,8 @@ What it measures:
 The machine may be shared: other processes on the same cores lower the 2-worker rate most,
 so read the speed-up with the load average printed next to it.
 
-Usage: ``python experiments/bench_sweep.py [--quick] [--full]``; ``--quick`` shrinks both
-sweeps to seconds (a smoke test, not a benchmark).
+Usage: ``python experiments/bench_sweep.py [--quick] [--full] [--no-unstacked]
+[--no-memory]``; ``--quick`` shrinks the sweeps to seconds (a smoke test, not a benchmark).
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="full horizon for the 20,000-run memory sweep")
     parser.add_argument("--no-unstacked", action="store_true",
                         help="skip the reference sweep without stacked batches")
+    parser.add_argument("--no-memory", action="store_true", help="skip the 20,000-run sweep")
     args = parser.parse_args(argv)
     if args.quick:
         speed = (4, 1, "2026-06")
@@ -136,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             pq.read_table(folder / "speed-2" / RUNS))
         print(f"  results identical on 1 and 2 workers: {same}")
 
+        if args.no_memory:
+            return 0
         spec = folder / "memory.toml"
         spec.write_text(lhs_spec_text(*memory), encoding="utf-8")
         n_runs = memory[0] * memory[1]
