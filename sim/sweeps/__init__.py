@@ -3,9 +3,11 @@
 * :mod:`sim.sweeps.spec`: the sweep spec (TOML) and its validation;
 * :mod:`sim.sweeps.design`: parameter sets from a grid, a Latin hypercube or a Sobol sequence;
 * :mod:`sim.sweeps.chunks`: simulating one chunk of parameter sets (the unit of work);
+* :mod:`sim.sweeps.stacked`: many parameter sets in one vectorized engine batch;
 * :mod:`sim.sweeps.backends`: where chunks run (this process, a process pool, Dask);
 * :mod:`sim.sweeps.store`: chunk files, the manifest, resume and the final tables;
-* :mod:`sim.sweeps.run`: the sweep itself (plan, run the missing chunks, consolidate).
+* :mod:`sim.sweeps.run`: the sweep itself (plan, run the missing chunks, consolidate);
+* :mod:`sim.sweeps.cli`: the ``sweep``, ``sensitivity`` and ``discover`` commands.
 """
 
 
