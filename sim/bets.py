@@ -46,7 +46,6 @@ from __future__ import annotations
 import math
 import operator
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +56,7 @@ import numpy as np
 from sim import indicators as ind
 from sim.calendar import format_month, parse_month
 from sim.scenario import resolve_scenario_path, scenarios_dir
+from sim.tomlfile import read_toml
 
 BASELINE = "baseline"
 STATED = "stated"
@@ -317,15 +317,7 @@ def parse_bets(data: dict[str, Any], *, source: str, segments: list[str],
 def load_bets(path: str | Path, *, segments: list[str], sovereigns: list[str]) -> list[Bet]:
     """Read and validate a bets file (see the module docstring for the format)."""
     path = Path(path)
-    if not path.is_file():
-        raise BetsError(f"{path}: bets file not found")
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise BetsError(f"{path}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise BetsError(f"{path}: not valid TOML: file is not UTF-8 text") from None
+    data = read_toml(path, BetsError, "bets file")
     return parse_bets(data, source=str(path), segments=segments, sovereigns=sovereigns,
                       bets_dir=path.parent)
 

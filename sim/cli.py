@@ -210,14 +210,19 @@ def _policy_headline(results: Any, m_end: str) -> str:
     return f"policies in force at {m_end} (share of runs): {listed}"
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    # Validate everything before simulating or writing anything.
+def check_counts(args: argparse.Namespace) -> None:
+    """``--runs``, ``--seed`` and ``--batch-size`` of a simulating command, or UsageError."""
     if args.runs < 1:
         raise UsageError(f"--runs must be at least 1 (got {args.runs})")
     if args.seed < 0:
         raise UsageError(f"--seed must be a non-negative integer (got {args.seed})")
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1 (got {args.batch_size})")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    # Validate everything before simulating or writing anything.
+    check_counts(args)
     scenario, scenario_path = _load_scenario(args.scenario)
     from sim.engine import simulate
     from sim.outputs import RESULTS_FILE, concat_results, write_results

@@ -70,14 +70,9 @@ def add_parsers(sub: Any, defaults: dict[str, int]) -> None:
 
 
 def _check_counts(args: argparse.Namespace) -> None:
-    from sim.cli import UsageError
+    from sim.cli import check_counts
 
-    if args.runs < 1:
-        raise UsageError(f"--runs must be at least 1 (got {args.runs})")
-    if args.seed < 0:
-        raise UsageError(f"--seed must be a non-negative integer (got {args.seed})")
-    if args.batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1 (got {args.batch_size})")
+    check_counts(args)
 
 
 def simulate_all(scenario: Any, args: argparse.Namespace, seeds: Any, label: str,

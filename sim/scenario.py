@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,6 +31,7 @@ from pydantic import (
 )
 
 from sim.calendar import format_month, parse_month
+from sim.tomlfile import read_toml
 
 #: Jurisdictions (sovereigns and markets) and lab home regions; same codes as seeds/.
 Jurisdiction = Literal["US", "CN", "EU", "UK", "GULF", "IN", "JPKR"]
@@ -53,12 +53,18 @@ class ScenarioError(Exception):
     """A scenario could not be loaded; ``str(err)`` is one line: file, field, what is allowed."""
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """Base of every input-file schema: unknown keys and loose types are errors."""
+
     # strict: TOML has real types, so "0.5" or true where a number belongs is a mistake.
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-def _check_month(value: Any) -> str:
+_Strict = StrictModel
+
+
+def check_month(value: Any) -> str:
+    """A pydantic ``mode="before"`` validator: a 'YYYY-MM' string, normalised."""
     if not isinstance(value, str):
         raise ValueError("expected a month string 'YYYY-MM'")
     return format_month(parse_month(value))
@@ -68,7 +74,7 @@ class Time(_Strict):
     start: str = Field(description="first simulated month, YYYY-MM")
     end: str = Field(description="last simulated month (inclusive), YYYY-MM")
 
-    _months = field_validator("start", "end", mode="before")(staticmethod(_check_month))
+    _months = field_validator("start", "end", mode="before")(staticmethod(check_month))
 
     @model_validator(mode="after")
     def _order(self) -> Time:
@@ -165,7 +171,7 @@ class Policy(_Strict):
 
 class _Event(_Strict):
     month: str
-    _month = field_validator("month", mode="before")(staticmethod(_check_month))
+    _month = field_validator("month", mode="before")(staticmethod(check_month))
 
 
 class BanEvent(_Event):
@@ -365,15 +371,7 @@ def _deep_merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ScenarioError(f"{path}: scenario file not found")
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not valid TOML: file is not UTF-8 text") from None
+    return read_toml(path, ScenarioError, "scenario file")
 
 
 #: Tables a fragment named in ``include`` may set (parameters only: no name, time or events).

@@ -27,15 +27,22 @@ Every mistake is reported as one line naming the spec file and the field
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
-from sim.calendar import format_month, parse_month
-from sim.scenario import Scenario, ScenarioError, load_scenario, resolve_scenario_path
+from sim.calendar import parse_month
+from sim.scenario import (
+    Scenario,
+    ScenarioError,
+    StrictModel,
+    check_month,
+    load_scenario,
+    resolve_scenario_path,
+)
+from sim.tomlfile import read_toml
 
 #: Observed series a spec may fit: monthly released-model running maxima in the ECI record.
 SERIES: tuple[str, ...] = ("closed", "open", "open_cn", "open_us")
@@ -46,14 +53,8 @@ class CalibrationError(Exception):
     """A calibration spec could not be used; ``str(err)`` is one line: file, field, what."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-def _month(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError("expected a month string 'YYYY-MM'")
-    return format_month(parse_month(value))
+_Strict = StrictModel
+_month = check_month
 
 
 class Period(_Strict):
@@ -226,13 +227,5 @@ def parse_spec(data: dict[str, Any], *, source: str, base_dir: Path) -> Calibrat
 def load_spec(path: str | Path) -> CalibrationSpec:
     """Read and validate a calibration spec file."""
     path = Path(path)
-    if not path.is_file():
-        raise CalibrationError(f"{path}: calibration spec not found")
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise CalibrationError(f"{path}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise CalibrationError(f"{path}: not valid TOML: file is not UTF-8 text") from None
+    data = read_toml(path, CalibrationError, "calibration spec")
     return parse_spec(data, source=str(path), base_dir=path.parent)

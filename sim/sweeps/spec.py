@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from sim.calendar import parse_month
 from sim.outcomes import OutcomeError, OutcomeSpec, check_outcomes, parse_outcome
 from sim.scenario import Scenario, ScenarioError, load_scenario, resolve_scenario_path
 from sim.sweeps import SweepError
+from sim.tomlfile import read_toml
 
 DESIGNS = ("grid", "lhs", "sobol")
 TOP_KEYS = ("name", "description", "scenario", "design", "samples", "levels", "replicates",
@@ -246,15 +246,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     """Read and validate a sweep spec; raise :class:`SweepError` (one line) if it is bad."""
     path = Path(path)
     source = str(path)
-    if not path.is_file():
-        raise SweepError(f"{source}: sweep spec file not found")
-    try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise SweepError(f"{source}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise SweepError(f"{source}: not valid TOML: file is not UTF-8 text") from None
+    raw = read_toml(path, SweepError, "sweep spec file")
     unknown = sorted(set(raw) - set(TOP_KEYS))
     if unknown:
         raise _fail(source, unknown[0], f"unknown key; allowed keys: {', '.join(TOP_KEYS)}")
