@@ -224,28 +224,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Validate everything before simulating or writing anything.
     check_counts(args)
     scenario, scenario_path = _load_scenario(args.scenario)
-    from sim.engine import simulate
-    from sim.outputs import RESULTS_FILE, concat_results, write_results
+    from sim.commands import simulate_all
+    from sim.outputs import RESULTS_FILE, write_results
     from sim.seeds import load_seeds
 
     seeds = load_seeds(start=scenario.time.start)
     out = args.out if args.out is not None else Path("results") / scenario.name
     created = _prepare_out_dir(out)
     try:
-        progress = Progress(args.runs, f"{scenario.name}:")
-        batches = []
-        done = 0
-        for first in range(0, args.runs, args.batch_size):
-            n = min(args.batch_size, args.runs - first)
-
-            def tick(months: int, total: int, _done: int = done, _n: int = n) -> None:
-                progress.update(_done + _n * months / total)
-
-            batches.append(simulate(scenario, n_runs=n, seed=args.seed, first_run=first,
-                                    seeds=seeds, progress=tick))
-            done += n
-        progress.finish()
-        results = concat_results(batches)
+        results = simulate_all(scenario, args, seeds, f"{scenario.name}:")
         what = "results" if args.no_plots else "results and figures"
         sys.stderr.write(f"writing {what} to {out}/ ...\n")
         written = write_results(results, out, scenario_path=scenario_path,
