@@ -104,8 +104,13 @@ def series_robust_minus_bench_gap(results: Any, pair: str) -> np.ndarray:
 
 
 def series_lag(results: Any, pair: str) -> np.ndarray:
-    """Lag in months of the trailing camp behind the leader (:func:`sim.metrics.lag_months`)."""
-    return metrics.lag_by_pair(results)[pair]
+    """Lag in months of the trailing camp behind the leader (:func:`sim.metrics.lag_months`),
+    for this pair only."""
+    lead, trail = metrics.PAIRS[pair]
+    frontier = results.arrays["bench_frontier"]
+    history = np.asarray(getattr(results.world.population.history, lead), dtype=float)
+    return metrics.lag_months(frontier[:, :, OUTPUT_CAMPS.index(lead)],
+                              frontier[:, :, OUTPUT_CAMPS.index(trail)], history)
 
 
 def series_frontier(results: Any, camp: str) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Scalar per-run outcomes: a registry of named quantities read from a batch's Results.
 
 An outcome is written ``NAME@WHEN``: ``NAME`` is a key of :data:`OUTCOMES` (a monthly series
-per run, built from :mod:`sim.metrics`) and ``WHEN`` is a month ``YYYY-MM`` inside the
+per run, from the series of :mod:`sim.indicators`) and ``WHEN`` is a month ``YYYY-MM`` in the
 scenario's horizon, ``start`` (the first simulated month) or ``end`` (the last). A bare
 ``NAME`` means ``NAME@end``. Examples: ``gap_points@2027-12`` (closed minus best open
 frontier in December 2027, ECI points), ``open_token_share@end``.
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from sim import metrics
+from sim import indicators, metrics
 from sim.calendar import format_month, parse_month
 from sim.seeds import CAMPS
 from sim.world import OUTPUT_CAMPS
@@ -44,32 +44,23 @@ class Outcome:
 
 
 def _frontier(camp: str) -> Series:
-    return lambda r: r.arrays["bench_frontier"][:, :, OUTPUT_CAMPS.index(camp)]
+    return lambda r: indicators.series_frontier(r, camp)
 
 
 def _gap(pair: str) -> Series:
-    return lambda r: metrics.gap_points(r)[pair]
+    return lambda r: indicators.series_gap(r, pair)
 
 
 def _lag(pair: str) -> Series:
-    # One pair's lag only: lag_by_pair would compute all four.
-    def series(r: Any) -> np.ndarray:
-        lead, trail = metrics.PAIRS[pair]
-        frontier = r.arrays["bench_frontier"]
-        history = np.asarray(getattr(r.world.population.history, lead), dtype=float)
-        return metrics.lag_months(frontier[:, :, OUTPUT_CAMPS.index(lead)],
-                                  frontier[:, :, OUTPUT_CAMPS.index(trail)], history)
-    return series
+    return lambda r: indicators.series_lag(r, pair)
 
 
-def _alive(camps: Sequence[str]) -> Series:
-    index = [CAMPS.index(c) for c in camps]
-    return lambda r: r.arrays["alive"][:, :, index].sum(axis=2)
+def _alive(camp: str) -> Series:
+    return lambda r: indicators.series_alive(r, camp)
 
 
 _PAIR_TEXT = {"closed_vs_open": "the best open-weight", "closed_vs_cn": "the Chinese open",
               "closed_vs_us": "the US open"}
-_OPEN_CAMPS = [c for c in CAMPS if c != "closed"]
 
 #: Every outcome by name, in display order.
 OUTCOMES: dict[str, Outcome] = {}
@@ -94,9 +85,9 @@ _register("open_token_share", "fraction",
 _register("open_dollar_share", "fraction",
           "share of all buyer spend on open-weight models", metrics.open_dollar_share)
 for _camp in CAMPS:
-    _register(f"alive_{_camp}", "labs", f"{_camp} labs still operating", _alive([_camp]))
+    _register(f"alive_{_camp}", "labs", f"{_camp} labs still operating", _alive(_camp))
 _register("alive_open", "labs", "open-weight labs still operating (all open camps)",
-          _alive(_OPEN_CAMPS))
+          _alive(indicators.ALL_OPEN))
 
 
 @dataclass(frozen=True)
