@@ -45,78 +45,112 @@ def segment_tokens(month: int, pop: Population) -> np.ndarray:
 
 
 def group_utilities(state: WorldState, pop: Population, price: np.ndarray) -> np.ndarray:
-    """(R, G, K, L) utilities, ``-inf`` where a model is unavailable."""
+    """(L, G, K, R) utilities of each lab for each (jurisdiction, segment, run) group of
+    buyers, ``-inf`` where the model is unavailable. Labs come first so that sums over labs
+    run in lab order, slab by slab, as in the per-agent reference; runs come last so that
+    every broadcast runs over whole rows of runs."""
     is_open = pop.lab_is_open
-    static = (-pop.seg_alpha[:, None] * np.log(price)[None, :]
-              + pop.seg_open_pref[:, None] * is_open[None, :])  # (K, L)
-    domestic = pop.jur_domestic_pref[:, None] * (
-        pop.lab_region[None, :] == np.arange(len(pop.jur_domestic_pref))[:, None])  # (G, L)
-    quality = (pop.seg_w_bench[None, :, None] * state.bench[:, None, :]
-               + pop.seg_w_robust[None, :, None] * state.robust[:, None, :])  # (R, K, L)
-    # Ban leakage per jurisdiction: sovereign s governs jurisdiction sov_jurisdiction[s].
     n_g = len(pop.jur_domestic_pref)
+    static = (-pop.seg_alpha[None, :] * np.log(price)[:, None]
+              + pop.seg_open_pref[None, :] * is_open[:, None])  # (L, K)
+    domestic = pop.jur_domestic_pref[None, :] * (
+        pop.lab_region[:, None] == np.arange(n_g)[None, :])  # (L, G)
+    quality = (pop.seg_w_bench[None, :, None] * state.bench.T[:, None, :]
+               + pop.seg_w_robust[None, :, None] * state.robust.T[:, None, :])  # (L, K, R)
+    # Ban leakage per jurisdiction: sovereign s governs jurisdiction sov_jurisdiction[s].
     thr = np.full((state.n_runs, n_g), np.inf)
     leak = np.ones((state.n_runs, n_g))
     thr[:, pop.sov_jurisdiction] = state.ban_threshold
     leak[:, pop.sov_jurisdiction] = state.ban_leakage
-    foreign = pop.lab_region[None, :] != np.arange(n_g)[:, None]  # (G, L)
-    blocked = ((is_open & foreign)[None, :, :]
-               & (state.released_flop[:, None, :] > thr[:, :, None]))
+    foreign = pop.lab_region[:, None] != np.arange(n_g)[None, :]  # (L, G)
+    blocked = ((is_open[:, None] & foreign)[:, :, None]
+               & (state.released_flop.T[:, None, :] > thr.T[None]))
     with np.errstate(divide="ignore"):
-        penalty = np.where(blocked, np.log(leak)[:, :, None], 0.0)  # (R, G, L)
-    u = (quality[:, None, :, :] + static[None, None, :, :] + domestic[None, :, None, :]
-         + penalty[:, :, None, :])
-    available = pop.base_available[None] & state.alive[:, None, None, :]
-    return np.where(available, u, -np.inf)
+        penalty = np.where(blocked, np.log(leak).T[None], 0.0)  # (L, G, R)
+    # Unavailable models get -inf added (x + 0.0 == x keeps the others exact), once per
+    # (lab, jurisdiction, segment) and once per (lab, run) instead of once per element.
+    domestic = domestic[:, :, None] + np.where(pop.base_available.transpose(2, 0, 1), 0.0, -np.inf)
+    penalty += np.where(state.alive.T, 0.0, -np.inf)[:, None, :]
+    u = np.empty((pop.n_labs, n_g, len(pop.segments), state.n_runs))
+    np.add((quality + static[:, :, None])[:, None], domestic[..., None], out=u)
+    u += penalty[:, :, None, :]
+    return u
 
 
 def choose(u: np.ndarray, choice: np.ndarray, choice_u: np.ndarray, pop: Population) -> np.ndarray:
-    """New buyer choices (R, B) from group utilities ``u`` (R, G, K, L); -1 if none available.
+    """New buyer choices (R, B) from group utilities ``u`` (L, G, K, R); -1 if none available.
 
-    The buyer's choice is the smallest ``m`` with ``C_m + extra [m >= c] > U (1 + extra)``,
-    where ``C`` is its group's cumulative ``q``, ``c`` its current model and
-    ``extra = q_c (e^s - 1)``: the inverse CDF of its switching-cost-adjusted probabilities.
-    Instead of materialising (R, B, L) arrays, a buyer stays if ``U (1 + extra)`` falls in
-    its current model's enlarged interval, and otherwise the target (less ``extra`` past
-    ``c``) is looked up with one ``searchsorted`` over every group's cumulative sums, which
-    are laid end to end with a row offset so the whole array is sorted.
+    With ``C`` the cumulative ``q`` of the buyer's group (labs in lab order), ``c`` its
+    current model and ``extra = q_c (e^s - 1)``, the inverse CDF of its switching-cost
+    adjusted probabilities at its draw ``U`` is the number of models ``m`` with
+    ``g(m) = C_m + extra [m >= c] <= U (1 + extra)`` (``g`` never decreases). A buyer stays
+    (the count is ``c``) when ``C_{c-1} <= U (1 + extra) < C_c + extra``, which settles most
+    buyers with three lookups; the others count with a binary search over their group's
+    ``g``, below ``c`` (where ``extra`` never applies) or above it (where it always does).
+    The arithmetic is the reference's, buyer by buyer, so a run's choices do not depend on
+    the other runs in its batch.
     """
-    top = np.max(u, axis=-1, keepdims=True)
+    n_labs, n_g, n_k, n_runs = u.shape
+    n_rows = n_g * n_k * n_runs  # one row per (jurisdiction, segment, run) group
+    u = u.reshape(n_labs, n_rows)
+    first_step = 1 << (n_labs.bit_length() - 1)  # binary search: first_step, ..., 2, 1
+    # Tables indexed [j, row]. q_tab[c + 1] is q_c, q_tab[0] ("no current model") is 0.
+    # cum_tab[c + 1] is C_{c-1}, where model c's interval starts; the +inf before (no model
+    # to stay with) and after (as far as a search step can reach) close every interval.
+    top = np.max(u, axis=0)
     any_available = np.isfinite(top)
-    weights = np.exp(u - np.where(any_available, top, 0.0))
-    q = weights / np.where(any_available, weights.sum(axis=-1, keepdims=True), 1.0)
-    n_runs, n_g, n_k, n_labs = q.shape
-    q_rows = q.reshape(-1, n_labs)
-    cum_rows = np.cumsum(q_rows, axis=-1)
+    q_tab = np.empty((n_labs + 1, n_rows))
+    q_tab[0] = 0.0
+    q = q_tab[1:]
+    np.subtract(u, np.where(any_available, top, 0.0), out=q)
+    np.exp(q, out=q)
+    q /= np.where(any_available, q.sum(axis=0), 1.0)
+    cum_tab = np.empty((n_labs + 2 + first_step, n_rows))
+    cum_tab[0] = cum_tab[n_labs + 2:] = np.inf
+    cum_tab[1] = 0.0
+    for m in range(n_labs):  # in lab order, like the reference (and faster than cumsum)
+        np.add(cum_tab[m + 1], q[m], out=cum_tab[m + 2])
+    q_flat, cum_flat = q_tab.ravel(), cum_tab.ravel()
+
     group = pop.buyer_jurisdiction * n_k + pop.buyer_segment  # (B,)
-    row = np.arange(n_runs)[:, None] * (n_g * n_k) + group[None, :]  # (R, B)
-    has = choice >= 0
-    current = np.where(has, choice, 0)
-    q_c = np.where(has, q_rows[row, current], 0.0)
-    before_c = np.where(has, cum_rows[row, current] - q_c, 0.0)
-    extra = q_c * np.expm1(pop.seg_switch_cost[pop.buyer_segment])[None, :]
-    target = choice_u * (1.0 + extra)
-    stay = has & (target >= before_c) & (target < before_c + q_c + extra)
-    shifted = np.where(target < before_c, target, target - extra)
-    # Each row's cumulative sums lie in [0, 1 + round-off]; an offset of 4 per row keeps the
-    # concatenation sorted.
-    offset = 4.0 * np.arange(cum_rows.shape[0])
-    flat = (cum_rows + offset[:, None]).ravel()
-    pos = np.searchsorted(flat, shifted + offset[row], side="right")
-    new = np.clip(pos - row * n_labs, 0, n_labs)
-    # The offset costs precision (far rows sit at ~4 * rows), so a target within ~1e-11 of a
-    # boundary may land one slot off, differently for different positions in the batch.
-    # Settle the exact answer, smallest m with cum[m] > target, on the unshifted sums.
-    for _ in range(n_labs):
-        prev_above = (new > 0) & (cum_rows[row, np.maximum(new - 1, 0)] > shifted)
-        here_not = (new < n_labs) & (cum_rows[row, np.minimum(new, n_labs - 1)] <= shifted)
-        if not (prev_above.any() or here_not.any()):
-            break
-        new = new - prev_above + here_not
-    last_available = n_labs - 1 - np.argmax(q_rows[:, ::-1] > 0, axis=-1)
-    new = np.where(new >= n_labs, last_available[row], new)
-    new = np.where(stay, current, new)
-    return np.where(any_available.reshape(-1)[row], new, -1)
+    slot = choice * n_rows  # (R, B): (c + 1) * n_rows + row
+    slot += (group * n_runs + n_rows) + np.arange(n_runs)[:, None]
+    extra = q_flat.take(slot)
+    extra *= np.expm1(pop.seg_switch_cost)[pop.buyer_segment]
+    target = 1.0 + extra
+    target *= choice_u
+    start = cum_flat.take(slot)
+    end = cum_flat[n_rows:].take(slot)
+    end += extra
+    move = target < start
+    move |= target >= end
+    new = choice.copy()
+
+    movers = np.flatnonzero(move)
+    if movers.size:
+        m_slot, m_target = slot.take(movers), target.take(movers)
+        above = m_target >= start.take(movers)
+        row_first = m_slot - choice.take(movers) * n_rows  # where C_{-1} = 0 sits
+        # ``pos`` indexes g(count - 1), less extra, in cum_flat: count models are at or
+        # below the target. Above c, count starts at c + 1 and extra applies throughout.
+        pos = np.where(above, m_slot + n_rows, row_first)
+        m_extra = extra.take(movers) * above
+        step = first_step * n_rows
+        while step >= n_rows:
+            g = cum_flat.take(pos + step)
+            g += m_extra
+            pos += (g <= m_target) * step
+            step //= 2
+        count = (pos - row_first) // n_rows
+        # Past the last cumulative value (round-off, or nothing available): the last model
+        # with q > 0, or none.
+        past = np.flatnonzero(count >= n_labs)
+        if past.size:
+            positive = q[:, row_first.take(past) - n_rows] > 0
+            count[past] = np.where(positive.any(axis=0),
+                                   n_labs - 1 - np.argmax(positive[::-1], axis=0), -1)
+        np.put(new, movers, count)
+    return new
 
 
 def market_step(
