@@ -161,10 +161,11 @@ def market_step(
     choice = choose(u, state.choice, draws.choice_u, pop)
     n_runs, n_labs, n_seg = state.n_runs, pop.n_labs, len(pop.segments)
     buyer_tokens = segment_tokens(state.month, pop)[pop.buyer_segment] * pop.buyer_demand_weight
-    served = choice >= 0
-    flat = (np.arange(n_runs)[:, None] * n_seg + pop.buyer_segment[None, :]) * n_labs + choice
-    tokens = np.bincount(flat[served], weights=np.broadcast_to(buyer_tokens, choice.shape)[served],
-                         minlength=n_runs * n_seg * n_labs).reshape(n_runs, n_seg, n_labs)
+    # Slot 0 of each (run, segment) collects unserved buyers (choice -1) and is dropped.
+    slot = choice + ((np.arange(n_runs)[:, None] * n_seg + pop.buyer_segment) * (n_labs + 1) + 1)
+    tokens = np.bincount(slot.ravel(), weights=np.tile(buyer_tokens, n_runs),
+                         minlength=n_runs * n_seg * (n_labs + 1))
+    tokens = tokens.reshape(n_runs, n_seg, n_labs + 1)[:, :, 1:]
     spend = tokens * price * USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK  # (R, K, L)
     capture = np.where(pop.lab_is_open, p.open_capture_share, 1.0)
     lab_spend = spend.sum(axis=1)
