@@ -5,17 +5,23 @@ What it measures, on ``scenarios/baseline.toml`` (default population, full horiz
 * the per-agent reference (``tests/reference.py``: plain Python, one run at a time, loops
   over labs, sovereigns and buyers) for a few runs;
 * the vectorized engine (``sim.engine.simulate``) for batches of 1, 100 and 1000 runs;
-* the same with 10x the buyer population (``population.buyers_per_segment`` x 10): the
-  reference for 1 run, the engine for 100 runs;
+* the same with 10x and 100x the buyer population (``population.buyers_per_segment`` x 10,
+  x 100): the reference for 1 run (at 100x over the first ``BIG_REF_MONTHS`` months only,
+  to keep it near a minute: its cost per agent-step does not depend on the month), the
+  engine for 100 and 10 runs;
 * the peak memory per run of the 1000-run engine batch (``tracemalloc`` peak of a separate,
-  untimed run, divided by the number of runs: numpy reports its buffers to tracemalloc).
+  untimed run, divided by the number of runs: numpy reports its buffers to tracemalloc),
+  and, for a smaller batch at two horizons, the peak beyond the stored outputs per run,
+  which should not grow with the horizon.
 
 Throughput is in agent-steps per second, ``runs x months x (labs + sovereigns + buyers) /
 wall seconds``, where a timing covers the whole ``simulate`` call (world building, random
 draws, mechanisms, recorded outputs). ``engine/ref`` is the engine's throughput over the
-reference's at the same population. Every configuration is warmed up once before timing
-(``time.perf_counter``). Both implementations consume the same random draws and agree to
-round-off (``tests/test_reference.py``), so they do the same work.
+reference's at the same population, both measured in this run (other processes on the
+machine slow both alike; the absolute figures are noisy, the ratios less so). Every
+configuration is warmed up once before timing (``time.perf_counter``). Both implementations
+consume the same random draws and agree to round-off (``tests/test_reference.py``), so they
+do the same work.
 
 Usage: ``python experiments/bench_engine.py [--quick] [--seed N]``; ``--quick`` shrinks the
 horizon, the population and the batches to a few seconds (a smoke test, not a benchmark).
@@ -52,17 +58,21 @@ from sim.world import build_world  # noqa: E402
 class Config:
     ref_runs: int
     engine_batches: tuple[int, ...]
-    big_ref_runs: int
-    big_engine_runs: int
+    #: (buyer factor, reference runs, reference months or None for all, engine runs)
+    bigger: tuple[tuple[int, int, int | None, int], ...]
     memory_runs: int
-    buyer_factor: int
+    horizon_runs: int
+    short_end: str  # the shorter horizon of the memory-growth check
     overrides: dict
 
 
-FULL = Config(ref_runs=5, engine_batches=(1, 100, 1000), big_ref_runs=1, big_engine_runs=100,
-              memory_runs=1000, buyer_factor=10, overrides={})
-QUICK = Config(ref_runs=1, engine_batches=(1, 4, 16), big_ref_runs=1, big_engine_runs=4,
-               memory_runs=16, buyer_factor=10,
+#: Months of the reference at 100x buyers (a full horizon would take minutes).
+BIG_REF_MONTHS = 12
+FULL = Config(ref_runs=5, engine_batches=(1, 100, 1000),
+              bigger=((10, 1, None, 100), (100, 1, BIG_REF_MONTHS, 10)),
+              memory_runs=1000, horizon_runs=100, short_end="2027-12", overrides={})
+QUICK = Config(ref_runs=1, engine_batches=(1, 4, 16), bigger=((10, 1, None, 4), (100, 1, 2, 2)),
+               memory_runs=16, horizon_runs=4, short_end="2026-05",
                overrides={"population.buyers_per_segment": 4, "time.end": "2026-07"})
 
 
@@ -101,19 +111,32 @@ def _measure(impl: str, scenario: Scenario, seeds: Seeds, runs: int, seed: int) 
 
 
 def _warm_up(scenario: Scenario, seeds: Seeds, seed: int) -> None:
-    reference_simulate(scenario, 1, seed, seeds=seeds)
-    simulate(scenario, n_runs=1, seed=seed, seeds=seeds)
+    short = _first_months(scenario, 2)
+    reference_simulate(short, 1, seed, seeds=seeds)
+    simulate(short, n_runs=1, seed=seed, seeds=seeds)
 
 
-def _peak_memory_per_run(scenario: Scenario, seeds: Seeds, runs: int, seed: int) -> float:
-    """Peak traced bytes of one engine batch of ``runs`` runs, per run."""
+def _first_months(scenario: Scenario, months: int | None) -> Scenario:
+    """``scenario`` cut to its first ``months`` months (all of them for None)."""
+    if months is None:
+        return scenario
+    year, month = (int(x) for x in scenario.time.start.split("-"))
+    last = year * 12 + month - 1 + months - 1
+    return scenario.with_overrides({"time.end": f"{last // 12:04d}-{last % 12 + 1:02d}"})
+
+
+def _peak_memory_per_run(scenario: Scenario, seeds: Seeds, runs: int,
+                         seed: int) -> tuple[float, float]:
+    """Peak traced bytes of one engine batch of ``runs`` runs, and the part of it beyond the
+    stored outputs, per run."""
     tracemalloc.start()
     try:
-        simulate(scenario, n_runs=runs, seed=seed, seeds=seeds)
+        results = simulate(scenario, n_runs=runs, seed=seed, seeds=seeds)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    return peak / runs
+    stored = sum(a.nbytes for a in results.arrays.values())
+    return peak / runs, (peak - stored) / runs
 
 
 def _table(rows: list[Row]) -> str:
@@ -148,9 +171,6 @@ def main(argv: list[str] | None = None) -> int:
     scenario = load_scenario(ROOT / "scenarios" / "baseline.toml")
     if cfg.overrides:
         scenario = scenario.with_overrides(cfg.overrides)
-    big = scenario.with_overrides({
-        "population.buyers_per_segment": scenario.population.buyers_per_segment
-        * cfg.buyer_factor})
 
     print(f"opengap engine benchmark ({'quick' if args.quick else 'full'}): "
           f"python {platform.python_version()}, numpy {np.__version__}, "
@@ -158,16 +178,30 @@ def main(argv: list[str] | None = None) -> int:
     _warm_up(scenario, seeds, args.seed)
     rows = [_measure("reference", scenario, seeds, cfg.ref_runs, args.seed)]
     rows += [_measure("engine", scenario, seeds, n, args.seed) for n in cfg.engine_batches]
-    _warm_up(big, seeds, args.seed)
-    rows.append(_measure("reference", big, seeds, cfg.big_ref_runs, args.seed))
-    rows.append(_measure("engine", big, seeds, cfg.big_engine_runs, args.seed))
+    for factor, ref_runs, ref_months, engine_runs in cfg.bigger:
+        big = scenario.with_overrides({
+            "population.buyers_per_segment": scenario.population.buyers_per_segment * factor})
+        _warm_up(big, seeds, args.seed)
+        rows.append(_measure("reference", _first_months(big, ref_months), seeds, ref_runs,
+                             args.seed))
+        rows.append(_measure("engine", big, seeds, engine_runs, args.seed))
     print(_table(rows))
+    single = next(r for r in rows if r.impl == "engine" and r.runs == 1)
+    print(f"\none baseline world (1 run, {single.months} months, after import): "
+          f"{single.seconds * 1e3:,.1f} ms")
 
-    per_run = _peak_memory_per_run(scenario, seeds, cfg.memory_runs, args.seed)
+    per_run, _ = _peak_memory_per_run(scenario, seeds, cfg.memory_runs, args.seed)
     print(f"\npeak memory, engine batch of {cfg.memory_runs:,} runs "
           f"({rows[0].buyers:,} buyers, {rows[0].months} months): "
           f"{per_run * cfg.memory_runs / 2**20:,.1f} MiB in all, "
           f"{per_run / 2**10:,.1f} KiB per run (tracemalloc peak)")
+    short = scenario.with_overrides({"time.end": cfg.short_end})
+    for label, horizon in (("short", short), ("full", scenario)):
+        total, beyond = _peak_memory_per_run(horizon, seeds, cfg.horizon_runs, args.seed)
+        months = build_world(horizon, seeds).params.n_months
+        print(f"  {label} horizon ({months} months, {cfg.horizon_runs} runs): "
+              f"{total / 2**10:,.1f} KiB per run, of which "
+              f"{beyond / 2**10:,.1f} KiB beyond the stored outputs")
     return 0
 
 

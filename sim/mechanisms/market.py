@@ -108,8 +108,13 @@ def choose(u: np.ndarray, choice: np.ndarray, choice_u: np.ndarray, pop: Populat
     cum_tab = np.empty((n_labs + 2 + first_step, n_rows))
     cum_tab[0] = cum_tab[n_labs + 2:] = np.inf
     cum_tab[1] = 0.0
-    for m in range(n_labs):  # in lab order, like the reference (and faster than cumsum)
-        np.add(cum_tab[m + 1], q[m], out=cum_tab[m + 2])
+    # Cumulative sums in lab order, like the reference. np.cumsum walks each row of groups
+    # with a long stride, so for more than a few runs adding slab by slab is faster.
+    if n_rows < 256:
+        np.cumsum(q, axis=0, out=cum_tab[2:n_labs + 2])
+    else:
+        for m in range(n_labs):
+            np.add(cum_tab[m + 1], q[m], out=cum_tab[m + 2])
     q_flat, cum_flat = q_tab.ravel(), cum_tab.ravel()
 
     group = pop.buyer_jurisdiction * n_k + pop.buyer_segment  # (B,)
