@@ -22,6 +22,7 @@ the rest (``host_margin``), so spend = lab revenue + host margin exactly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,24 @@ from sim.world import Params, Population, WorldState
 
 #: USD bn per (trillion tokens x USD per million tokens): 1e12 / 1e6 / 1e9.
 USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK = 1e-3
+
+_INDEX_CACHE: dict[tuple, tuple[object, np.ndarray]] = {}
+
+
+def _buyer_index(pop: Population, name: str, n_runs: int,
+                 build: Callable[[], np.ndarray]) -> np.ndarray:
+    """``build()``: an (R, B) index array that depends only on the population and the batch
+    size, built once per population instead of every month (read-only)."""
+    key = (id(pop), name, n_runs)
+    hit = _INDEX_CACHE.get(key)
+    if hit is not None and hit[0] is pop:
+        return hit[1]
+    if any(owner is not pop for owner, _ in _INDEX_CACHE.values()):
+        _INDEX_CACHE.clear()  # keep one population's arrays only
+    value = build()
+    value.flags.writeable = False
+    _INDEX_CACHE[key] = (pop, value)
+    return value
 
 
 def model_prices(month: int, pop: Population, p: Params) -> np.ndarray:
@@ -117,9 +136,10 @@ def choose(u: np.ndarray, choice: np.ndarray, choice_u: np.ndarray, pop: Populat
             np.add(cum_tab[m + 1], q[m], out=cum_tab[m + 2])
     q_flat, cum_flat = q_tab.ravel(), cum_tab.ravel()
 
-    group = pop.buyer_jurisdiction * n_k + pop.buyer_segment  # (B,)
     slot = choice * n_rows  # (R, B): (c + 1) * n_rows + row
-    slot += (group * n_runs + n_rows) + np.arange(n_runs)[:, None]
+    slot += _buyer_index(pop, "group row", n_runs, lambda: (
+        (pop.buyer_jurisdiction * n_k + pop.buyer_segment) * n_runs + n_rows
+        + np.arange(n_runs)[:, None]))
     extra = q_flat.take(slot)
     extra *= np.expm1(pop.seg_switch_cost)[pop.buyer_segment]
     target = 1.0 + extra
@@ -167,7 +187,8 @@ def market_step(
     n_runs, n_labs, n_seg = state.n_runs, pop.n_labs, len(pop.segments)
     buyer_tokens = segment_tokens(state.month, pop)[pop.buyer_segment] * pop.buyer_demand_weight
     # Slot 0 of each (run, segment) collects unserved buyers (choice -1) and is dropped.
-    slot = choice + ((np.arange(n_runs)[:, None] * n_seg + pop.buyer_segment) * (n_labs + 1) + 1)
+    slot = choice + _buyer_index(pop, "token slot", n_runs, lambda: (
+        (np.arange(n_runs)[:, None] * n_seg + pop.buyer_segment) * (n_labs + 1) + 1))
     tokens = np.bincount(slot.ravel(), weights=np.tile(buyer_tokens, n_runs),
                          minlength=n_runs * n_seg * (n_labs + 1))
     tokens = tokens.reshape(n_runs, n_seg, n_labs + 1)[:, :, 1:]
