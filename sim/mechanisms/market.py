@@ -33,23 +33,36 @@ from sim.world import Params, Population, WorldState
 #: USD bn per (trillion tokens x USD per million tokens): 1e12 / 1e6 / 1e9.
 USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK = 1e-3
 
-_INDEX_CACHE: dict[tuple, tuple[object, np.ndarray]] = {}
+_CACHE: dict[tuple, tuple[object, Any]] = {}
 
 
-def _buyer_index(pop: Population, name: str, n_runs: int,
-                 build: Callable[[], np.ndarray]) -> np.ndarray:
-    """``build()``: an (R, B) index array that depends only on the population and the batch
-    size, built once per population instead of every month (read-only)."""
-    key = (id(pop), name, n_runs)
-    hit = _INDEX_CACHE.get(key)
+def _per_population(pop: Population, key: tuple, build: Callable[[], Any]) -> Any:
+    """``build()`` for arrays that depend only on the population (and the batch size, if in
+    ``key``): built once per population instead of every month. Read-only."""
+    full_key = (id(pop), *key)
+    hit = _CACHE.get(full_key)
     if hit is not None and hit[0] is pop:
         return hit[1]
-    if any(owner is not pop for owner, _ in _INDEX_CACHE.values()):
-        _INDEX_CACHE.clear()  # keep one population's arrays only
+    if any(owner is not pop for owner, _ in _CACHE.values()):
+        _CACHE.clear()  # keep one population's arrays only
     value = build()
-    value.flags.writeable = False
-    _INDEX_CACHE[key] = (pop, value)
+    for array in value if isinstance(value, tuple) else (value,):
+        array.flags.writeable = False
+    _CACHE[full_key] = (pop, value)
     return value
+
+
+def _fixed_utility_terms(pop: Population) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``-alpha`` (1, K), the open-weight bonus (L, K), and the domestic preference plus
+    ``-inf`` for models unavailable in a (jurisdiction, segment) (L, G, K): adding 0.0 leaves
+    the others exact, so unavailability costs one addition per (lab, jurisdiction, segment)
+    instead of a full-size ``np.where``."""
+    n_g = len(pop.jur_domestic_pref)
+    open_bonus = pop.seg_open_pref[None, :] * pop.lab_is_open[:, None]
+    domestic = pop.jur_domestic_pref[None, :] * (
+        pop.lab_region[:, None] == np.arange(n_g)[None, :])  # (L, G)
+    unavailable = np.where(pop.base_available.transpose(2, 0, 1), 0.0, -np.inf)
+    return -pop.seg_alpha[None, :], open_bonus, domestic[:, :, None] + unavailable
 
 
 def model_prices(month: int, pop: Population, p: Params) -> np.ndarray:
@@ -68,31 +81,28 @@ def group_utilities(state: WorldState, pop: Population, price: np.ndarray) -> np
     buyers, ``-inf`` where the model is unavailable. Labs come first so that sums over labs
     run in lab order, slab by slab, as in the per-agent reference; runs come last so that
     every broadcast runs over whole rows of runs."""
-    is_open = pop.lab_is_open
+    neg_alpha, open_bonus, domestic = _per_population(pop, ("utility terms",),
+                                                      lambda: _fixed_utility_terms(pop))
     n_g = len(pop.jur_domestic_pref)
-    static = (-pop.seg_alpha[None, :] * np.log(price)[:, None]
-              + pop.seg_open_pref[None, :] * is_open[:, None])  # (L, K)
-    domestic = pop.jur_domestic_pref[None, :] * (
-        pop.lab_region[:, None] == np.arange(n_g)[None, :])  # (L, G)
+    static = neg_alpha * np.log(price)[:, None] + open_bonus  # (L, K)
     quality = (pop.seg_w_bench[None, :, None] * state.bench.T[:, None, :]
                + pop.seg_w_robust[None, :, None] * state.robust.T[:, None, :])  # (L, K, R)
-    # Ban leakage per jurisdiction: sovereign s governs jurisdiction sov_jurisdiction[s].
-    thr = np.full((state.n_runs, n_g), np.inf)
-    leak = np.ones((state.n_runs, n_g))
-    thr[:, pop.sov_jurisdiction] = state.ban_threshold
-    leak[:, pop.sov_jurisdiction] = state.ban_leakage
-    foreign = pop.lab_region[:, None] != np.arange(n_g)[None, :]  # (L, G)
-    blocked = ((is_open[:, None] & foreign)[:, :, None]
-               & (state.released_flop.T[:, None, :] > thr.T[None]))
-    with np.errstate(divide="ignore"):
-        penalty = np.where(blocked, np.log(leak).T[None], 0.0)  # (L, G, R)
-    # Unavailable models get -inf added (x + 0.0 == x keeps the others exact), once per
-    # (lab, jurisdiction, segment) and once per (lab, run) instead of once per element.
-    domestic = domestic[:, :, None] + np.where(pop.base_available.transpose(2, 0, 1), 0.0, -np.inf)
-    penalty += np.where(state.alive.T, 0.0, -np.inf)[:, None, :]
+    per_run = np.where(state.alive.T, 0.0, -np.inf)[:, None, :]  # (L, 1, R): exited labs
+    if np.isfinite(state.ban_threshold).any():  # else every ban penalty below is 0.0
+        # Ban leakage per jurisdiction: sovereign s governs jurisdiction sov_jurisdiction[s].
+        thr = np.full((state.n_runs, n_g), np.inf)
+        leak = np.ones((state.n_runs, n_g))
+        thr[:, pop.sov_jurisdiction] = state.ban_threshold
+        leak[:, pop.sov_jurisdiction] = state.ban_leakage
+        foreign = pop.lab_region[:, None] != np.arange(n_g)[None, :]  # (L, G)
+        blocked = ((pop.lab_is_open[:, None] & foreign)[:, :, None]
+                   & (state.released_flop.T[:, None, :] > thr.T[None]))
+        with np.errstate(divide="ignore"):
+            penalty = np.where(blocked, np.log(leak).T[None], 0.0)  # (L, G, R)
+        per_run = penalty + per_run
     u = np.empty((pop.n_labs, n_g, len(pop.segments), state.n_runs))
     np.add((quality + static[:, :, None])[:, None], domestic[..., None], out=u)
-    u += penalty[:, :, None, :]
+    u += per_run[:, :, None, :]
     return u
 
 
@@ -137,7 +147,7 @@ def choose(u: np.ndarray, choice: np.ndarray, choice_u: np.ndarray, pop: Populat
     q_flat, cum_flat = q_tab.ravel(), cum_tab.ravel()
 
     slot = choice * n_rows  # (R, B): (c + 1) * n_rows + row
-    slot += _buyer_index(pop, "group row", n_runs, lambda: (
+    slot += _per_population(pop, ("group row", n_runs), lambda: (
         (pop.buyer_jurisdiction * n_k + pop.buyer_segment) * n_runs + n_rows
         + np.arange(n_runs)[:, None]))
     extra = q_flat.take(slot)
@@ -187,7 +197,7 @@ def market_step(
     n_runs, n_labs, n_seg = state.n_runs, pop.n_labs, len(pop.segments)
     buyer_tokens = segment_tokens(state.month, pop)[pop.buyer_segment] * pop.buyer_demand_weight
     # Slot 0 of each (run, segment) collects unserved buyers (choice -1) and is dropped.
-    slot = choice + _buyer_index(pop, "token slot", n_runs, lambda: (
+    slot = choice + _per_population(pop, ("token slot", n_runs), lambda: (
         (np.arange(n_runs)[:, None] * n_seg + pop.buyer_segment) * (n_labs + 1) + 1))
     tokens = np.bincount(slot.ravel(), weights=np.tile(buyer_tokens, n_runs),
                          minlength=n_runs * n_seg * (n_labs + 1))
