@@ -4,7 +4,9 @@ The rule, as in ``tests/reference.py``: softmax of the group's utilities in lab 
 the count of models ``m`` with ``C_m + extra [m >= c] <= U (1 + extra)``, falling back to the
 last model with ``q > 0`` past the end. Hypothesis draws utilities with unavailable models
 and whole groups with nothing to buy, current models that are gone, no current model, and
-draws that sit exactly on interval boundaries, where an inexact search would slip.
+draws that sit exactly on interval boundaries, where an inexact search would slip. Both ways
+``choose`` counts for the buyers who move (all models at once for a few, a binary search for
+many) are checked.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.mechanisms import market
 from sim.mechanisms.market import choose
 
 N_G, N_K = 2, 3
@@ -93,21 +96,25 @@ def _boundary(u_row: np.ndarray, c: int, switch_cost: float, m: int) -> float:
 
 @settings(max_examples=150, deadline=None)
 @given(markets())
-def test_choose_matches_the_per_buyer_rule(market):
-    u, choice, draws, pop = market
-    got = choose(u, choice, draws, pop)
-    for r in range(choice.shape[0]):
-        for b in range(choice.shape[1]):
-            k, g = pop.buyer_segment[b], pop.buyer_jurisdiction[b]
-            want = _per_buyer(u[:, g, k, r].tolist(), int(choice[r, b]), float(draws[r, b]),
-                              float(pop.seg_switch_cost[k]))
-            assert got[r, b] == want, (r, b)
+def test_choose_matches_the_per_buyer_rule(world):
+    u, choice, draws, pop = world
+    want = np.array([[_per_buyer(u[:, pop.buyer_jurisdiction[b], pop.buyer_segment[b], r].tolist(),
+                                 int(choice[r, b]), float(draws[r, b]),
+                                 float(pop.seg_switch_cost[pop.buyer_segment[b]]))
+                      for b in range(choice.shape[1])] for r in range(choice.shape[0])])
+    for count_all_max in (0, 10**9):  # the binary search, then counting every model
+        saved, market.COUNT_ALL_MAX_MOVERS = market.COUNT_ALL_MAX_MOVERS, count_all_max
+        try:
+            got = choose(u, choice, draws, pop)
+        finally:
+            market.COUNT_ALL_MAX_MOVERS = saved
+        np.testing.assert_array_equal(got, want, err_msg=f"count_all_max {count_all_max}")
 
 
 @settings(max_examples=50, deadline=None)
 @given(markets())
-def test_choose_of_a_batch_is_choose_of_each_run(market):
-    u, choice, draws, pop = market
+def test_choose_of_a_batch_is_choose_of_each_run(world):
+    u, choice, draws, pop = world
     batch = choose(u, choice, draws, pop)
     for r in range(choice.shape[0]):
         alone = choose(u[..., r:r + 1], choice[r:r + 1], draws[r:r + 1], pop)
