@@ -173,8 +173,9 @@ def choose(u: np.ndarray, choice: np.ndarray, choice_u: np.ndarray, pop: Populat
             # Few movers (a run or so): count every model at once, the reference's own loop;
             # fewer numpy calls than the search below, which does less work per mover.
             after = np.arange(n_labs)[:, None] >= m_c  # extra applies (it is 0 if c = -1)
-            g = cum_tab[2:n_labs + 2, row_first - n_rows] + extra.take(movers) * after
-            count = np.count_nonzero(g <= m_target, axis=0)
+            g = cum_tab[2:n_labs + 2].take(row_first - n_rows, axis=1)
+            g += extra.take(movers) * after
+            count = (g <= m_target).sum(axis=0)
         else:
             # ``pos`` indexes g(count - 1), less extra, in cum_flat: count models are at or
             # below the target. Above c, count starts at c + 1 and extra applies throughout.
