@@ -10,7 +10,7 @@ with the horizon.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,9 @@ from sim.rng import MonthDraws, RandomStreams
 from sim.scenario import JURISDICTIONS, Scenario
 from sim.seeds import CAMPS, Seeds, check_seed_world, load_seeds
 from sim.world import OUTPUT_CAMPS, World, WorldState, build_world, initial_state
+
+#: Runs simulated together in one chunk of a batch (the results do not depend on it).
+CHUNK_RUNS = 256
 
 
 def step(world: World, state: WorldState, draws: MonthDraws) -> tuple[WorldState, dict]:
@@ -220,14 +223,26 @@ def simulate(
     """Simulate runs ``first_run .. first_run + n_runs - 1`` of ``scenario`` under ``seed``.
 
     Run ``r``'s results depend only on (scenario, seed, r), so any split of runs into
-    batches gives the same numbers. ``progress(done_months, total_months)`` is called after
-    each month.
+    batches gives the same numbers. ``progress(done, total)`` is called after each month of
+    each chunk of runs, in run-months.
     """
     seeds = seeds or load_seeds(start=scenario.time.start)
     check_seed_world(seeds, scenario.time.start)
     world = build_world(scenario, seeds)
     return simulate_world(scenario, world, seeds=seeds, seed=seed,
                           run_ids=np.arange(first_run, first_run + n_runs), progress=progress)
+
+
+def _runs_of(world: World, runs: slice, n_runs: int) -> World:
+    """``world`` for a chunk ``runs`` of its ``n_runs`` runs: per-run ``(runs, 1)``
+    parameters and anchor (stacked parameter sets, :mod:`sim.sweeps.stacked`) cut to it."""
+    def cut(value: Any) -> Any:
+        per_run = isinstance(value, np.ndarray) and value.shape == (n_runs, 1)
+        return value[runs] if per_run else value
+
+    params = {f.name: cut(getattr(world.params, f.name)) for f in fields(world.params)}
+    return replace(world, params=replace(world.params, **params),
+                   initial_anchor=cut(world.initial_anchor))
 
 
 def simulate_world(
@@ -249,23 +264,30 @@ def simulate_world(
     (:mod:`sim.sweeps.stacked`).
     """
     n_runs = len(run_ids)
-    if state is None:
-        state = initial_state(world, seeds, n_runs)
-    streams = RandomStreams.for_population(seed, run_ids, world.population)
     out = _allocate(n_runs, world)
     onehot, masks = _camp_onehot(world), output_camp_masks(world)
-    prev_bench = camp_best(state.bench, masks)
-    prev_robust = camp_best(state.robust, masks)
     exit_month = np.full((n_runs, world.population.n_labs), -1)
     acquirer = np.full((n_runs, world.population.n_labs), -1)
-    for t in range(world.params.n_months):
-        state, flows = step(world, state, streams.month(t))
-        prev_bench, prev_robust = _record(out, t, world, state, flows, onehot, masks,
-                                          prev_bench, prev_robust)
-        exit_month = np.where(flows["exits"], t, exit_month)
-        acquirer = np.where(flows["acquired"], flows["acquirer"], acquirer)
-        if progress is not None:
-            progress(t + 1, world.params.n_months)
+    months = world.params.n_months
+    # Chunks of runs: numpy's per-call cost is spread over many runs, while a chunk's
+    # monthly working set (above all the buyer-choice tables) stays in cache.
+    for lo in range(0, n_runs, CHUNK_RUNS):
+        chunk = slice(lo, min(lo + CHUNK_RUNS, n_runs))
+        part = {name: values[chunk] for name, values in out.items()}
+        part_world = world if n_runs <= CHUNK_RUNS else _runs_of(world, chunk, n_runs)
+        part_state = (initial_state(part_world, seeds, chunk.stop - lo) if state is None
+                      else state if n_runs <= CHUNK_RUNS else state.select(chunk))
+        streams = RandomStreams.for_population(seed, run_ids[chunk], world.population)
+        prev_bench = camp_best(part_state.bench, masks)
+        prev_robust = camp_best(part_state.robust, masks)
+        for t in range(months):
+            part_state, flows = step(part_world, part_state, streams.month(t))
+            prev_bench, prev_robust = _record(part, t, part_world, part_state, flows, onehot,
+                                              masks, prev_bench, prev_robust)
+            exit_month[chunk] = np.where(flows["exits"], t, exit_month[chunk])
+            acquirer[chunk] = np.where(flows["acquired"], flows["acquirer"], acquirer[chunk])
+            if progress is not None:
+                progress(lo * months + (t + 1) * (chunk.stop - lo), n_runs * months)
     out["exit_month"] = exit_month
     out["acquirer"] = acquirer
     return Results(scenario=scenario, world=world, seed=seed, run_ids=run_ids, arrays=out)
