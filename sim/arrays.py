@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Up to this many values, ``sum_over_labs`` multiplies and sums directly (fewer numpy calls).
+_FEW = 1024
+
 
 def sum_over_labs(values: np.ndarray, membership: np.ndarray) -> np.ndarray:
     """``out[..., c] = sum_l values[..., l] * membership[l, c]``, summed in lab order.
@@ -17,7 +20,7 @@ def sum_over_labs(values: np.ndarray, membership: np.ndarray) -> np.ndarray:
     the same sums (skipping the ``x * 0`` terms can only change the sign of a zero sum).
     """
     n_labs, n_out = membership.shape
-    if values.size < 64 * n_labs:  # a few runs: the direct form has fewer calls
+    if values.size <= _FEW:  # the direct form has fewer calls
         return (values[..., :, None] * membership).sum(axis=-2)
     rows = values.reshape(-1, n_labs)
     if ((membership == 0) | (membership == 1)).all() and (membership.sum(axis=1) <= 1).all():
