@@ -17,7 +17,8 @@ def sum_over_labs(values: np.ndarray, membership: np.ndarray) -> np.ndarray:
     group per lab (camps, jurisdictions) sums each group's members with one ``bincount``, in
     lab order; any other membership moves labs to the front (one contiguous copy) so that the
     sum runs slab by slab over long rows instead of over the short last axis. The three give
-    the same sums (skipping the ``x * 0`` terms can only change the sign of a zero sum).
+    the same sums for finite values (skipping the ``x * 0`` terms can only change the sign of
+    a zero sum).
     """
     n_labs, n_out = membership.shape
     if values.size <= _FEW:  # the direct form has fewer calls
