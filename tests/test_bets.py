@@ -4,6 +4,7 @@ files fail with one line naming the field, and scoring follows the documented ru
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +83,7 @@ def test_a_user_adds_a_bet_by_editing_the_data_file_only(
                  "--out", str(out), "--scenarios", "tiny-ban"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    rows = list(csv.DictReader((out / "scorecard.csv").open()))
+    rows = list(csv.DictReader(io.StringIO((out / "scorecard.csv").read_text(encoding="utf-8"))))
     assert {r["id"] for r in rows} == {"my-new-bet", "ban-cuts-us-large-open-use"}
     assert {r["column"] for r in rows} == {"stated", "tiny-ban"}
     new = [r for r in rows if r["id"] == "my-new-bet"]

@@ -85,8 +85,9 @@ def test_compare_cli_writes_tables_and_figures(scenario_dir: Path, tmp_path: Pat
     for name in ("deltas.md", "deltas.csv", "trajectories.png", "delta.png"):
         assert (out / name).stat().st_size > 0, name
     import csv
+    import io
 
-    rows = list(csv.DictReader((out / "deltas.csv").open()))
+    rows = list(csv.DictReader(io.StringIO((out / "deltas.csv").read_text(encoding="utf-8"))))
     copy_rows = [r for r in rows if r["alternative"] == "tiny-copy"]
     assert copy_rows and all(float(r["delta_median"] or 0) == 0 for r in copy_rows)
     assert {r["outcome"] for r in rows} >= {"gap closed vs open 2027-03",

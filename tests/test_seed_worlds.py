@@ -4,6 +4,7 @@ scenario, and scenario fragments (``include``) and ``inherit_events``."""
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +61,8 @@ def test_history_seeds_hold_only_labs_that_existed(seeds_2023) -> None:
 
 def test_history_seeds_cite_epoch_or_say_prior() -> None:
     models = {r["model"]: float(r["eci"]) for r in
-              csv.DictReader((seeds_dir() / "derived" / "eci_models.csv").open())}
-    rows = list(csv.DictReader((seed_world_dir("2023-01") / "labs.csv").open()))
+              csv.DictReader(io.StringIO((seeds_dir() / "derived" / "eci_models.csv").read_text()))}
+    rows = list(csv.DictReader(io.StringIO((seed_world_dir("2023-01") / "labs.csv").read_text())))
     for row in rows:
         for column in ("eci_source", "compute_source", "cash_source"):
             assert "prior" in row[column] or "Epoch" in row[column], (row["lab_id"], column)
@@ -76,7 +77,7 @@ def test_no_scored_release_before_the_2023_world() -> None:
     history = load_seeds(start="2023-01").history
     assert np.isnan(history.closed).all()
     dates = [r["release_date"] for r in
-             csv.DictReader((seeds_dir() / "derived" / "eci_models.csv").open())]
+             csv.DictReader(io.StringIO((seeds_dir() / "derived" / "eci_models.csv").read_text()))]
     assert min(d for d in dates if d) >= "2023-01-01"
 
 
