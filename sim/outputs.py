@@ -255,9 +255,12 @@ def event_log(results: Any) -> list[dict[str, Any]]:
     ``detail``.
 
     Kinds: scheduled scenario events (``event`` = their kind, repeated for every run),
+    ``<policy>_enacted`` / ``<policy>_lapsed`` when a sovereign's own decision enacts or drops
+    a ban, distillation crackdown or export tightening (detail gives its pressure),
     ``ban_in_force`` / ``ban_lifted`` and ``crackdown_in_force`` / ``crackdown_lifted`` when a
-    sovereign's policy flag changes (scheduled or triggered by pressure), ``safety_shock``
-    (months with at least one shock, random or scheduled; detail gives the count), ``exit``
+    sovereign's policy flag changes (scheduled or enacted), ``random_funding_shock`` (a
+    region's random sentiment crash), ``random_safety_shock`` (months with at least one
+    random shock; detail gives the count; scheduled shocks have their own rows), ``exit``
     (a lab ran out of cash and its compute was written off) and ``acquired`` (a lab ran out of
     cash and its compute moved to the acquirer).
     """
@@ -299,18 +302,23 @@ def event_log(results: Any) -> list[dict[str, Any]]:
                          _decision_detail(results, sov, POLICIES[k], enacted,
                                           float(arr["pressure"][i, t, s]))))
 
-    if "random_funding_shocks" in arr:
-        size = results.world.params.random_shock_size
+    size = results.world.params.random_shock_size
+    if "random_funding_shocks" in arr and size > 0:  # a shock of size 0 changes nothing
         for i, t, g in zip(*np.nonzero(arr["random_funding_shocks"] > 0.5), strict=True):
             rows.append((int(run_ids[i]), int(t), 1500, JURISDICTIONS[g], "random_funding_shock",
                          f"{JURISDICTIONS[g]} investor sentiment falls {size:.0%} (random shock)"))
 
     if "safety_shocks" in arr:
-        shocks = arr["safety_shocks"]
-        for i, t in zip(*np.nonzero(shocks > 0), strict=True):
+        # The recorded count includes scheduled shocks, which have their own rows above.
+        scheduled = np.zeros(arr["safety_shocks"].shape[1])
+        for ev in results.world.schedule:
+            if ev.kind == "safety_shock":
+                scheduled[ev.month] += 1
+        shocks = arr["safety_shocks"] - scheduled[None, :]
+        for i, t in zip(*np.nonzero(shocks > 0.5), strict=True):
             n = int(round(shocks[i, t]))
-            rows.append((int(run_ids[i]), int(t), 2000, "world", "safety_shock",
-                         f"{n} safety shock{'s' if n != 1 else ''}"))
+            rows.append((int(run_ids[i]), int(t), 2000, "world", "random_safety_shock",
+                         f"{n} random safety shock{'s' if n != 1 else ''}"))
 
     if "exit_month" in arr:
         exit_month = arr["exit_month"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 
 from sim.calendar import parse_month
-from sim.scenario import JURISDICTIONS, Scenario
+from sim.scenario import JURISDICTIONS, Scenario, ScenarioError
 from sim.seeds import CAMPS, Seeds
 
 #: Camps reported in outputs: the four lab camps plus ``open`` (any open-weight camp).
@@ -385,6 +385,13 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
     # Closed APIs blocked in some markets; local agents run open weights only.
     closed_blocked = jur.blocks_closed[:, labs.region] & ~is_open[None, :]  # (G, L)
     available = ~closed_blocked[:, None, :] & ~(segs.open_only[None, :, None] & ~is_open)
+    # Each jurisdiction has at most one sovereign: policy arrays are indexed by sovereign and
+    # read per jurisdiction, so a second one would silently shadow the first.
+    codes = [JURISDICTIONS[g] for g in sov.jurisdiction]
+    doubled = sorted({c for c in codes if codes.count(c) > 1})
+    if doubled:
+        raise ValueError(f"sovereigns.csv: jurisdiction {doubled[0]} has more than one "
+                         "sovereign; allowed: at most one per jurisdiction")
     lab_sovereign = np.full(len(labs.lab_id), -1)
     for s, g in enumerate(sov.jurisdiction):
         lab_sovereign[labs.region == g] = s
@@ -440,9 +447,13 @@ def compile_schedule(scenario: Scenario, population: Population) -> tuple[Schedu
     sov_index = {JURISDICTIONS[g]: s for s, g in enumerate(population.sov_jurisdiction)}
     components: dict[tuple[int, float], int] = {}
     out = []
-    for ev in scenario.events:
+    for i, ev in enumerate(scenario.events):
         month = parse_month(ev.month) - start
         sovereign = sov_index.get(getattr(ev, "sovereign", ""), -1)
+        if hasattr(ev, "sovereign") and sovereign < 0:
+            raise ScenarioError(
+                f"{scenario.name}: events[{i}].sovereign: no sovereign for {ev.sovereign} in "
+                f"the seed world; allowed: {', '.join(sorted(sov_index))}")
         if ev.kind == "ban":
             rec = ScheduledEvent(month, ev.kind, sovereign, -1, ev.threshold_flop, ev.leakage,
                                  f"{ev.sovereign} bans open weights above {ev.threshold_flop:.1e} "

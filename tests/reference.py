@@ -169,6 +169,7 @@ class _Static:
     sov_threshold: list[float]
     sov_open_interest: list[float]
     sov_export_target: list[int]
+    sov_has_closed_labs: list[bool]  # a crackdown protects home closed labs
     line_sovereign: list[int]  # grant lines (World.grant_lines)
     line_usd: list[float]
     line_start: list[int]
@@ -212,6 +213,8 @@ def _static(world: World) -> _Static:
         sov_threshold=pop.sov_threshold.tolist(),
         sov_open_interest=pop.sov_open_interest.tolist(),
         sov_export_target=pop.sov_export_target.tolist(),
+        sov_has_closed_labs=[any(pop.lab_sovereign[i] == s and not pop.lab_is_open[i]
+                                 for i in range(n_l)) for s in range(pop.n_sovereigns)],
         line_sovereign=lines.sovereign.tolist(),
         line_usd=lines.usd_bn.tolist(),
         line_start=lines.start.tolist(),
@@ -294,7 +297,8 @@ def _policy(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
         row = []
         for k in range(N_POLICIES):
             thr = st.sov_threshold[s]
-            possible = k != 2 or st.sov_export_target[s] >= 0
+            possible = ((k != 2 or st.sov_export_target[s] >= 0)
+                        and (k != 1 or st.sov_has_closed_labs[s]))
             on = sov.policy_enacted[k]
             draw = d["decision_u"][s][k]
             if not on and possible and sov.pressure > thr and draw < enact_prob[k]:
@@ -321,7 +325,13 @@ def _policy(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
                       if sov.policy_enacted[2] and st.sov_export_target[s] == g)
         reg.export_multiplier = (float(sched.export_multiplier[t, g])
                                  * p.export_tightening_price_factor ** n_tight)
-        reg.export_cap = float(sched.export_cap[t, g]) * p.export_tightening_cap_factor ** n_tight
+        cap, factor = float(sched.export_cap[t, g]), p.export_tightening_cap_factor
+        if n_tight == 0:
+            reg.export_cap = cap
+        elif cap == INF:  # tightening cannot cap an uncapped region, except an embargo
+            reg.export_cap = 0.0 if factor == 0.0 else INF
+        else:
+            reg.export_cap = cap * factor ** n_tight
     run.flows["safety_shocks"] = shocks + scheduled
     run.flows["policy_change"] = change
     run.flows["random_funding_shocks"] = hits

@@ -99,7 +99,13 @@ def test_policies_are_enacted_only_above_the_threshold(small_scenario, seeds):
     below, change = _decide(world, thr * 0.999, u=0.0)
     assert not below.any() and (change == 0).all()
     above, change = _decide(world, thr * 1.001, u=0.0)
-    assert above[0, :, BAN].all() and above[0, :, CRACKDOWN].all()
+    assert above[0, :, BAN].all()
+    # Only sovereigns with closed labs at home (the US and China) have a crackdown to enact.
+    pop = world.population
+    home_closed = [sorted({_sov(world, JURISDICTIONS[g]) for g in
+                           pop.lab_region[~pop.lab_is_open]})]
+    assert np.flatnonzero(above[0, :, CRACKDOWN]).tolist() == home_closed[0]
+    assert home_closed[0] == sorted([_sov(world, "US"), _sov(world, "CN")])
     # Only sovereigns with an export-control target can tighten exports (the US on CN).
     can_export = world.population.sov_export_target >= 0
     assert can_export.sum() == 1 and world.population.sov_export_target[_sov(world, "US")] == CN
@@ -149,6 +155,28 @@ def test_effective_policy_tightens_the_scheduled_layer(small_scenario, seeds):
         sched.export_multiplier[0, CN] * p.export_tightening_price_factor)
     assert pol["export_cap"][0, CN] == pytest.approx(
         sched.export_cap[0, CN] * p.export_tightening_cap_factor)
+
+
+def test_export_embargo_on_an_uncapped_region_is_a_zero_cap_not_nan(small_scenario, seeds):
+    """Tightening with cap factor 0 on a region without a scheduled cap is an embargo (cap 0);
+    with a factor above 0 the region stays uncapped. Nothing turns NaN."""
+    scenario = small_scenario.with_overrides({
+        "events": [], **QUIET, "policy.export_tightening_cap_factor": 0.0,
+        "policy.export_tightening_probability_per_month": 1.0})
+    world = build_world(scenario, seeds)
+    enacted = np.zeros((1, world.population.n_sovereigns, 3), dtype=bool)
+    enacted[0, _sov(world, "US"), EXPORT] = True
+    pol = effective_policy(0, enacted, world)
+    assert pol["export_cap"][0, CN] == 0.0
+    assert np.isinf(pol["export_cap"][0, US])
+    loose = build_world(scenario.with_overrides({"policy.export_tightening_cap_factor": 0.5}),
+                        seeds)
+    assert np.isinf(effective_policy(0, enacted, loose)["export_cap"][0, CN])
+    wave = _with(scenario, events=[{"kind": "safety_shock", "month": "2026-05", "size": 20.0}])
+    a = _run(wave, seeds, 3)
+    assert (a["policy_change"][:, :, _sov(world, "US"), EXPORT] > 0).any()
+    for name in ("cash", "compute", "opex_total", "compute_spend_total"):
+        assert np.isfinite(a[name]).all(), name
 
 
 def test_shock_wave_leads_to_regulation_and_a_quiet_world_does_not(small_scenario, seeds):

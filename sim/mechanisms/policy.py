@@ -10,13 +10,16 @@
   export tightening): a policy not in force is enacted with probability ``q_k`` a month while
   ``pressure_s > threshold_s``; one in force lapses with probability ``q_lapse`` a month while
   ``pressure_s < lapse_pressure_share * threshold_s``. Only sovereigns with an export-control
-  target (``seeds/sovereigns.csv``) can tighten export controls.
+  target (``seeds/sovereigns.csv``) can tighten export controls, and only sovereigns with
+  closed labs at home (whose models a crackdown protects) can crack down on distillation.
 * The policy in force is the scheduled policy (scenario events, :class:`ScheduledPolicy`)
   tightened by the enacted ones: ban threshold ``min(scheduled, ban_threshold_flop)`` with
   leakage ``min(scheduled, ban_leakage)``; distillation enforcement
   ``min(scheduled, crackdown_enforcement)``; on each targeted region, compute price
   multiplier ``scheduled * price_factor ** n`` and cap ``scheduled * cap_factor ** n`` for
-  ``n`` sovereigns tightening against it.
+  ``n`` sovereigns tightening against it (an uncapped region stays uncapped unless the cap
+  factor is 0, an embargo). The ban threshold and leakage are each the lower of the two, so
+  the combined ban is at least as strict as either.
 * Investor sentiment per region is ``exp(log_sentiment + shock_log)``; ``log_sentiment`` is a
   mean-reverting AR(1), ``x' = (1 - theta) x + sigma z``. ``shock_log`` is the sum of the
   region's shock components, each decaying with its own half-life: random shocks (one
@@ -69,6 +72,10 @@ def decide_policies(enacted: np.ndarray, pressure: np.ndarray, decision_u: np.nd
     enact_prob = np.array([p.ban_probability, p.crackdown_probability,
                            p.export_tightening_probability])
     can = np.ones((pop.n_sovereigns, len(POLICIES)), dtype=bool)
+    # A crackdown protects the sovereign's own closed labs (it lowers distillation from
+    # them), so only sovereigns with closed labs at home have one to enact.
+    can[:, CRACKDOWN] = np.isin(np.arange(pop.n_sovereigns),
+                                pop.lab_sovereign[~pop.lab_is_open])
     can[:, EXPORT] = pop.sov_export_target >= 0
     above = pressure[:, :, None] > threshold
     below = pressure[:, :, None] < p.lapse_pressure_share * threshold
@@ -95,8 +102,19 @@ def effective_policy(t: int, enacted: np.ndarray, world: World) -> dict[str, np.
         distill_enforcement=np.minimum(sched.enforcement[t],
                                        np.where(crack, p.crackdown_enforcement, 1.0)),
         export_multiplier=sched.export_multiplier[t] * p.export_tightening_price_factor ** n_tight,
-        export_cap=sched.export_cap[t] * p.export_tightening_cap_factor ** n_tight,
+        export_cap=tightened_cap(sched.export_cap[t], n_tight, p.export_tightening_cap_factor),
     )
+
+
+def tightened_cap(scheduled_cap: np.ndarray, n_tight: np.ndarray, factor: float) -> np.ndarray:
+    """Per-lab monthly cap (H100e) after ``n_tight`` tightenings: ``scheduled * factor ** n``.
+    A region with no scheduled cap (inf) stays uncapped, except that a factor of 0 is an
+    embargo (cap 0)."""
+    cap = np.broadcast_to(scheduled_cap, n_tight.shape)
+    with np.errstate(invalid="ignore"):  # inf * 0, replaced just below
+        scaled = cap * factor ** n_tight
+    scaled = np.where(np.isinf(cap), 0.0 if factor == 0.0 else np.inf, scaled)
+    return np.where(n_tight > 0, scaled, cap)
 
 
 def funding_shock_components(components: np.ndarray, shock_u: np.ndarray,
