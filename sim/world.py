@@ -17,7 +17,7 @@ import numpy as np
 
 from sim.calendar import parse_month
 from sim.scenario import JURISDICTIONS, Scenario, ScenarioError
-from sim.seeds import CAMPS, Seeds
+from sim.seeds import CAMPS, SeedError, Seeds
 
 #: Camps reported in outputs: the four lab camps plus ``open`` (any open-weight camp).
 OUTPUT_CAMPS: tuple[str, ...] = ("closed", "open", "open_cn", "open_us", "open_other")
@@ -390,7 +390,7 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
     codes = [JURISDICTIONS[g] for g in sov.jurisdiction]
     doubled = sorted({c for c in codes if codes.count(c) > 1})
     if doubled:
-        raise ValueError(f"sovereigns.csv: jurisdiction {doubled[0]} has more than one "
+        raise SeedError(f"sovereigns.csv: jurisdiction {doubled[0]} has more than one "
                          "sovereign; allowed: at most one per jurisdiction")
     lab_sovereign = np.full(len(labs.lab_id), -1)
     for s, g in enumerate(sov.jurisdiction):
