@@ -398,7 +398,7 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
     # The scenario sets the local-agents growth rate (the hidden market's size is a question
     # the scenarios ask); the other segments grow at their seeded rates.
     if LOCAL_AGENTS not in segs.segment:
-        raise ValueError(f"seeds/segments.csv has no '{LOCAL_AGENTS}' segment")
+        raise SeedError(f"segments.csv: no '{LOCAL_AGENTS}' segment; the scenario sets its growth")
     seg_growth = segs.growth_per_month.copy()
     seg_growth[segs.segment.index(LOCAL_AGENTS)] = scenario.market.local_agents_growth_per_month
     return Population(
