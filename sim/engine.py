@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.arrays import sum_over_labs
+from sim.arrays import sum_by_group, sum_over_labs
 from sim.mechanisms.adoption import adoption_step
 from sim.mechanisms.compute import compute_step
 from sim.mechanisms.funding import funding_step
@@ -165,50 +165,68 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
     out["sovereign_grants"][:, t] = flows["grants_paid"]
     out["policy_change"][:, t] = flows["policy_change"]
     out["random_funding_shocks"][:, t] = flows["random_funding_shocks"]
-    open_tokens, large_open = open_access(state, world, t)
-    out["open_tokens_by_jurisdiction"][:, t] = open_tokens
-    out["large_open_tokens"][:, t] = large_open
     attempts = flows["raise_attempts"]
     out["raise_attempts"][:, t] = sum_over_labs(attempts.astype(float), onehot)
     out["raise_failures"][:, t] = sum_over_labs((attempts & ~(flows["raised"] > 0))
                                                 .astype(float), onehot)
-    out["served_robust_tokens"][:, t] = served_robustness(state, world, t, onehot)
+    served = BuyersServed.of(state, world, t)
+    open_tokens, large_open = open_access(served, state, world)
+    out["open_tokens_by_jurisdiction"][:, t] = open_tokens
+    out["large_open_tokens"][:, t] = large_open
+    out["served_robust_tokens"][:, t] = served_robustness(served, state, world, onehot)
     return bench, robust
 
 
-def served_robustness(state: WorldState, world: World, t: int,
+@dataclass(frozen=True)
+class BuyersServed:
+    """Who served each buyer this month, computed once for the per-buyer outputs.
+
+    ``served`` (R, B) bool; ``lab`` (R, B) the chosen lab (0 where unserved);
+    ``flat`` (R, B) its index into a raveled (R, L) lab array; ``tokens`` (B,) trillion
+    tokens each buyer used at step t."""
+
+    served: np.ndarray
+    lab: np.ndarray
+    flat: np.ndarray
+    tokens: np.ndarray
+
+    @classmethod
+    def of(cls, state: WorldState, world: World, t: int) -> BuyersServed:
+        pop = world.population
+        served = state.choice >= 0
+        lab = np.where(served, state.choice, 0)
+        flat = lab + (np.arange(state.choice.shape[0]) * pop.n_labs)[:, None]
+        tokens = segment_tokens(t, pop)[pop.buyer_segment] * pop.buyer_demand_weight
+        return cls(served, lab, flat, tokens)
+
+
+def served_robustness(buyers: BuyersServed, state: WorldState, world: World,
                       onehot: np.ndarray) -> np.ndarray:
     """(R, K, C4) sum over buyers served by each camp in each segment of tokens x the
-    serving model's robustness score (trillion tokens x ECI points) at step ``t``."""
+    serving model's robustness score (trillion tokens x ECI points)."""
     pop = world.population
-    served = state.choice >= 0
-    lab = np.where(served, state.choice, 0)
-    tokens = segment_tokens(t, pop)[pop.buyer_segment] * pop.buyer_demand_weight  # (B,)
-    weighted = np.where(served, tokens[None, :] * np.take_along_axis(state.robust, lab, axis=1),
-                        0.0)  # (R, B)
+    weighted = np.where(buyers.served,
+                        buyers.tokens[None, :] * state.robust.ravel()[buyers.flat], 0.0)
     # One bincount over (run, segment, camp) cells; unserved buyers carry zero weight.
     k_n, c_n = len(pop.segments), onehot.shape[1]
     n_runs = state.choice.shape[0]
     cell = (np.arange(n_runs)[:, None] * k_n + pop.buyer_segment[None, :]) * c_n \
-        + pop.lab_camp[lab]
+        + pop.lab_camp[buyers.lab]
     return np.bincount(cell.ravel(), weights=weighted.ravel(),
                        minlength=n_runs * k_n * c_n).reshape(n_runs, k_n, c_n)
 
 
-def open_access(state: WorldState, world: World, t: int) -> tuple[np.ndarray, np.ndarray]:
-    """(R, G) trillion tokens buyers in each jurisdiction took from open models at step ``t``,
-    all of them and those trained above ``policy.ban_threshold_flop`` ("large" open models)."""
+def open_access(buyers: BuyersServed, state: WorldState,
+                world: World) -> tuple[np.ndarray, np.ndarray]:
+    """(R, G) trillion tokens buyers in each jurisdiction took from open models, all of them
+    and those trained above ``policy.ban_threshold_flop`` ("large" open models)."""
     pop = world.population
-    served = state.choice >= 0
-    lab = np.where(served, state.choice, 0)
-    tokens = segment_tokens(t, pop)[pop.buyer_segment] * pop.buyer_demand_weight  # (B,)
-    is_open = served & pop.lab_is_open[lab]
-    large = is_open & (np.take_along_axis(state.released_flop, lab, axis=1)
+    is_open = buyers.served & pop.lab_is_open[buyers.lab]
+    large = is_open & (state.released_flop.ravel()[buyers.flat]
                        > world.params.ban_threshold_flop)
-    in_jur = (pop.buyer_jurisdiction[:, None]
-              == np.arange(len(JURISDICTIONS))[None, :]).astype(float)
-    return (sum_over_labs(np.where(is_open, tokens, 0.0), in_jur),
-            sum_over_labs(np.where(large, tokens, 0.0), in_jur))
+    n_g = len(JURISDICTIONS)
+    return (sum_by_group(np.where(is_open, buyers.tokens, 0.0), pop.buyer_jurisdiction, n_g),
+            sum_by_group(np.where(large, buyers.tokens, 0.0), pop.buyer_jurisdiction, n_g))
 
 
 def simulate(

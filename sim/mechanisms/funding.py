@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.arrays import sum_over_labs
+from sim.arrays import sum_by_group, sum_over_labs
 from sim.mechanisms.compute import compute_price
 from sim.mechanisms.market import segment_tokens
 from sim.mechanisms.policy import investor_sentiment
@@ -56,13 +56,14 @@ def foreign_closed_dependency(choice: np.ndarray, month: int, pop: Population) -
     closed labs (0 where the jurisdiction had no served demand)."""
     served = choice >= 0
     lab = np.where(served, choice, 0)
-    foreign_closed = (served & ~pop.lab_is_open[lab]
-                      & (pop.lab_region[lab] != pop.buyer_jurisdiction[None, :]))
-    tokens = segment_tokens(month, pop)[pop.buyer_segment] * pop.buyer_demand_weight  # (B,)
     n_g = len(pop.jur_domestic_pref)
-    in_jur = (pop.buyer_jurisdiction[:, None] == np.arange(n_g)[None, :]).astype(float)
-    num = sum_over_labs(np.where(foreign_closed, tokens, 0.0), in_jur)  # (R, G)
-    den = sum_over_labs(np.where(served, tokens, 0.0), in_jur)
+    # (G, L): lab l is closed and based outside jurisdiction g.
+    foreign_closed_lab = ~pop.lab_is_open[None, :] & (pop.lab_region[None, :]
+                                                      != np.arange(n_g)[:, None])
+    foreign_closed = served & foreign_closed_lab[pop.buyer_jurisdiction[None, :], lab]
+    tokens = segment_tokens(month, pop)[pop.buyer_segment] * pop.buyer_demand_weight  # (B,)
+    num = sum_by_group(np.where(foreign_closed, tokens, 0.0), pop.buyer_jurisdiction, n_g)
+    den = sum_by_group(np.where(served, tokens, 0.0), pop.buyer_jurisdiction, n_g)
     share = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
     return share[:, pop.sov_jurisdiction]
 
