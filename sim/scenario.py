@@ -60,8 +60,6 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-_Strict = StrictModel
-
 
 def check_month(value: Any) -> str:
     """A pydantic ``mode="before"`` validator: a 'YYYY-MM' string, normalised."""
@@ -70,7 +68,7 @@ def check_month(value: Any) -> str:
     return format_month(parse_month(value))
 
 
-class Time(_Strict):
+class Time(StrictModel):
     start: str = Field(description="first simulated month, YYYY-MM")
     end: str = Field(description="last simulated month (inclusive), YYYY-MM")
 
@@ -94,11 +92,11 @@ class Time(_Strict):
         return parse_month(self.end) - parse_month(self.start) + 1
 
 
-class Population(_Strict):
+class Population(StrictModel):
     buyers_per_segment: int = Field(ge=1, le=1_000_000)
 
 
-class Capability(_Strict):
+class Capability(StrictModel):
     eci_per_log10_flop: Annotated[float, Field(gt=0.0, le=50.0)]
     algo_progress_per_year: Annotated[float, Field(ge=0.0, le=3.0)]
     flop_per_h100e_month: Annotated[float, Field(gt=0.0, le=1e24)]
@@ -119,7 +117,7 @@ class Capability(_Strict):
     usage_scale_t_tokens: Positive
 
 
-class Compute(_Strict):
+class Compute(StrictModel):
     price_usd_per_h100e: Annotated[float, Field(gt=0.0, le=1e7)]
     price_decline_per_year: Annotated[float, Field(ge=0.0, lt=1.0)]
     depreciation_per_month: Fraction
@@ -127,7 +125,7 @@ class Compute(_Strict):
     opex_usd_per_h100e_month: Annotated[float, Field(ge=0.0, le=1e6)]
 
 
-class Funding(_Strict):
+class Funding(StrictModel):
     runway_trigger_months: Annotated[float, Field(gt=0.0, le=120.0)]
     random_shock_rate_per_year: Annotated[float, Field(ge=0.0, le=12.0)]
     random_shock_size: Annotated[float, Field(ge=0.0, lt=1.0)]
@@ -141,14 +139,14 @@ class Funding(_Strict):
     serving_cost_share: Fraction
 
 
-class Market(_Strict):
+class Market(StrictModel):
     open_capture_share: Fraction
     closed_price_decline_per_year: Annotated[float, Field(ge=0.0, lt=1.0)]
     open_price_decline_per_year: Annotated[float, Field(ge=0.0, lt=1.0)]
     local_agents_growth_per_month: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
-class Policy(_Strict):
+class Policy(StrictModel):
     """Safety shocks, regulatory pressure, sovereigns' policy decisions and grants."""
 
     safety_shock_rate_per_year: Annotated[float, Field(ge=0.0, le=100.0)]
@@ -169,7 +167,7 @@ class Policy(_Strict):
     grant_ban_response: Annotated[float, Field(ge=0.0, le=100.0)]
 
 
-class _Event(_Strict):
+class _Event(StrictModel):
     month: str
     _month = field_validator("month", mode="before")(staticmethod(check_month))
 
@@ -241,7 +239,7 @@ EVENT_KINDS = ("ban", "distillation_crackdown", "export_controls", "funding_shoc
                "safety_shock", "open_program")
 
 
-class Scenario(_Strict):
+class Scenario(StrictModel):
     name: str = Field(min_length=1)
     description: str = ""
     time: Time
@@ -329,22 +327,28 @@ def _allowed_keys(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
     return ", ".join(model.model_fields) if model is not None else ""
 
 
-def _describe(err: dict[str, Any], data: dict[str, Any]) -> str:
-    loc = tuple(err["loc"])
-    where = _format_loc(loc)
+def field_error(where: str, err: dict[str, Any], allowed_keys: str) -> str:
+    """One line for a pydantic error at ``where`` (a dotted field): unknown key (with the
+    keys allowed there), missing field, or the validator's message with the value given."""
     if err["type"] == "extra_forbidden":
-        allowed = _allowed_keys(loc, data)
-        return f"{where}: unknown key; allowed keys here: {allowed}"
+        return f"{where}: unknown key; allowed keys here: {allowed_keys}"
     if err["type"] == "missing":
         return f"{where}: required field is missing"
-    if err["type"] == "union_tag_invalid":
-        return f"{where}: unknown event kind; allowed: {', '.join(EVENT_KINDS)}"
-    if err["type"] == "union_tag_not_found":
-        return f"{where}: event needs a 'kind'; allowed: {', '.join(EVENT_KINDS)}"
     msg = err["msg"].removeprefix("Value error, ")
     got = err.get("input")
     suffix = f" (got {got!r})" if got is not None and not isinstance(got, dict | list) else ""
     return f"{where}: {msg}{suffix}"
+
+
+def _describe(err: dict[str, Any], data: dict[str, Any]) -> str:
+    loc = tuple(err["loc"])
+    where = _format_loc(loc)
+    if err["type"] == "union_tag_invalid":
+        return f"{where}: unknown event kind; allowed: {', '.join(EVENT_KINDS)}"
+    if err["type"] == "union_tag_not_found":
+        return f"{where}: event needs a 'kind'; allowed: {', '.join(EVENT_KINDS)}"
+    allowed = _allowed_keys(loc, data) if err["type"] == "extra_forbidden" else ""
+    return field_error(where, err, allowed)
 
 
 def validate_scenario(data: dict[str, Any], *, source: str) -> Scenario:

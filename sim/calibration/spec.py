@@ -39,6 +39,7 @@ from sim.scenario import (
     ScenarioError,
     StrictModel,
     check_month,
+    field_error,
     load_scenario,
     resolve_scenario_path,
 )
@@ -53,17 +54,13 @@ class CalibrationError(Exception):
     """A calibration spec could not be used; ``str(err)`` is one line: file, field, what."""
 
 
-_Strict = StrictModel
-_month = check_month
-
-
-class Period(_Strict):
+class Period(StrictModel):
     start: str
     end: str
-    _months = field_validator("start", "end", mode="before")(staticmethod(_month))
+    _months = field_validator("start", "end", mode="before")(staticmethod(check_month))
 
 
-class Bounds(_Strict):
+class Bounds(StrictModel):
     min: float
     max: float
     start: float | None = None
@@ -75,7 +72,7 @@ class Bounds(_Strict):
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-class SpecFile(_Strict):
+class SpecFile(StrictModel):
     scenario: str = Field(min_length=1)
     series: list[Literal["closed", "open", "open_cn", "open_us"]] = Field(min_length=1)
     runs: int = Field(ge=4, le=1000)
@@ -123,18 +120,10 @@ class CalibrationSpec:
 
 def _format(err: dict[str, Any]) -> str:
     where = ".".join(str(x) for x in err["loc"]) or "<root>"
-    if err["type"] == "extra_forbidden":
-        allowed = ", ".join(SpecFile.model_fields)
-        if len(err["loc"]) > 1:
-            allowed = ", ".join(Bounds.model_fields) if err["loc"][0] == "parameters" \
-                else ", ".join(Period.model_fields)
-        return f"{where}: unknown key; allowed keys here: {allowed}"
-    if err["type"] == "missing":
-        return f"{where}: required field is missing"
-    msg = err["msg"].removeprefix("Value error, ")
-    got = err.get("input")
-    suffix = f" (got {got!r})" if got is not None and not isinstance(got, dict | list) else ""
-    return f"{where}: {msg}{suffix}"
+    model: type[StrictModel] = SpecFile
+    if len(err["loc"]) > 1:
+        model = Bounds if err["loc"][0] == "parameters" else Period
+    return field_error(where, err, ", ".join(model.model_fields))
 
 
 def _scenario_value(scenario: Scenario, path: str) -> Any:
