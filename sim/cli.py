@@ -60,19 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
                          "events.csv, figures (PNG) and manifest.json.")
     run.add_argument("scenario", metavar="SCENARIO",
                      help="scenario TOML file, or the name of a shipped scenario (baseline)")
-    run.add_argument("--runs", type=int, default=DEFAULT_RUNS, metavar="N",
-                     help=f"number of runs (default {DEFAULT_RUNS})")
-    run.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="S",
-                     help=f"master seed, >= 0 (default {DEFAULT_SEED})")
+    add_count_options(run, runs_help="number of runs", seed_help="master seed, >= 0")
     run.add_argument("--out", type=Path, default=None, metavar="DIR",
                      help="output folder (default results/<scenario name>)")
-    run.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, metavar="B",
-                     help=f"runs simulated at once; bounds memory (default {DEFAULT_BATCH}); "
-                     "results do not depend on it")
     run.add_argument("--no-plots", action="store_true", help="skip the figures")
     from sim.commands import add_parsers
 
-    add_parsers(sub, {"runs": DEFAULT_RUNS, "seed": DEFAULT_SEED, "batch": DEFAULT_BATCH})
+    add_parsers(sub)
     cal = sub.add_parser("calibrate", help="fit parameters to the Epoch ECI record",
                          description="Fit the parameters a calibration spec declares to the "
                          "observed ECI frontiers; write calibrated.toml (a parameter fragment "
@@ -208,6 +202,19 @@ def _policy_headline(results: Any, m_end: str) -> str:
                 parts.append(f"{sov.upper()} {label} {share:.0%}")
     listed = ", ".join(parts) if parts else "none in any run"
     return f"policies in force at {m_end} (share of runs): {listed}"
+
+
+def add_count_options(parser: argparse.ArgumentParser, *, runs_help: str,
+                      seed_help: str) -> None:
+    """``--runs``, ``--seed`` and ``--batch-size`` of a simulating command (checked by
+    :func:`check_counts`)."""
+    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS, metavar="N",
+                        help=f"{runs_help} (default {DEFAULT_RUNS})")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="S",
+                        help=f"{seed_help} (default {DEFAULT_SEED})")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, metavar="B",
+                        help=f"runs simulated at once; bounds memory (default {DEFAULT_BATCH}); "
+                        "results do not depend on it")
 
 
 def check_counts(args: argparse.Namespace) -> None:

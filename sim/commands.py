@@ -27,18 +27,17 @@ DEFAULT_BETS_FILE = Path(__file__).resolve().parents[1] / "experiments" / "bets.
 DEFAULT_CHECK_RUNS = 10
 
 
-def add_parsers(sub: Any, defaults: dict[str, int]) -> None:
+def add_parsers(sub: Any) -> None:
     """Add the ``compare`` and ``bets`` subcommands to ``sub`` (an argparse subparsers)."""
-    runs, seed, batch = defaults["runs"], defaults["seed"], defaults["batch"]
+    from sim.cli import add_count_options
+
     cmp = sub.add_parser("compare", help="compare scenarios run by run on common random numbers",
                          description="Simulate BASE and each ALT on the same seed and run "
                          "numbers and report paired differences of headline outcomes.")
     cmp.add_argument("base", metavar="BASE", help="base scenario (file or shipped name)")
     cmp.add_argument("alts", metavar="ALT", nargs="+", help="alternative scenario(s)")
-    cmp.add_argument("--runs", type=int, default=runs, metavar="N",
-                     help=f"runs per scenario (default {runs})")
-    cmp.add_argument("--seed", type=int, default=seed, metavar="S",
-                     help=f"master seed shared by every scenario (default {seed})")
+    add_count_options(cmp, runs_help="runs per scenario",
+                      seed_help="master seed shared by every scenario")
     cmp.add_argument("--out", type=Path, default=None, metavar="DIR",
                      help="output folder (default results/compare-<BASE name>)")
     cmp.add_argument("--dates", nargs="+", default=None, metavar="YYYY-MM",
@@ -47,32 +46,19 @@ def add_parsers(sub: Any, defaults: dict[str, int]) -> None:
     cmp.add_argument("--check-runs", type=int, default=DEFAULT_CHECK_RUNS, metavar="K",
                      help="runs of BASE re-simulated for the identical-scenario check "
                      f"(default {DEFAULT_CHECK_RUNS}; 0 skips it)")
-    cmp.add_argument("--batch-size", type=int, default=batch, metavar="B",
-                     help=f"runs simulated at once (default {batch}); results do not depend "
-                     "on it")
     cmp.add_argument("--no-plots", action="store_true", help="skip the figures")
 
     bets = sub.add_parser("bets", help="score the bets of experiments/bets.toml",
                           description="Score each bet (share of runs in which it holds, "
                           "90% Jeffreys interval) as stated and under each scenario asked for.")
-    bets.add_argument("--runs", type=int, default=runs, metavar="N",
-                      help=f"runs per world (default {runs})")
-    bets.add_argument("--seed", type=int, default=seed, metavar="S",
-                      help=f"master seed shared by every world (default {seed})")
+    add_count_options(bets, runs_help="runs per world",
+                      seed_help="master seed shared by every world")
     bets.add_argument("--out", type=Path, default=Path("results") / "bets", metavar="DIR",
                       help="output folder (default results/bets)")
     bets.add_argument("--scenarios", nargs="+", default=[], metavar="S",
                       help="also score every bet under each of these scenarios")
     bets.add_argument("--bets-file", type=Path, default=DEFAULT_BETS_FILE, metavar="FILE",
                       help="bets definitions (default experiments/bets.toml)")
-    bets.add_argument("--batch-size", type=int, default=batch, metavar="B",
-                      help=f"runs simulated at once (default {batch})")
-
-
-def _check_counts(args: argparse.Namespace) -> None:
-    from sim.cli import check_counts
-
-    check_counts(args)
 
 
 def simulate_all(scenario: Any, args: argparse.Namespace, seeds: Any, label: str,
@@ -116,11 +102,17 @@ def _command(args: argparse.Namespace) -> str:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from sim import compare
-    from sim.cli import UsageError, _load_scenario, _prepare_out_dir, _remove_if_empty
+    from sim.cli import (
+        UsageError,
+        _load_scenario,
+        _prepare_out_dir,
+        _remove_if_empty,
+        check_counts,
+    )
     from sim.outputs import write_text_atomic
     from sim.seeds import load_seeds
 
-    _check_counts(args)
+    check_counts(args)
     if args.check_runs < 0:
         raise UsageError(f"--check-runs must be >= 0 (got {args.check_runs})")
     base, _ = _load_scenario(args.base)
@@ -215,10 +207,16 @@ def _resolve_world(name: str, bets_dir: Path) -> Path:
 def cmd_bets(args: argparse.Namespace) -> int:
     from sim import bets as bets_mod
     from sim import scorecard
-    from sim.cli import UsageError, _load_scenario, _prepare_out_dir, _remove_if_empty
+    from sim.cli import (
+        UsageError,
+        _load_scenario,
+        _prepare_out_dir,
+        _remove_if_empty,
+        check_counts,
+    )
     from sim.seeds import load_seeds
 
-    _check_counts(args)
+    check_counts(args)
     seeds = load_seeds()
     bets = bets_mod.load_bets(args.bets_file, segments=list(seeds.segments.segment),
                               sovereigns=list(seeds.sovereigns.sovereign_id))
