@@ -24,13 +24,13 @@ import sys
 
 import numpy as np
 
+from sim import indicators as ind
 from sim import metrics
 from sim.calendar import format_month, parse_month
 from sim.engine import simulate
 from sim.outputs import event_log
 from sim.scenario import JURISDICTIONS, load_scenario, resolve_scenario_path
 from sim.seeds import CAMPS, load_seeds
-from sim.world import OUTPUT_CAMPS
 
 LIBRARY = ("cn-funding-crunch", "us-open-ban", "distillation-crackdown",
            "export-controls-tighten", "safety-shock-wave", "sovereign-open-fund",
@@ -39,11 +39,6 @@ LIBRARY = ("cn-funding-crunch", "us-open-ban", "distillation-crackdown",
 
 def _step(results, month: str) -> int:
     return parse_month(month) - results.world.params.start_month
-
-
-def _gap(a: dict[str, np.ndarray], trailing: str) -> np.ndarray:
-    return (a["bench_frontier"][:, :, OUTPUT_CAMPS.index("closed")]
-            - a["bench_frontier"][:, :, OUTPUT_CAMPS.index(trailing)])
 
 
 def _share_reached(delays: np.ndarray, by: int) -> float:
@@ -66,10 +61,10 @@ def funding_crunch(base, crunch) -> None:
     when = format_month(crunch.world.params.start_month + shock)
     print(f"\n1. cn-funding-crunch: shock at {when}, {crunch.n_runs} runs; delay until the "
           "CN-open gap has widened by 2 ECI points")
-    paired = _gap(a, "open_cn") - _gap(b, "open_cn")
+    paired = ind.series_gap(crunch, "closed_vs_cn") - ind.series_gap(base, "closed_vs_cn")
     print(_describe("(a) paired vs baseline", metrics.months_until(paired >= 2.0, shock)))
-    for label, arr in (("(b) within crunch world", a), ("    same in the baseline", b)):
-        gap = _gap(arr, "open_cn")
+    for label, res in (("(b) within crunch world", crunch), ("    same in the baseline", base)):
+        gap = ind.series_gap(res, "closed_vs_cn")
         print(_describe(label, metrics.months_until(gap - gap[:, [shock - 1]] >= 2.0, shock)))
     c = CAMPS.index("open_cn")
     for what, key, drop in (("money raised (cumulative)", "raised", 0.25),
@@ -109,19 +104,18 @@ def us_ban(base, ban) -> None:
 
 
 def headline(results) -> dict[str, np.ndarray]:
-    a = results.arrays
-    tok = a["tokens"][:, -1].sum(axis=1)
-    spend = a["spend"][:, -1].sum(axis=1)
+    """Per-run headline outcomes, read through the indicator library (sim/indicators.py)."""
+    gap = ind.series_gap(results, "closed_vs_open")
     t27 = _step(results, "2027-12")
     return {
-        "gap 2027-12 (pts)": _gap(a, "open")[:, t27],
-        "gap 2029-12 (pts)": _gap(a, "open")[:, -1],
-        "CN open 2027-12 (ECI)": a["bench_frontier"][:, t27, OUTPUT_CAMPS.index("open_cn")],
-        "open token share end": tok[:, 1:].sum(axis=1) / tok.sum(axis=1),
-        "open dollar share end": spend[:, 1:].sum(axis=1) / spend.sum(axis=1),
-        "US share of open tokens": tok[:, CAMPS.index("open_us")] / tok[:, 1:].sum(axis=1),
-        "grants end (USD bn/mo)": a["sovereign_grants"][:, -1].sum(axis=1),
-        "runs with a ban": (a["ban_active"][:, -1].sum(axis=1) > 0).astype(float),
+        "gap 2027-12 (pts)": gap[:, t27],
+        "gap 2029-12 (pts)": gap[:, -1],
+        "CN open 2027-12 (ECI)": ind.series_frontier(results, "open_cn")[:, t27],
+        "open token share end": ind.series_token_share(results, "all", "open")[:, -1],
+        "open dollar share end": ind.series_dollar_share(results, "all", "open")[:, -1],
+        "US share of open tokens": ind.series_open_usage_share(results, "open_us")[:, -1],
+        "grants end (USD bn/mo)": ind.series_sovereign_grants(results, "all")[:, -1],
+        "runs with a ban": (results.arrays["ban_active"][:, -1].sum(axis=1) > 0).astype(float),
     }
 
 
