@@ -11,7 +11,7 @@ State lives only here; mechanisms are pure functions that read it and return new
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -223,6 +223,7 @@ class ScheduledEvent:
     value2: float = 0.0  # leakage / cap_h100e_per_month / half_life_months
     label: str = ""
     component: int = -1  # funding shocks: index into World.shock_region / shock_retention
+    scope: str = ""  # open programmes: "backed" or "domestic_open"
 
 
 #: Policies a sovereign can enact when its pressure is above its threshold, in the order of
@@ -481,8 +482,7 @@ def compile_schedule(scenario: Scenario, population: Population) -> tuple[Schedu
                                  f"{ev.sovereign} open-model programme: "
                                  f"{ev.usd_bn_per_month:g} USD bn/month to its "
                                  + ("backed labs" if ev.scope == "backed"
-                                    else "domestic open labs"))
-            rec = replace(rec, region=-1 if ev.scope == "backed" else -2)
+                                    else "domestic open labs"), scope=ev.scope)
         else:
             rec = ScheduledEvent(month, ev.kind, -1, -1, ev.size, 0.0,
                                  f"safety shock of size {ev.size:g}")
@@ -531,7 +531,7 @@ def grant_lines(schedule: tuple[ScheduledEvent, ...], population: Population) ->
     for ev in schedule:
         if ev.kind != "open_program":
             continue
-        if ev.region == -1:  # scope "backed"
+        if ev.scope == "backed":
             backs = pop.sov_backing[ev.sovereign]
         else:  # scope "domestic_open"
             backs = pop.lab_is_open & (pop.lab_region == pop.sov_jurisdiction[ev.sovereign])
