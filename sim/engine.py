@@ -263,6 +263,41 @@ def _runs_of(world: World, runs: slice, n_runs: int) -> World:
                    initial_anchor=cut(world.initial_anchor))
 
 
+class MonthlyRecorder:
+    """Fills a batch's per-month outputs (``Results.arrays``) as its runs are stepped.
+
+    ``out`` holds the (R, T, ...) arrays to fill (from :func:`_allocate`, or views of a
+    chunk of them); ``exit_month`` / ``acquirer`` (R, L) are written in place, so they too
+    may be views. ``record`` must be called after every month, in order: the released
+    frontiers are running maxima from the ``start`` state.
+    """
+
+    def __init__(self, world: World, start: WorldState, out: dict[str, np.ndarray],
+                 exit_month: np.ndarray, acquirer: np.ndarray) -> None:
+        self.out, self.exit_month, self.acquirer = out, exit_month, acquirer
+        self._onehot, self._masks = _camp_onehot(world), output_camp_masks(world)
+        self._prev = (camp_best(start.bench, self._masks), camp_best(start.robust, self._masks))
+
+    @classmethod
+    def new(cls, world: World, start: WorldState) -> MonthlyRecorder:
+        """A recorder with its own arrays for ``start.n_runs`` runs."""
+        n_runs, n_labs = start.n_runs, world.population.n_labs
+        return cls(world, start, _allocate(n_runs, world), np.full((n_runs, n_labs), -1),
+                   np.full((n_runs, n_labs), -1))
+
+    def record(self, t: int, world: World, state: WorldState,
+               flows: dict[str, np.ndarray]) -> None:
+        """Store step ``t``'s outputs (``state`` after the step, ``flows`` of the step)."""
+        self._prev = _record(self.out, t, world, state, flows, self._onehot, self._masks,
+                             *self._prev)
+        self.exit_month[...] = np.where(flows["exits"], t, self.exit_month)
+        self.acquirer[...] = np.where(flows["acquired"], flows["acquirer"], self.acquirer)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The outputs recorded so far, keyed like ``Results.arrays``."""
+        return {**self.out, "exit_month": self.exit_month, "acquirer": self.acquirer}
+
+
 def simulate_world(
     scenario: Scenario,
     world: World,
@@ -283,7 +318,6 @@ def simulate_world(
     """
     n_runs = len(run_ids)
     out = _allocate(n_runs, world)
-    onehot, masks = _camp_onehot(world), output_camp_masks(world)
     exit_month = np.full((n_runs, world.population.n_labs), -1)
     acquirer = np.full((n_runs, world.population.n_labs), -1)
     months = world.params.n_months
@@ -291,19 +325,16 @@ def simulate_world(
     # monthly working set (above all the buyer-choice tables) stays in cache.
     for lo in range(0, n_runs, CHUNK_RUNS):
         chunk = slice(lo, min(lo + CHUNK_RUNS, n_runs))
-        part = {name: values[chunk] for name, values in out.items()}
         part_world = world if n_runs <= CHUNK_RUNS else _runs_of(world, chunk, n_runs)
         part_state = (initial_state(part_world, seeds, chunk.stop - lo) if state is None
                       else state if n_runs <= CHUNK_RUNS else state.select(chunk))
         streams = RandomStreams.for_population(seed, run_ids[chunk], world.population)
-        prev_bench = camp_best(part_state.bench, masks)
-        prev_robust = camp_best(part_state.robust, masks)
+        recorder = MonthlyRecorder(world, part_state,
+                                   {name: values[chunk] for name, values in out.items()},
+                                   exit_month[chunk], acquirer[chunk])
         for t in range(months):
             part_state, flows = step(part_world, part_state, streams.month(t))
-            prev_bench, prev_robust = _record(part, t, part_world, part_state, flows, onehot,
-                                              masks, prev_bench, prev_robust)
-            exit_month[chunk] = np.where(flows["exits"], t, exit_month[chunk])
-            acquirer[chunk] = np.where(flows["acquired"], flows["acquirer"], acquirer[chunk])
+            recorder.record(t, part_world, part_state, flows)
             if progress is not None:
                 progress(lo * months + (t + 1) * (chunk.stop - lo), n_runs * months)
     out["exit_month"] = exit_month

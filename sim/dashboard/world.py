@@ -18,7 +18,7 @@ import mesa
 import numpy as np
 
 # The engine's own per-month recording, so the log cannot drift from events.csv.
-from sim.engine import Results, _allocate, _camp_onehot, _record, camp_best
+from sim.engine import MonthlyRecorder, Results
 from sim.model import MODEL_REPORTERS, OpenGapModel
 from sim.outputs import event_log
 from sim.seeds import CAMPS
@@ -56,13 +56,7 @@ class SteppedWorld(OpenGapModel):
         # that has the per-camp columns, and record the seeded world again.
         self.datacollector = mesa.DataCollector(model_reporters=_camp_reporters())
         self.datacollector.collect(self)
-        world = self.world
-        self._out = _allocate(1, world)
-        self._onehot = _camp_onehot(world)
-        self._prev = (camp_best(self.state.bench, self._masks),
-                      camp_best(self.state.robust, self._masks))
-        self._exit_month = np.full((1, self.population.n_labs), -1)
-        self._acquirer = np.full((1, self.population.n_labs), -1)
+        self._recorder = MonthlyRecorder.new(self.world, self.state)
         self._events: tuple[int, list[LoggedEvent]] = (-1, [])
 
     def step(self) -> None:
@@ -70,11 +64,7 @@ class SteppedWorld(OpenGapModel):
         super().step()
         if self.flows is None or self.state.month == t:
             return  # past the horizon: nothing simulated
-        self._prev = _record(self._out, t, self.world, self.state, self.flows, self._onehot,
-                             self._masks, *self._prev)
-        self._exit_month = np.where(self.flows["exits"], t, self._exit_month)
-        self._acquirer = np.where(self.flows["acquired"], self.flows["acquirer"],
-                                  self._acquirer)
+        self._recorder.record(t, self.world, self.state, self.flows)
 
     @property
     def events(self) -> list[LoggedEvent]:
@@ -83,8 +73,7 @@ class SteppedWorld(OpenGapModel):
         if self._events[0] != done:
             results = Results(scenario=self.sim_scenario, world=self.world, seed=self.sim_seed,
                               run_ids=np.array([self.run_index]),
-                              arrays={**self._out, "exit_month": self._exit_month,
-                                      "acquirer": self._acquirer})
+                              arrays=self._recorder.arrays())
             rows = [r for r in event_log(results) if r["step"] < done]
             self._events = (done, [LoggedEvent(r["month"], r["actor"], r["event"],
                                                r["detail"]) for r in rows])
