@@ -85,6 +85,17 @@ def _fan(ax: Any, dates: np.ndarray, series: np.ndarray, color: str, label: str,
     ax.plot(dates, q[1], color=color, lw=lw, ls=ls, label=label)
 
 
+def _legend_with_band(ax: Any, extra: Sequence[tuple[Any, str]] = (), **kwargs: Any) -> None:
+    """``ax``'s legend plus the ``extra`` (handle, label) pairs and a key for the 10-90%
+    bands that :func:`_fan` draws."""
+    handles, labels = ax.get_legend_handles_labels()
+    for handle, label in (*extra, (plt.Rectangle((0, 0), 1, 1, color="0.3", alpha=0.15, lw=0),
+                                   f"{BAND} (lines: median)")):
+        handles.append(handle)
+        labels.append(label)
+    ax.legend(handles, labels, fontsize=8.5, frameon=False, **kwargs)
+
+
 def _history_line(ax: Any, dates: np.ndarray, values: np.ndarray, color: str,
                   label: str | None) -> None:
     ax.plot(dates, values, color=color, lw=1.0, marker="o", ms=2.2, alpha=0.8, label=label)
@@ -171,12 +182,8 @@ def plot_frontier(results: Any, path: str | Path,
     _time_axis(ax)
     ax.set_ylabel("released frontier (ECI points, running max)")
     ax.set_title(_title(results, "Released capability frontier by camp"), fontsize=11)
-    handles, labels = ax.get_legend_handles_labels()
-    handles.append(plt.Line2D([], [], color="0.3", lw=1.0, marker="o", ms=2.5))
-    labels.append("Epoch ECI record (thin, per camp)")
-    handles.append(plt.Rectangle((0, 0), 1, 1, color="0.3", alpha=0.15, lw=0))
-    labels.append(f"{BAND} (lines: median)")
-    ax.legend(handles, labels, loc="upper left", fontsize=8.5, frameon=False)
+    _legend_with_band(ax, [(plt.Line2D([], [], color="0.3", lw=1.0, marker="o", ms=2.5),
+                            "Epoch ECI record (thin, per camp)")], loc="upper left")
     _footnote(fig, EPOCH_CREDIT)
     fig.tight_layout(rect=(0, 0.02, 1, 1))
     return _save(fig, path)
@@ -209,11 +216,8 @@ def plot_gap(results: Any, path: str | Path,
                   fontsize=11)
     ax2.set_title("Lag: months since the closed frontier first reached the open level "
                   "(Epoch's definition)", fontsize=9.5)
-    handles, labels = ax1.get_legend_handles_labels()
-    handles += [plt.Line2D([], [], color="0.3", lw=1.0, marker="o", ms=2.5),
-                plt.Rectangle((0, 0), 1, 1, color="0.3", alpha=0.15, lw=0)]
-    labels += ["Epoch ECI record", f"{BAND} (lines: median)"]
-    ax1.legend(handles, labels, loc="upper right", fontsize=8.5, frameon=False, ncol=2)
+    _legend_with_band(ax1, [(plt.Line2D([], [], color="0.3", lw=1.0, marker="o", ms=2.5),
+                             "Epoch ECI record")], loc="upper right", ncol=2)
     _footnote(fig, EPOCH_CREDIT + ". Lags reaching back to the start of the record "
               "(2023) are lower bounds.")
     fig.tight_layout(rect=(0, 0.02, 1, 1))
@@ -232,10 +236,7 @@ def plot_shares(results: Any, path: str | Path) -> Path:
         ax.set_ylim(0, 100)
         ax.set_title(f"{what} by lab camp, all segments", fontsize=10)
     axes[0].set_ylabel("share of market (%)")
-    handles, labels = axes[0].get_legend_handles_labels()
-    handles.append(plt.Rectangle((0, 0), 1, 1, color="0.3", alpha=0.15, lw=0))
-    labels.append(f"{BAND} (lines: median)")
-    axes[0].legend(handles, labels, loc="upper right", fontsize=8.5, frameon=False)
+    _legend_with_band(axes[0], loc="upper right")
     fig.suptitle(_title(results, "Market shares: tokens served vs dollars spent"), fontsize=11)
     _footnote(fig, "Dollar share counts buyer spend on each camp's models, including spend "
               "captured by third-party hosts of open weights.")
@@ -290,10 +291,7 @@ def plot_labs(results: Any, path: str | Path) -> Path:
     ax2.set_yscale("symlog", linthresh=1.0)
     ax2.set_ylabel("cash held (USD bn, symlog scale)")
     ax2.set_title("Cash held by the camp's labs", fontsize=10)
-    handles, labels = ax1.get_legend_handles_labels()
-    handles.append(plt.Rectangle((0, 0), 1, 1, color="0.3", alpha=0.15, lw=0))
-    labels.append(f"{BAND} (lines: median)")
-    ax1.legend(handles, labels, loc="lower left", fontsize=8.5, frameon=False)
+    _legend_with_band(ax1, loc="lower left")
     fig.suptitle(_title(results, "Funding and market constriction"), fontsize=11)
     fig.tight_layout()
     return _save(fig, path)
