@@ -47,6 +47,10 @@ class Population:
     sov_budget_usd_bn: np.ndarray  # (S,) seeded grants to open labs per month
     sov_backing: np.ndarray  # (S, L) bool
     sov_export_target: np.ndarray  # (S,) region its export tightening targets, -1 for none
+    sov_can_enact: np.ndarray  # (S, 3) bool, POLICIES it may enact: a crackdown needs closed
+    #                            labs at home, export tightening an export-control target
+    sov_export_onehot: np.ndarray  # (S, G) float, 1 where G is the sovereign's target
+    foreign_closed_lab: np.ndarray  # (G, L) bool, lab is closed and based outside g
     lab_sovereign: np.ndarray  # (L,) index of the lab's home sovereign (-1 if none)
     segments: list[str]
     seg_tokens0_t: np.ndarray  # (K,) trillion tokens / month at the start
@@ -402,6 +406,12 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
         raise SeedError(f"segments.csv: no '{LOCAL_AGENTS}' segment; the scenario sets its growth")
     seg_growth = segs.growth_per_month.copy()
     seg_growth[segs.segment.index(LOCAL_AGENTS)] = scenario.market.local_agents_growth_per_month
+    n_g = len(JURISDICTIONS)
+    sov_can_enact = np.ones((len(sov.sovereign_id), len(POLICIES)), dtype=bool)
+    # A crackdown lowers distillation from the sovereign's own closed labs.
+    sov_can_enact[:, POLICIES.index("distillation_crackdown")] = np.isin(
+        np.arange(len(sov.sovereign_id)), lab_sovereign[~is_open])
+    sov_can_enact[:, POLICIES.index("export_tightening")] = sov.export_target >= 0
     return Population(
         lab_ids=labs.lab_id,
         lab_names=labs.name,
@@ -419,6 +429,10 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
         sov_budget_usd_bn=sov.open_budget_usd_bn_per_month,
         sov_backing=sov.backing,
         sov_export_target=sov.export_target,
+        sov_can_enact=sov_can_enact,
+        sov_export_onehot=(sov.export_target[:, None] == np.arange(n_g)[None, :]).astype(float),
+        foreign_closed_lab=~is_open[None, :] & (labs.region[None, :]
+                                                != np.arange(n_g)[:, None]),
         lab_sovereign=lab_sovereign,
         segments=segs.segment,
         seg_tokens0_t=segs.tokens_t_per_month,

@@ -57,10 +57,7 @@ def foreign_closed_dependency(choice: np.ndarray, month: int, pop: Population) -
     served = choice >= 0
     lab = np.where(served, choice, 0)
     n_g = len(pop.jur_domestic_pref)
-    # (G, L): lab l is closed and based outside jurisdiction g.
-    foreign_closed_lab = ~pop.lab_is_open[None, :] & (pop.lab_region[None, :]
-                                                      != np.arange(n_g)[:, None])
-    foreign_closed = served & foreign_closed_lab[pop.buyer_jurisdiction[None, :], lab]
+    foreign_closed = served & pop.foreign_closed_lab[pop.buyer_jurisdiction[None, :], lab]
     tokens = segment_tokens(month, pop)[pop.buyer_segment] * pop.buyer_demand_weight  # (B,)
     num = sum_by_group(np.where(foreign_closed, tokens, 0.0), pop.buyer_jurisdiction, n_g)
     den = sum_by_group(np.where(served, tokens, 0.0), pop.buyer_jurisdiction, n_g)

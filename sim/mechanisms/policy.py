@@ -71,15 +71,9 @@ def decide_policies(enacted: np.ndarray, pressure: np.ndarray, decision_u: np.nd
     threshold = pop.sov_threshold[None, :, None]
     enact_prob = np.array([p.ban_probability, p.crackdown_probability,
                            p.export_tightening_probability])
-    can = np.ones((pop.n_sovereigns, len(POLICIES)), dtype=bool)
-    # A crackdown protects the sovereign's own closed labs (it lowers distillation from
-    # them), so only sovereigns with closed labs at home have one to enact.
-    can[:, CRACKDOWN] = np.isin(np.arange(pop.n_sovereigns),
-                                pop.lab_sovereign[~pop.lab_is_open])
-    can[:, EXPORT] = pop.sov_export_target >= 0
     above = pressure[:, :, None] > threshold
     below = pressure[:, :, None] < p.lapse_pressure_share * threshold
-    enact = ~enacted & can[None] & above & (decision_u < enact_prob)
+    enact = ~enacted & pop.sov_can_enact[None] & above & (decision_u < enact_prob)
     lapse = enacted & below & (decision_u < p.lapse_probability)
     return (enacted | enact) & ~lapse, enact.astype(np.int8) - lapse.astype(np.int8)
 
@@ -91,10 +85,8 @@ def effective_policy(t: int, enacted: np.ndarray, world: World) -> dict[str, np.
     ``export_multiplier``, ``export_cap`` (R, G)."""
     pop, p, sched = world.population, world.params, world.scheduled_policy
     ban, crack = enacted[:, :, BAN], enacted[:, :, CRACKDOWN]
-    n_g = sched.export_multiplier.shape[1]
-    target = ((pop.sov_export_target[:, None] == np.arange(n_g)[None, :])
-              & (pop.sov_export_target[:, None] >= 0))  # (S, G)
-    n_tight = sum_over_labs(enacted[:, :, EXPORT].astype(float), target.astype(float))  # (R, G)
+    n_tight = sum_over_labs(enacted[:, :, EXPORT].astype(float),
+                            pop.sov_export_onehot)  # (R, G)
     return dict(
         ban_threshold=np.minimum(sched.ban_threshold[t], np.where(ban, p.ban_threshold_flop,
                                                                   np.inf)),
