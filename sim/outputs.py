@@ -487,14 +487,3 @@ def write_results(results: Any, out_dir: str | Path, *, scenario_path: str | Pat
     doc = manifest(results, scenario_path=scenario_path, files=names)
     write_text_atomic(out / MANIFEST_FILE, json.dumps(doc, indent=2) + "\n")
     return [out / name for name in names]
-
-
-def read_tidy(path: str | Path) -> pa.Table:
-    """Read a ``results.parquet`` written by :func:`write_results`."""
-    return pq.read_table(path)
-
-
-def month_of(step: int, results: Any) -> str:
-    """``YYYY-MM`` of a step of ``results``."""
-    return format_month(results.world.params.start_month + step)
-

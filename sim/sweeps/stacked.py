@@ -31,7 +31,7 @@ import numpy as np
 from sim.engine import Results, simulate_world
 from sim.scenario import Scenario
 from sim.seeds import Seeds
-from sim.world import World, WorldState, build_world, initial_state
+from sim.world import World, WorldState, initial_state
 
 #: Params fields that may differ between the runs of one batch (see the module docstring).
 BATCHABLE: frozenset[str] = frozenset({
@@ -97,12 +97,6 @@ def concat_states(states: Sequence[WorldState]) -> WorldState:
     return WorldState(**out)
 
 
-def split_results(results: Results, n_sets: int) -> list[np.ndarray]:
-    """Row indices of each set's runs in a stacked batch."""
-    reps = results.n_runs // n_sets
-    return [np.arange(i * reps, (i + 1) * reps) for i in range(n_sets)]
-
-
 def simulate_stack(scenarios: Sequence[Scenario], worlds: Sequence[World], replicates: int,
                    seed: int, seeds: Seeds, first_replicate: int = 0) -> Results:
     """Simulate replicates ``first_replicate .. first_replicate + replicates - 1`` of each
@@ -124,7 +118,3 @@ def group_by_world(worlds: Sequence[World], max_sets: int) -> list[list[int]]:
             lists.append([])
         lists[-1].append(i)
     return [g for lists in groups.values() for g in lists]
-
-
-def build_worlds(scenarios: Sequence[Scenario], seeds: Seeds) -> list[World]:
-    return [build_world(s, seeds) for s in scenarios]
