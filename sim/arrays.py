@@ -33,17 +33,3 @@ def sum_over_labs(values: np.ndarray, membership: np.ndarray) -> np.ndarray:
     lab_first = np.ascontiguousarray(rows.T)  # (L, N)
     sums = (membership.T[:, :, None] * lab_first).sum(axis=1)  # (C, N)
     return sums.T.reshape(*values.shape[:-1], n_out)
-
-
-def sum_by_group(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
-    """``out[r, g] = sum of values[r, b] over b with group[b] == g``, summed in ``b`` order.
-
-    ``values`` (R, B), ``group`` (B,) ints in ``[0, n_groups)``; one ``bincount`` over
-    (run, group) cells. Each cell is summed sequentially in ``b`` order, as
-    :func:`sum_over_labs` and a per-agent loop do, so the sums are the same bit for bit and
-    do not depend on the other runs in the batch.
-    """
-    n_runs = values.shape[0]
-    cell = (np.arange(n_runs)[:, None] * n_groups + group[None, :]).ravel()
-    return np.bincount(cell, weights=values.ravel(),
-                       minlength=n_runs * n_groups).reshape(n_runs, n_groups)

@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from sim.arrays import sum_by_group, sum_over_labs
+from sim.arrays import sum_over_labs
+from sim.kernels import tokens_by_jurisdiction, weighted_tokens_by_segment_and_camp
 from sim.mechanisms.adoption import adoption_step
 from sim.mechanisms.compute import compute_step
 from sim.mechanisms.funding import funding_step
-from sim.mechanisms.market import market_step, segment_tokens
+from sim.mechanisms.market import buyer_tokens, market_step
 from sim.mechanisms.policy import investor_sentiment, policy_step
 from sim.mechanisms.research import research_step
 from sim.rng import MonthDraws, RandomStreams
@@ -27,8 +28,9 @@ from sim.scenario import JURISDICTIONS, Scenario
 from sim.seeds import CAMPS, Seeds, check_seed_world, load_seeds
 from sim.world import OUTPUT_CAMPS, World, WorldState, build_world, initial_state
 
-#: Runs simulated together in one chunk of a batch (the results do not depend on it).
-CHUNK_RUNS = 256
+#: Runs simulated together in one chunk of a batch (the results do not depend on it). Past
+#: ~1,000 runs the lab-level mechanisms' numpy calls no longer gain from longer rows.
+CHUNK_RUNS = 1024
 
 
 def step(world: World, state: WorldState, draws: MonthDraws) -> tuple[WorldState, dict]:
@@ -169,64 +171,35 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
     out["raise_attempts"][:, t] = sum_over_labs(attempts.astype(float), onehot)
     out["raise_failures"][:, t] = sum_over_labs((attempts & ~(flows["raised"] > 0))
                                                 .astype(float), onehot)
-    served = BuyersServed.of(state, world, t)
-    open_tokens, large_open = open_access(served, state, world)
+    tokens = buyer_tokens(t, world.population)
+    open_tokens, large_open = open_access(state, world, tokens)
     out["open_tokens_by_jurisdiction"][:, t] = open_tokens
     out["large_open_tokens"][:, t] = large_open
-    out["served_robust_tokens"][:, t] = served_robustness(served, state, world, onehot)
+    out["served_robust_tokens"][:, t] = served_robustness(state, world, tokens)
     return bench, robust
 
 
-@dataclass(frozen=True)
-class BuyersServed:
-    """Who served each buyer this month, computed once for the per-buyer outputs.
-
-    ``served`` (R, B) bool; ``lab`` (R, B) the chosen lab (0 where unserved);
-    ``flat`` (R, B) its index into a raveled (R, L) lab array; ``tokens`` (B,) trillion
-    tokens each buyer used at step t."""
-
-    served: np.ndarray
-    lab: np.ndarray
-    flat: np.ndarray
-    tokens: np.ndarray
-
-    @classmethod
-    def of(cls, state: WorldState, world: World, t: int) -> BuyersServed:
-        pop = world.population
-        served = state.choice >= 0
-        lab = np.where(served, state.choice, 0)
-        flat = lab + (np.arange(state.choice.shape[0]) * pop.n_labs)[:, None]
-        tokens = segment_tokens(t, pop)[pop.buyer_segment] * pop.buyer_demand_weight
-        return cls(served, lab, flat, tokens)
-
-
-def served_robustness(buyers: BuyersServed, state: WorldState, world: World,
-                      onehot: np.ndarray) -> np.ndarray:
+def served_robustness(state: WorldState, world: World, tokens: np.ndarray) -> np.ndarray:
     """(R, K, C4) sum over buyers served by each camp in each segment of tokens x the
-    serving model's robustness score (trillion tokens x ECI points)."""
+    serving model's robustness score (trillion tokens x ECI points); ``tokens`` (B,) is
+    each buyer's demand this month."""
     pop = world.population
-    weighted = np.where(buyers.served,
-                        buyers.tokens[None, :] * state.robust.ravel()[buyers.flat], 0.0)
-    # One bincount over (run, segment, camp) cells; unserved buyers carry zero weight.
-    k_n, c_n = len(pop.segments), onehot.shape[1]
-    n_runs = state.choice.shape[0]
-    cell = (np.arange(n_runs)[:, None] * k_n + pop.buyer_segment[None, :]) * c_n \
-        + pop.lab_camp[buyers.lab]
-    return np.bincount(cell.ravel(), weights=weighted.ravel(),
-                       minlength=n_runs * k_n * c_n).reshape(n_runs, k_n, c_n)
+    return weighted_tokens_by_segment_and_camp(state.choice, tokens, pop.buyer_segment,
+                                               pop.lab_camp, state.robust,
+                                               len(pop.segments), len(CAMPS))
 
 
-def open_access(buyers: BuyersServed, state: WorldState,
-                world: World) -> tuple[np.ndarray, np.ndarray]:
+def open_access(state: WorldState, world: World,
+                tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(R, G) trillion tokens buyers in each jurisdiction took from open models, all of them
-    and those trained above ``policy.ban_threshold_flop`` ("large" open models)."""
+    and those trained above ``policy.ban_threshold_flop`` ("large" open models); ``tokens``
+    (B,) is each buyer's demand this month."""
     pop = world.population
-    is_open = buyers.served & pop.lab_is_open[buyers.lab]
-    large = is_open & (state.released_flop.ravel()[buyers.flat]
-                       > world.params.ban_threshold_flop)
-    n_g = len(JURISDICTIONS)
-    return (sum_by_group(np.where(is_open, buyers.tokens, 0.0), pop.buyer_jurisdiction, n_g),
-            sum_by_group(np.where(large, buyers.tokens, 0.0), pop.buyer_jurisdiction, n_g))
+    shape = (state.n_runs, len(JURISDICTIONS), pop.n_labs)  # (R, G, L), same in every g
+    large = pop.lab_is_open & (state.released_flop > world.params.ban_threshold_flop)
+    return tuple(tokens_by_jurisdiction(state.choice, tokens, pop.buyer_jurisdiction,
+                                        np.broadcast_to(counted, shape), shape[1])
+                 for counted in (pop.lab_is_open, large[:, None, :]))
 
 
 def simulate(
@@ -321,8 +294,8 @@ def simulate_world(
     exit_month = np.full((n_runs, world.population.n_labs), -1)
     acquirer = np.full((n_runs, world.population.n_labs), -1)
     months = world.params.n_months
-    # Chunks of runs: numpy's per-call cost is spread over many runs, while a chunk's
-    # monthly working set (above all the buyer-choice tables) stays in cache.
+    # Chunks of runs: numpy's per-call cost is spread over many runs, while a chunk's random
+    # draw blocks and utility tables stay a bounded size (about 60 KiB a run).
     for lo in range(0, n_runs, CHUNK_RUNS):
         chunk = slice(lo, min(lo + CHUNK_RUNS, n_runs))
         part_world = world if n_runs <= CHUNK_RUNS else _runs_of(world, chunk, n_runs)

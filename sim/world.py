@@ -67,6 +67,9 @@ class Population:
     buyer_jurisdiction: np.ndarray  # (B,)
     buyer_demand_weight: np.ndarray  # (B,) share of its segment's tokens; sums to 1 per segment
     base_available: np.ndarray  # (G, K, L) bool, before bans and exits
+    open_bonus: np.ndarray  # (K, L) utility bonus of open weights, seg_open_pref x lab_is_open
+    domestic_or_unavailable: np.ndarray  # (G, K, L) jur_domestic_pref where the lab is based
+    #                                      in g, -inf where unavailable (base_available)
     history: object  # seeds.EciHistory, for lags measured against the pre-start record
 
     @property
@@ -449,6 +452,12 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
         buyer_jurisdiction=buyer_jur,
         buyer_demand_weight=weight,
         base_available=available,
+        open_bonus=segs.open_pref[:, None] * is_open[None, :],
+        # Adding 0.0 leaves available models' utilities exact, so unavailability costs the
+        # market one addition per (jurisdiction, segment, lab) instead of a np.where.
+        domestic_or_unavailable=(jur.domestic_pref[:, None, None]
+                                 * (labs.region[None, None, :] == np.arange(n_g)[:, None, None])
+                                 + np.where(available, 0.0, -np.inf)),
         history=seeds.history,
     )
 

@@ -1,12 +1,11 @@
-"""The vectorized buyer choice (``sim.mechanisms.market.choose``) against the per-buyer rule.
+"""The buyer choice (``market.choose``, compiled in ``sim.kernels``) against the per-buyer rule.
 
 The rule, as in ``tests/reference.py``: softmax of the group's utilities in lab order, then
 the count of models ``m`` with ``C_m + extra [m >= c] <= U (1 + extra)``, falling back to the
 last model with ``q > 0`` past the end. Hypothesis draws utilities with unavailable models
 and whole groups with nothing to buy, current models that are gone, no current model, and
-draws that sit exactly on interval boundaries, where an inexact search would slip. Both ways
-``choose`` counts for the buyers who move (all models at once for a few, a binary search for
-many) are checked.
+draws that sit exactly on interval boundaries, where an inexact search would slip (for buyers
+who stay, settled by the two ends of their current interval, and for buyers who move).
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.mechanisms import market
 from sim.mechanisms.market import choose
 
 N_G, N_K = 2, 3
@@ -55,7 +53,7 @@ def markets(draw):
     utility = st.one_of(finite, finite, finite, st.just(-math.inf), st.just(0.0))
     u = np.array(draw(st.lists(utility, min_size=n_labs * N_G * N_K * n_runs,
                                max_size=n_labs * N_G * N_K * n_runs)))
-    u = u.reshape(n_labs, N_G, N_K, n_runs)
+    u = u.reshape(n_runs, N_G, N_K, n_labs)
     if draw(st.booleans()):  # a group with nothing available
         u[:, draw(st.integers(0, N_G - 1)), draw(st.integers(0, N_K - 1)), :] = -math.inf
     pop = SimpleNamespace(
@@ -75,7 +73,7 @@ def markets(draw):
     for r in range(n_runs):
         for b in range(n_buyers):
             if draw(st.integers(0, 3)) == 0:
-                draws[r, b] = _boundary(u[:, pop.buyer_jurisdiction[b], pop.buyer_segment[b], r],
+                draws[r, b] = _boundary(u[r, pop.buyer_jurisdiction[b], pop.buyer_segment[b]],
                                         int(choice[r, b]),
                                         pop.seg_switch_cost[pop.buyer_segment[b]],
                                         draw(st.integers(0, n_labs)))
@@ -98,17 +96,11 @@ def _boundary(u_row: np.ndarray, c: int, switch_cost: float, m: int) -> float:
 @given(markets())
 def test_choose_matches_the_per_buyer_rule(world):
     u, choice, draws, pop = world
-    want = np.array([[_per_buyer(u[:, pop.buyer_jurisdiction[b], pop.buyer_segment[b], r].tolist(),
+    want = np.array([[_per_buyer(u[r, pop.buyer_jurisdiction[b], pop.buyer_segment[b]].tolist(),
                                  int(choice[r, b]), float(draws[r, b]),
                                  float(pop.seg_switch_cost[pop.buyer_segment[b]]))
                       for b in range(choice.shape[1])] for r in range(choice.shape[0])])
-    for count_all_max in (0, 10**9):  # the binary search, then counting every model
-        saved, market.COUNT_ALL_MAX_MOVERS = market.COUNT_ALL_MAX_MOVERS, count_all_max
-        try:
-            got = choose(u, choice, draws, pop)
-        finally:
-            market.COUNT_ALL_MAX_MOVERS = saved
-        np.testing.assert_array_equal(got, want, err_msg=f"count_all_max {count_all_max}")
+    np.testing.assert_array_equal(choose(u, choice, draws, pop), want)
 
 
 @settings(max_examples=50, deadline=None)
@@ -117,5 +109,5 @@ def test_choose_of_a_batch_is_choose_of_each_run(world):
     u, choice, draws, pop = world
     batch = choose(u, choice, draws, pop)
     for r in range(choice.shape[0]):
-        alone = choose(u[..., r:r + 1], choice[r:r + 1], draws[r:r + 1], pop)
+        alone = choose(u[r:r + 1], choice[r:r + 1], draws[r:r + 1], pop)
         np.testing.assert_array_equal(alone[0], batch[r])

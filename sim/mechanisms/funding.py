@@ -37,9 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.arrays import sum_by_group, sum_over_labs
+from sim.arrays import sum_over_labs
+from sim.kernels import tokens_by_jurisdiction
 from sim.mechanisms.compute import compute_price
-from sim.mechanisms.market import segment_tokens
+from sim.mechanisms.market import buyer_tokens
 from sim.mechanisms.policy import investor_sentiment
 from sim.rng import MonthDraws
 from sim.world import Params, Population, World, WorldState
@@ -54,13 +55,12 @@ MAX_ROUND_USD_BN = 1000.0
 def foreign_closed_dependency(choice: np.ndarray, month: int, pop: Population) -> np.ndarray:
     """(R, S) share of each sovereign's jurisdiction's tokens that buyers took from foreign
     closed labs (0 where the jurisdiction had no served demand)."""
-    served = choice >= 0
-    lab = np.where(served, choice, 0)
     n_g = len(pop.jur_domestic_pref)
-    foreign_closed = served & pop.foreign_closed_lab[pop.buyer_jurisdiction[None, :], lab]
-    tokens = segment_tokens(month, pop)[pop.buyer_segment] * pop.buyer_demand_weight  # (B,)
-    num = sum_by_group(np.where(foreign_closed, tokens, 0.0), pop.buyer_jurisdiction, n_g)
-    den = sum_by_group(np.where(served, tokens, 0.0), pop.buyer_jurisdiction, n_g)
+    shape = (choice.shape[0], n_g, pop.n_labs)  # (R, G, L)
+    tokens = buyer_tokens(month, pop)
+    num, den = (tokens_by_jurisdiction(choice, tokens, pop.buyer_jurisdiction,
+                                       np.broadcast_to(counted, shape), n_g)
+                for counted in (pop.foreign_closed_lab, True))
     share = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
     return share[:, pop.sov_jurisdiction]
 

@@ -1,0 +1,132 @@
+"""Compiled loops over (run, buyer) pairs: buyer choice and token tallies.
+
+Buyers are the model's largest population (500 a run against 22 labs), and the work per
+buyer is a short loop: an inverse-CDF choice among the labs, then adding its tokens to a
+few tallies. numpy can only express that as a dozen full passes over (runs, buyers)
+arrays (gathers, masks, bincounts), each paying for its own temporaries; these functions
+make one pass, buyer by buyer, with Numba (compiled once and cached on disk beside the
+module). They are plain functions over arrays, like the mechanisms that call them.
+
+Each loop is the per-agent reference's arithmetic (``tests/reference.py``) in the same
+order: a run's numbers are the same whatever other runs share its batch, and sums run over
+buyers in buyer order, as ``numpy.bincount`` and the reference add them.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_jit = numba.njit(cache=True, nogil=True)
+
+
+@_jit
+def choose_models(utility: np.ndarray, choice: np.ndarray, choice_u: np.ndarray,
+                  buyer_group: np.ndarray, switch_gain: np.ndarray) -> np.ndarray:
+    """New model choices (R, B), -1 where a buyer's group has no model available.
+
+    ``utility`` (R, N, L): utility of each lab for each of N buyer groups (jurisdiction x
+    segment) in each run, ``-inf`` where unavailable. ``choice`` (R, B): each buyer's current
+    model or -1; ``choice_u`` (R, B): its uniform draw; ``buyer_group`` (B,): its group;
+    ``switch_gain`` (B,): ``e^s - 1`` for its segment's switching cost ``s``.
+
+    Group probabilities ``q = softmax(utility)``. A buyer with current model ``c`` and
+    ``extra = q_c (e^s - 1)`` has probabilities ``p_m = (q_m + extra [m = c]) / (1 + extra)``;
+    its new model is the number of models ``m`` with ``C_m + extra [m >= c] <= U (1 + extra)``
+    (``C`` the cumulative ``q`` in lab order), i.e. the inverse CDF of ``p`` at ``U``; if
+    round-off leaves it past the last model, the last model with ``q > 0``. Most buyers stay,
+    which is settled by checking the two ends of the current model's interval.
+    """
+    n_runs, n_groups, n_labs = utility.shape
+    n_buyers = choice.shape[1]
+    new = np.empty_like(choice)
+    q = np.empty((n_groups, n_labs))
+    cum = np.empty((n_groups, n_labs))
+    available = np.empty(n_groups, dtype=np.bool_)
+    for r in range(n_runs):
+        for g in range(n_groups):
+            top = -np.inf
+            for m in range(n_labs):
+                top = max(top, utility[r, g, m])
+            available[g] = top > -np.inf
+            if not available[g]:
+                continue
+            total = 0.0
+            for m in range(n_labs):
+                q[g, m] = np.exp(utility[r, g, m] - top)
+                total += q[g, m]
+            running = 0.0
+            for m in range(n_labs):
+                q[g, m] /= total
+                running += q[g, m]
+                cum[g, m] = running
+        for b in range(n_buyers):
+            g = buyer_group[b]
+            if not available[g]:
+                new[r, b] = -1
+                continue
+            c = choice[r, b]
+            extra = (q[g, c] if c >= 0 else 0.0) * switch_gain[b]
+            target = (1.0 + extra) * choice_u[r, b]
+            if c >= 0 and (c == 0 or cum[g, c - 1] <= target) and target < cum[g, c] + extra:
+                new[r, b] = c  # still inside the current model's interval
+                continue
+            count = 0
+            for m in range(n_labs):  # cumulative values never decrease: stop at the first above
+                if cum[g, m] + (extra if m >= c else 0.0) > target:
+                    break
+                count += 1
+            if count >= n_labs:
+                count = n_labs - 1
+                while count >= 0 and not q[g, count] > 0.0:
+                    count -= 1
+            new[r, b] = count
+    return new
+
+
+@_jit
+def tokens_by_segment(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_segment: np.ndarray,
+                      n_segments: int, n_labs: int) -> np.ndarray:
+    """(R, K, L) tokens (the unit of ``buyer_tokens`` (B,)) that each segment's buyers took
+    from each lab; unserved buyers (choice -1) count nowhere."""
+    n_runs, n_buyers = choice.shape
+    out = np.zeros((n_runs, n_segments, n_labs))
+    for r in range(n_runs):
+        for b in range(n_buyers):
+            lab = choice[r, b]
+            if lab >= 0:
+                out[r, buyer_segment[b], lab] += buyer_tokens[b]
+    return out
+
+
+@_jit
+def tokens_by_jurisdiction(choice: np.ndarray, buyer_tokens: np.ndarray,
+                           buyer_jurisdiction: np.ndarray, counted: np.ndarray,
+                           n_jurisdictions: int) -> np.ndarray:
+    """(R, G) tokens that each jurisdiction's buyers took from the labs ``counted``
+    (R, G, L) marks for that run and jurisdiction (a broadcast view will do)."""
+    n_runs, n_buyers = choice.shape
+    out = np.zeros((n_runs, n_jurisdictions))
+    for r in range(n_runs):
+        for b in range(n_buyers):
+            lab, g = choice[r, b], buyer_jurisdiction[b]
+            if lab >= 0 and counted[r, g, lab]:
+                out[r, g] += buyer_tokens[b]
+    return out
+
+
+@_jit
+def weighted_tokens_by_segment_and_camp(choice: np.ndarray, buyer_tokens: np.ndarray,
+                                        buyer_segment: np.ndarray, lab_camp: np.ndarray,
+                                        lab_weight: np.ndarray, n_segments: int,
+                                        n_camps: int) -> np.ndarray:
+    """(R, K, C) sum over the buyers each camp served in each segment of tokens times the
+    serving lab's ``lab_weight`` (R, L) (say, its robustness score)."""
+    n_runs, n_buyers = choice.shape
+    out = np.zeros((n_runs, n_segments, n_camps))
+    for r in range(n_runs):
+        for b in range(n_buyers):
+            lab = choice[r, b]
+            if lab >= 0:
+                out[r, buyer_segment[b], lab_camp[lab]] += buyer_tokens[b] * lab_weight[r, lab]
+    return out
