@@ -195,11 +195,13 @@ def open_access(state: WorldState, world: World,
     and those trained above ``policy.ban_threshold_flop`` ("large" open models); ``tokens``
     (B,) is each buyer's demand this month."""
     pop = world.population
-    shape = (state.n_runs, len(JURISDICTIONS), pop.n_labs)  # (R, G, L), same in every g
-    large = pop.lab_is_open & (state.released_flop > world.params.ban_threshold_flop)
-    return tuple(tokens_by_jurisdiction(state.choice, tokens, pop.buyer_jurisdiction,
-                                        np.broadcast_to(counted, shape), shape[1])
-                 for counted in (pop.lab_is_open, large[:, None, :]))
+    counted = np.empty((2, state.n_runs, 1, pop.n_labs), dtype=bool)  # (mask, R, G: any, L)
+    counted[0] = pop.lab_is_open
+    np.greater(state.released_flop, world.params.ban_threshold_flop, out=counted[1, :, 0])
+    counted[1] &= pop.lab_is_open
+    every, large = tokens_by_jurisdiction(state.choice, tokens, pop.buyer_jurisdiction, counted,
+                                          len(JURISDICTIONS))
+    return every, large
 
 
 def simulate(

@@ -103,15 +103,23 @@ def tokens_by_segment(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_segmen
 def tokens_by_jurisdiction(choice: np.ndarray, buyer_tokens: np.ndarray,
                            buyer_jurisdiction: np.ndarray, counted: np.ndarray,
                            n_jurisdictions: int) -> np.ndarray:
-    """(R, G) tokens that each jurisdiction's buyers took from the labs ``counted``
-    (R, G, L) marks for that run and jurisdiction (a broadcast view will do)."""
+    """(M, R, G) tokens that each jurisdiction's buyers took from the labs each of M masks
+    counts: ``counted`` (M, R or 1, G or 1, L) bool, per run and jurisdiction or the same for
+    all (a length-1 axis applies to every run or jurisdiction)."""
     n_runs, n_buyers = choice.shape
-    out = np.zeros((n_runs, n_jurisdictions))
+    n_masks, per_run, per_jurisdiction = counted.shape[0], counted.shape[1] > 1, \
+        counted.shape[2] > 1
+    out = np.zeros((n_masks, n_runs, n_jurisdictions))
     for r in range(n_runs):
+        rc = r if per_run else 0
         for b in range(n_buyers):
             lab, g = choice[r, b], buyer_jurisdiction[b]
-            if lab >= 0 and counted[r, g, lab]:
-                out[r, g] += buyer_tokens[b]
+            if lab < 0:
+                continue
+            gc = g if per_jurisdiction else 0
+            for i in range(n_masks):
+                if counted[i, rc, gc, lab]:
+                    out[i, r, g] += buyer_tokens[b]
     return out
 
 

@@ -56,11 +56,9 @@ def foreign_closed_dependency(choice: np.ndarray, month: int, pop: Population) -
     """(R, S) share of each sovereign's jurisdiction's tokens that buyers took from foreign
     closed labs (0 where the jurisdiction had no served demand)."""
     n_g = len(pop.jur_domestic_pref)
-    shape = (choice.shape[0], n_g, pop.n_labs)  # (R, G, L)
-    tokens = buyer_tokens(month, pop)
-    num, den = (tokens_by_jurisdiction(choice, tokens, pop.buyer_jurisdiction,
-                                       np.broadcast_to(counted, shape), n_g)
-                for counted in (pop.foreign_closed_lab, True))
+    counted = np.stack([pop.foreign_closed_lab, np.ones_like(pop.foreign_closed_lab)])[:, None]
+    num, den = tokens_by_jurisdiction(choice, buyer_tokens(month, pop), pop.buyer_jurisdiction,
+                                      counted, n_g)  # (R, G) each
     share = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
     return share[:, pop.sov_jurisdiction]
 
