@@ -33,3 +33,17 @@ def sum_over_labs(values: np.ndarray, membership: np.ndarray) -> np.ndarray:
     lab_first = np.ascontiguousarray(rows.T)  # (L, N)
     sums = (membership.T[:, :, None] * lab_first).sum(axis=1)  # (C, N)
     return sums.T.reshape(*values.shape[:-1], n_out)
+
+
+def sum_by_lab_group(values: np.ndarray, lab_group: np.ndarray, n_groups: int) -> np.ndarray:
+    """``out[..., c] = sum of values[..., l] over labs l with lab_group[l] == c``.
+
+    ``values`` (..., L) (bool counts as 0/1), ``lab_group`` (L,) ints in ``[0, n_groups)``.
+    One ``bincount`` over (row, group) cells, which adds each cell's labs one by one in lab
+    order: the same sums, bit for bit, as :func:`sum_over_labs` with the groups' one-hot
+    membership and as a per-agent loop, whatever the other rows.
+    """
+    rows = values.reshape(-1, values.shape[-1])
+    cell = np.arange(len(rows))[:, None] * n_groups + lab_group
+    return np.bincount(cell.ravel(), weights=rows.ravel(), minlength=len(rows) * n_groups
+                       ).reshape(*values.shape[:-1], n_groups)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.arrays import sum_over_labs
+from sim.arrays import sum_by_lab_group
 from sim.kernels import tokens_by_jurisdiction, weighted_tokens_by_segment_and_camp
 from sim.mechanisms.adoption import adoption_step
 from sim.mechanisms.compute import compute_step
@@ -100,11 +100,6 @@ class Results:
         return self.world.params.n_months
 
 
-def _camp_onehot(world: World) -> np.ndarray:
-    """(L, C4) one-hot of lab camps."""
-    return (world.population.lab_camp[:, None] == np.arange(len(CAMPS))[None, :]).astype(float)
-
-
 def output_camp_masks(world: World) -> np.ndarray:
     """(C5, L) bool: labs belonging to each output camp."""
     return np.stack([world.population.camp_mask(c) for c in OUTPUT_CAMPS])
@@ -137,21 +132,26 @@ def _allocate(n_runs: int, world: World) -> dict[str, np.ndarray]:
 
 
 def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
-            flows: dict[str, np.ndarray], onehot: np.ndarray, masks: np.ndarray,
+            flows: dict[str, np.ndarray], masks: np.ndarray,
             prev_bench: np.ndarray, prev_robust: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bench = np.fmax(prev_bench, camp_best(state.bench, masks))
     robust = np.fmax(prev_robust, camp_best(state.robust, masks))
     out["bench_frontier"][:, t] = bench
     out["robust_frontier"][:, t] = robust
-    out["tokens"][:, t] = sum_over_labs(flows["tokens"], onehot)
-    out["spend"][:, t] = sum_over_labs(flows["spend"], onehot)
-    out["cash"][:, t] = sum_over_labs(state.cash, onehot)
-    out["compute"][:, t] = sum_over_labs(state.compute, onehot)
-    out["alive"][:, t] = sum_over_labs(state.alive, onehot)
-    out["revenue"][:, t] = sum_over_labs(flows["revenue"], onehot)
-    out["raised"][:, t] = sum_over_labs(flows["raised"], onehot)
-    out["grants"][:, t] = sum_over_labs(flows["grants"], onehot)
-    out["releases"][:, t] = sum_over_labs(flows["releases"], onehot)
+    # Every per-lab quantity recorded as camp totals, summed in one call.
+    attempts = flows["raise_attempts"]
+    per_lab = {"cash": state.cash, "compute": state.compute, "alive": state.alive,
+               "revenue": flows["revenue"], "raised": flows["raised"], "grants": flows["grants"],
+               "releases": flows["releases"], "raise_attempts": attempts,
+               "raise_failures": attempts & ~(flows["raised"] > 0)}
+    n_k = flows["tokens"].shape[1]
+    totals = sum_by_lab_group(np.concatenate(
+        [flows["tokens"], flows["spend"], *(v[:, None] for v in per_lab.values())], axis=1),
+        world.population.lab_camp, len(CAMPS))  # (R, 2K + len(per_lab), C4)
+    out["tokens"][:, t] = totals[:, :n_k]
+    out["spend"][:, t] = totals[:, n_k:2 * n_k]
+    for i, name in enumerate(per_lab, start=2 * n_k):
+        out[name][:, t] = totals[:, i]
     out["lab_revenue_total"][:, t] = flows["revenue"].sum(axis=1)
     out["host_margin"][:, t] = flows["host_margin"]
     out["spend_total"][:, t] = flows["spend"].sum(axis=(1, 2))
@@ -167,10 +167,6 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
     out["sovereign_grants"][:, t] = flows["grants_paid"]
     out["policy_change"][:, t] = flows["policy_change"]
     out["random_funding_shocks"][:, t] = flows["random_funding_shocks"]
-    attempts = flows["raise_attempts"]
-    out["raise_attempts"][:, t] = sum_over_labs(attempts.astype(float), onehot)
-    out["raise_failures"][:, t] = sum_over_labs((attempts & ~(flows["raised"] > 0))
-                                                .astype(float), onehot)
     tokens = buyer_tokens(t, world.population)
     open_tokens, large_open = open_access(state, world, tokens)
     out["open_tokens_by_jurisdiction"][:, t] = open_tokens
@@ -250,7 +246,7 @@ class MonthlyRecorder:
     def __init__(self, world: World, start: WorldState, out: dict[str, np.ndarray],
                  exit_month: np.ndarray, acquirer: np.ndarray) -> None:
         self.out, self.exit_month, self.acquirer = out, exit_month, acquirer
-        self._onehot, self._masks = _camp_onehot(world), output_camp_masks(world)
+        self._masks = output_camp_masks(world)
         self._prev = (camp_best(start.bench, self._masks), camp_best(start.robust, self._masks))
 
     @classmethod
@@ -263,10 +259,10 @@ class MonthlyRecorder:
     def record(self, t: int, world: World, state: WorldState,
                flows: dict[str, np.ndarray]) -> None:
         """Store step ``t``'s outputs (``state`` after the step, ``flows`` of the step)."""
-        self._prev = _record(self.out, t, world, state, flows, self._onehot, self._masks,
-                             *self._prev)
-        self.exit_month[...] = np.where(flows["exits"], t, self.exit_month)
-        self.acquirer[...] = np.where(flows["acquired"], flows["acquirer"], self.acquirer)
+        self._prev = _record(self.out, t, world, state, flows, self._masks, *self._prev)
+        if flows["exits"].any():  # else both stay as they are
+            self.exit_month[...] = np.where(flows["exits"], t, self.exit_month)
+            self.acquirer[...] = np.where(flows["acquired"], flows["acquirer"], self.acquirer)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The outputs recorded so far, keyed like ``Results.arrays``."""
