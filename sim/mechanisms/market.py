@@ -58,22 +58,25 @@ def group_utilities(state: WorldState, pop: Population, price: np.ndarray) -> np
     static = -pop.seg_alpha[:, None] * np.log(price)[None, :] + pop.open_bonus  # (K, L)
     quality = (pop.seg_w_bench[None, :, None] * state.bench[:, None, :]
                + pop.seg_w_robust[None, :, None] * state.robust[:, None, :])  # (R, K, L)
-    per_run = np.where(state.alive, 0.0, -np.inf)[:, None, :]  # (R, 1, L): exited labs
-    if np.isfinite(state.ban_threshold).any():  # else every ban penalty below is 0.0
-        # Ban leakage per jurisdiction: sovereign s governs jurisdiction sov_jurisdiction[s].
-        thr = np.full((state.n_runs, n_g), np.inf)
-        leak = np.ones((state.n_runs, n_g))
-        thr[:, pop.sov_jurisdiction] = state.ban_threshold
-        leak[:, pop.sov_jurisdiction] = state.ban_leakage
-        foreign = pop.lab_region[None, :] != np.arange(n_g)[:, None]  # (G, L)
-        blocked = ((pop.lab_is_open[None, :] & foreign)[None]
-                   & (state.released_flop[:, None, :] > thr[:, :, None]))  # (R, G, L)
-        with np.errstate(divide="ignore"):
-            penalty = np.where(blocked, np.log(leak)[:, :, None], 0.0)
-        per_run = penalty + per_run
+    exited = np.where(state.alive, 0.0, -np.inf)[:, None, :]  # (R, 1, L)
     u = np.empty((state.n_runs, n_g, len(pop.segments), pop.n_labs))
+    if not np.isfinite(state.ban_threshold).any():
+        # No ban penalty: the last term is 0 or -inf, and adding it before the domestic term
+        # gives the same utilities, at (R, K, L) instead of (R, G, K, L).
+        np.add((quality + static + exited)[:, None], pop.domestic_or_unavailable[None], out=u)
+        return u
+    # Ban leakage per jurisdiction: sovereign s governs jurisdiction sov_jurisdiction[s].
+    thr = np.full((state.n_runs, n_g), np.inf)
+    leak = np.ones((state.n_runs, n_g))
+    thr[:, pop.sov_jurisdiction] = state.ban_threshold
+    leak[:, pop.sov_jurisdiction] = state.ban_leakage
+    foreign = pop.lab_region[None, :] != np.arange(n_g)[:, None]  # (G, L)
+    blocked = ((pop.lab_is_open[None, :] & foreign)[None]
+               & (state.released_flop[:, None, :] > thr[:, :, None]))  # (R, G, L)
+    with np.errstate(divide="ignore"):
+        penalty = np.where(blocked, np.log(leak)[:, :, None], 0.0)
     np.add((quality + static)[:, None], pop.domestic_or_unavailable[None], out=u)
-    u += per_run[:, :, None, :]
+    u += (penalty + exited)[:, :, None, :]
     return u
 
 
