@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from sim.arrays import sum_by_lab_group
-from sim.kernels import tokens_by_jurisdiction, weighted_tokens_by_segment_and_camp
+from sim.kernels import served_tallies
 from sim.mechanisms.adoption import adoption_step
 from sim.mechanisms.compute import compute_step
 from sim.mechanisms.funding import funding_step
@@ -167,37 +167,31 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
     out["sovereign_grants"][:, t] = flows["grants_paid"]
     out["policy_change"][:, t] = flows["policy_change"]
     out["random_funding_shocks"][:, t] = flows["random_funding_shocks"]
-    tokens = buyer_tokens(t, world.population)
-    open_tokens, large_open = open_access(state, world, tokens)
+    robust_tokens, open_tokens, large_open = served_outputs(state, world, t)
     out["open_tokens_by_jurisdiction"][:, t] = open_tokens
     out["large_open_tokens"][:, t] = large_open
-    out["served_robust_tokens"][:, t] = served_robustness(state, world, tokens)
+    out["served_robust_tokens"][:, t] = robust_tokens
     return bench, robust
 
 
-def served_robustness(state: WorldState, world: World, tokens: np.ndarray) -> np.ndarray:
-    """(R, K, C4) sum over buyers served by each camp in each segment of tokens x the
-    serving model's robustness score (trillion tokens x ECI points); ``tokens`` (B,) is
-    each buyer's demand this month."""
-    pop = world.population
-    return weighted_tokens_by_segment_and_camp(state.choice, tokens, pop.buyer_segment,
-                                               pop.lab_camp, state.robust,
-                                               len(pop.segments), len(CAMPS))
+def served_outputs(state: WorldState, world: World,
+                   t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What buyers got at step ``t`` (``state`` after the step), tallied buyer by buyer:
 
-
-def open_access(state: WorldState, world: World,
-                tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(R, G) trillion tokens buyers in each jurisdiction took from open models, all of them
-    and those trained above ``policy.ban_threshold_flop`` ("large" open models); ``tokens``
-    (B,) is each buyer's demand this month."""
+    * (R, K, C4) sum over buyers served by each camp in each segment of tokens x the
+      serving model's robustness score (trillion tokens x ECI points);
+    * (R, G) trillion tokens buyers in each jurisdiction took from open models, all of
+      them and those trained above ``policy.ban_threshold_flop`` ("large" open models).
+    """
     pop = world.population
-    counted = np.empty((2, state.n_runs, 1, pop.n_labs), dtype=bool)  # (mask, R, G: any, L)
-    counted[0] = pop.lab_is_open
-    np.greater(state.released_flop, world.params.ban_threshold_flop, out=counted[1, :, 0])
-    counted[1] &= pop.lab_is_open
-    every, large = tokens_by_jurisdiction(state.choice, tokens, pop.buyer_jurisdiction, counted,
-                                          len(JURISDICTIONS))
-    return every, large
+    is_open = np.empty((2, state.n_runs, pop.n_labs), dtype=bool)  # (all, large) x (R, L)
+    is_open[0] = pop.lab_is_open
+    np.greater(state.released_flop, world.params.ban_threshold_flop, out=is_open[1])
+    is_open[1] &= pop.lab_is_open
+    robust_tokens, (every, large) = served_tallies(
+        state.choice, buyer_tokens(t, pop), pop.buyer_segment, pop.buyer_jurisdiction,
+        pop.lab_camp, state.robust, is_open, len(pop.segments), len(CAMPS), len(JURISDICTIONS))
+    return robust_tokens, every, large
 
 
 def simulate(

@@ -124,17 +124,29 @@ def tokens_by_jurisdiction(choice: np.ndarray, buyer_tokens: np.ndarray,
 
 
 @_jit
-def weighted_tokens_by_segment_and_camp(choice: np.ndarray, buyer_tokens: np.ndarray,
-                                        buyer_segment: np.ndarray, lab_camp: np.ndarray,
-                                        lab_weight: np.ndarray, n_segments: int,
-                                        n_camps: int) -> np.ndarray:
-    """(R, K, C) sum over the buyers each camp served in each segment of tokens times the
-    serving lab's ``lab_weight`` (R, L) (say, its robustness score)."""
+def served_tallies(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_segment: np.ndarray,
+                   buyer_jurisdiction: np.ndarray, lab_camp: np.ndarray, lab_weight: np.ndarray,
+                   lab_counted: np.ndarray, n_segments: int, n_camps: int,
+                   n_jurisdictions: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two tallies of the buyers served, in one pass.
+
+    ``weighted`` (R, K, C): sum over the buyers each camp served in each segment of tokens
+    times the serving lab's ``lab_weight`` (R, L) (say, its robustness score).
+    ``counted`` (M, R, G): tokens each jurisdiction's buyers took from the labs each of M
+    masks ``lab_counted`` (M, R, L) marks in that run.
+    """
     n_runs, n_buyers = choice.shape
-    out = np.zeros((n_runs, n_segments, n_camps))
+    n_masks = lab_counted.shape[0]
+    weighted = np.zeros((n_runs, n_segments, n_camps))
+    counted = np.zeros((n_masks, n_runs, n_jurisdictions))
     for r in range(n_runs):
         for b in range(n_buyers):
             lab = choice[r, b]
-            if lab >= 0:
-                out[r, buyer_segment[b], lab_camp[lab]] += buyer_tokens[b] * lab_weight[r, lab]
-    return out
+            if lab < 0:
+                continue
+            tokens = buyer_tokens[b]
+            weighted[r, buyer_segment[b], lab_camp[lab]] += tokens * lab_weight[r, lab]
+            for i in range(n_masks):
+                if lab_counted[i, r, lab]:
+                    counted[i, r, buyer_jurisdiction[b]] += tokens
+    return weighted, counted

@@ -1,0 +1,85 @@
+"""The compiled buyer tallies (``sim.kernels``) against plain per-buyer loops, bit for bit:
+unserved buyers (choice -1) count nowhere, sums run in buyer order, and a run's tallies do
+not depend on the other runs in its batch. (``choose_models`` is checked against the
+per-buyer choice rule in ``test_market_choice.py``.)"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.kernels import served_tallies, tokens_by_jurisdiction, tokens_by_segment
+
+N_K, N_G, N_C = 3, 4, 2
+
+
+@st.composite
+def served_buyers(draw):
+    n_runs, n_buyers, n_labs = draw(st.integers(1, 4)), draw(st.integers(1, 30)), \
+        draw(st.integers(1, 6))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return dict(
+        choice=rng.integers(-1, n_labs, (n_runs, n_buyers)),
+        tokens=rng.lognormal(0.0, 3.0, n_buyers),
+        segment=rng.integers(0, N_K, n_buyers),
+        jurisdiction=rng.integers(0, N_G, n_buyers),
+        camp=rng.integers(0, N_C, n_labs),
+        weight=rng.normal(100.0, 30.0, (n_runs, n_labs)),
+        per_run_mask=rng.random((2, n_runs, n_labs)) < 0.5,
+        per_jurisdiction_mask=rng.random((2, 1, N_G, n_labs)) < 0.5,
+    )
+
+
+def _loop(case, r, cell, amount):
+    """Per-buyer sums of ``amount(b, lab)`` into ``cell(b, lab)`` (None: not counted)."""
+    sums: dict = {}
+    for b, lab in enumerate(case["choice"][r]):
+        if lab < 0:
+            continue
+        key = cell(b, lab)
+        if key is not None:
+            sums[key] = sums.get(key, 0.0) + amount(b, lab)
+    return sums
+
+
+def _dense(sums: dict, shape: tuple) -> np.ndarray:
+    out = np.zeros(shape)
+    for key, value in sums.items():
+        out[key] = value
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(served_buyers())
+def test_tallies_are_per_buyer_sums_in_buyer_order(case):
+    choice, tokens = case["choice"], case["tokens"]
+    n_runs, n_labs = case["weight"].shape
+    by_segment = tokens_by_segment(choice, tokens, case["segment"], N_K, n_labs)
+    weighted, counted = served_tallies(choice, tokens, case["segment"], case["jurisdiction"],
+                                       case["camp"], case["weight"], case["per_run_mask"],
+                                       N_K, N_C, N_G)
+    by_jurisdiction = tokens_by_jurisdiction(choice, tokens, case["jurisdiction"],
+                                             case["per_jurisdiction_mask"], N_G)
+    for r in range(n_runs):
+        np.testing.assert_array_equal(by_segment[r], _dense(_loop(
+            case, r, lambda b, lab: (case["segment"][b], lab), lambda b, lab: tokens[b]),
+            (N_K, n_labs)))
+        np.testing.assert_array_equal(weighted[r], _dense(_loop(
+            case, r, lambda b, lab: (case["segment"][b], case["camp"][lab]),
+            lambda b, lab, r=r: tokens[b] * case["weight"][r, lab]), (N_K, N_C)))
+        for i in range(2):
+            np.testing.assert_array_equal(counted[i, r], _dense(_loop(
+                case, r, lambda b, lab, r=r, i=i: case["jurisdiction"][b]
+                if case["per_run_mask"][i, r, lab] else None,
+                lambda b, lab: tokens[b]), (N_G,)))
+            np.testing.assert_array_equal(by_jurisdiction[i, r], _dense(_loop(
+                case, r, lambda b, lab, i=i: case["jurisdiction"][b]
+                if case["per_jurisdiction_mask"][i, 0, case["jurisdiction"][b], lab] else None,
+                lambda b, lab: tokens[b]), (N_G,)))
+        # The same run alone gives the same tallies.
+        alone = served_tallies(choice[r:r + 1], tokens, case["segment"], case["jurisdiction"],
+                               case["camp"], case["weight"][r:r + 1],
+                               case["per_run_mask"][:, r:r + 1], N_K, N_C, N_G)
+        np.testing.assert_array_equal(alone[0][0], weighted[r])
+        np.testing.assert_array_equal(alone[1][:, 0], counted[:, r])
