@@ -106,8 +106,9 @@ def output_camp_masks(world: World) -> np.ndarray:
 
 
 def camp_best(scores: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """(R, C5) best score per output camp from lab scores (R, L) and ``output_camp_masks``."""
-    return np.max(np.where(masks[None], scores[:, None, :], -np.inf), axis=2)
+    """(..., C5) best score per output camp from lab scores (..., L) and
+    ``output_camp_masks``; -inf for a camp with no labs."""
+    return np.max(np.where(masks, scores[..., None, :], -np.inf), axis=-1)
 
 
 def _allocate(n_runs: int, world: World) -> dict[str, np.ndarray]:
@@ -133,11 +134,12 @@ def _allocate(n_runs: int, world: World) -> dict[str, np.ndarray]:
 
 def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
             flows: dict[str, np.ndarray], masks: np.ndarray,
-            prev_bench: np.ndarray, prev_robust: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    bench = np.fmax(prev_bench, camp_best(state.bench, masks))
-    robust = np.fmax(prev_robust, camp_best(state.robust, masks))
-    out["bench_frontier"][:, t] = bench
-    out["robust_frontier"][:, t] = robust
+            prev_frontiers: np.ndarray) -> np.ndarray:
+    """Store step ``t``'s outputs; returns the released frontiers (2, R, C5), bench and
+    robustness, running maxima over ``prev_frontiers``."""
+    frontiers = np.fmax(prev_frontiers, camp_best(np.stack([state.bench, state.robust]), masks))
+    out["bench_frontier"][:, t] = frontiers[0]
+    out["robust_frontier"][:, t] = frontiers[1]
     # Every per-lab quantity recorded as camp totals, summed in one call.
     attempts = flows["raise_attempts"]
     per_lab = {"cash": state.cash, "compute": state.compute, "alive": state.alive,
@@ -171,7 +173,7 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
     out["open_tokens_by_jurisdiction"][:, t] = open_tokens
     out["large_open_tokens"][:, t] = large_open
     out["served_robust_tokens"][:, t] = robust_tokens
-    return bench, robust
+    return frontiers
 
 
 def served_outputs(state: WorldState, world: World,
@@ -241,7 +243,7 @@ class MonthlyRecorder:
                  exit_month: np.ndarray, acquirer: np.ndarray) -> None:
         self.out, self.exit_month, self.acquirer = out, exit_month, acquirer
         self._masks = output_camp_masks(world)
-        self._prev = (camp_best(start.bench, self._masks), camp_best(start.robust, self._masks))
+        self._frontiers = camp_best(np.stack([start.bench, start.robust]), self._masks)
 
     @classmethod
     def new(cls, world: World, start: WorldState) -> MonthlyRecorder:
@@ -253,7 +255,7 @@ class MonthlyRecorder:
     def record(self, t: int, world: World, state: WorldState,
                flows: dict[str, np.ndarray]) -> None:
         """Store step ``t``'s outputs (``state`` after the step, ``flows`` of the step)."""
-        self._prev = _record(self.out, t, world, state, flows, self._masks, *self._prev)
+        self._frontiers = _record(self.out, t, world, state, flows, self._masks, self._frontiers)
         if flows["exits"].any():  # else both stay as they are
             self.exit_month[...] = np.where(flows["exits"], t, self.exit_month)
             self.acquirer[...] = np.where(flows["acquired"], flows["acquirer"], self.acquirer)
