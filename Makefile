@@ -24,7 +24,7 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed
-	$(BIN)/python experiments/bench_engine.py
+	$(BIN)/python experiments/bench_engine.py --profile
 
 backtest: $(VENV)/.installed
 	$(BIN)/python experiments/backtest/run_backtest.py

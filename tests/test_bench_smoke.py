@@ -18,11 +18,17 @@ def test_bench_engine_quick(capsys):
     except BaseException:
         sys.modules.pop(spec.name, None)
         raise
-    assert module.main(["--quick"]) == 0
+    assert module.main(["--quick", "--profile"]) == 0
     out = capsys.readouterr().out
     assert "agent-steps/s" in out
     assert "reference" in out and "engine" in out
     assert "peak memory" in out
+    assert "targets:" in out
+    # The profile names every mechanism and the compiled buyer choice.
+    profile = out.split("where the time goes")[1]
+    for part in ("policy", "funding", "research", "market", "buyer choice (compiled)",
+                 "record outputs", "random draws"):
+        assert part in profile
 
 
 def test_bench_app_quick(capsys):
