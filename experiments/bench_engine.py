@@ -178,7 +178,7 @@ def _where_time_goes(scenario: Scenario, seeds: Seeds, runs: int, seed: int,
         from pyinstrument import Profiler
     except ImportError:
         return "(--profile needs pyinstrument: pip install pyinstrument)"
-    profiler = Profiler(interval=0.0002)
+    profiler = Profiler(interval=0.001)
     profiler.start()
     for _ in range(repeats):
         simulate(scenario, n_runs=runs, seed=seed, seeds=seeds)
