@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.kernels import lab_group_sums
+
 #: Up to this many values, ``sum_over_labs`` multiplies and sums directly (fewer numpy calls).
 _FEW = 1024
 
@@ -39,11 +41,8 @@ def sum_by_lab_group(values: np.ndarray, lab_group: np.ndarray, n_groups: int) -
     """``out[..., c] = sum of values[..., l] over labs l with lab_group[l] == c``.
 
     ``values`` (..., L) (bool counts as 0/1), ``lab_group`` (L,) ints in ``[0, n_groups)``.
-    One ``bincount`` over (row, group) cells, which adds each cell's labs one by one in lab
-    order: the same sums, bit for bit, as :func:`sum_over_labs` with the groups' one-hot
-    membership and as a per-agent loop, whatever the other rows.
+    Each row adds its labs one by one in lab order (:func:`sim.kernels.lab_group_sums`):
+    the sums a per-agent loop makes, bit for bit, whatever the other rows.
     """
-    rows = values.reshape(-1, values.shape[-1])
-    cell = np.arange(len(rows))[:, None] * n_groups + lab_group
-    return np.bincount(cell.ravel(), weights=rows.ravel(), minlength=len(rows) * n_groups
-                       ).reshape(*values.shape[:-1], n_groups)
+    rows = np.ascontiguousarray(values.reshape(-1, values.shape[-1]), dtype=float)
+    return lab_group_sums(rows, lab_group, n_groups).reshape(*values.shape[:-1], n_groups)

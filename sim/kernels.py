@@ -1,4 +1,4 @@
-"""Compiled loops over (run, buyer) pairs: buyer choice and token tallies.
+"""Compiled loops: buyer choice, token tallies over (run, buyer) pairs, sums over labs.
 
 Buyers are the model's largest population (500 a run against 22 labs), and the work per
 buyer is a short loop: an inverse-CDF choice among the labs, then adding its tokens to a
@@ -150,3 +150,15 @@ def served_tallies(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_segment: 
                 if lab_counted[i, r, lab]:
                     counted[i, r, buyer_jurisdiction[b]] += tokens
     return weighted, counted
+
+
+@_jit
+def lab_group_sums(values: np.ndarray, lab_group: np.ndarray, n_groups: int) -> np.ndarray:
+    """(N, n_groups) sums of ``values`` (N, L) over the labs of each group (``lab_group``
+    (L,)), adding each row's labs one by one in lab order."""
+    n_rows, n_labs = values.shape
+    out = np.zeros((n_rows, n_groups))
+    for i in range(n_rows):
+        for lab in range(n_labs):
+            out[i, lab_group[lab]] += values[i, lab]
+    return out
