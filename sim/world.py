@@ -372,16 +372,14 @@ def _allocate_buyers(n_per_segment: int, demand_share: np.ndarray, n_segments: i
     while counts.sum() < n_per_segment:
         counts[order[i % n_j]] += 1
         i += 1
-    seg, jur, weight = [], [], []
     share = np.where(counts > 0, demand_share, 0.0)
     share = share / share.sum()
-    for k in range(n_segments):
-        for g in range(n_j):
-            for _ in range(counts[g]):
-                seg.append(k)
-                jur.append(g)
-                weight.append(share[g] / counts[g])
-    return np.array(seg), np.array(jur), np.array(weight)
+    # Each segment lists its buyers jurisdiction by jurisdiction; a buyer carries an equal
+    # slice of its jurisdiction's share.
+    per_buyer = np.divide(share, counts, out=np.zeros(n_j), where=counts > 0)
+    jur = np.tile(np.repeat(np.arange(n_j), counts), n_segments)
+    seg = np.repeat(np.arange(n_segments), counts.sum())
+    return seg, jur, per_buyer[jur]
 
 
 def build_population(seeds: Seeds, scenario: Scenario) -> Population:
@@ -518,28 +516,20 @@ def scheduled_policy(schedule: tuple[ScheduledEvent, ...], n_sovereigns: int,
     """Replay the scheduled bans, crackdowns and export controls month by month; a later
     event for the same sovereign (or target region) replaces the earlier one."""
     n_g = len(JURISDICTIONS)
-    thr, leak = np.full(n_sovereigns, np.inf), np.ones(n_sovereigns)
-    enf = np.ones(n_sovereigns)
-    mult, cap = np.ones(n_g), np.full(n_g, np.inf)
-    rows: dict[str, list[np.ndarray]] = {k: [] for k in ("thr", "leak", "enf", "mult", "cap")}
-    for t in range(n_months):
-        for ev in schedule:
-            if ev.month != t:
-                continue
-            if ev.kind == "ban":
-                thr[ev.sovereign], leak[ev.sovereign] = ev.value, ev.value2
-            elif ev.kind == "distillation_crackdown":
-                enf[ev.sovereign] = ev.value
-            elif ev.kind == "export_controls":
-                mult[ev.region], cap[ev.region] = ev.value, ev.value2
-        for key, arr in (("thr", thr), ("leak", leak), ("enf", enf), ("mult", mult),
-                         ("cap", cap)):
-            rows[key].append(arr.copy())
-    return ScheduledPolicy(
-        ban_threshold=np.array(rows["thr"]), ban_leakage=np.array(rows["leak"]),
-        enforcement=np.array(rows["enf"]), export_multiplier=np.array(rows["mult"]),
-        export_cap=np.array(rows["cap"]),
-    )
+    thr, leak = np.full((n_months, n_sovereigns), np.inf), np.ones((n_months, n_sovereigns))
+    enf = np.ones((n_months, n_sovereigns))
+    mult, cap = np.ones((n_months, n_g)), np.full((n_months, n_g), np.inf)
+    for ev in schedule:  # in month order, file order within a month: the later one stays
+        if not 0 <= ev.month < n_months:
+            continue
+        if ev.kind == "ban":
+            thr[ev.month:, ev.sovereign], leak[ev.month:, ev.sovereign] = ev.value, ev.value2
+        elif ev.kind == "distillation_crackdown":
+            enf[ev.month:, ev.sovereign] = ev.value
+        elif ev.kind == "export_controls":
+            mult[ev.month:, ev.region], cap[ev.month:, ev.region] = ev.value, ev.value2
+    return ScheduledPolicy(ban_threshold=thr, ban_leakage=leak, enforcement=enf,
+                           export_multiplier=mult, export_cap=cap)
 
 
 def grant_lines(schedule: tuple[ScheduledEvent, ...], population: Population) -> GrantLines:
