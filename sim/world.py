@@ -51,6 +51,8 @@ class Population:
     #                            labs at home, export tightening an export-control target
     sov_export_onehot: np.ndarray  # (S, G) float, 1 where G is the sovereign's target
     foreign_closed_lab: np.ndarray  # (G, L) bool, lab is closed and based outside g
+    dependency_counted: np.ndarray  # (2, 1, G, L) bool, foreign_closed_lab and all labs: the
+    #                                 tokens counted for foreign-closed dependency
     lab_sovereign: np.ndarray  # (L,) index of the lab's home sovereign (-1 if none)
     segments: list[str]
     seg_tokens0_t: np.ndarray  # (K,) trillion tokens / month at the start
@@ -267,6 +269,11 @@ class GrantLines:
     start: np.ndarray
     backing: np.ndarray
     responsive: np.ndarray
+    #: Derived, built once: ``backing`` as 0/1 floats (N, L), the one-hot of each line's
+    #: sovereign (N, S) and the latest start step.
+    backing_float: np.ndarray
+    owner_onehot: np.ndarray
+    last_start: int
 
 
 @dataclass
@@ -413,6 +420,7 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
     sov_can_enact[:, POLICIES.index("distillation_crackdown")] = np.isin(
         np.arange(len(sov.sovereign_id)), lab_sovereign[~is_open])
     sov_can_enact[:, POLICIES.index("export_tightening")] = sov.export_target >= 0
+    foreign_closed = ~is_open[None, :] & (labs.region[None, :] != np.arange(n_g)[:, None])
     return Population(
         lab_ids=labs.lab_id,
         lab_names=labs.name,
@@ -432,8 +440,8 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
         sov_export_target=sov.export_target,
         sov_can_enact=sov_can_enact,
         sov_export_onehot=(sov.export_target[:, None] == np.arange(n_g)[None, :]).astype(float),
-        foreign_closed_lab=~is_open[None, :] & (labs.region[None, :]
-                                                != np.arange(n_g)[:, None]),
+        foreign_closed_lab=foreign_closed,
+        dependency_counted=np.stack([foreign_closed, np.ones_like(foreign_closed)])[:, None],
         lab_sovereign=lab_sovereign,
         segments=segs.segment,
         seg_tokens0_t=segs.tokens_t_per_month,
@@ -553,10 +561,15 @@ def grant_lines(schedule: tuple[ScheduledEvent, ...], population: Population) ->
         start.append(ev.month)
         backing.append(backs)
         responsive.append(False)
-    return GrantLines(sovereign=np.array(sov, dtype=np.int64), usd_bn=np.array(usd, dtype=float),
-                      start=np.array(start, dtype=np.int64),
-                      backing=np.array(backing, dtype=bool).reshape(len(sov), pop.n_labs),
-                      responsive=np.array(responsive, dtype=bool))
+    owner = np.array(sov, dtype=np.int64)
+    backs = np.array(backing, dtype=bool).reshape(len(sov), pop.n_labs)
+    return GrantLines(sovereign=owner, usd_bn=np.array(usd, dtype=float),
+                      start=np.array(start, dtype=np.int64), backing=backs,
+                      responsive=np.array(responsive, dtype=bool),
+                      backing_float=backs.astype(float),
+                      owner_onehot=(owner[:, None]
+                                    == np.arange(pop.n_sovereigns)[None, :]).astype(float),
+                      last_start=max(start, default=0))
 
 
 def shock_components(schedule: tuple[ScheduledEvent, ...],

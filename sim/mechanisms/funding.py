@@ -55,24 +55,24 @@ MAX_ROUND_USD_BN = 1000.0
 def foreign_closed_dependency(choice: np.ndarray, month: int, pop: Population) -> np.ndarray:
     """(R, S) share of each sovereign's jurisdiction's tokens that buyers took from foreign
     closed labs (0 where the jurisdiction had no served demand)."""
-    n_g = len(pop.jur_domestic_pref)
-    counted = np.stack([pop.foreign_closed_lab, np.ones_like(pop.foreign_closed_lab)])[:, None]
     num, den = tokens_by_jurisdiction(choice, buyer_tokens(month, pop), pop.buyer_jurisdiction,
-                                      counted, n_g)  # (R, G) each
-    share = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-    return share[:, pop.sov_jurisdiction]
+                                      pop.dependency_counted, len(pop.jur_domestic_pref))
+    # Tokens are positive, so num is 0 wherever den is: dividing by max(den, tiny) would change
+    # no served share, but dividing by 1 there is exact and simpler.
+    num, den = num[:, pop.sov_jurisdiction], den[:, pop.sov_jurisdiction]
+    return num / np.where(den > 0, den, 1.0)
 
 
 def grant_demand(state: WorldState, pop: Population, p: Params) -> np.ndarray:
     """(R, S) the ``demand`` factor of each sovereign's seeded grant line (see module doc)."""
     n_s = pop.n_sovereigns
-    ratio = state.pressure / pop.sov_threshold[None, :]
+    ratio = state.pressure / pop.sov_threshold
     others = max(n_s - 1, 1)
     foreign_pressure = (ratio.sum(axis=1, keepdims=True) - ratio) / others
     banned = np.isfinite(state.ban_threshold).astype(float)
     bans_abroad = banned.sum(axis=1, keepdims=True) - banned
     dependency = foreign_closed_dependency(state.choice, state.month, pop)
-    return pop.sov_open_interest[None, :] * (
+    return pop.sov_open_interest * (
         p.grant_pressure_weight * foreign_pressure + p.grant_dependency_weight * dependency
         + p.grant_ban_response * bans_abroad)
 
@@ -81,16 +81,45 @@ def sovereign_grants(state: WorldState, world: World) -> tuple[np.ndarray, np.nd
     """Grants received per lab (R, L) and paid per sovereign (R, S), USD bn/month."""
     pop, p, lines = world.population, world.params, world.grant_lines
     demand = grant_demand(state, pop, p)  # (R, S)
-    budget = np.where(lines.responsive[None, :],
-                      lines.usd_bn[None, :] * p.grant_scale * (1.0 + demand[:, lines.sovereign]),
-                      lines.usd_bn[None, :])
-    budget = np.where(lines.start[None, :] <= state.month, budget, 0.0)  # (R, N)
-    backing = lines.backing.astype(float)  # (N, L)
-    n_backed = sum_over_labs(state.alive.astype(float), backing.T)  # (R, N)
-    per_lab = np.divide(budget, n_backed, out=np.zeros_like(n_backed), where=n_backed > 0)
+    budget = np.where(lines.responsive,
+                      lines.usd_bn * p.grant_scale * (1.0 + demand[:, lines.sovereign]),
+                      lines.usd_bn)  # (R, N)
+    if state.month < lines.last_start:  # later, every line has started: nothing to zero
+        budget = np.where(lines.start <= state.month, budget, 0.0)
+    n_backed = sum_over_labs(state.alive.astype(float), lines.backing_float.T)  # (R, N)
     paid = np.where(n_backed > 0, budget, 0.0)
-    owner = (lines.sovereign[:, None] == np.arange(pop.n_sovereigns)[None, :]).astype(float)
-    return sum_over_labs(per_lab, backing) * state.alive, sum_over_labs(paid, owner)
+    # n_backed counts labs (whole numbers): max(n, 1) is n wherever a line pays, and an
+    # unpaid line's 0 / 1 is the 0 it receives.
+    per_lab = paid / np.maximum(n_backed, 1.0)
+    return (sum_over_labs(per_lab, lines.backing_float) * state.alive,
+            sum_over_labs(paid, lines.owner_onehot))
+
+
+def acquisitions(exits: np.ndarray, alive: np.ndarray, cash: np.ndarray,
+                 compute: np.ndarray, acquire_u: np.ndarray, pop: Population,
+                 p: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Who buys the compute of the labs exiting this month (see module doc).
+
+    ``exits``, ``alive`` (the survivors), ``cash`` (after fundraising), ``compute`` (H100e)
+    and ``acquire_u`` are (R, L). Returns each lab's compute after exits and transfers, the
+    ``acquired`` flags and each acquired lab's ``acquirer`` (-1 where not acquired)."""
+    n_runs, n_labs = exits.shape
+    run, lab = np.nonzero(exits)  # exiting labs in (run, lab) order
+    # Candidates: surviving labs of the exiting lab's home region; the richest wins, the
+    # first one on ties (np.argmax).
+    score = np.where(pop.same_region[lab] & alive[run], cash[run], -np.inf)  # (exits, L)
+    best = score.argmax(axis=1)
+    taken = (np.isfinite(score.max(axis=1))
+             & (acquire_u < p.acquisition_probability)[run, lab])
+    run, lab, best = run[taken], lab[taken], best[taken]
+    acquired = np.zeros_like(exits)
+    acquired[run, lab] = True
+    acquirer = np.full((n_runs, n_labs), -1, dtype=np.int64)
+    acquirer[run, lab] = best
+    # Summed in (run, lab) order, like the per-agent reference.
+    transfer = np.bincount(run * n_labs + best, weights=compute[run, lab],
+                           minlength=n_runs * n_labs).reshape(n_runs, n_labs)
+    return np.where(exits, 0.0, compute) + transfer, acquired, acquirer
 
 
 def funding_step(
@@ -107,7 +136,7 @@ def funding_step(
     runway = np.divide(cash1, burn, out=np.full_like(cash1, np.inf), where=burn > 0)
     wants = alive & ((runway < p.runway_trigger_months) | (cash1 < 0))
 
-    frontier = np.max(np.where(alive, state.bench, -np.inf), axis=1, keepdims=True)
+    frontier = np.where(alive, state.bench, -np.inf).max(axis=1, keepdims=True)
     frontier = np.where(np.isfinite(frontier), frontier, state.bench.max(axis=1, keepdims=True))
     narrative = np.exp(-np.maximum(frontier - state.bench, 0.0) / p.narrative_points_scale)
     sentiment = investor_sentiment(state.log_sentiment, state.shock_log)[:, pop.lab_region]
@@ -121,26 +150,22 @@ def funding_step(
     cash2 = cash1 + raised
 
     exits = alive & (cash2 < 0)
-    alive2 = alive & ~exits
-    same = pop.same_region[None, :, :] & alive2[:, None, :]  # (R, i exiting, j candidate)
-    score = np.where(same, cash2[:, None, :], -np.inf)
-    acquirer = np.argmax(score, axis=2)  # (R, L)
-    has_acquirer = np.isfinite(np.max(score, axis=2))
-    acquired = exits & has_acquirer & (draws.acquire_u < p.acquisition_probability)
-    moved = np.where(acquired, state.compute, 0.0)
-    n_runs, n_labs = alive.shape
-    transfer = np.zeros((n_runs, n_labs))
-    rows = np.repeat(np.arange(n_runs)[:, None], n_labs, axis=1)
-    np.add.at(transfer, (rows[acquired], acquirer[acquired]), moved[acquired])
-    compute = np.where(exits, 0.0, state.compute) + transfer
-
-    written_off = np.where(exits, -cash2, 0.0)
-    cash3 = np.where(exits, 0.0, cash2)
+    if exits.any():
+        alive2 = alive & ~exits
+        compute, acquired, acquirer = acquisitions(exits, alive2, cash2, state.compute,
+                                                   draws.acquire_u, pop, p)
+        written_off = np.where(exits, -cash2, 0.0)
+        cash3 = np.where(exits, 0.0, cash2)
+    else:  # the usual month: no lab exits, so nothing is written off, moved or acquired
+        alive2, compute, cash3 = alive, state.compute, cash2
+        acquired = exits
+        acquirer = np.full(exits.shape, -1, dtype=np.int64)
+        written_off = np.zeros_like(cash2)
     updates = dict(alive=alive2, cash=cash3, compute=compute)
     flows = dict(
         revenue_in=revenue, grants=grants, grants_paid=grants_paid, opex=opex, raised=raised,
         written_off=written_off,
-        exits=exits, acquired=acquired, acquirer=np.where(acquired, acquirer, -1),
+        exits=exits, acquired=acquired, acquirer=acquirer,
         raise_attempts=wants,
     )
     return updates, flows
