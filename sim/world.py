@@ -362,6 +362,8 @@ class World:
     #: its own recovery half-life.
     shock_region: np.ndarray
     shock_retention: np.ndarray
+    #: (H, G) float one-hot of ``shock_region``: sums the components into regions.
+    shock_region_onehot: np.ndarray
 
 
 def _allocate_buyers(n_per_segment: int, demand_share: np.ndarray, n_segments: int):
@@ -612,7 +614,8 @@ def build_world(scenario: Scenario, seeds: Seeds) -> World:
     region, retention = shock_components(schedule, params)
     return World(population, params, schedule, anchor,
                  scheduled_policy(schedule, population.n_sovereigns, params.n_months),
-                 grant_lines(schedule, population), region, retention)
+                 grant_lines(schedule, population), region, retention,
+                 (region[:, None] == np.arange(len(JURISDICTIONS))[None, :]).astype(float))
 
 
 def initial_state(world: World, seeds: Seeds, n_runs: int) -> WorldState:

@@ -47,9 +47,10 @@ BAN, CRACKDOWN, EXPORT = (POLICIES.index(k) for k in
 
 def poisson_count(u: np.ndarray, rate: float) -> np.ndarray:
     """Smallest k with ``P(N <= k) > u`` for ``N ~ Poisson(rate)``; same shape as ``u``."""
-    count = np.zeros(np.shape(u), dtype=np.int64)
+    u = np.asarray(u)
+    count = np.zeros(u.shape, dtype=np.int64)
     pmf = np.exp(-rate)
-    cdf = np.full(np.shape(u), pmf)
+    cdf = pmf  # the same for every element: a scalar compares and adds as a filled array
     for k in range(1, MAX_SHOCKS_PER_MONTH + 1):
         above = u >= cdf
         if not above.any():
@@ -69,9 +70,11 @@ def decide_policies(enacted: np.ndarray, pressure: np.ndarray, decision_u: np.nd
                     pop: Population, p: Params) -> tuple[np.ndarray, np.ndarray]:
     """New ``enacted`` flags (R, S, 3) and the month's changes (+1 enacted, -1 lapsed)."""
     threshold = pop.sov_threshold[None, :, None]
+    above = pressure[:, :, None] > threshold
+    if not (above.any() or enacted.any()):  # nothing can be enacted and nothing can lapse
+        return enacted, np.zeros(enacted.shape, dtype=np.int8)
     enact_prob = np.array([p.ban_probability, p.crackdown_probability,
                            p.export_tightening_probability])
-    above = pressure[:, :, None] > threshold
     below = pressure[:, :, None] < p.lapse_pressure_share * threshold
     enact = ~enacted & pop.sov_can_enact[None] & above & (decision_u < enact_prob)
     lapse = enacted & below & (decision_u < p.lapse_probability)
@@ -84,6 +87,17 @@ def effective_policy(t: int, enacted: np.ndarray, world: World) -> dict[str, np.
     Returns ``ban_threshold``, ``ban_leakage``, ``distill_enforcement`` (R, S) and
     ``export_multiplier``, ``export_cap`` (R, G)."""
     pop, p, sched = world.population, world.params, world.scheduled_policy
+    if not enacted.any():
+        # Nothing enacted: each term below tightens by nothing (min with inf, factor ** 0 = 1,
+        # no tightened region), so the scheduled policy stands, copied to every run.
+        n_runs = len(enacted)
+        return dict(
+            ban_threshold=_per_run(sched.ban_threshold[t], n_runs),
+            ban_leakage=_per_run(np.minimum(sched.ban_leakage[t], 1.0), n_runs),
+            distill_enforcement=_per_run(np.minimum(sched.enforcement[t], 1.0), n_runs),
+            export_multiplier=_per_run(sched.export_multiplier[t], n_runs),
+            export_cap=_per_run(sched.export_cap[t], n_runs),
+        )
     ban, crack = enacted[:, :, BAN], enacted[:, :, CRACKDOWN]
     n_tight = sum_over_labs(enacted[:, :, EXPORT].astype(float),
                             pop.sov_export_onehot)  # (R, G)
@@ -98,15 +112,19 @@ def effective_policy(t: int, enacted: np.ndarray, world: World) -> dict[str, np.
     )
 
 
+def _per_run(row: np.ndarray, n_runs: int) -> np.ndarray:
+    """(R, ...) copies of ``row``, one per run."""
+    return np.repeat(row[None], n_runs, axis=0)
+
+
 def tightened_cap(scheduled_cap: np.ndarray, n_tight: np.ndarray, factor: float) -> np.ndarray:
     """Per-lab monthly cap (H100e) after ``n_tight`` tightenings: ``scheduled * factor ** n``.
     A region with no scheduled cap (inf) stays uncapped, except that a factor of 0 is an
     embargo (cap 0)."""
-    cap = np.broadcast_to(scheduled_cap, n_tight.shape)
     with np.errstate(invalid="ignore"):  # inf * 0, replaced just below
-        scaled = cap * factor ** n_tight
-    scaled = np.where(np.isinf(cap), 0.0 if factor == 0.0 else np.inf, scaled)
-    return np.where(n_tight > 0, scaled, cap)
+        scaled = scheduled_cap * factor ** n_tight
+    scaled = np.where(np.isinf(scheduled_cap), 0.0 if factor == 0.0 else np.inf, scaled)
+    return np.where(n_tight > 0, scaled, scheduled_cap)
 
 
 def funding_shock_components(components: np.ndarray, shock_u: np.ndarray,
@@ -116,7 +134,8 @@ def funding_shock_components(components: np.ndarray, shock_u: np.ndarray,
     out = components * world.shock_retention
     n_g = shock_u.shape[1]
     hit = shock_u < p.random_shock_probability
-    out[:, :n_g] += np.where(hit, np.log1p(-p.random_shock_size), 0.0)
+    if hit.any():  # else every random component would add 0.0, which changes no value
+        out[:, :n_g] += np.where(hit, np.log1p(-p.random_shock_size), 0.0)
     for ev in events:
         if ev.kind == "funding_shock":
             out[:, ev.component] += np.log1p(-ev.value)
@@ -130,19 +149,17 @@ def policy_step(
     pop, p = world.population, world.params
     events = list(events)
     shocks = poisson_count(draws.shock_u, p.safety_shocks_per_month)
-    pressure = state.pressure * p.pressure_retention + shocks[:, None] * pop.sov_stance[None, :]
-    scheduled_shocks = np.zeros_like(shocks)
+    pressure = state.pressure * p.pressure_retention + shocks[:, None] * pop.sov_stance
+    scheduled_shocks = 0
     for ev in events:
         if ev.kind == "safety_shock":
-            pressure = pressure + ev.value * pop.sov_stance[None, :]
-            scheduled_shocks = scheduled_shocks + 1
+            pressure = pressure + ev.value * pop.sov_stance
+            scheduled_shocks += 1
     log_sentiment = ((1.0 - p.sentiment_reversion_per_month) * state.log_sentiment
                      + p.sentiment_volatility * draws.sentiment_z)
     components = funding_shock_components(state.shock_components, draws.funding_shock_u,
                                           events, world)
-    region_onehot = (world.shock_region[:, None]
-                     == np.arange(state.shock_log.shape[1])[None, :]).astype(float)
-    shock_log = sum_over_labs(components, region_onehot)
+    shock_log = sum_over_labs(components, world.shock_region_onehot)
     enacted, change = decide_policies(state.policy_enacted, pressure, draws.decision_u, pop, p)
     updates = dict(
         pressure=pressure, log_sentiment=log_sentiment, shock_log=shock_log,
