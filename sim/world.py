@@ -54,6 +54,11 @@ class Population:
     dependency_counted: np.ndarray  # (2, 1, G, L) bool, foreign_closed_lab and all labs: the
     #                                 tokens counted for foreign-closed dependency
     lab_sovereign: np.ndarray  # (L,) index of the lab's home sovereign (-1 if none)
+    lab_has_sovereign: np.ndarray  # (L,) bool, lab_sovereign >= 0
+    lab_sovereign_column: np.ndarray  # (L,) lab_sovereign with 0 for none: gathers a (R, S)
+    #                                   array per lab, masked with lab_has_sovereign
+    open_labs: np.ndarray  # (L_open,) indices of the open-weight labs (distillation students)
+    closed_labs: np.ndarray  # (L_closed,) indices of the closed labs (distillation teachers)
     segments: list[str]
     seg_tokens0_t: np.ndarray  # (K,) trillion tokens / month at the start
     seg_growth: np.ndarray  # (K,) fractional growth per month
@@ -445,6 +450,10 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
         foreign_closed_lab=foreign_closed,
         dependency_counted=np.stack([foreign_closed, np.ones_like(foreign_closed)])[:, None],
         lab_sovereign=lab_sovereign,
+        lab_has_sovereign=lab_sovereign >= 0,
+        lab_sovereign_column=np.maximum(lab_sovereign, 0),
+        open_labs=np.flatnonzero(is_open),
+        closed_labs=np.flatnonzero(~is_open),
         segments=segs.segment,
         seg_tokens0_t=segs.tokens_t_per_month,
         seg_growth=seg_growth,

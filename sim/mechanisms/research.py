@@ -34,9 +34,7 @@ def home_sovereign_value(per_sovereign: np.ndarray, pop: Population,
                          default: float) -> np.ndarray:
     """(R, L) each lab's home sovereign's value of an (R, S) array; ``default`` for labs
     whose home region has no sovereign."""
-    has_home = pop.lab_sovereign >= 0
-    return np.where(has_home, per_sovereign[:, np.where(has_home, pop.lab_sovereign, 0)],
-                    default)
+    return np.where(pop.lab_has_sovereign, per_sovereign[:, pop.lab_sovereign_column], default)
 
 
 def home_ban_threshold(ban_threshold: np.ndarray, pop: Population) -> np.ndarray:
@@ -46,12 +44,17 @@ def home_ban_threshold(ban_threshold: np.ndarray, pop: Population) -> np.ndarray
 
 def distillation_gain(base: np.ndarray, bench: np.ndarray, alive: np.ndarray,
                       enforcement: np.ndarray, pop: Population, p: Params) -> np.ndarray:
-    """(R, L) ECI points an open lab adds to ``base`` by distilling the closed models."""
-    closed = alive & ~pop.lab_is_open  # (R, L) teachers
-    enf = home_sovereign_value(enforcement, pop, 1.0)
-    headroom = np.maximum(bench[:, None, :] - base[:, :, None], 0.0)  # (R, student, teacher)
-    best = np.max(np.where(closed[:, None, :], enf[:, None, :] * headroom, 0.0), axis=2)
-    return p.distill_efficiency * best * pop.lab_is_open
+    """(R, L) ECI points an open lab adds to ``base`` by distilling the closed models (0 for
+    closed labs)."""
+    students, teachers = pop.open_labs, pop.closed_labs
+    enf = home_sovereign_value(enforcement, pop, 1.0)[:, None, teachers]
+    headroom = np.maximum(bench[:, None, teachers] - base[:, students, None], 0.0)
+    # (R, student, teacher); exited teachers give 0, as does every open lab in the full
+    # (student, lab) table: ``initial=0.0`` keeps that floor when no teacher is left.
+    best = np.where(alive[:, None, teachers], enf * headroom, 0.0).max(axis=2, initial=0.0)
+    gain = np.zeros(base.shape)
+    gain[:, students] = p.distill_efficiency * best
+    return gain
 
 
 def research_step(
@@ -62,7 +65,7 @@ def research_step(
     t, lag = state.month, p.fast_follow_lag_months
     algo = state.algo + p.algo_progress_per_month * alive
     closed_alive = alive & ~pop.lab_is_open
-    leader_now = np.max(np.where(closed_alive, algo, -np.inf), axis=1)
+    leader_now = np.where(closed_alive, algo, -np.inf).max(axis=1)
     last = state.leader_algo[(t - 1) % (lag + 1)] if t > 0 else state.leader_algo[0]
     leader_now = np.where(np.isfinite(leader_now), leader_now, last)
     leader_past = leader_now if lag == 0 else state.leader_algo[(t + 1) % (lag + 1)]
@@ -74,8 +77,7 @@ def research_step(
     run_flop = np.minimum(state.run_flop + rate, p.max_run_months * rate) * alive
     months_since = state.months_since_release + 1.0
     train_flop = np.minimum(run_flop, home_ban_threshold(state.ban_threshold, pop))
-    with np.errstate(divide="ignore"):
-        effective = np.log10(np.maximum(train_flop, 1.0)) + algo
+    effective = np.log10(np.maximum(train_flop, 1.0)) + algo  # log10 of >= 1: never -inf
     base = (world.initial_anchor + p.eci_per_log10_flop * effective
             + p.release_noise_points * draws.release_z)
     gain = distillation_gain(base, state.bench, alive, state.distill_enforcement, pop, p)
