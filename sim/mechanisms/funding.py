@@ -57,10 +57,9 @@ def foreign_closed_dependency(choice: np.ndarray, month: int, pop: Population) -
     closed labs (0 where the jurisdiction had no served demand)."""
     num, den = tokens_by_jurisdiction(choice, buyer_tokens(month, pop), pop.buyer_jurisdiction,
                                       pop.dependency_counted, len(pop.jur_domestic_pref))
-    # Tokens are positive, so num is 0 wherever den is: dividing by max(den, tiny) would change
-    # no served share, but dividing by 1 there is exact and simpler.
-    num, den = num[:, pop.sov_jurisdiction], den[:, pop.sov_jurisdiction]
-    return num / np.where(den > 0, den, 1.0)
+    # num counts some of the tokens den counts (none negative): where den is 0 so is num, and
+    # 0 / 1 gives the share of 0 without a masked division.
+    return (num / np.where(den > 0, den, 1.0))[:, pop.sov_jurisdiction]
 
 
 def grant_demand(state: WorldState, pop: Population, p: Params) -> np.ndarray:
@@ -160,7 +159,7 @@ def funding_step(
         alive2, compute, cash3 = alive, state.compute, cash2
         acquired = exits
         acquirer = np.full(exits.shape, -1, dtype=np.int64)
-        written_off = np.zeros_like(cash2)
+        written_off = np.zeros(cash2.shape)
     updates = dict(alive=alive2, cash=cash3, compute=compute)
     flows = dict(
         revenue_in=revenue, grants=grants, grants_paid=grants_paid, opex=opex, raised=raised,
