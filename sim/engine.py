@@ -20,7 +20,7 @@ from sim.kernels import served_tallies
 from sim.mechanisms.adoption import adoption_step
 from sim.mechanisms.compute import compute_step
 from sim.mechanisms.funding import funding_step
-from sim.mechanisms.market import buyer_tokens, market_step
+from sim.mechanisms.market import market_step
 from sim.mechanisms.policy import investor_sentiment, policy_step
 from sim.mechanisms.research import research_step
 from sim.rng import MonthDraws, RandomStreams
@@ -169,7 +169,8 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
     out["sovereign_grants"][:, t] = flows["grants_paid"]
     out["policy_change"][:, t] = flows["policy_change"]
     out["random_funding_shocks"][:, t] = flows["random_funding_shocks"]
-    robust_tokens, open_tokens, large_open = served_outputs(state, world, t)
+    robust_tokens, open_tokens, large_open = served_outputs(state, world,
+                                                            flows["buyer_tokens"])
     out["open_tokens_by_jurisdiction"][:, t] = open_tokens
     out["large_open_tokens"][:, t] = large_open
     out["served_robust_tokens"][:, t] = robust_tokens
@@ -177,8 +178,9 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
 
 
 def served_outputs(state: WorldState, world: World,
-                   t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What buyers got at step ``t`` (``state`` after the step), tallied buyer by buyer:
+                   buyer_tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What buyers got in a step (``state`` after it; ``buyer_tokens`` (B,) the trillion
+    tokens each buyer used), tallied buyer by buyer:
 
     * (R, K, C4) sum over buyers served by each camp in each segment of tokens x the
       serving model's robustness score (trillion tokens x ECI points);
@@ -191,7 +193,7 @@ def served_outputs(state: WorldState, world: World,
     np.greater(state.released_flop, world.params.ban_threshold_flop, out=is_open[1])
     is_open[1] &= pop.lab_is_open
     robust_tokens, (every, large) = served_tallies(
-        state.choice, buyer_tokens(t, pop), pop.buyer_segment, pop.buyer_jurisdiction,
+        state.choice, buyer_tokens, pop.buyer_segment, pop.buyer_jurisdiction,
         pop.lab_camp, state.robust, is_open, len(pop.segments), len(CAMPS), len(JURISDICTIONS))
     return robust_tokens, every, large
 

@@ -73,6 +73,8 @@ class Population:
     buyer_segment: np.ndarray  # (B,)
     buyer_jurisdiction: np.ndarray  # (B,)
     buyer_demand_weight: np.ndarray  # (B,) share of its segment's tokens; sums to 1 per segment
+    buyer_group: np.ndarray  # (B,) buyer_jurisdiction * K + buyer_segment: its utility group
+    buyer_switch_gain: np.ndarray  # (B,) e^s - 1 for its segment's switching cost s
     base_available: np.ndarray  # (G, K, L) bool, before bans and exits
     open_bonus: np.ndarray  # (K, L) utility bonus of open weights, seg_open_pref x lab_is_open
     domestic_or_unavailable: np.ndarray  # (G, K, L) jur_domestic_pref where the lab is based
@@ -468,6 +470,8 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
         buyer_segment=seg,
         buyer_jurisdiction=buyer_jur,
         buyer_demand_weight=weight,
+        buyer_group=buyer_jur * len(segs.segment) + seg,
+        buyer_switch_gain=np.expm1(segs.switch_cost)[seg],
         base_available=available,
         open_bonus=segs.open_pref[:, None] * is_open[None, :],
         # Adding 0.0 leaves available models' utilities exact, so unavailability costs the

@@ -56,14 +56,16 @@ def markets(draw):
     u = u.reshape(n_runs, N_G, N_K, n_labs)
     if draw(st.booleans()):  # a group with nothing available
         u[:, draw(st.integers(0, N_G - 1)), draw(st.integers(0, N_K - 1)), :] = -math.inf
-    pop = SimpleNamespace(
-        buyer_jurisdiction=np.array(draw(st.lists(st.integers(0, N_G - 1), min_size=n_buyers,
-                                                  max_size=n_buyers))),
-        buyer_segment=np.array(draw(st.lists(st.integers(0, N_K - 1), min_size=n_buyers,
-                                             max_size=n_buyers))),
-        seg_switch_cost=np.array(draw(st.lists(st.floats(0.0, 3.0), min_size=N_K,
-                                               max_size=N_K))),
-    )
+    jurisdiction = np.array(draw(st.lists(st.integers(0, N_G - 1), min_size=n_buyers,
+                                          max_size=n_buyers)))
+    segment = np.array(draw(st.lists(st.integers(0, N_K - 1), min_size=n_buyers,
+                                     max_size=n_buyers)))
+    switch_cost = np.array(draw(st.lists(st.floats(0.0, 3.0), min_size=N_K, max_size=N_K)))
+    pop = SimpleNamespace(buyer_jurisdiction=jurisdiction, buyer_segment=segment,
+                          seg_switch_cost=switch_cost,
+                          # as sim.world.build_population derives them
+                          buyer_group=jurisdiction * N_K + segment,
+                          buyer_switch_gain=np.expm1(switch_cost)[segment])
     choice = np.array(draw(st.lists(st.integers(-1, n_labs - 1), min_size=n_runs * n_buyers,
                                     max_size=n_runs * n_buyers))).reshape(n_runs, n_buyers)
     draws = np.array(draw(st.lists(st.floats(0.0, 1.0, exclude_max=True),

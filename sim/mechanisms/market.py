@@ -87,10 +87,8 @@ def choose(u: np.ndarray, choice: np.ndarray, choice_u: np.ndarray, pop: Populat
     draw (module doc), computed buyer by buyer by :func:`sim.kernels.choose_models`.
     """
     n_runs, n_g, n_k, n_labs = u.shape
-    group = pop.buyer_jurisdiction * n_k + pop.buyer_segment
-    switch_gain = np.expm1(pop.seg_switch_cost)[pop.buyer_segment]
-    return choose_models(u.reshape(n_runs, n_g * n_k, n_labs), choice, choice_u, group,
-                         switch_gain)
+    return choose_models(u.reshape(n_runs, n_g * n_k, n_labs), choice, choice_u,
+                         pop.buyer_group, pop.buyer_switch_gain)
 
 
 def market_step(
@@ -99,12 +97,14 @@ def market_step(
     price = model_prices(state.month, pop, p)
     u = group_utilities(state, pop, price)
     choice = choose(u, state.choice, draws.choice_u, pop)
-    tokens = tokens_by_segment(choice, buyer_tokens(state.month, pop), pop.buyer_segment,
-                               len(pop.segments), pop.n_labs)  # (R, K, L)
+    demand = buyer_tokens(state.month, pop)
+    tokens = tokens_by_segment(choice, demand, pop.buyer_segment, len(pop.segments),
+                               pop.n_labs)  # (R, K, L)
     spend = tokens * price * USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK  # (R, K, L)
     capture = np.where(pop.lab_is_open, p.open_capture_share, 1.0)
     lab_spend = spend.sum(axis=1)
     revenue = lab_spend * capture
     host_margin = (lab_spend - revenue).sum(axis=1)
     updates = dict(choice=choice, revenue=revenue, users=tokens.sum(axis=1))
-    return updates, dict(tokens=tokens, spend=spend, revenue=revenue, host_margin=host_margin)
+    return updates, dict(tokens=tokens, spend=spend, revenue=revenue, host_margin=host_margin,
+                         buyer_tokens=demand)
