@@ -47,23 +47,31 @@ def step(world: World, state: WorldState, draws: MonthDraws) -> tuple[WorldState
         lambda s: adoption_step(s, pop, p),
     )
     flows: dict[str, np.ndarray] = {}
+    # The month's own copy of the state: each mechanism's updates are written into it in
+    # turn (``state`` itself is never modified).
+    state = _updated(state, {"month": state.month})
     for mechanism in mechanisms:
         updates, info = mechanism(state)
-        state = _updated(state, updates)
+        _set_fields(state, updates)
         flows.update(info)
-    return _updated(state, {"month": state.month + 1}), flows
+    _set_fields(state, {"month": state.month + 1})
+    return state, flows
 
 
 def _updated(state: WorldState, updates: dict[str, Any]) -> WorldState:
     """``dataclasses.replace(state, **updates)`` without re-running ``__init__`` over every
-    field: it is called seven times a month and showed in profiles of small batches."""
+    field (it showed in profiles of small batches)."""
+    new = object.__new__(WorldState)
+    new.__dict__.update(state.__dict__)
+    _set_fields(new, updates)
+    return new
+
+
+def _set_fields(state: WorldState, updates: dict[str, Any]) -> None:
     unknown = updates.keys() - state.__dict__.keys()
     if unknown:
         raise TypeError(f"WorldState has no field(s) {sorted(unknown)}")
-    new = object.__new__(WorldState)
-    new.__dict__.update(state.__dict__)
-    new.__dict__.update(updates)
-    return new
+    state.__dict__.update(updates)
 
 
 @dataclass
@@ -188,14 +196,10 @@ def served_outputs(state: WorldState, world: World,
       them and those trained above ``policy.ban_threshold_flop`` ("large" open models).
     """
     pop = world.population
-    is_open = np.empty((2, state.n_runs, pop.n_labs), dtype=bool)  # (all, large) x (R, L)
-    is_open[0] = pop.lab_is_open
-    np.greater(state.released_flop, world.params.ban_threshold_flop, out=is_open[1])
-    is_open[1] &= pop.lab_is_open
-    robust_tokens, (every, large) = served_tallies(
-        state.choice, buyer_tokens, pop.buyer_segment, pop.buyer_jurisdiction,
-        pop.lab_camp, state.robust, is_open, len(pop.segments), len(CAMPS), len(JURISDICTIONS))
-    return robust_tokens, every, large
+    return served_tallies(state.choice, buyer_tokens, pop.buyer_segment, pop.buyer_jurisdiction,
+                          pop.lab_camp, pop.lab_is_open, state.robust, state.released_flop,
+                          world.params.ban_threshold_flop, len(pop.segments), len(CAMPS),
+                          len(JURISDICTIONS))
 
 
 def simulate(

@@ -125,31 +125,30 @@ def tokens_by_jurisdiction(choice: np.ndarray, buyer_tokens: np.ndarray,
 
 @_jit
 def served_tallies(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_segment: np.ndarray,
-                   buyer_jurisdiction: np.ndarray, lab_camp: np.ndarray, lab_weight: np.ndarray,
-                   lab_counted: np.ndarray, n_segments: int, n_camps: int,
-                   n_jurisdictions: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two tallies of the buyers served, in one pass.
-
-    ``weighted`` (R, K, C): sum over the buyers each camp served in each segment of tokens
-    times the serving lab's ``lab_weight`` (R, L) (say, its robustness score).
-    ``counted`` (M, R, G): tokens each jurisdiction's buyers took from the labs each of M
-    masks ``lab_counted`` (M, R, L) marks in that run.
-    """
+                   buyer_jurisdiction: np.ndarray, lab_camp: np.ndarray, lab_is_open: np.ndarray,
+                   robust: np.ndarray, released_flop: np.ndarray, large_flop: float,
+                   n_segments: int, n_camps: int,
+                   n_jurisdictions: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the buyers served got, in one pass: (R, K, C) sum over the buyers each camp
+    served in each segment of tokens times the serving model's ``robust`` (R, L) score; and
+    (R, G) the tokens each jurisdiction's buyers took from open models, all of them and
+    those whose ``released_flop`` (R, L) is above ``large_flop``."""
     n_runs, n_buyers = choice.shape
-    n_masks = lab_counted.shape[0]
-    weighted = np.zeros((n_runs, n_segments, n_camps))
-    counted = np.zeros((n_masks, n_runs, n_jurisdictions))
+    robust_tokens = np.zeros((n_runs, n_segments, n_camps))
+    open_tokens = np.zeros((n_runs, n_jurisdictions))
+    large_open_tokens = np.zeros((n_runs, n_jurisdictions))
     for r in range(n_runs):
         for b in range(n_buyers):
             lab = choice[r, b]
             if lab < 0:
                 continue
             tokens = buyer_tokens[b]
-            weighted[r, buyer_segment[b], lab_camp[lab]] += tokens * lab_weight[r, lab]
-            for i in range(n_masks):
-                if lab_counted[i, r, lab]:
-                    counted[i, r, buyer_jurisdiction[b]] += tokens
-    return weighted, counted
+            robust_tokens[r, buyer_segment[b], lab_camp[lab]] += tokens * robust[r, lab]
+            if lab_is_open[lab]:
+                open_tokens[r, buyer_jurisdiction[b]] += tokens
+                if released_flop[r, lab] > large_flop:
+                    large_open_tokens[r, buyer_jurisdiction[b]] += tokens
+    return robust_tokens, open_tokens, large_open_tokens
 
 
 @_jit

@@ -26,7 +26,8 @@ def served_buyers(draw):
         jurisdiction=rng.integers(0, N_G, n_buyers),
         camp=rng.integers(0, N_C, n_labs),
         weight=rng.normal(100.0, 30.0, (n_runs, n_labs)),
-        per_run_mask=rng.random((2, n_runs, n_labs)) < 0.5,
+        is_open=rng.random(n_labs) < 0.5,
+        flop=rng.choice([1e24, 1e25, 1e26], (n_runs, n_labs)),
         per_jurisdiction_mask=rng.random((2, 1, N_G, n_labs)) < 0.5,
     )
 
@@ -56,9 +57,9 @@ def test_tallies_are_per_buyer_sums_in_buyer_order(case):
     choice, tokens = case["choice"], case["tokens"]
     n_runs, n_labs = case["weight"].shape
     by_segment = tokens_by_segment(choice, tokens, case["segment"], N_K, n_labs)
-    weighted, counted = served_tallies(choice, tokens, case["segment"], case["jurisdiction"],
-                                       case["camp"], case["weight"], case["per_run_mask"],
-                                       N_K, N_C, N_G)
+    weighted, open_tokens, large_open = served_tallies(
+        choice, tokens, case["segment"], case["jurisdiction"], case["camp"], case["is_open"],
+        case["weight"], case["flop"], 1e25, N_K, N_C, N_G)
     by_jurisdiction = tokens_by_jurisdiction(choice, tokens, case["jurisdiction"],
                                              case["per_jurisdiction_mask"], N_G)
     for r in range(n_runs):
@@ -68,18 +69,21 @@ def test_tallies_are_per_buyer_sums_in_buyer_order(case):
         np.testing.assert_array_equal(weighted[r], _dense(_loop(
             case, r, lambda b, lab: (case["segment"][b], case["camp"][lab]),
             lambda b, lab, r=r: tokens[b] * case["weight"][r, lab]), (N_K, N_C)))
+        np.testing.assert_array_equal(open_tokens[r], _dense(_loop(
+            case, r, lambda b, lab: case["jurisdiction"][b] if case["is_open"][lab] else None,
+            lambda b, lab: tokens[b]), (N_G,)))
+        np.testing.assert_array_equal(large_open[r], _dense(_loop(
+            case, r, lambda b, lab, r=r: case["jurisdiction"][b]
+            if case["is_open"][lab] and case["flop"][r, lab] > 1e25 else None,
+            lambda b, lab: tokens[b]), (N_G,)))
         for i in range(2):
-            np.testing.assert_array_equal(counted[i, r], _dense(_loop(
-                case, r, lambda b, lab, r=r, i=i: case["jurisdiction"][b]
-                if case["per_run_mask"][i, r, lab] else None,
-                lambda b, lab: tokens[b]), (N_G,)))
             np.testing.assert_array_equal(by_jurisdiction[i, r], _dense(_loop(
                 case, r, lambda b, lab, i=i: case["jurisdiction"][b]
                 if case["per_jurisdiction_mask"][i, 0, case["jurisdiction"][b], lab] else None,
                 lambda b, lab: tokens[b]), (N_G,)))
         # The same run alone gives the same tallies.
         alone = served_tallies(choice[r:r + 1], tokens, case["segment"], case["jurisdiction"],
-                               case["camp"], case["weight"][r:r + 1],
-                               case["per_run_mask"][:, r:r + 1], N_K, N_C, N_G)
-        np.testing.assert_array_equal(alone[0][0], weighted[r])
-        np.testing.assert_array_equal(alone[1][:, 0], counted[:, r])
+                               case["camp"], case["is_open"], case["weight"][r:r + 1],
+                               case["flop"][r:r + 1], 1e25, N_K, N_C, N_G)
+        for got, batch in zip(alone, (weighted, open_tokens, large_open), strict=True):
+            np.testing.assert_array_equal(got[0], batch[r])
