@@ -16,8 +16,28 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba import types
+from numba.extending import overload
 
-_jit = numba.njit(cache=True, nogil=True)
+#: Compile a function once and cache it on disk beside its module.
+compiled = numba.njit(cache=True, nogil=True)
+_jit = compiled
+
+
+def param_at(value: float | np.ndarray, run: int) -> float:
+    """A model parameter's value in run ``run``: a number, or a ``(runs, 1)`` array of
+    per-run values (parameter sets stacked in one batch, :mod:`sim.sweeps.stacked`).
+    Usable inside compiled functions."""
+    return float(value) if np.ndim(value) == 0 else float(value[run, 0])
+
+
+@overload(param_at)
+def _param_at(value, run):  # noqa: ANN001, ANN202 (Numba typing hook)
+    if isinstance(value, types.Number):
+        return lambda value, run: value
+    if isinstance(value, types.Array) and value.ndim == 2:
+        return lambda value, run: value[run, 0]
+    return None
 
 
 @_jit

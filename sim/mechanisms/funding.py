@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from sim.arrays import sum_over_labs
-from sim.kernels import tokens_by_jurisdiction
+from sim.kernels import compiled, param_at, tokens_by_jurisdiction
 from sim.mechanisms.compute import compute_price
 from sim.mechanisms.market import buyer_tokens
 from sim.mechanisms.policy import investor_sentiment
@@ -121,34 +121,76 @@ def acquisitions(exits: np.ndarray, alive: np.ndarray, cash: np.ndarray,
     return np.where(exits, 0.0, compute) + transfer, acquired, acquirer
 
 
+@compiled
+def fundraising(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
+                last_revenue: np.ndarray, grants: np.ndarray, bench: np.ndarray,
+                raise_u: np.ndarray, sentiment: np.ndarray, compute_price: np.ndarray,
+                opex_rate: float | np.ndarray, serving_cost_share: float | np.ndarray,
+                runway_trigger: float | np.ndarray, narrative_scale: float | np.ndarray,
+                raise_base_probability: float | np.ndarray, depreciation: float | np.ndarray,
+                round_months: float | np.ndarray) -> tuple[np.ndarray, ...]:
+    """One month of operating costs and fundraising, lab by lab: the module doc's equations
+    as a compiled loop, because in a single world they were some sixty tiny array operations
+    a month.
+
+    Arrays are (R, L): ``sentiment`` is the investor sentiment of each lab's region,
+    ``compute_price`` USD bn per H100e; the parameters are numbers or (R, 1) per-run values.
+    Returns ``opex``, ``revenue`` (this month's, of alive labs), ``raised``, ``cash`` after
+    the round, ``wants`` (tried to raise) and ``exits`` (cash below zero), each (R, L).
+    Every expression keeps the order of operations of the array form it replaced, so the
+    numbers are the same bit for bit.
+    """
+    n_runs, n_labs = alive.shape
+    opex, revenue = np.empty((n_runs, n_labs)), np.empty((n_runs, n_labs))
+    raised, cash2 = np.empty((n_runs, n_labs)), np.empty((n_runs, n_labs))
+    wants = np.empty((n_runs, n_labs), dtype=np.bool_)
+    exits = np.empty((n_runs, n_labs), dtype=np.bool_)
+    for r in range(n_runs):
+        # "Keeping up" is measured against the best alive lab (any lab if none is alive).
+        frontier = -np.inf
+        for lab in range(n_labs):
+            if alive[r, lab]:
+                frontier = max(frontier, bench[r, lab])
+        if frontier == -np.inf:
+            for lab in range(n_labs):
+                frontier = max(frontier, bench[r, lab])
+        for lab in range(n_labs):
+            is_alive = 1.0 if alive[r, lab] else 0.0
+            cost = (param_at(opex_rate, r) * compute[r, lab]
+                    + param_at(serving_cost_share, r) * last_revenue[r, lab]) * is_alive
+            income = last_revenue[r, lab] * is_alive
+            cash1 = cash[r, lab] + income + grants[r, lab] - cost if alive[r, lab] else 0.0
+            burn = cost - income - grants[r, lab]
+            runway = cash1 / burn if burn > 0 else np.inf
+            tries = alive[r, lab] and (runway < param_at(runway_trigger, r) or cash1 < 0)
+            narrative = np.exp(-max(frontier - bench[r, lab], 0.0)
+                               / param_at(narrative_scale, r))
+            mood = sentiment[r, lab]
+            prob = min(1.0, param_at(raise_base_probability, r) * mood * narrative)
+            upkeep = cost + (param_at(depreciation, r) * compute[r, lab] * compute_price[r, lab])
+            round_size = min(param_at(round_months, r) * upkeep * mood * narrative,
+                             MAX_ROUND_USD_BN)
+            amount = max(round_size, 0.0) if tries and raise_u[r, lab] < prob else 0.0
+            opex[r, lab], revenue[r, lab], raised[r, lab] = cost, income, amount
+            cash2[r, lab] = cash1 + amount
+            wants[r, lab] = tries
+            exits[r, lab] = alive[r, lab] and cash2[r, lab] < 0
+    return opex, revenue, raised, cash2, wants, exits
+
+
 def funding_step(
     state: WorldState, world: World, draws: MonthDraws
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     pop, p = world.population, world.params
     alive = state.alive
-    opex = (p.opex_usd_bn_per_h100e_month * state.compute
-            + p.serving_cost_share * state.revenue) * alive
     grants, grants_paid = sovereign_grants(state, world)
-    revenue = state.revenue * alive
-    cash1 = np.where(alive, state.cash + revenue + grants - opex, 0.0)
-    burn = opex - revenue - grants
-    runway = np.divide(cash1, burn, out=np.full_like(cash1, np.inf), where=burn > 0)
-    wants = alive & ((runway < p.runway_trigger_months) | (cash1 < 0))
-
-    frontier = np.where(alive, state.bench, -np.inf).max(axis=1, keepdims=True)
-    frontier = np.where(np.isfinite(frontier), frontier, state.bench.max(axis=1, keepdims=True))
-    narrative = np.exp(-np.maximum(frontier - state.bench, 0.0) / p.narrative_points_scale)
-    sentiment = investor_sentiment(state.log_sentiment, state.shock_log)[:, pop.lab_region]
-    prob = np.minimum(1.0, p.raise_base_probability * sentiment * narrative)
-    success = wants & (draws.raise_u < prob)
-    upkeep = opex + (p.depreciation_per_month * state.compute
-                     * compute_price(state.month, state.export_multiplier, pop, p))
-    round_size = np.minimum(p.round_months_of_burn * upkeep * sentiment * narrative,
-                            MAX_ROUND_USD_BN)
-    raised = np.where(success, np.maximum(round_size, 0.0), 0.0)
-    cash2 = cash1 + raised
-
-    exits = alive & (cash2 < 0)
+    opex, revenue, raised, cash2, wants, exits = fundraising(
+        alive, state.cash, state.compute, state.revenue, grants, state.bench, draws.raise_u,
+        investor_sentiment(state.log_sentiment, state.shock_log)[:, pop.lab_region],
+        compute_price(state.month, state.export_multiplier, pop, p),
+        p.opex_usd_bn_per_h100e_month, p.serving_cost_share, p.runway_trigger_months,
+        p.narrative_points_scale, p.raise_base_probability, p.depreciation_per_month,
+        p.round_months_of_burn)
     if exits.any():
         alive2 = alive & ~exits
         compute, acquired, acquirer = acquisitions(exits, alive2, cash2, state.compute,
