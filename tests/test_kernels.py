@@ -9,7 +9,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.kernels import served_tallies, tokens_by_jurisdiction, tokens_by_segment
+from sim.kernels import (
+    compiled,
+    param_at,
+    served_tallies,
+    tokens_by_jurisdiction,
+    tokens_by_segment,
+)
 
 N_K, N_G, N_C = 3, 4, 2
 
@@ -87,3 +93,18 @@ def test_tallies_are_per_buyer_sums_in_buyer_order(case):
                                case["flop"][r:r + 1], 1e25, N_K, N_C, N_G)
         for got, batch in zip(alone, (weighted, open_tokens, large_open), strict=True):
             np.testing.assert_array_equal(got[0], batch[r])
+
+
+def test_param_at_reads_numbers_and_per_run_values_in_compiled_code():
+    @compiled
+    def scaled(values, factor):
+        out = np.empty(len(values))
+        for r in range(len(values)):
+            out[r] = values[r] * param_at(factor, r)
+        return out
+
+    values = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(scaled(values, 2.0), [2.0, 4.0, 6.0])
+    np.testing.assert_array_equal(scaled(values, np.array([[1.0], [10.0], [100.0]])),
+                                  [1.0, 20.0, 300.0])
+    assert param_at(np.array([[1.5], [2.5]]), 1) == 2.5 and param_at(3, 0) == 3.0
