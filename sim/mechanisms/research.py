@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from sim.kernels import compiled, param_at
 from sim.rng import MonthDraws
-from sim.world import Params, Population, World, WorldState
+from sim.world import Population, World, WorldState
 
 
 def home_sovereign_value(per_sovereign: np.ndarray, pop: Population,
@@ -42,19 +43,76 @@ def home_ban_threshold(ban_threshold: np.ndarray, pop: Population) -> np.ndarray
     return np.where(pop.lab_is_open, home_sovereign_value(ban_threshold, pop, np.inf), np.inf)
 
 
-def distillation_gain(base: np.ndarray, bench: np.ndarray, alive: np.ndarray,
-                      enforcement: np.ndarray, pop: Population, p: Params) -> np.ndarray:
-    """(R, L) ECI points an open lab adds to ``base`` by distilling the closed models (0 for
-    closed labs)."""
-    students, teachers = pop.open_labs, pop.closed_labs
-    enf = home_sovereign_value(enforcement, pop, 1.0)[:, None, teachers]
-    headroom = np.maximum(bench[:, None, teachers] - base[:, students, None], 0.0)
-    # (R, student, teacher); exited teachers give 0, as does every open lab in the full
-    # (student, lab) table: ``initial=0.0`` keeps that floor when no teacher is left.
-    best = np.where(alive[:, None, teachers], enf * headroom, 0.0).max(axis=2, initial=0.0)
-    gain = np.zeros(base.shape)
-    gain[:, students] = p.distill_efficiency * best
-    return gain
+@compiled
+def candidates_and_releases(
+    alive: np.ndarray, compute: np.ndarray, run_flop: np.ndarray, months_since: np.ndarray,
+    algo: np.ndarray, home_ban: np.ndarray, enforcement: np.ndarray, bench: np.ndarray,
+    robust: np.ndarray, flywheel: np.ndarray, released_flop: np.ndarray,
+    release_z: np.ndarray, release_u: np.ndarray, lab_is_open: np.ndarray,
+    bench_focus: np.ndarray, anchor: float | np.ndarray, training_share: float | np.ndarray,
+    flop_per_h100e_month: float | np.ndarray, max_run_months: float | np.ndarray,
+    eci_per_log10_flop: float | np.ndarray, release_noise: float | np.ndarray,
+    distill_efficiency: float | np.ndarray, bench_focus_points: float | np.ndarray,
+    robust_cost_points: float | np.ndarray, distill_robust_carry: float | np.ndarray,
+    min_release_gap: float | np.ndarray, release_hazard: float | np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """Training runs, candidate models, distillation and releases for one month, lab by lab
+    (the module doc's bullets from "The next run" on, as a compiled loop: in a single world
+    they were some forty tiny array operations a month).
+
+    Arrays are (R, L): ``algo`` after this month's progress and fast-following,
+    ``home_ban`` the FLOP cap on the lab's open releases (inf if none), ``enforcement`` its
+    home sovereign's distillation enforcement; ``lab_is_open``, ``bench_focus`` (L,); the
+    parameters are numbers or (R, 1) per-run values. Returns the new ``run_flop``,
+    ``months_since`` release, ``bench``, ``robust``, ``released_flop``, the ``release``
+    flags and the distillation gain of the released models, each (R, L). Every expression
+    keeps the order of operations of the array form it replaced, so the numbers are the
+    same bit for bit.
+    """
+    n_runs, n_labs = alive.shape
+    new_run_flop, new_months = np.empty((n_runs, n_labs)), np.empty((n_runs, n_labs))
+    new_bench, new_robust = bench.copy(), robust.copy()
+    new_released = released_flop.copy()
+    release = np.zeros((n_runs, n_labs), dtype=np.bool_)
+    released_gain = np.zeros((n_runs, n_labs))
+    base = np.empty(n_labs)
+    train = np.empty(n_labs)
+    for r in range(n_runs):
+        for lab in range(n_labs):
+            is_alive = 1.0 if alive[r, lab] else 0.0
+            rate = param_at(training_share, r) * compute[r, lab] * param_at(
+                flop_per_h100e_month, r)
+            new_run_flop[r, lab] = min(run_flop[r, lab] + rate,
+                                       param_at(max_run_months, r) * rate) * is_alive
+            new_months[r, lab] = months_since[r, lab] + 1.0
+            train[lab] = min(new_run_flop[r, lab], home_ban[r, lab])
+            effective = np.log10(max(train[lab], 1.0)) + algo[r, lab]
+            base[lab] = (param_at(anchor, r) + param_at(eci_per_log10_flop, r) * effective
+                         + param_at(release_noise, r) * release_z[r, lab])
+        for lab in range(n_labs):
+            # Distillation: an open lab closes part of its gap to the best alive closed
+            # model it may learn from (the teacher's home sovereign sets the enforcement).
+            gain = 0.0
+            if lab_is_open[lab]:
+                best = 0.0
+                for teacher in range(n_labs):
+                    if alive[r, teacher] and not lab_is_open[teacher]:
+                        best = max(best, enforcement[r, teacher]
+                                   * max(bench[r, teacher] - base[lab], 0.0))
+                gain = param_at(distill_efficiency, r) * best
+            candidate_bench = base[lab] + bench_focus[lab] * param_at(bench_focus_points, r) + gain
+            candidate_robust = (base[lab] - bench_focus[lab] * param_at(robust_cost_points, r)
+                                + flywheel[r, lab] + param_at(distill_robust_carry, r) * gain)
+            if (alive[r, lab] and new_months[r, lab] >= param_at(min_release_gap, r)
+                    and train[lab] > 0 and release_u[r, lab] < param_at(release_hazard, r)
+                    and candidate_bench > bench[r, lab]):
+                release[r, lab] = True
+                new_run_flop[r, lab] = 0.0
+                new_months[r, lab] = 0.0
+                new_bench[r, lab], new_robust[r, lab] = candidate_bench, candidate_robust
+                new_released[r, lab] = train[lab]
+                released_gain[r, lab] = gain
+    return new_run_flop, new_months, new_bench, new_robust, new_released, release, released_gain
 
 
 def research_step(
@@ -73,25 +131,18 @@ def research_step(
     leader_algo = state.leader_algo.copy()
     leader_algo[t % (lag + 1)] = leader_now
 
-    rate = p.training_share * state.compute * p.flop_per_h100e_month
-    run_flop = np.minimum(state.run_flop + rate, p.max_run_months * rate) * alive
-    months_since = state.months_since_release + 1.0
-    train_flop = np.minimum(run_flop, home_ban_threshold(state.ban_threshold, pop))
-    effective = np.log10(np.maximum(train_flop, 1.0)) + algo  # log10 of >= 1: never -inf
-    base = (world.initial_anchor + p.eci_per_log10_flop * effective
-            + p.release_noise_points * draws.release_z)
-    gain = distillation_gain(base, state.bench, alive, state.distill_enforcement, pop, p)
-    new_bench = base + pop.bench_focus * p.bench_focus_points + gain
-    new_robust = (base - pop.bench_focus * p.robust_cost_points + state.flywheel
-                  + p.distill_robust_carry * gain)
-    release = (alive & (months_since >= p.min_release_gap_months) & (train_flop > 0)
-               & (draws.release_u < p.release_hazard) & (new_bench > state.bench))
-    updates = dict(
-        algo=algo, leader_algo=leader_algo,
-        run_flop=np.where(release, 0.0, run_flop),
-        months_since_release=np.where(release, 0.0, months_since),
-        bench=np.where(release, new_bench, state.bench),
-        robust=np.where(release, new_robust, state.robust),
-        released_flop=np.where(release, train_flop, state.released_flop),
-    )
-    return updates, dict(releases=release, distill_gain=np.where(release, gain, 0.0))
+    (run_flop, months_since, bench, robust, released_flop, release,
+     released_gain) = candidates_and_releases(
+        alive, state.compute, state.run_flop, state.months_since_release, algo,
+        home_ban_threshold(state.ban_threshold, pop),
+        home_sovereign_value(state.distill_enforcement, pop, 1.0), state.bench, state.robust,
+        state.flywheel, state.released_flop, draws.release_z, draws.release_u,
+        pop.lab_is_open, pop.bench_focus, world.initial_anchor, p.training_share,
+        p.flop_per_h100e_month, p.max_run_months, p.eci_per_log10_flop,
+        p.release_noise_points, p.distill_efficiency, p.bench_focus_points,
+        p.robust_cost_points, p.distill_robust_carry, p.min_release_gap_months,
+        p.release_hazard)
+    updates = dict(algo=algo, leader_algo=leader_algo, run_flop=run_flop,
+                   months_since_release=months_since, bench=bench, robust=robust,
+                   released_flop=released_flop)
+    return updates, dict(releases=release, distill_gain=released_gain)
