@@ -20,7 +20,7 @@ from sim.kernels import served_tallies
 from sim.mechanisms.adoption import adoption_step
 from sim.mechanisms.compute import compute_step
 from sim.mechanisms.funding import funding_step
-from sim.mechanisms.market import market_step
+from sim.mechanisms.market import buyer_tokens, market_step
 from sim.mechanisms.policy import investor_sentiment, policy_step
 from sim.mechanisms.research import research_step
 from sim.rng import MonthDraws, RandomStreams
@@ -177,8 +177,8 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
     out["sovereign_grants"][:, t] = flows["grants_paid"]
     out["policy_change"][:, t] = flows["policy_change"]
     out["random_funding_shocks"][:, t] = flows["random_funding_shocks"]
-    robust_tokens, open_tokens, large_open = served_outputs(state, world,
-                                                            flows["buyer_tokens"])
+    robust_tokens, open_tokens, large_open = served_outputs(
+        state, world, buyer_tokens(t, world.population))
     out["open_tokens_by_jurisdiction"][:, t] = open_tokens
     out["large_open_tokens"][:, t] = large_open
     out["served_robust_tokens"][:, t] = robust_tokens

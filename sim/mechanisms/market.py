@@ -106,5 +106,4 @@ def market_step(
     revenue = lab_spend * capture
     host_margin = (lab_spend - revenue).sum(axis=1)
     updates = dict(choice=choice, revenue=revenue, users=tokens.sum(axis=1))
-    return updates, dict(tokens=tokens, spend=spend, revenue=revenue, host_margin=host_margin,
-                         buyer_tokens=demand)
+    return updates, dict(tokens=tokens, spend=spend, revenue=revenue, host_margin=host_margin)
