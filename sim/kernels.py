@@ -1,4 +1,5 @@
-"""Compiled loops: buyer choice, token tallies over (run, buyer) pairs, sums over labs.
+"""Compiled loops: buyer choice, token tallies over (run, buyer) pairs, sums over labs;
+and ``compiled`` / ``param_at``, with which mechanisms write their own compiled loops.
 
 Buyers are the model's largest population (500 a run against 22 labs), and the work per
 buyer is a short loop: an inverse-CDF choice among the labs, then adding its tokens to a
@@ -14,6 +15,8 @@ buyers in buyer order, as ``numpy.bincount`` and the reference add them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numba
 import numpy as np
 from numba import types
@@ -21,7 +24,6 @@ from numba.extending import overload
 
 #: Compile a function once and cache it on disk beside its module.
 compiled = numba.njit(cache=True, nogil=True)
-_jit = compiled
 
 
 def param_at(value: float | np.ndarray, run: int) -> float:
@@ -32,7 +34,8 @@ def param_at(value: float | np.ndarray, run: int) -> float:
 
 
 @overload(param_at)
-def _param_at(value, run):  # noqa: ANN001, ANN202 (Numba typing hook)
+def _param_at(value: types.Type, run: types.Type) -> Callable[..., float] | None:
+    """Numba's typing of ``param_at``: a number as it is, a per-run array by row."""
     if isinstance(value, types.Number):
         return lambda value, run: value
     if isinstance(value, types.Array) and value.ndim == 2:
@@ -40,7 +43,7 @@ def _param_at(value, run):  # noqa: ANN001, ANN202 (Numba typing hook)
     return None
 
 
-@_jit
+@compiled
 def choose_models(utility: np.ndarray, choice: np.ndarray, choice_u: np.ndarray,
                   buyer_group: np.ndarray, switch_gain: np.ndarray) -> np.ndarray:
     """New model choices (R, B), -1 where a buyer's group has no model available.
@@ -104,7 +107,7 @@ def choose_models(utility: np.ndarray, choice: np.ndarray, choice_u: np.ndarray,
     return new
 
 
-@_jit
+@compiled
 def tokens_by_segment(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_segment: np.ndarray,
                       n_segments: int, n_labs: int) -> np.ndarray:
     """(R, K, L) tokens (the unit of ``buyer_tokens`` (B,)) that each segment's buyers took
@@ -119,7 +122,7 @@ def tokens_by_segment(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_segmen
     return out
 
 
-@_jit
+@compiled
 def tokens_by_jurisdiction(choice: np.ndarray, buyer_tokens: np.ndarray,
                            buyer_jurisdiction: np.ndarray, counted: np.ndarray,
                            n_jurisdictions: int) -> np.ndarray:
@@ -143,7 +146,7 @@ def tokens_by_jurisdiction(choice: np.ndarray, buyer_tokens: np.ndarray,
     return out
 
 
-@_jit
+@compiled
 def served_tallies(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_segment: np.ndarray,
                    buyer_jurisdiction: np.ndarray, lab_camp: np.ndarray, lab_is_open: np.ndarray,
                    robust: np.ndarray, released_flop: np.ndarray, large_flop: float,
@@ -171,7 +174,7 @@ def served_tallies(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_segment: 
     return robust_tokens, open_tokens, large_open_tokens
 
 
-@_jit
+@compiled
 def lab_group_sums(values: np.ndarray, lab_group: np.ndarray, n_groups: int) -> np.ndarray:
     """(N, n_groups) sums of ``values`` (N, L) over the labs of each group (``lab_group``
     (L,)), adding each row's labs one by one in lab order."""
