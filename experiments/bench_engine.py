@@ -55,10 +55,13 @@ if str(ROOT) not in sys.path:
 
 from reference import reference_simulate  # noqa: E402
 
-from sim.engine import simulate  # noqa: E402
+from sim.engine import simulate, step  # noqa: E402
+from sim.kernels import choose_models  # noqa: E402
+from sim.mechanisms.market import group_utilities, model_prices  # noqa: E402
+from sim.rng import RandomStreams  # noqa: E402
 from sim.scenario import Scenario, load_scenario  # noqa: E402
 from sim.seeds import Seeds, load_seeds  # noqa: E402
-from sim.world import build_world  # noqa: E402
+from sim.world import build_world, initial_state  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,32 @@ def _where_time_goes(scenario: Scenario, seeds: Seeds, runs: int, seed: int,
     return "\n".join(lines)
 
 
+def _choice_floor(scenario: Scenario, seeds: Seeds, runs: int, seed: int,
+                  at_month: int) -> tuple[float, float]:
+    """Seconds per run-month of the exact buyer choice alone (``sim.kernels.choose_models``)
+    on the state of a ``runs``-run batch after ``at_month`` months, and of its group softmax
+    part alone (the same call with no buyers). Best of five."""
+    world = build_world(scenario, seeds)
+    pop = world.population
+    state = initial_state(world, seeds, runs)
+    streams = RandomStreams.for_population(seed, np.arange(runs), pop)
+    for t in range(at_month):
+        state, _ = step(world, state, streams.month(t))
+    draws = streams.month(at_month)
+    u = group_utilities(state, pop, model_prices(at_month, pop, world.params))
+    utility = u.reshape(runs, -1, pop.n_labs)
+    no_buyers = slice(0, 0)
+
+    def best(buyers: slice) -> float:
+        def call() -> object:
+            return choose_models(utility, state.choice[:, buyers], draws.choice_u[:, buyers],
+                                 pop.buyer_group[buyers], pop.buyer_switch_gain[buyers])
+        call()
+        return min(_timed(call) for _ in range(5)) / runs
+
+    return best(slice(None)), best(no_buyers)
+
+
 def _targets(rows: list[Row], single: Row) -> str:
     """Issue 7's targets against this run's figures."""
     base = [r for r in rows if r.buyers == single.buyers]
@@ -272,6 +301,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\none baseline world (1 run, {single.months} months, after import): "
           f"{single.seconds * 1e3:,.1f} ms")
     print("\n" + _targets(rows, single))
+    largest = max(cfg.engine_batches)
+    at_month = min(20, rows[0].months - 1)
+    choice, softmax = _choice_floor(scenario, seeds, largest, args.seed, at_month)
+    budget = rows[0].agents / 20e6
+    print(f"\nfloor: the exact buyer choice alone takes {choice * 1e6:,.1f} us per run-month "
+          f"({softmax * 1e6:,.1f} us of it the group softmax; {largest:,} runs, month "
+          f"{at_month}); 20M agent-steps/s at {rows[0].agents:,} agents leaves "
+          f"{budget * 1e6:,.1f} us per run-month for everything")
 
     per_run, _ = _peak_memory_per_run(scenario, seeds, cfg.memory_runs, args.seed)
     print(f"\npeak memory, engine batch of {cfg.memory_runs:,} runs "

@@ -23,7 +23,7 @@ def test_bench_engine_quick(capsys):
     assert "agent-steps/s" in out
     assert "reference" in out and "engine" in out
     assert "peak memory" in out
-    assert "targets:" in out
+    assert "targets:" in out and "floor: the exact buyer choice" in out
     # The profile names every mechanism and the compiled buyer choice.
     profile = out.split("where the time goes")[1]
     for part in ("policy", "funding", "research", "market", "buyer choice (compiled)",
