@@ -15,8 +15,6 @@ buyers in buyer order, as ``numpy.bincount`` and the reference add them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numba
 import numpy as np
 from numba import types
@@ -34,8 +32,10 @@ def param_at(value: float | np.ndarray, run: int) -> float:
 
 
 @overload(param_at)
-def _param_at(value: types.Type, run: types.Type) -> Callable[..., float] | None:
-    """Numba's typing of ``param_at``: a number as it is, a per-run array by row."""
+def _param_at(value, run):  # noqa: ANN001, ANN202
+    """Numba's typing of ``param_at``: a number as it is, a per-run array by row. Numba
+    checks that the implementations returned take the same arguments as this function,
+    annotations included, so neither carries any."""
     if isinstance(value, types.Number):
         return lambda value, run: value
     if isinstance(value, types.Array) and value.ndim == 2:

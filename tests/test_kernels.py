@@ -5,7 +5,13 @@ per-buyer choice rule in ``test_market_choice.py``.)"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
+from conftest import BASELINE_PATH, SMALL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +24,7 @@ from sim.kernels import (
 )
 
 N_K, N_G, N_C = 3, 4, 2
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @st.composite
@@ -108,3 +115,37 @@ def test_param_at_reads_numbers_and_per_run_values_in_compiled_code():
     np.testing.assert_array_equal(scaled(values, np.array([[1.0], [10.0], [100.0]])),
                                   [1.0, 20.0, 300.0])
     assert param_at(np.array([[1.5], [2.5]]), 1) == 2.5 and param_at(3, 0) == 3.0
+
+
+#: Simulates a small world, then two stacked parameter sets whose parameters differ (a
+#: float and an int, so both are (runs, 1) arrays in the batch): every compiled loop is
+#: typed with numbers and with per-run values.
+FRESH_BUILD = """
+import numpy as np
+from sim.engine import simulate
+from sim.scenario import load_scenario
+from sim.seeds import load_seeds
+from sim.sweeps.stacked import simulate_stack
+from sim.world import build_world
+
+seeds = load_seeds()
+small = load_scenario({path!r}).with_overrides({small!r})
+assert np.isfinite(simulate(small, n_runs=2, seed=1, seeds=seeds).arrays["cash"]).all()
+sets = [small, small.with_overrides({{"funding.raise_base_probability": 0.2,
+                                      "capability.min_release_gap_months": 4}})]
+worlds = [build_world(s, seeds) for s in sets]
+stacked = simulate_stack(sets, worlds, 2, 1, seeds)
+assert np.isfinite(stacked.arrays["cash"]).all()
+"""
+
+
+def test_compiled_loops_build_from_an_empty_cache(tmp_path):
+    """A fresh machine compiles every loop from scratch. Numba reuses a cached build until
+    the function's own file changes, so on a developer's machine a stale build can hide a
+    typing error (say, in ``param_at``, which other files' loops call): build afresh, in
+    a process with an empty cache folder."""
+    script = FRESH_BUILD.format(path=str(BASELINE_PATH), small=SMALL)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
