@@ -68,6 +68,8 @@ def _updated(state: WorldState, updates: dict[str, Any]) -> WorldState:
 
 
 def _set_fields(state: WorldState, updates: dict[str, Any]) -> None:
+    """Write ``updates`` into ``state`` (a step's own copy); a name that is not a field of
+    ``WorldState`` is a bug in a mechanism, so it raises."""
     unknown = updates.keys() - state.__dict__.keys()
     if unknown:
         raise TypeError(f"WorldState has no field(s) {sorted(unknown)}")

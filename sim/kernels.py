@@ -49,9 +49,9 @@ def choose_models(utility: np.ndarray, choice: np.ndarray, choice_u: np.ndarray,
     """New model choices (R, B), -1 where a buyer's group has no model available.
 
     ``utility`` (R, N, L): utility of each lab for each of N buyer groups (jurisdiction x
-    segment) in each run, ``-inf`` where unavailable. ``choice`` (R, B): each buyer's current
-    model or -1; ``choice_u`` (R, B): its uniform draw; ``buyer_group`` (B,): its group;
-    ``switch_gain`` (B,): ``e^s - 1`` for its segment's switching cost ``s``.
+    segment) in each run, finite, or ``-inf`` where unavailable. ``choice`` (R, B): each
+    buyer's current model or -1; ``choice_u`` (R, B): its uniform draw; ``buyer_group``
+    (B,): its group; ``switch_gain`` (B,): ``e^s - 1`` for its segment's switching cost.
 
     Group probabilities ``q = softmax(utility)``. A buyer with current model ``c`` and
     ``extra = q_c (e^s - 1)`` has probabilities ``p_m = (q_m + extra [m = c]) / (1 + extra)``;
@@ -130,8 +130,8 @@ def tokens_by_jurisdiction(choice: np.ndarray, buyer_tokens: np.ndarray,
     counts: ``counted`` (M, R or 1, G or 1, L) bool, per run and jurisdiction or the same for
     all (a length-1 axis applies to every run or jurisdiction)."""
     n_runs, n_buyers = choice.shape
-    n_masks, per_run, per_jurisdiction = counted.shape[0], counted.shape[1] > 1, \
-        counted.shape[2] > 1
+    n_masks = counted.shape[0]
+    per_run, per_jurisdiction = counted.shape[1] > 1, counted.shape[2] > 1
     out = np.zeros((n_masks, n_runs, n_jurisdictions))
     for r in range(n_runs):
         rc = r if per_run else 0

@@ -57,8 +57,6 @@ class Population:
     lab_has_sovereign: np.ndarray  # (L,) bool, lab_sovereign >= 0
     lab_sovereign_column: np.ndarray  # (L,) lab_sovereign with 0 for none: gathers a (R, S)
     #                                   array per lab, masked with lab_has_sovereign
-    open_labs: np.ndarray  # (L_open,) indices of the open-weight labs (distillation students)
-    closed_labs: np.ndarray  # (L_closed,) indices of the closed labs (distillation teachers)
     segments: list[str]
     seg_tokens0_t: np.ndarray  # (K,) trillion tokens / month at the start
     seg_growth: np.ndarray  # (K,) fractional growth per month
@@ -454,8 +452,6 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
         lab_sovereign=lab_sovereign,
         lab_has_sovereign=lab_sovereign >= 0,
         lab_sovereign_column=np.maximum(lab_sovereign, 0),
-        open_labs=np.flatnonzero(is_open),
-        closed_labs=np.flatnonzero(~is_open),
         segments=segs.segment,
         seg_tokens0_t=segs.tokens_t_per_month,
         seg_growth=seg_growth,
@@ -536,8 +532,10 @@ def compile_schedule(scenario: Scenario, population: Population) -> tuple[Schedu
 
 def scheduled_policy(schedule: tuple[ScheduledEvent, ...], n_sovereigns: int,
                      n_months: int) -> ScheduledPolicy:
-    """Replay the scheduled bans, crackdowns and export controls month by month; a later
-    event for the same sovereign (or target region) replaces the earlier one."""
+    """The scheduled bans, crackdowns and export controls in force each month: each event
+    sets its value from its month on, and a later event for the same sovereign (or target
+    region) replaces the earlier one. ``schedule`` is sorted by month, as
+    :func:`compile_schedule` returns it."""
     n_g = len(JURISDICTIONS)
     thr, leak = np.full((n_months, n_sovereigns), np.inf), np.ones((n_months, n_sovereigns))
     enf = np.ones((n_months, n_sovereigns))

@@ -114,6 +114,9 @@ def test_param_at_reads_numbers_and_per_run_values_in_compiled_code():
     np.testing.assert_array_equal(scaled(values, 2.0), [2.0, 4.0, 6.0])
     np.testing.assert_array_equal(scaled(values, np.array([[1.0], [10.0], [100.0]])),
                                   [1.0, 20.0, 300.0])
+    # Integer parameters (min_release_gap_months): a Python int, or int64 values per run.
+    np.testing.assert_array_equal(scaled(values, 3), [3.0, 6.0, 9.0])
+    np.testing.assert_array_equal(scaled(values, np.array([[0], [4], [5]])), [0.0, 8.0, 15.0])
     assert param_at(np.array([[1.5], [2.5]]), 1) == 2.5 and param_at(3, 0) == 3.0
 
 

@@ -185,12 +185,14 @@ def funding_step(
     alive = state.alive
     grants, grants_paid = sovereign_grants(state, world)
     opex, revenue, raised, cash2, wants, exits = fundraising(
-        alive, state.cash, state.compute, state.revenue, grants, state.bench, draws.raise_u,
-        investor_sentiment(state.log_sentiment, state.shock_log)[:, pop.lab_region],
-        compute_price(state.month, state.export_multiplier, pop, p),
-        p.opex_usd_bn_per_h100e_month, p.serving_cost_share, p.runway_trigger_months,
-        p.narrative_points_scale, p.raise_base_probability, p.depreciation_per_month,
-        p.round_months_of_burn)
+        alive=alive, cash=state.cash, compute=state.compute, last_revenue=state.revenue,
+        grants=grants, bench=state.bench, raise_u=draws.raise_u,
+        sentiment=investor_sentiment(state.log_sentiment, state.shock_log)[:, pop.lab_region],
+        compute_price=compute_price(state.month, state.export_multiplier, pop, p),
+        opex_rate=p.opex_usd_bn_per_h100e_month, serving_cost_share=p.serving_cost_share,
+        runway_trigger=p.runway_trigger_months, narrative_scale=p.narrative_points_scale,
+        raise_base_probability=p.raise_base_probability,
+        depreciation=p.depreciation_per_month, round_months=p.round_months_of_burn)
     if exits.any():
         alive2 = alive & ~exits
         compute, acquired, acquirer = acquisitions(exits, alive2, cash2, state.compute,

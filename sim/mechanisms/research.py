@@ -133,15 +133,20 @@ def research_step(
 
     (run_flop, months_since, bench, robust, released_flop, release,
      released_gain) = candidates_and_releases(
-        alive, state.compute, state.run_flop, state.months_since_release, algo,
-        home_ban_threshold(state.ban_threshold, pop),
-        home_sovereign_value(state.distill_enforcement, pop, 1.0), state.bench, state.robust,
-        state.flywheel, state.released_flop, draws.release_z, draws.release_u,
-        pop.lab_is_open, pop.bench_focus, world.initial_anchor, p.training_share,
-        p.flop_per_h100e_month, p.max_run_months, p.eci_per_log10_flop,
-        p.release_noise_points, p.distill_efficiency, p.bench_focus_points,
-        p.robust_cost_points, p.distill_robust_carry, p.min_release_gap_months,
-        p.release_hazard)
+        alive=alive, compute=state.compute, run_flop=state.run_flop,
+        months_since=state.months_since_release, algo=algo,
+        home_ban=home_ban_threshold(state.ban_threshold, pop),
+        enforcement=home_sovereign_value(state.distill_enforcement, pop, 1.0),
+        bench=state.bench, robust=state.robust, flywheel=state.flywheel,
+        released_flop=state.released_flop, release_z=draws.release_z,
+        release_u=draws.release_u, lab_is_open=pop.lab_is_open, bench_focus=pop.bench_focus,
+        anchor=world.initial_anchor, training_share=p.training_share,
+        flop_per_h100e_month=p.flop_per_h100e_month, max_run_months=p.max_run_months,
+        eci_per_log10_flop=p.eci_per_log10_flop, release_noise=p.release_noise_points,
+        distill_efficiency=p.distill_efficiency, bench_focus_points=p.bench_focus_points,
+        robust_cost_points=p.robust_cost_points,
+        distill_robust_carry=p.distill_robust_carry,
+        min_release_gap=p.min_release_gap_months, release_hazard=p.release_hazard)
     updates = dict(algo=algo, leader_algo=leader_algo, run_flop=run_flop,
                    months_since_release=months_since, bench=bench, robust=robust,
                    released_flop=released_flop)

@@ -12,6 +12,9 @@ the same pure function of its job (:func:`sim.sweeps.chunks.run_chunk`).
 * ``dask`` runs chunks on a Dask distributed cluster: a ``LocalCluster`` of ``workers``
   single-threaded worker processes, or the existing scheduler at ``scheduler`` (whose
   workers must be able to import this package).
+
+With worker processes, the first chunk runs in this process before the others are handed
+out (:func:`_first_here`: the compiled loops are built once).
 """
 
 from __future__ import annotations
@@ -45,9 +48,22 @@ def _serial(jobs: Iterable[ChunkJob], tick: Callable[[int], Any] | None) -> Iter
         yield run_chunk(job, tick)
 
 
-def _pool(jobs: Iterable[ChunkJob], workers: int) -> Iterator[ChunkResult]:
+def _first_here(queue: Iterator[ChunkJob],
+                tick: Callable[[int], Any] | None) -> Iterator[ChunkResult]:
+    """Run the next chunk of ``queue`` in this process, before any worker gets one. It
+    compiles the engine's Numba loops and caches them on disk, so that worker processes on
+    this machine load them instead of all compiling the same code at once (time wasted, and
+    processes writing Numba's cache together can crash: numba issue 4807)."""
+    first = next(queue, None)
+    if first is not None:
+        yield run_chunk(first, tick)
+
+
+def _pool(jobs: Iterable[ChunkJob], workers: int,
+          tick: Callable[[int], Any] | None) -> Iterator[ChunkResult]:
     pending: set[Future] = set()
     queue = iter(jobs)
+    yield from _first_here(queue, tick)
     with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
         try:
             for job in queue:
@@ -80,13 +96,15 @@ def _dask_client(workers: int, scheduler: str | None) -> Any:
     return Client(cluster)
 
 
-def _dask(jobs: Iterable[ChunkJob], workers: int, scheduler: str | None) -> Iterator[ChunkResult]:
+def _dask(jobs: Iterable[ChunkJob], workers: int, scheduler: str | None,
+          tick: Callable[[int], Any] | None) -> Iterator[ChunkResult]:
     from dask.distributed import as_completed
 
     client = _dask_client(workers, scheduler)
     try:
-        n_workers = max(1, len(client.scheduler_info().get("workers", {})) or workers)
         queue = iter(jobs)
+        yield from _first_here(queue, tick)
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})) or workers)
         first = [client.submit(run_chunk, job, pure=False)
                  for _, job in zip(range(2 * n_workers), queue, strict=False)]
         futures = as_completed(first)
@@ -112,7 +130,7 @@ def execute(jobs: Iterable[ChunkJob], *, backend: str = "local", workers: int = 
     if backend not in BACKENDS:
         raise SweepError(f"--backend: allowed: {', '.join(BACKENDS)} (got {backend!r})")
     if backend == "dask":
-        return _dask(jobs, workers, scheduler)
+        return _dask(jobs, workers, scheduler, tick)
     if workers == 1:
         return _serial(jobs, tick)
-    return _pool(jobs, workers)
+    return _pool(jobs, workers, tick)
