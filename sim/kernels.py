@@ -127,21 +127,17 @@ def tokens_by_jurisdiction(choice: np.ndarray, buyer_tokens: np.ndarray,
                            buyer_jurisdiction: np.ndarray, counted: np.ndarray,
                            n_jurisdictions: int) -> np.ndarray:
     """(M, R, G) tokens that each jurisdiction's buyers took from the labs each of M masks
-    counts: ``counted`` (M, R or 1, G or 1, L) bool, per run and jurisdiction or the same for
-    all (a length-1 axis applies to every run or jurisdiction)."""
+    counts: ``counted`` (M, G, L) bool, which labs count for a buyer in jurisdiction g."""
     n_runs, n_buyers = choice.shape
     n_masks = counted.shape[0]
-    per_run, per_jurisdiction = counted.shape[1] > 1, counted.shape[2] > 1
     out = np.zeros((n_masks, n_runs, n_jurisdictions))
     for r in range(n_runs):
-        rc = r if per_run else 0
         for b in range(n_buyers):
             lab, g = choice[r, b], buyer_jurisdiction[b]
             if lab < 0:
                 continue
-            gc = g if per_jurisdiction else 0
             for i in range(n_masks):
-                if counted[i, rc, gc, lab]:
+                if counted[i, g, lab]:
                     out[i, r, g] += buyer_tokens[b]
     return out
 

@@ -51,7 +51,7 @@ class Population:
     #                            labs at home, export tightening an export-control target
     sov_export_onehot: np.ndarray  # (S, G) float, 1 where G is the sovereign's target
     foreign_closed_lab: np.ndarray  # (G, L) bool, lab is closed and based outside g
-    dependency_counted: np.ndarray  # (2, 1, G, L) bool, foreign_closed_lab and all labs: the
+    dependency_counted: np.ndarray  # (2, G, L) bool, foreign_closed_lab and all labs: the
     #                                 tokens counted for foreign-closed dependency
     lab_sovereign: np.ndarray  # (L,) index of the lab's home sovereign (-1 if none)
     lab_has_sovereign: np.ndarray  # (L,) bool, lab_sovereign >= 0
@@ -448,7 +448,7 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
         sov_can_enact=sov_can_enact,
         sov_export_onehot=(sov.export_target[:, None] == np.arange(n_g)[None, :]).astype(float),
         foreign_closed_lab=foreign_closed,
-        dependency_counted=np.stack([foreign_closed, np.ones_like(foreign_closed)])[:, None],
+        dependency_counted=np.stack([foreign_closed, np.ones_like(foreign_closed)]),
         lab_sovereign=lab_sovereign,
         lab_has_sovereign=lab_sovereign >= 0,
         lab_sovereign_column=np.maximum(lab_sovereign, 0),

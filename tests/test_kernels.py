@@ -41,7 +41,7 @@ def served_buyers(draw):
         weight=rng.normal(100.0, 30.0, (n_runs, n_labs)),
         is_open=rng.random(n_labs) < 0.5,
         flop=rng.choice([1e24, 1e25, 1e26], (n_runs, n_labs)),
-        per_jurisdiction_mask=rng.random((2, 1, N_G, n_labs)) < 0.5,
+        per_jurisdiction_mask=rng.random((2, N_G, n_labs)) < 0.5,
     )
 
 
@@ -92,7 +92,7 @@ def test_tallies_are_per_buyer_sums_in_buyer_order(case):
         for i in range(2):
             np.testing.assert_array_equal(by_jurisdiction[i, r], _dense(_loop(
                 case, r, lambda b, lab, i=i: case["jurisdiction"][b]
-                if case["per_jurisdiction_mask"][i, 0, case["jurisdiction"][b], lab] else None,
+                if case["per_jurisdiction_mask"][i, case["jurisdiction"][b], lab] else None,
                 lambda b, lab: tokens[b]), (N_G,)))
         # The same run alone gives the same tallies.
         alone = served_tallies(choice[r:r + 1], tokens, case["segment"], case["jurisdiction"],
