@@ -49,7 +49,7 @@ def step(world: World, state: WorldState, draws: MonthDraws) -> tuple[WorldState
     flows: dict[str, np.ndarray] = {}
     # The month's own copy of the state: each mechanism's updates are written into it in
     # turn (``state`` itself is never modified).
-    state = _updated(state, {"month": state.month})
+    state = _updated(state, {})
     for mechanism in mechanisms:
         updates, info = mechanism(state)
         _set_fields(state, updates)
