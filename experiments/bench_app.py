@@ -37,7 +37,7 @@ from sim.dashboard import figures  # noqa: E402
 from sim.dashboard.ensemble import recompute  # noqa: E402
 from sim.dashboard.settings import default_settings, load_named  # noqa: E402
 from sim.dashboard.world import SteppedWorld  # noqa: E402
-from sim.seeds import load_seeds  # noqa: E402
+from sim.inputs.seeds import load_seeds  # noqa: E402
 
 TARGET_SECONDS = 2.0
 QUICK = {"population.buyers_per_segment": 10, "time.end": "2027-03"}

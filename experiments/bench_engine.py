@@ -4,7 +4,7 @@ What it measures, on ``scenarios/baseline.toml`` (default population, full horiz
 
 * the per-agent reference (``tests/reference.py``: plain Python, one run at a time, loops
   over labs, sovereigns and buyers) for a few runs;
-* the vectorized engine (``sim.engine.simulate``) for batches of 1, 100 and 1000 runs;
+* the vectorized engine (``sim.core.engine.simulate``) for batches of 1, 100 and 1000 runs;
 * the same with 10x and 100x the buyer population (``population.buyers_per_segment`` x 10,
   x 100): the reference for 1 run (at 100x over the first ``BIG_REF_MONTHS`` months only,
   to keep it near a minute: its cost per agent-step does not depend on the month), the
@@ -55,13 +55,13 @@ if str(ROOT) not in sys.path:
 
 from reference import reference_simulate  # noqa: E402
 
-from sim.engine import simulate, step  # noqa: E402
-from sim.kernels import choose_models  # noqa: E402
-from sim.mechanisms.market import group_utilities, model_prices  # noqa: E402
-from sim.rng import RandomStreams  # noqa: E402
-from sim.scenario import Scenario, load_scenario  # noqa: E402
-from sim.seeds import Seeds, load_seeds  # noqa: E402
-from sim.world import build_world, initial_state  # noqa: E402
+from sim.core.engine import simulate, step  # noqa: E402
+from sim.core.kernels import choose_models  # noqa: E402
+from sim.core.mechanisms.market import group_utilities, model_prices  # noqa: E402
+from sim.core.rng import RandomStreams  # noqa: E402
+from sim.core.world import build_world, initial_state  # noqa: E402
+from sim.inputs.scenario import Scenario, load_scenario  # noqa: E402
+from sim.inputs.seeds import Seeds, load_seeds  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,7 @@ def _where_time_goes(scenario: Scenario, seeds: Seeds, runs: int, seed: int,
 
 def _choice_floor(scenario: Scenario, seeds: Seeds, runs: int, seed: int,
                   at_month: int) -> tuple[float, float]:
-    """Seconds per run-month of the exact buyer choice alone (``sim.kernels.choose_models``)
+    """Seconds per run-month of the exact buyer choice alone (``sim.core.kernels.choose_models``)
     on the state of a ``runs``-run batch after ``at_month`` months, and of its group softmax
     part alone (the same call with no buyers). Best of five."""
     world = build_world(scenario, seeds)

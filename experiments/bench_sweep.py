@@ -13,7 +13,7 @@ What it measures:
   work, so a shortfall in speed-up comes from cores taken by other processes.
 * **Stacking.** The same sweep on 1 worker with one engine batch per parameter set
   (``STACK_RUNS = 1``), the reference for the gain from running many parameter sets in one
-  vectorized batch (``sim/sweeps/stacked.py``); ``--no-unstacked`` skips it.
+  vectorized batch (``sim/studies/sweeps/stacked.py``); ``--no-unstacked`` skips it.
 * **Peak memory.** A 20,000-run sweep (the same parameters, 2,000 sets x 10 replicates) on
   2 workers; horizon to 2027-12 (21 months) by default to keep the benchmark to minutes,
   the full horizon with ``--full``. The sweep runs in a child process that reports its own
@@ -49,9 +49,9 @@ GIB = 1024**3
 CHILD = """
 import json, resource, sys
 from pathlib import Path
-from sim.sweeps.run import run_sweep
-from sim.sweeps.spec import load_spec
-import sim.sweeps.chunks as chunks
+from sim.studies.sweeps.run import run_sweep
+from sim.studies.sweeps.spec import load_spec
+import sim.studies.sweeps.chunks as chunks
 if sys.argv[4] == "unstacked":
     chunks.STACK_RUNS = 1  # one engine batch per parameter set (its replicates)
 spec = load_spec(sys.argv[1])
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{rates[1] * seconds / n_runs:.2f}x")
         import pyarrow.parquet as pq
 
-        from sim.sweeps.store import RUNS
+        from sim.studies.sweeps.store import RUNS
 
         same = pq.read_table(folder / "speed-1" / RUNS).equals(
             pq.read_table(folder / "speed-2" / RUNS))

@@ -24,13 +24,13 @@ import sys
 
 import numpy as np
 
-from sim import indicators as ind
-from sim import metrics
 from sim.calendar import format_month, parse_month
-from sim.engine import simulate
-from sim.outputs import event_log
-from sim.scenario import JURISDICTIONS, load_scenario, resolve_scenario_path
-from sim.seeds import CAMPS, load_seeds
+from sim.core.engine import simulate
+from sim.inputs.scenario import JURISDICTIONS, load_scenario, resolve_scenario_path
+from sim.inputs.seeds import CAMPS, load_seeds
+from sim.measures import indicators as ind
+from sim.measures import metrics
+from sim.report.outputs import event_log
 
 LIBRARY = ("cn-funding-crunch", "us-open-ban", "distillation-crackdown",
            "export-controls-tighten", "safety-shock-wave", "sovereign-open-fund",
@@ -104,7 +104,8 @@ def us_ban(base, ban) -> None:
 
 
 def headline(results) -> dict[str, np.ndarray]:
-    """Per-run headline outcomes, read through the indicator library (sim/indicators.py)."""
+    """Per-run headline outcomes, read through the indicator library
+    (sim/measures/indicators.py)."""
     gap = ind.series_gap(results, "closed_vs_open")
     t27 = _step(results, "2027-12")
     return {

@@ -1,11 +1,11 @@
 """Mesa agents of :class:`sim.model.OpenGapModel`: thin views onto one run's state arrays.
 
-The engine keeps all state in arrays shaped ``(runs, agents)`` (:class:`sim.world.WorldState`)
+The engine keeps all state in arrays shaped ``(runs, agents)`` (:class:`sim.core.world.WorldState`)
 and the mechanisms decide for every agent at once. An agent here therefore holds nothing but
 its index: each property reads ``self.model.state`` (run 0 of the model's one-run state) or
-the static :class:`sim.world.Population`, so an agent always shows the current month and can
+the static :class:`sim.core.world.Population`, so an agent always shows the current month and can
 never drift from the arrays the engine steps. Agents have no ``step``: the month is advanced
-by :func:`sim.engine.step`, called from :meth:`sim.model.OpenGapModel.step`.
+by :func:`sim.core.engine.step`, called from :meth:`sim.model.OpenGapModel.step`.
 
 Labs that exit or are acquired stay registered with ``alive == False`` (their rows stay in
 the arrays too), so indices and Mesa ``unique_id`` values are stable over a run.
@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from sim.scenario import JURISDICTIONS
-from sim.seeds import CAMPS
-from sim.world import POLICIES
+from sim.core.world import POLICIES
+from sim.inputs.scenario import JURISDICTIONS
+from sim.inputs.seeds import CAMPS
 
 if TYPE_CHECKING:
     from sim.model import OpenGapModel

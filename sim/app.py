@@ -14,7 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from sim.scenario import ScenarioError, scenarios_dir
+from sim.inputs.scenario import ScenarioError, scenarios_dir
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765

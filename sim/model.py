@@ -1,15 +1,15 @@
 """The Mesa face of the engine: one world, inspectable, Solara- and ``batch_run``-ready.
 
-:class:`OpenGapModel` holds a one-run :class:`sim.world.WorldState` and advances it with
-:func:`sim.engine.step`, the same mechanism functions the batched engine uses, on the same
-random draws: run ``run_index`` of :class:`sim.rng.RandomStreams` under ``sim_seed``. Model
+:class:`OpenGapModel` holds a one-run :class:`sim.core.world.WorldState` and advances it with
+:func:`sim.core.engine.step`, the same mechanism functions the batched engine uses, on the same
+random draws: run ``run_index`` of :class:`sim.core.rng.RandomStreams` under ``sim_seed``. Model
 ``(scenario, sim_seed, run_index)`` therefore reproduces run ``run_index`` of
-``sim.engine.simulate(scenario, n_runs=..., seed=sim_seed)`` exactly. The agents
+``sim.core.engine.simulate(scenario, n_runs=..., seed=sim_seed)`` exactly. The agents
 (:mod:`sim.agents`) are views onto this state, so inspecting them never copies or changes it.
 
 Following Mesa's convention the DataCollector records the seeded world at construction
 (``model.steps == 0``) and then the world after each monthly step; record ``k`` (k >= 1)
-equals month ``k - 1`` of the engine's :class:`sim.engine.Results`. ``running`` turns False
+equals month ``k - 1`` of the engine's :class:`sim.core.engine.Results`. ``running`` turns False
 after the scenario's last month; further ``step()`` calls do nothing.
 
 Example::
@@ -34,12 +34,12 @@ import numpy as np
 
 from sim.agents import RUN, BuyerAgent, LabAgent, SovereignAgent
 from sim.calendar import format_month
-from sim.engine import camp_best, output_camp_masks
-from sim.engine import step as engine_step
-from sim.rng import RandomStreams
-from sim.scenario import Scenario, load_scenario, resolve_scenario_path
-from sim.seeds import Seeds, check_seed_world, load_seeds
-from sim.world import OUTPUT_CAMPS, Population, World, WorldState, build_world, initial_state
+from sim.core.engine import camp_best, output_camp_masks
+from sim.core.engine import step as engine_step
+from sim.core.rng import RandomStreams
+from sim.core.world import OUTPUT_CAMPS, Population, World, WorldState, build_world, initial_state
+from sim.inputs.scenario import Scenario, load_scenario, resolve_scenario_path
+from sim.inputs.seeds import Seeds, check_seed_world, load_seeds
 
 if TYPE_CHECKING:
     from mesa.agent import AgentSet
@@ -89,7 +89,7 @@ class OpenGapModel(mesa.Model):
 
     Args:
         scenario: a shipped scenario name (``"baseline"``), a path to a TOML file, or a
-            :class:`sim.scenario.Scenario`.
+            :class:`sim.inputs.scenario.Scenario`.
         sim_seed: master seed of the simulation's random streams (the engine's ``seed``).
         run_index: which run of that seed to simulate (the engine's global run number).
         overrides: dotted-path parameter overrides applied with
@@ -152,7 +152,7 @@ class OpenGapModel(mesa.Model):
     # -- stepping ---------------------------------------------------------------------------
 
     def step(self) -> None:
-        """Simulate one month with :func:`sim.engine.step`, then collect data."""
+        """Simulate one month with :func:`sim.core.engine.step`, then collect data."""
         if self.state.month >= self.n_months:
             self.running = False
             return

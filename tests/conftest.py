@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.scenario import Scenario, load_scenario
-from sim.seeds import Seeds, load_seeds
+from sim.inputs.scenario import Scenario, load_scenario
+from sim.inputs.seeds import Seeds, load_seeds
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"

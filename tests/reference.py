@@ -3,8 +3,8 @@
 This is the "Mesa-style" version of the rules of DESIGN.md section 4: one run at a time,
 plain Python floats and :mod:`math`, explicit loops over labs, sovereigns, regions and
 buyers. It is written from the mechanism docstrings and mirrors the vectorized engine
-(:func:`sim.engine.step`) rule by rule and in the same order of operations, so that, fed the
-same random draws (:class:`sim.rng.MonthDraws`), both produce the same state to round-off:
+(:func:`sim.core.engine.step`) rule by rule and in the same order of operations, so that, fed the
+same random draws (:class:`sim.core.rng.MonthDraws`), both produce the same state to round-off:
 
 * policy -> funding -> compute -> research -> market -> adoption;
 * ties are broken like ``np.argmax`` (first index): the acquirer of an exiting lab is the
@@ -13,8 +13,8 @@ same random draws (:class:`sim.rng.MonthDraws`), both produce the same state to 
   adjusted logit probabilities ``p_m = q_m e^{s [m = c]} / (1 + q_c (e^s - 1))``; a draw
   beyond the last cumulative value falls back to the last lab with ``q > 0``.
 
-Nothing here imports the mechanism modules: only the world description (:mod:`sim.world`),
-the random streams (:mod:`sim.rng`) and the scenario loader are shared. It is used by
+Nothing here imports the mechanism modules: only the world description (:mod:`sim.core.world`),
+the random streams (:mod:`sim.core.rng`) and the scenario loader are shared. It is used by
 ``tests/test_reference.py`` to check the engine and by ``experiments/bench_engine.py`` as the
 speed baseline.
 """
@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from sim.mechanisms.funding import MAX_ROUND_USD_BN  # a documented constant, not logic
-from sim.rng import MonthDraws, RandomStreams
-from sim.scenario import JURISDICTIONS, Scenario
-from sim.seeds import Seeds, load_seeds
-from sim.world import World, WorldState, build_world, initial_state
+from sim.core.mechanisms.funding import MAX_ROUND_USD_BN  # a documented constant, not logic
+from sim.core.rng import MonthDraws, RandomStreams
+from sim.core.world import World, WorldState, build_world, initial_state
+from sim.inputs.scenario import JURISDICTIONS, Scenario
+from sim.inputs.seeds import Seeds, load_seeds
 
 INF = math.inf
 #: Same bound as the engine's inverse Poisson CDF (a property of the rule, not of the code).
@@ -655,7 +655,7 @@ class RefSimulation:
 def reference_simulate(scenario: Scenario, n_runs: int, seed: int, seeds: Seeds | None = None,
                        first_run: int = 0) -> RefSimulation:
     """Simulate runs ``first_run ..`` one at a time and month by month with the reference
-    rules and the engine's random streams (so run ``r`` matches ``sim.engine.simulate``)."""
+    rules and the engine's random streams (so run ``r`` matches ``sim.core.engine.simulate``)."""
     seeds = seeds or load_seeds()
     world = build_world(scenario, seeds)
     pop = world.population

@@ -1,4 +1,4 @@
-"""Grouped sums over labs (``sim.arrays``): the sums a per-agent loop makes, bit for bit, and
+"""Grouped sums over labs (``sim.core.arrays``): the sums a per-agent loop makes, bit for bit, and
 a row's sums do not depend on the other rows (runs) summed with it."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sim.arrays import sum_by_lab_group
+from sim.core.arrays import sum_by_lab_group
 
 
 @st.composite

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim import bets as bets_mod
-from sim.cli import main
-from sim.commands import DEFAULT_BETS_FILE
-from sim.engine import simulate
-from sim.scenario import Scenario
-from sim.seeds import Seeds
+from sim.cli.main import main
+from sim.cli.studies import DEFAULT_BETS_FILE
+from sim.core.engine import simulate
+from sim.inputs.scenario import Scenario
+from sim.inputs.seeds import Seeds
+from sim.studies import bets as bets_mod
 
 TINY = ('extends = "baseline"\nname = "tiny"\n\n[time]\nend = "2027-03"\n\n'
         "[population]\nbuyers_per_segment = 6\n")

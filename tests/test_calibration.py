@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from sim.calendar import parse_month
-from sim.calibration.fit import Objective, Observed, calibrate, camp_frontiers
-from sim.calibration.report import Bands, fragment_text
-from sim.calibration.spec import CalibrationError, load_spec, parse_spec
-from sim.cli import main
-from sim.engine import simulate
-from sim.scenario import load_scenario
-from sim.seeds import load_seeds
+from sim.cli.main import main
+from sim.core.engine import simulate
+from sim.inputs.scenario import load_scenario
+from sim.inputs.seeds import load_seeds
+from sim.report.calibration import Bands, fragment_text
+from sim.studies.calibration.fit import Objective, Observed, calibrate, camp_frontiers
+from sim.studies.calibration.spec import CalibrationError, load_spec, parse_spec
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"

@@ -12,8 +12,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from sim.cli import main
-from sim.scenario import load_scenario, scenarios_dir
+from sim.cli.main import main
+from sim.inputs.scenario import load_scenario, scenarios_dir
 
 EXPECTED_COLUMNS = ["run", "step", "month", "metric", "camp", "segment", "value"]
 BASELINE = scenarios_dir() / "baseline.toml"

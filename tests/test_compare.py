@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import compare
 from sim.calendar import parse_month
-from sim.cli import main
-from sim.engine import simulate
-from sim.scenario import Scenario
-from sim.seeds import Seeds
+from sim.cli.main import main
+from sim.core.engine import simulate
+from sim.inputs.scenario import Scenario
+from sim.inputs.seeds import Seeds
+from sim.studies import compare
 
 TINY = ('extends = "baseline"\nname = "{name}"\n\n[time]\nend = "2027-03"\n\n'
         "[population]\nbuyers_per_segment = 6\n")

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from sim.cli import main
+from sim.cli.main import main
+from sim.core.engine import simulate
+from sim.core.world import OUTPUT_CAMPS
 from sim.dashboard import figures
 from sim.dashboard.ensemble import ensemble_bands, recompute
 from sim.dashboard.settings import (
@@ -24,11 +26,9 @@ from sim.dashboard.settings import (
     shipped_scenarios,
 )
 from sim.dashboard.world import SteppedWorld
-from sim.engine import simulate
-from sim.outputs import event_log
-from sim.scenario import Scenario, load_scenario
-from sim.seeds import Seeds
-from sim.world import OUTPUT_CAMPS
+from sim.inputs.scenario import Scenario, load_scenario
+from sim.inputs.seeds import Seeds
+from sim.report.outputs import event_log
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
-from sim.engine import Results, simulate, step
-from sim.rng import BLOCK_MONTHS, RandomStreams
-from sim.scenario import Scenario
-from sim.seeds import Seeds
-from sim.world import build_world, initial_state
+from sim.core.engine import Results, simulate, step
+from sim.core.rng import BLOCK_MONTHS, RandomStreams
+from sim.core.world import build_world, initial_state
+from sim.inputs.scenario import Scenario
+from sim.inputs.seeds import Seeds
 
 SEED = 20260401
 R = 4

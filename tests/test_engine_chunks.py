@@ -7,12 +7,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from sim import engine
-from sim.engine import simulate
-from sim.scenario import Scenario
-from sim.seeds import Seeds
-from sim.sweeps.stacked import simulate_stack
-from sim.world import build_world
+from sim.core import engine
+from sim.core.engine import simulate
+from sim.core.world import build_world
+from sim.inputs.scenario import Scenario
+from sim.inputs.seeds import Seeds
+from sim.studies.sweeps.stacked import simulate_stack
 
 
 def test_chunked_batch_equals_one_chunk(small_scenario: Scenario, seeds: Seeds,

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim import indicators as ind
-from sim import metrics
-from sim.engine import Results, simulate
-from sim.scenario import Scenario
-from sim.seeds import CAMPS, Seeds
+from sim.core.engine import Results, simulate
+from sim.inputs.scenario import Scenario
+from sim.inputs.seeds import CAMPS, Seeds
+from sim.measures import indicators as ind
+from sim.measures import metrics
 
 
 @pytest.fixture(scope="module")

@@ -21,12 +21,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sim.calendar import format_month, parse_month
-from sim.engine import simulate, step
-from sim.mechanisms.market import segment_tokens
-from sim.rng import RandomStreams
-from sim.scenario import JURISDICTIONS, Scenario
-from sim.seeds import CAMPS, Seeds
-from sim.world import OUTPUT_CAMPS, build_world, initial_state
+from sim.core.engine import simulate, step
+from sim.core.mechanisms.market import segment_tokens
+from sim.core.rng import RandomStreams
+from sim.core.world import OUTPUT_CAMPS, build_world, initial_state
+from sim.inputs.scenario import JURISDICTIONS, Scenario
+from sim.inputs.seeds import CAMPS, Seeds
 
 N_RUNS = 2
 START = parse_month("2026-04")

@@ -1,4 +1,4 @@
-"""The compiled buyer tallies (``sim.kernels``) against plain per-buyer loops, bit for bit:
+"""The compiled buyer tallies (``sim.core.kernels``) against plain per-buyer loops, bit for bit:
 unserved buyers (choice -1) count nowhere, sums run in buyer order, and a run's tallies do
 not depend on the other runs in its batch. (``choose_models`` is checked against the
 per-buyer choice rule in ``test_market_choice.py``.)"""
@@ -15,7 +15,7 @@ from conftest import BASELINE_PATH, SMALL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.kernels import (
+from sim.core.kernels import (
     compiled,
     param_at,
     served_tallies,
@@ -125,11 +125,11 @@ def test_param_at_reads_numbers_and_per_run_values_in_compiled_code():
 #: typed with numbers and with per-run values.
 FRESH_BUILD = """
 import numpy as np
-from sim.engine import simulate
-from sim.scenario import load_scenario
-from sim.seeds import load_seeds
-from sim.sweeps.stacked import simulate_stack
-from sim.world import build_world
+from sim.core.engine import simulate
+from sim.inputs.scenario import load_scenario
+from sim.inputs.seeds import load_seeds
+from sim.studies.sweeps.stacked import simulate_stack
+from sim.core.world import build_world
 
 seeds = load_seeds()
 small = load_scenario({path!r}).with_overrides({small!r})

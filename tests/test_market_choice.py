@@ -1,4 +1,5 @@
-"""The buyer choice (``market.choose``, compiled in ``sim.kernels``) against the per-buyer rule.
+"""The buyer choice (``market.choose``, compiled in ``sim.core.kernels``) against the
+per-buyer rule.
 
 The rule, as in ``tests/reference.py``: softmax of the group's utilities in lab order, then
 the count of models ``m`` with ``C_m + extra [m >= c] <= U (1 + extra)``, falling back to the
@@ -17,7 +18,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.mechanisms.market import choose
+from sim.core.mechanisms.market import choose
 
 N_G, N_K = 2, 3
 
@@ -63,7 +64,7 @@ def markets(draw):
     switch_cost = np.array(draw(st.lists(st.floats(0.0, 3.0), min_size=N_K, max_size=N_K)))
     pop = SimpleNamespace(buyer_jurisdiction=jurisdiction, buyer_segment=segment,
                           seg_switch_cost=switch_cost,
-                          # as sim.world.build_population derives them
+                          # as sim.core.world.build_population derives them
                           buyer_group=jurisdiction * N_K + segment,
                           buyer_switch_gain=np.expm1(switch_cost)[segment])
     choice = np.array(draw(st.lists(st.integers(-1, n_labs - 1), min_size=n_runs * n_buyers,

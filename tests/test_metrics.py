@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from sim import metrics
-from sim.metrics import history_lag, lag_months
+from sim.measures import metrics
+from sim.measures.metrics import history_lag, lag_months
 
 
 def _lag1(history, leader, trailing):

@@ -1,14 +1,14 @@
-"""The outcome registry reads the same numbers as sim.metrics at the month asked for."""
+"""The outcome registry reads the same numbers as sim.measures.metrics at the month asked for."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sim import metrics
 from sim.calendar import parse_month
-from sim.engine import simulate
-from sim.outcomes import OUTCOMES, OutcomeError, evaluate, parse_outcome
+from sim.core.engine import simulate
+from sim.measures import metrics
+from sim.measures.outcomes import OUTCOMES, OutcomeError, evaluate, parse_outcome
 
 
 @pytest.fixture(scope="module")

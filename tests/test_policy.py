@@ -16,15 +16,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sim.engine import simulate, step
-from sim.mechanisms.funding import foreign_closed_dependency, grant_demand, sovereign_grants
-from sim.mechanisms.market import group_utilities, model_prices
-from sim.mechanisms.policy import BAN, CRACKDOWN, EXPORT, decide_policies, effective_policy
-from sim.mechanisms.research import home_ban_threshold
-from sim.rng import RandomStreams
-from sim.scenario import JURISDICTIONS, Scenario
-from sim.seeds import CAMPS, Seeds
-from sim.world import build_world, initial_state
+from sim.core.engine import simulate, step
+from sim.core.mechanisms.funding import foreign_closed_dependency, grant_demand, sovereign_grants
+from sim.core.mechanisms.market import group_utilities, model_prices
+from sim.core.mechanisms.policy import BAN, CRACKDOWN, EXPORT, decide_policies, effective_policy
+from sim.core.mechanisms.research import home_ban_threshold
+from sim.core.rng import RandomStreams
+from sim.core.world import build_world, initial_state
+from sim.inputs.scenario import JURISDICTIONS, Scenario
+from sim.inputs.seeds import CAMPS, Seeds
 
 SEED = 20260401
 N_RUNS = 8

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.rng import BLOCK_MONTHS, N_POLICIES, STREAMS, RandomStreams, spawned_seed_words
+from sim.core.rng import BLOCK_MONTHS, N_POLICIES, STREAMS, RandomStreams, spawned_seed_words
 
 
 def _numpy_words(seed: int, runs, streams) -> np.ndarray:

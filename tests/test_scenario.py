@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.scenario import EVENT_KINDS, Scenario, ScenarioError, load_scenario
+from sim.inputs.scenario import EVENT_KINDS, Scenario, ScenarioError, load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 BASELINE_PATH = SCENARIOS / "baseline.toml"

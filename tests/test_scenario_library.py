@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.engine import simulate
-from sim.scenario import load_scenario, resolve_scenario_path
+from sim.core.engine import simulate
+from sim.inputs.scenario import load_scenario, resolve_scenario_path
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 LIBRARY = ("baseline", "cn-funding-crunch", "us-open-ban", "distillation-crackdown",

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from sim.calendar import parse_month
-from sim.engine import simulate
-from sim.scenario import SEED_WORLDS, ScenarioError, load_scenario
-from sim.seeds import SeedError, load_seeds, seed_world_dir, seeds_dir
-from sim.world import OUTPUT_CAMPS
+from sim.core.engine import simulate
+from sim.core.world import OUTPUT_CAMPS
+from sim.inputs.scenario import SEED_WORLDS, ScenarioError, load_scenario
+from sim.inputs.seeds import SeedError, load_seeds, seed_world_dir, seeds_dir
 
 REPO = Path(__file__).resolve().parents[1]
 HISTORY = REPO / "scenarios" / "history-2023.toml"
@@ -91,7 +91,7 @@ def test_history_scenario_simulates_from_its_seed_world(history, seeds_2023) -> 
 
 
 def test_cli_runs_the_history_scenario(tmp_path: Path, capsys) -> None:
-    from sim.cli import main
+    from sim.cli.main import main
 
     out = tmp_path / "out"
     assert main(["run", "history-2023", "--runs", "2", "--no-plots", "--out", str(out)]) == 0

@@ -10,9 +10,9 @@ import numpy as np
 import pyarrow as pa
 from test_sweep import write_spec
 
-from sim.cli import main
-from sim.discover import discover, find_boxes
-from sim.sensitivity import saltelli_points, sobol_from_outputs
+from sim.cli.main import main
+from sim.studies.discover import discover, find_boxes
+from sim.studies.sensitivity import saltelli_points, sobol_from_outputs
 
 
 def test_sobol_indices_of_a_linear_model() -> None:

@@ -8,9 +8,9 @@ from dataclasses import fields, replace
 import numpy as np
 import pytest
 
-from sim.engine import simulate_world
-from sim.sweeps.stacked import BATCHABLE, group_by_world, simulate_stack, world_key
-from sim.world import Params, build_world
+from sim.core.engine import simulate_world
+from sim.core.world import Params, build_world
+from sim.studies.sweeps.stacked import BATCHABLE, group_by_world, simulate_stack, world_key
 
 
 def _variant(world, factor: float):

@@ -17,11 +17,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.cli import main
-from sim.sweeps import SweepError, store
-from sim.sweeps.design import design_values
-from sim.sweeps.run import run_sweep
-from sim.sweeps.spec import Parameter, load_spec
+from sim.cli.main import main
+from sim.studies.sweeps import SweepError, store
+from sim.studies.sweeps.design import design_values
+from sim.studies.sweeps.run import run_sweep
+from sim.studies.sweeps.spec import Parameter, load_spec
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -177,7 +177,7 @@ def test_dask_backend_uses_an_existing_scheduler(tmp_path: Path) -> None:
 
 def test_unreachable_scheduler_is_a_one_line_error(tmp_path: Path, capsys,
                                                    monkeypatch) -> None:
-    import sim.sweeps.backends as backends
+    import sim.studies.sweeps.backends as backends
 
     monkeypatch.setattr(backends, "CONNECT_TIMEOUT", "1s")
     spec = write_spec(tmp_path, samples=2, replicates=1)
@@ -189,7 +189,7 @@ def test_unreachable_scheduler_is_a_one_line_error(tmp_path: Path, capsys,
 
 def test_many_replicates_run_in_blocks_with_the_same_numbers(tmp_path: Path,
                                                              monkeypatch) -> None:
-    import sim.sweeps.chunks as chunks
+    import sim.studies.sweeps.chunks as chunks
 
     spec = load_spec(write_spec(tmp_path, samples=2, replicates=5))
     run_sweep(spec, tmp_path / "whole", workers=1)
@@ -200,8 +200,8 @@ def test_many_replicates_run_in_blocks_with_the_same_numbers(tmp_path: Path,
 
 def test_replicate_j_shares_random_numbers_across_samples(tmp_path: Path) -> None:
     """Run j of every parameter set uses the engine's run j under the sweep seed."""
-    from sim.engine import simulate
-    from sim.outcomes import evaluate
+    from sim.core.engine import simulate
+    from sim.measures.outcomes import evaluate
 
     spec = load_spec(write_spec(tmp_path, samples=4, replicates=2))
     run_sweep(spec, tmp_path / "out", workers=1)
@@ -217,7 +217,7 @@ def test_replicate_j_shares_random_numbers_across_samples(tmp_path: Path) -> Non
 
 def test_failed_parameter_set_is_recorded_and_the_sweep_goes_on(tmp_path: Path,
                                                                 monkeypatch) -> None:
-    import sim.sweeps.chunks as chunks
+    import sim.studies.sweeps.chunks as chunks
 
     spec = load_spec(write_spec(tmp_path, samples=6, replicates=2))
     bad = design_values(spec)[3]

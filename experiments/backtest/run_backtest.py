@@ -4,7 +4,7 @@
     python experiments/backtest/run_backtest.py [--runs 200]
 
 1. Fits the parameters of ``calibrate-2023-2024.toml`` (history-2023 scenario, loss over
-   2023-01..2024-12 only) with :func:`sim.calibration.fit.calibrate`.
+   2023-01..2024-12 only) with :func:`sim.studies.calibration.fit.calibrate`.
 2. Simulates the fitted scenario over its whole horizon (2023-01..2026-03) with a larger
    ensemble and scores each series in sample (2023-01..2024-12) and out of sample
    (2025-01..2026-03): RMSE of the median, bias, and the share of months in which the
@@ -31,19 +31,19 @@ from pathlib import Path
 import numpy as np
 
 from sim.calendar import format_month, parse_month
-from sim.calibration.fit import CalibrationResult, Objective, calibrate, load_observed
-from sim.calibration.report import (
+from sim.core.engine import simulate
+from sim.inputs.seeds import load_seeds
+from sim.report.calibration import (
     Bands,
     fragment_text,
     parameter_table,
     plot_bands,
     stats_table,
 )
-from sim.calibration.spec import load_spec
-from sim.engine import simulate
-from sim.outputs import write_text_atomic
-from sim.plots import EPOCH_CREDIT
-from sim.seeds import load_seeds
+from sim.report.figures import EPOCH_CREDIT
+from sim.report.outputs import write_text_atomic
+from sim.studies.calibration.fit import CalibrationResult, Objective, calibrate, load_observed
+from sim.studies.calibration.spec import load_spec
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -79,7 +79,7 @@ def load_cross_section_slope() -> tuple[float, float]:
     """Epoch's cross-section slope b (and s.e.) of ECI on log10 training FLOP."""
     import csv
 
-    from sim.seeds import seeds_dir
+    from sim.inputs.seeds import seeds_dir
 
     with (seeds_dir() / "derived" / "eci_compute_fit.csv").open(encoding="utf-8") as fh:
         row = next(r for r in csv.DictReader(fh) if r["param"] == "b")
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         "Uncertainty: Gauss-Newton standard errors at the optimum (central-difference "
         "Jacobian of the median residuals, covariance inflated by n / n_eff = "
         f"{fit.n_observations} / {fit.n_effective} for the autocorrelation of running maxima; "
-        "see `sim/calibration/fit.py`); the integer lag is profiled instead. 'Weakly "
+        "see `sim/studies/calibration/fit.py`); the integer lag is profiled instead. 'Weakly "
         "identified' means the approximate 90% interval spans most of the allowed range: "
         "the 2023-2024 record does not pin that parameter down. Strongly correlated "
         "estimates (|r| >= 0.7): " + ("; ".join(pairs) if pairs else "none") + ".",

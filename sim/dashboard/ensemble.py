@@ -2,7 +2,7 @@
 
 :func:`recompute` is what the page calls after a control changes (and what
 ``experiments/bench_app.py`` times): apply the controls to the scenario, simulate ``n_runs``
-runs with :func:`sim.engine.simulate`, and keep only quantiles over runs of the headline
+runs with :func:`sim.core.engine.simulate`, and keep only quantiles over runs of the headline
 series, so the page holds a few kilobytes per ensemble rather than the raw arrays.
 """
 
@@ -13,12 +13,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sim import metrics
 from sim.calendar import to_datetime64
+from sim.core.engine import simulate
 from sim.dashboard.settings import Settings, apply_settings, settings_summary
-from sim.engine import simulate
-from sim.scenario import Scenario
-from sim.seeds import Seeds
+from sim.inputs.scenario import Scenario
+from sim.inputs.seeds import Seeds
+from sim.measures import metrics
 
 #: Quantiles drawn: the band's edges and the median line.
 QUANTILES = (0.1, 0.5, 0.9)
@@ -29,9 +29,9 @@ class Bands:
     """Quantiles :data:`QUANTILES` over runs (axis 0, length 3) of the headline series.
 
     ``frontier`` (3, T, C5): released bench frontier per output camp (``OUTPUT_CAMPS``), ECI
-    points. ``gap`` / ``lag``: per camp pair of :data:`sim.metrics.PAIRS`, (3, T), ECI points
-    and months. ``open_token_share`` / ``open_dollar_share`` (3, T): share of all tokens /
-    of all buyer spend on open-weight models. ``alive`` (3, T, C4): labs operating per lab
+    points. ``gap`` / ``lag``: per camp pair of :data:`sim.measures.metrics.PAIRS`, (3, T),
+    ECI points and months. ``open_token_share`` / ``open_dollar_share`` (3, T): share of all
+    tokens / of all buyer spend on open-weight models. ``alive`` (3, T, C4): labs operating per lab
     camp (``CAMPS``). ``dates`` (T,): first day of each simulated month. ``seconds``: wall
     time of the simulation and summary.
     """

@@ -4,7 +4,7 @@ to draw from the server's worker threads).
 Every panel draws the ensemble as a median line and a shaded 10-90% band per series, the
 baseline ensemble's medians as dashed lines when comparing, and the stepped world (run 0)
 as a thin solid line up to its current month, marked by a vertical line. Colours and labels
-per camp are those of :mod:`sim.plots`.
+per camp are those of :mod:`sim.report.figures`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import matplotlib.dates as mdates
 import numpy as np
 from matplotlib.figure import Figure
 
+from sim.core.world import OUTPUT_CAMPS
 from sim.dashboard.ensemble import Bands
-from sim.metrics import PAIRS, lag_months
-from sim.plots import CAMP_COLORS, CAMP_LABELS, PAIR_COLORS, PAIR_LABELS
-from sim.seeds import CAMPS
-from sim.world import OUTPUT_CAMPS
+from sim.inputs.seeds import CAMPS
+from sim.measures.metrics import PAIRS, lag_months
+from sim.report.figures import CAMP_COLORS, CAMP_LABELS, PAIR_COLORS, PAIR_LABELS
 
 FIGSIZE = (6.4, 3.9)
 #: ``savefig`` options for the page: fast zlib level (encoding was a sixth of redraw time).

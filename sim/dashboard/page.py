@@ -36,8 +36,8 @@ from sim.dashboard.settings import (
     shipped_scenarios,
 )
 from sim.dashboard.world import SteppedWorld
-from sim.scenario import JURISDICTIONS, Scenario, ScenarioError
-from sim.seeds import Seeds, load_seeds
+from sim.inputs.scenario import JURISDICTIONS, Scenario, ScenarioError
+from sim.inputs.seeds import Seeds, load_seeds
 
 #: Seconds a control must stay still before the ensemble is recomputed.
 DEBOUNCE_SECONDS = 0.25

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sim.calendar import format_month, parse_month
-from sim.scenario import (
+from sim.inputs.scenario import (
     Scenario,
     ScenarioError,
     load_scenario,
@@ -75,7 +75,7 @@ class Settings:
 
 
 def shipped_scenarios() -> list[str]:
-    """Names of the scenarios in :func:`sim.scenario.scenarios_dir`, baseline first."""
+    """Names of the scenarios in :func:`sim.inputs.scenario.scenarios_dir`, baseline first."""
     names = sorted(p.stem for p in scenarios_dir().glob("*.toml"))
     return sorted(names, key=lambda n: n != "baseline")
 

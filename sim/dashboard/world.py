@@ -3,8 +3,8 @@
 :class:`SteppedWorld` is an :class:`sim.model.OpenGapModel` (so it reproduces run
 ``run_index`` of the engine under ``sim_seed`` exactly) whose DataCollector also records the
 per-camp series the dashboard draws. After each month it also records the engine's monthly
-outputs (the same recording :func:`sim.engine.simulate` does), so its event log is
-:func:`sim.outputs.event_log` of the months simulated so far: the very rows ``opengap run``
+outputs (the same recording :func:`sim.core.engine.simulate` does), so its event log is
+:func:`sim.report.outputs.event_log` of the months simulated so far: the very rows ``opengap run``
 writes to ``events.csv`` for this run (scheduled events, policies enacted or lapsed, bans and
 crackdowns in force or lifted, funding and safety shocks, exits and acquisitions).
 """
@@ -18,11 +18,11 @@ import mesa
 import numpy as np
 
 # The engine's own per-month recording, so the log cannot drift from events.csv.
-from sim.engine import MonthlyRecorder, Results
+from sim.core.engine import MonthlyRecorder, Results
+from sim.core.world import OUTPUT_CAMPS
+from sim.inputs.seeds import CAMPS
 from sim.model import MODEL_REPORTERS, OpenGapModel
-from sim.outputs import event_log
-from sim.seeds import CAMPS
-from sim.world import OUTPUT_CAMPS
+from sim.report.outputs import event_log
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,317 @@
+"""The vectorized monthly step loop over a batch of runs.
+
+``step`` applies the mechanisms of DESIGN.md section 4 in order (policy, funding, compute,
+research, market, adoption) to a :class:`WorldState` whose arrays are shaped ``(runs, ...)``
+and returns the next state plus the month's record. ``simulate`` runs a whole scenario for a
+batch of runs and stores per-month outputs in a :class:`Results`; only those outputs grow
+with the horizon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+from sim.core.arrays import sum_by_lab_group
+from sim.core.kernels import served_tallies
+from sim.core.mechanisms.adoption import adoption_step
+from sim.core.mechanisms.compute import compute_step
+from sim.core.mechanisms.funding import funding_step
+from sim.core.mechanisms.market import buyer_tokens, market_step
+from sim.core.mechanisms.policy import investor_sentiment, policy_step
+from sim.core.mechanisms.research import research_step
+from sim.core.rng import MonthDraws, RandomStreams
+from sim.core.world import OUTPUT_CAMPS, World, WorldState, build_world, initial_state
+from sim.inputs.scenario import JURISDICTIONS, Scenario
+from sim.inputs.seeds import CAMPS, Seeds, check_seed_world, load_seeds
+
+#: Runs simulated together in one chunk of a batch (the results do not depend on it). Past
+#: ~1,000 runs the lab-level mechanisms' numpy calls no longer gain from longer rows.
+CHUNK_RUNS = 1024
+
+
+def step(world: World, state: WorldState, draws: MonthDraws) -> tuple[WorldState, dict]:
+    """Advance every run in the batch by one month. Pure: ``state`` is not modified."""
+    pop, p = world.population, world.params
+    events = [ev for ev in world.schedule if ev.month == state.month]
+    # DESIGN.md section 4 order; each mechanism sees the state its predecessors left.
+    mechanisms: tuple[Callable[[WorldState], tuple[dict, dict]], ...] = (
+        lambda s: policy_step(s, world, events, draws),
+        lambda s: funding_step(s, world, draws),
+        lambda s: compute_step(s, pop, p),
+        lambda s: research_step(s, world, draws),
+        lambda s: market_step(s, pop, p, draws),
+        lambda s: adoption_step(s, pop, p),
+    )
+    flows: dict[str, np.ndarray] = {}
+    # The month's own copy of the state: each mechanism's updates are written into it in
+    # turn (``state`` itself is never modified).
+    state = _updated(state, {})
+    for mechanism in mechanisms:
+        updates, info = mechanism(state)
+        _set_fields(state, updates)
+        flows.update(info)
+    _set_fields(state, {"month": state.month + 1})
+    return state, flows
+
+
+def _updated(state: WorldState, updates: dict[str, Any]) -> WorldState:
+    """``dataclasses.replace(state, **updates)`` without re-running ``__init__`` over every
+    field (it showed in profiles of small batches)."""
+    new = object.__new__(WorldState)
+    new.__dict__.update(state.__dict__)
+    _set_fields(new, updates)
+    return new
+
+
+def _set_fields(state: WorldState, updates: dict[str, Any]) -> None:
+    """Write ``updates`` into ``state`` (a step's own copy); a name that is not a field of
+    ``WorldState`` is a bug in a mechanism, so it raises."""
+    unknown = updates.keys() - state.__dict__.keys()
+    if unknown:
+        raise TypeError(f"WorldState has no field(s) {sorted(unknown)}")
+    state.__dict__.update(updates)
+
+
+@dataclass
+class Results:
+    """Per-month outputs of a batch, arrays shaped ``(runs, months, ...)``.
+
+    ``bench_frontier`` / ``robust_frontier`` (R, T, C5): running maximum of released scores
+    per output camp (ECI points). ``tokens`` / ``spend`` (R, T, K, C4): trillion tokens and
+    USD bn per segment and lab camp. ``cash`` (USD bn), ``compute`` (H100e), ``alive``
+    (count) (R, T, C4). Flow totals (R, T) in USD bn. ``exit_month`` (R, L): step of exit or
+    -1; ``acquirer`` (R, L): acquiring lab or -1. ``ban_active``, ``crackdown_active`` (R, T, S)
+    policy flags; ``policy_change`` (R, T, S, 3): +1 when a sovereign enacts a policy
+    (``sim.core.world.POLICIES``), -1 when it lapses; ``sovereign_grants`` (R, T, S) USD bn paid;
+    ``open_tokens_by_jurisdiction`` / ``large_open_tokens`` (R, T, G) trillion tokens of open
+    models (all / trained above ``policy.ban_threshold_flop``) used by each jurisdiction.
+    ``raise_attempts`` / ``raise_failures`` (R, T, C4): labs per camp that tried to raise
+    this month (runway below the trigger) / tried and failed. ``served_robust_tokens``
+    (R, T, K, C4): robustness score of the serving model times tokens served (ECI points x
+    trillion tokens); divided by ``tokens`` it is the token-weighted robustness buyers got.
+    """
+
+    scenario: Scenario
+    world: World
+    seed: int
+    run_ids: np.ndarray
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.run_ids)
+
+    @property
+    def n_months(self) -> int:
+        return self.world.params.n_months
+
+
+def output_camp_masks(world: World) -> np.ndarray:
+    """(C5, L) bool: labs belonging to each output camp."""
+    return np.stack([world.population.camp_mask(c) for c in OUTPUT_CAMPS])
+
+
+def camp_best(scores: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """(..., C5) best score per output camp from lab scores (..., L) and
+    ``output_camp_masks``; -inf for a camp with no labs."""
+    return np.max(np.where(masks, scores[..., None, :], -np.inf), axis=-1)
+
+
+def _allocate(n_runs: int, world: World) -> dict[str, np.ndarray]:
+    t = world.params.n_months
+    pop = world.population
+    k, c4, c5 = len(pop.segments), len(CAMPS), len(OUTPUT_CAMPS)
+    shapes = {
+        "bench_frontier": (c5,), "robust_frontier": (c5,), "tokens": (k, c4), "spend": (k, c4),
+        "cash": (c4,), "compute": (c4,), "alive": (c4,), "revenue": (c4,), "raised": (c4,),
+        "grants": (c4,), "lab_revenue_total": (), "host_margin": (), "spend_total": (),
+        "opex_total": (), "compute_spend_total": (), "written_off_total": (), "releases": (c4,),
+        "safety_shocks": (), "pressure": (pop.n_sovereigns,),
+        "ban_active": (pop.n_sovereigns,), "crackdown_active": (pop.n_sovereigns,),
+        "export_multiplier": (len(JURISDICTIONS),), "sentiment": (len(JURISDICTIONS),),
+        "sovereign_grants": (pop.n_sovereigns,), "policy_change": (pop.n_sovereigns, 3),
+        "random_funding_shocks": (len(JURISDICTIONS),),
+        "open_tokens_by_jurisdiction": (len(JURISDICTIONS),),
+        "large_open_tokens": (len(JURISDICTIONS),),
+        "raise_attempts": (c4,), "raise_failures": (c4,), "served_robust_tokens": (k, c4),
+    }
+    return {name: np.zeros((n_runs, t, *shape)) for name, shape in shapes.items()}
+
+
+def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
+            flows: dict[str, np.ndarray], masks: np.ndarray,
+            prev_frontiers: np.ndarray) -> np.ndarray:
+    """Store step ``t``'s outputs; returns the released frontiers (2, R, C5), bench and
+    robustness, running maxima over ``prev_frontiers``."""
+    frontiers = np.fmax(prev_frontiers, camp_best(np.stack([state.bench, state.robust]), masks))
+    out["bench_frontier"][:, t] = frontiers[0]
+    out["robust_frontier"][:, t] = frontiers[1]
+    # Every per-lab quantity recorded as camp totals, summed in one call.
+    attempts = flows["raise_attempts"]
+    per_lab = {"cash": state.cash, "compute": state.compute, "alive": state.alive,
+               "revenue": flows["revenue"], "raised": flows["raised"], "grants": flows["grants"],
+               "releases": flows["releases"], "raise_attempts": attempts,
+               "raise_failures": attempts & ~(flows["raised"] > 0)}
+    n_k = flows["tokens"].shape[1]
+    totals = sum_by_lab_group(np.concatenate(
+        [flows["tokens"], flows["spend"], *(v[:, None] for v in per_lab.values())], axis=1),
+        world.population.lab_camp, len(CAMPS))  # (R, 2K + len(per_lab), C4)
+    out["tokens"][:, t] = totals[:, :n_k]
+    out["spend"][:, t] = totals[:, n_k:2 * n_k]
+    for i, name in enumerate(per_lab, start=2 * n_k):
+        out[name][:, t] = totals[:, i]
+    out["lab_revenue_total"][:, t] = flows["revenue"].sum(axis=1)
+    out["host_margin"][:, t] = flows["host_margin"]
+    out["spend_total"][:, t] = flows["spend"].sum(axis=(1, 2))
+    out["opex_total"][:, t] = flows["opex"].sum(axis=1)
+    out["compute_spend_total"][:, t] = flows["compute_spend"].sum(axis=1)
+    out["written_off_total"][:, t] = flows["written_off"].sum(axis=1)
+    out["safety_shocks"][:, t] = flows["safety_shocks"]
+    out["pressure"][:, t] = state.pressure
+    out["ban_active"][:, t] = np.isfinite(state.ban_threshold)
+    out["crackdown_active"][:, t] = state.distill_enforcement < 1.0
+    out["export_multiplier"][:, t] = state.export_multiplier
+    out["sentiment"][:, t] = investor_sentiment(state.log_sentiment, state.shock_log)
+    out["sovereign_grants"][:, t] = flows["grants_paid"]
+    out["policy_change"][:, t] = flows["policy_change"]
+    out["random_funding_shocks"][:, t] = flows["random_funding_shocks"]
+    robust_tokens, open_tokens, large_open = served_outputs(
+        state, world, buyer_tokens(t, world.population))
+    out["open_tokens_by_jurisdiction"][:, t] = open_tokens
+    out["large_open_tokens"][:, t] = large_open
+    out["served_robust_tokens"][:, t] = robust_tokens
+    return frontiers
+
+
+def served_outputs(state: WorldState, world: World,
+                   buyer_tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What buyers got in a step (``state`` after it; ``buyer_tokens`` (B,) the trillion
+    tokens each buyer used), tallied buyer by buyer:
+
+    * (R, K, C4) sum over buyers served by each camp in each segment of tokens x the
+      serving model's robustness score (trillion tokens x ECI points);
+    * (R, G) trillion tokens buyers in each jurisdiction took from open models, all of
+      them and those trained above ``policy.ban_threshold_flop`` ("large" open models).
+    """
+    pop = world.population
+    return served_tallies(state.choice, buyer_tokens, pop.buyer_segment, pop.buyer_jurisdiction,
+                          pop.lab_camp, pop.lab_is_open, state.robust, state.released_flop,
+                          world.params.ban_threshold_flop, len(pop.segments), len(CAMPS),
+                          len(JURISDICTIONS))
+
+
+def simulate(
+    scenario: Scenario,
+    *,
+    n_runs: int,
+    seed: int,
+    first_run: int = 0,
+    seeds: Seeds | None = None,
+    progress: Callable[[int, int], Any] | None = None,
+) -> Results:
+    """Simulate runs ``first_run .. first_run + n_runs - 1`` of ``scenario`` under ``seed``.
+
+    Run ``r``'s results depend only on (scenario, seed, r), so any split of runs into
+    batches gives the same numbers. ``progress(done, total)`` is called after each month of
+    each chunk of runs, in run-months.
+    """
+    seeds = seeds or load_seeds(start=scenario.time.start)
+    check_seed_world(seeds, scenario.time.start)
+    world = build_world(scenario, seeds)
+    return simulate_world(scenario, world, seeds=seeds, seed=seed,
+                          run_ids=np.arange(first_run, first_run + n_runs), progress=progress)
+
+
+def _runs_of(world: World, runs: slice, n_runs: int) -> World:
+    """``world`` for a chunk ``runs`` of its ``n_runs`` runs: per-run ``(runs, 1)``
+    parameters and anchor (stacked parameter sets, :mod:`sim.studies.sweeps.stacked`) cut to it."""
+    def cut(value: Any) -> Any:
+        per_run = isinstance(value, np.ndarray) and value.shape == (n_runs, 1)
+        return value[runs] if per_run else value
+
+    params = {f.name: cut(getattr(world.params, f.name)) for f in fields(world.params)}
+    return replace(world, params=replace(world.params, **params),
+                   initial_anchor=cut(world.initial_anchor))
+
+
+class MonthlyRecorder:
+    """Fills a batch's per-month outputs (``Results.arrays``) as its runs are stepped.
+
+    ``out`` holds the (R, T, ...) arrays to fill (from :func:`_allocate`, or views of a
+    chunk of them); ``exit_month`` / ``acquirer`` (R, L) are written in place, so they too
+    may be views. ``record`` must be called after every month, in order: the released
+    frontiers are running maxima from the ``start`` state.
+    """
+
+    def __init__(self, world: World, start: WorldState, out: dict[str, np.ndarray],
+                 exit_month: np.ndarray, acquirer: np.ndarray) -> None:
+        self.out, self.exit_month, self.acquirer = out, exit_month, acquirer
+        self._masks = output_camp_masks(world)
+        self._frontiers = camp_best(np.stack([start.bench, start.robust]), self._masks)
+
+    @classmethod
+    def new(cls, world: World, start: WorldState) -> MonthlyRecorder:
+        """A recorder with its own arrays for ``start.n_runs`` runs."""
+        n_runs, n_labs = start.n_runs, world.population.n_labs
+        return cls(world, start, _allocate(n_runs, world), np.full((n_runs, n_labs), -1),
+                   np.full((n_runs, n_labs), -1))
+
+    def record(self, t: int, world: World, state: WorldState,
+               flows: dict[str, np.ndarray]) -> None:
+        """Store step ``t``'s outputs (``state`` after the step, ``flows`` of the step)."""
+        self._frontiers = _record(self.out, t, world, state, flows, self._masks, self._frontiers)
+        if flows["exits"].any():  # else both stay as they are
+            self.exit_month[...] = np.where(flows["exits"], t, self.exit_month)
+            self.acquirer[...] = np.where(flows["acquired"], flows["acquirer"], self.acquirer)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The outputs recorded so far, keyed like ``Results.arrays``."""
+        return {**self.out, "exit_month": self.exit_month, "acquirer": self.acquirer}
+
+
+def simulate_world(
+    scenario: Scenario,
+    world: World,
+    *,
+    seeds: Seeds,
+    seed: int,
+    run_ids: np.ndarray,
+    progress: Callable[[int, int], Any] | None = None,
+    state: WorldState | None = None,
+) -> Results:
+    """Simulate runs ``run_ids`` of an already built ``world`` (see :func:`simulate`) from
+    ``state`` (default: the seeded initial state).
+
+    Run ids may repeat: runs with the same id draw the same random numbers. Sweeps use this
+    to run several parameter sets in one batch, with ``world.params`` fields and the anchor
+    that differ between them given as ``(runs, 1)`` arrays and each set's own initial state
+    (:mod:`sim.studies.sweeps.stacked`).
+    """
+    n_runs = len(run_ids)
+    out = _allocate(n_runs, world)
+    exit_month = np.full((n_runs, world.population.n_labs), -1)
+    acquirer = np.full((n_runs, world.population.n_labs), -1)
+    months = world.params.n_months
+    # Chunks of runs: numpy's per-call cost is spread over many runs, while a chunk's random
+    # draw blocks and utility tables stay a bounded size (about 60 KiB a run).
+    for lo in range(0, n_runs, CHUNK_RUNS):
+        chunk = slice(lo, min(lo + CHUNK_RUNS, n_runs))
+        part_world = world if n_runs <= CHUNK_RUNS else _runs_of(world, chunk, n_runs)
+        part_state = (initial_state(part_world, seeds, chunk.stop - lo) if state is None
+                      else state if n_runs <= CHUNK_RUNS else state.select(chunk))
+        streams = RandomStreams.for_population(seed, run_ids[chunk], world.population)
+        recorder = MonthlyRecorder(world, part_state,
+                                   {name: values[chunk] for name, values in out.items()},
+                                   exit_month[chunk], acquirer[chunk])
+        for t in range(months):
+            part_state, flows = step(part_world, part_state, streams.month(t))
+            recorder.record(t, part_world, part_state, flows)
+            if progress is not None:
+                progress(lo * months + (t + 1) * (chunk.stop - lo), n_runs * months)
+    out["exit_month"] = exit_month
+    out["acquirer"] = acquirer
+    return Results(scenario=scenario, world=world, seed=seed, run_ids=run_ids, arrays=out)

@@ -1,0 +1,182 @@
+"""Compiled loops: buyer choice, token tallies over (run, buyer) pairs, sums over labs;
+and ``compiled`` / ``param_at``, with which mechanisms write their own compiled loops.
+
+Buyers are the model's largest population (500 a run against 22 labs), and the work per
+buyer is a short loop: an inverse-CDF choice among the labs, then adding its tokens to a
+few tallies. numpy can only express that as a dozen full passes over (runs, buyers)
+arrays (gathers, masks, bincounts), each paying for its own temporaries; these functions
+make one pass, buyer by buyer, with Numba (compiled once and cached on disk beside the
+module). They are plain functions over arrays, like the mechanisms that call them.
+
+Each loop is the per-agent reference's arithmetic (``tests/reference.py``) in the same
+order: a run's numbers are the same whatever other runs share its batch, and sums run over
+buyers in buyer order, as ``numpy.bincount`` and the reference add them.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import types
+from numba.extending import overload
+
+#: Compile a function once and cache it on disk beside its module.
+compiled = numba.njit(cache=True, nogil=True)
+
+
+def param_at(value: float | np.ndarray, run: int) -> float:
+    """A model parameter's value in run ``run``: a number, or a ``(runs, 1)`` array of
+    per-run values (parameter sets stacked in one batch, :mod:`sim.studies.sweeps.stacked`).
+    Usable inside compiled functions."""
+    return float(value) if np.ndim(value) == 0 else float(value[run, 0])
+
+
+@overload(param_at)
+def _param_at(value, run):  # noqa: ANN001, ANN202
+    """Numba's typing of ``param_at``: a number as it is, a per-run array by row. Numba
+    checks that the implementations returned take the same arguments as this function,
+    annotations included, so neither carries any."""
+    if isinstance(value, types.Number):
+        return lambda value, run: value
+    if isinstance(value, types.Array) and value.ndim == 2:
+        return lambda value, run: value[run, 0]
+    return None
+
+
+@compiled
+def choose_models(utility: np.ndarray, choice: np.ndarray, choice_u: np.ndarray,
+                  buyer_group: np.ndarray, switch_gain: np.ndarray) -> np.ndarray:
+    """New model choices (R, B), -1 where a buyer's group has no model available.
+
+    ``utility`` (R, N, L): utility of each lab for each of N buyer groups (jurisdiction x
+    segment) in each run, finite, or ``-inf`` where unavailable. ``choice`` (R, B): each
+    buyer's current model or -1; ``choice_u`` (R, B): its uniform draw; ``buyer_group``
+    (B,): its group; ``switch_gain`` (B,): ``e^s - 1`` for its segment's switching cost.
+
+    Group probabilities ``q = softmax(utility)``. A buyer with current model ``c`` and
+    ``extra = q_c (e^s - 1)`` has probabilities ``p_m = (q_m + extra [m = c]) / (1 + extra)``;
+    its new model is the number of models ``m`` with ``C_m + extra [m >= c] <= U (1 + extra)``
+    (``C`` the cumulative ``q`` in lab order), i.e. the inverse CDF of ``p`` at ``U``; if
+    round-off leaves it past the last model, the last model with ``q > 0``. Most buyers stay,
+    which is settled by checking the two ends of the current model's interval.
+    """
+    n_runs, n_groups, n_labs = utility.shape
+    n_buyers = choice.shape[1]
+    new = np.empty_like(choice)
+    q = np.empty((n_groups, n_labs))
+    cum = np.empty((n_groups, n_labs))
+    available = np.empty(n_groups, dtype=np.bool_)
+    for r in range(n_runs):
+        for g in range(n_groups):
+            top = -np.inf
+            for m in range(n_labs):
+                top = max(top, utility[r, g, m])
+            available[g] = top > -np.inf
+            if not available[g]:
+                continue
+            total = 0.0
+            for m in range(n_labs):
+                q[g, m] = np.exp(utility[r, g, m] - top)
+                total += q[g, m]
+            running = 0.0
+            for m in range(n_labs):
+                q[g, m] /= total
+                running += q[g, m]
+                cum[g, m] = running
+        for b in range(n_buyers):
+            g = buyer_group[b]
+            if not available[g]:
+                new[r, b] = -1
+                continue
+            c = choice[r, b]
+            extra = (q[g, c] if c >= 0 else 0.0) * switch_gain[b]
+            target = (1.0 + extra) * choice_u[r, b]
+            if c >= 0 and (c == 0 or cum[g, c - 1] <= target) and target < cum[g, c] + extra:
+                new[r, b] = c  # still inside the current model's interval
+                continue
+            count = 0
+            for m in range(n_labs):  # cumulative values never decrease: stop at the first above
+                if cum[g, m] + (extra if m >= c else 0.0) > target:
+                    break
+                count += 1
+            if count >= n_labs:
+                count = n_labs - 1
+                while count >= 0 and not q[g, count] > 0.0:
+                    count -= 1
+            new[r, b] = count
+    return new
+
+
+@compiled
+def tokens_by_segment(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_segment: np.ndarray,
+                      n_segments: int, n_labs: int) -> np.ndarray:
+    """(R, K, L) tokens (the unit of ``buyer_tokens`` (B,)) that each segment's buyers took
+    from each lab; unserved buyers (choice -1) count nowhere."""
+    n_runs, n_buyers = choice.shape
+    out = np.zeros((n_runs, n_segments, n_labs))
+    for r in range(n_runs):
+        for b in range(n_buyers):
+            lab = choice[r, b]
+            if lab >= 0:
+                out[r, buyer_segment[b], lab] += buyer_tokens[b]
+    return out
+
+
+@compiled
+def tokens_by_jurisdiction(choice: np.ndarray, buyer_tokens: np.ndarray,
+                           buyer_jurisdiction: np.ndarray, counted: np.ndarray,
+                           n_jurisdictions: int) -> np.ndarray:
+    """(M, R, G) tokens that each jurisdiction's buyers took from the labs each of M masks
+    counts: ``counted`` (M, G, L) bool, which labs count for a buyer in jurisdiction g."""
+    n_runs, n_buyers = choice.shape
+    n_masks = counted.shape[0]
+    out = np.zeros((n_masks, n_runs, n_jurisdictions))
+    for r in range(n_runs):
+        for b in range(n_buyers):
+            lab, g = choice[r, b], buyer_jurisdiction[b]
+            if lab < 0:
+                continue
+            for i in range(n_masks):
+                if counted[i, g, lab]:
+                    out[i, r, g] += buyer_tokens[b]
+    return out
+
+
+@compiled
+def served_tallies(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_segment: np.ndarray,
+                   buyer_jurisdiction: np.ndarray, lab_camp: np.ndarray, lab_is_open: np.ndarray,
+                   robust: np.ndarray, released_flop: np.ndarray, large_flop: float,
+                   n_segments: int, n_camps: int,
+                   n_jurisdictions: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the buyers served got, in one pass: (R, K, C) sum over the buyers each camp
+    served in each segment of tokens times the serving model's ``robust`` (R, L) score; and
+    (R, G) the tokens each jurisdiction's buyers took from open models, all of them and
+    those whose ``released_flop`` (R, L) is above ``large_flop``."""
+    n_runs, n_buyers = choice.shape
+    robust_tokens = np.zeros((n_runs, n_segments, n_camps))
+    open_tokens = np.zeros((n_runs, n_jurisdictions))
+    large_open_tokens = np.zeros((n_runs, n_jurisdictions))
+    for r in range(n_runs):
+        for b in range(n_buyers):
+            lab = choice[r, b]
+            if lab < 0:
+                continue
+            tokens = buyer_tokens[b]
+            robust_tokens[r, buyer_segment[b], lab_camp[lab]] += tokens * robust[r, lab]
+            if lab_is_open[lab]:
+                open_tokens[r, buyer_jurisdiction[b]] += tokens
+                if released_flop[r, lab] > large_flop:
+                    large_open_tokens[r, buyer_jurisdiction[b]] += tokens
+    return robust_tokens, open_tokens, large_open_tokens
+
+
+@compiled
+def lab_group_sums(values: np.ndarray, lab_group: np.ndarray, n_groups: int) -> np.ndarray:
+    """(N, n_groups) sums of ``values`` (N, L) over the labs of each group (``lab_group``
+    (L,)), adding each row's labs one by one in lab order."""
+    n_rows, n_labs = values.shape
+    out = np.zeros((n_rows, n_groups))
+    for i in range(n_rows):
+        for lab in range(n_labs):
+            out[i, lab_group[lab]] += values[i, lab]
+    return out

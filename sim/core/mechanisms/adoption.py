@@ -1,0 +1,25 @@
+"""Mechanism 6: adoption feedback (the RL flywheel from real users).
+
+``flywheel' = retention * flywheel + rho * factor * log1p(users / usage_scale)`` for alive
+labs, with ``retention = 0.5 ** (1 / half_life)``, ``factor = 1`` for closed labs (they serve
+users directly and learn from their feedback) and ``open_flywheel_factor`` for open labs
+(whose usage mostly runs through third-party hosts they do not see). The flywheel stock
+(ECI points) is added to the robustness of a lab's next release.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sim.core.world import Params, Population, WorldState
+
+
+def adoption_step(
+    state: WorldState, pop: Population, p: Params
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    factor = np.where(pop.lab_is_open, p.open_flywheel_factor, 1.0)
+    gain = p.flywheel_points_per_month * factor * np.log1p(state.users / p.usage_scale_t_tokens)
+    flywheel = (p.flywheel_retention * state.flywheel + gain) * state.alive
+    return dict(flywheel=flywheel), {}

@@ -1,0 +1,674 @@
+"""The simulated world: static population, parameters and the mutable state arrays.
+
+* :class:`Population` holds what every run shares: who the agents are (labs, sovereigns,
+  buyers) and their fixed attributes from ``seeds/``.
+* :class:`Params` holds the scenario's parameters converted to per-month model units.
+* :class:`WorldState` holds everything that changes, as arrays shaped ``(runs, agents)``.
+
+State lives only here; mechanisms are pure functions that read it and return new arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from sim.calendar import parse_month
+from sim.inputs.scenario import JURISDICTIONS, Scenario, ScenarioError
+from sim.inputs.seeds import CAMPS, SeedError, Seeds
+
+#: Camps reported in outputs: the four lab camps plus ``open`` (any open-weight camp).
+OUTPUT_CAMPS: tuple[str, ...] = ("closed", "open", "open_cn", "open_us", "open_other")
+#: The open-weights-only segment whose growth rate each scenario sets.
+LOCAL_AGENTS = "local_agents"
+USD_PER_BN = 1e9
+
+
+@dataclass(frozen=True)
+class Population:
+    """Agents and their fixed attributes. L labs, S sovereigns, B buyers, G jurisdictions,
+    K segments. Lab indices are shared by every ``(runs, L)`` array."""
+
+    lab_ids: list[str]
+    lab_names: list[str]
+    lab_camp: np.ndarray  # (L,) index into CAMPS
+    lab_region: np.ndarray  # (L,) index into JURISDICTIONS
+    lab_is_open: np.ndarray  # (L,) bool
+    bench_focus: np.ndarray  # (L,) in [0, 1]
+    price0_usd_per_mtok: np.ndarray  # (L,) list price at the start
+    same_region: np.ndarray  # (L, L) bool, lab i and j share a home region
+    sovereign_ids: list[str]
+    sov_jurisdiction: np.ndarray  # (S,)
+    sov_stance: np.ndarray  # (S,) pressure added per unit safety shock
+    sov_threshold: np.ndarray  # (S,) pressure above which the sovereign may enact policies
+    sov_open_interest: np.ndarray  # (S,) weight of open models in its grant decisions, 0-1
+    sov_budget_usd_bn: np.ndarray  # (S,) seeded grants to open labs per month
+    sov_backing: np.ndarray  # (S, L) bool
+    sov_export_target: np.ndarray  # (S,) region its export tightening targets, -1 for none
+    sov_can_enact: np.ndarray  # (S, 3) bool, POLICIES it may enact: a crackdown needs closed
+    #                            labs at home, export tightening an export-control target
+    sov_export_onehot: np.ndarray  # (S, G) float, 1 where G is the sovereign's target
+    foreign_closed_lab: np.ndarray  # (G, L) bool, lab is closed and based outside g
+    dependency_counted: np.ndarray  # (2, G, L) bool, foreign_closed_lab and all labs: the
+    #                                 tokens counted for foreign-closed dependency
+    lab_sovereign: np.ndarray  # (L,) index of the lab's home sovereign (-1 if none)
+    lab_has_sovereign: np.ndarray  # (L,) bool, lab_sovereign >= 0
+    lab_sovereign_column: np.ndarray  # (L,) lab_sovereign with 0 for none: gathers a (R, S)
+    #                                   array per lab, masked with lab_has_sovereign
+    segments: list[str]
+    seg_tokens0_t: np.ndarray  # (K,) trillion tokens / month at the start
+    seg_growth: np.ndarray  # (K,) fractional growth per month
+    seg_w_bench: np.ndarray  # (K,) utility per bench ECI point
+    seg_w_robust: np.ndarray  # (K,) utility per robustness ECI point
+    seg_alpha: np.ndarray  # (K,) utility per unit log(USD/Mtok)
+    seg_open_pref: np.ndarray  # (K,) utility bonus for open weights
+    seg_switch_cost: np.ndarray  # (K,) utility bonus for staying with the current model
+    seg_open_only: np.ndarray  # (K,) bool
+    jur_domestic_pref: np.ndarray  # (G,)
+    jur_blocks_closed: np.ndarray  # (G, G) bool [buyer jurisdiction, lab region]
+    buyer_segment: np.ndarray  # (B,)
+    buyer_jurisdiction: np.ndarray  # (B,)
+    buyer_demand_weight: np.ndarray  # (B,) share of its segment's tokens; sums to 1 per segment
+    buyer_group: np.ndarray  # (B,) buyer_jurisdiction * K + buyer_segment: its utility group
+    buyer_switch_gain: np.ndarray  # (B,) e^s - 1 for its segment's switching cost s
+    base_available: np.ndarray  # (G, K, L) bool, before bans and exits
+    open_bonus: np.ndarray  # (K, L) utility bonus of open weights, seg_open_pref x lab_is_open
+    domestic_or_unavailable: np.ndarray  # (G, K, L) jur_domestic_pref where the lab is based
+    #                                      in g, -inf where unavailable (base_available)
+    history: object  # seeds.EciHistory, for lags measured against the pre-start record
+
+    @property
+    def n_labs(self) -> int:
+        return len(self.lab_ids)
+
+    @property
+    def n_sovereigns(self) -> int:
+        return len(self.sovereign_ids)
+
+    @property
+    def n_buyers(self) -> int:
+        return len(self.buyer_segment)
+
+    @property
+    def n_agents(self) -> int:
+        return self.n_labs + self.n_sovereigns + self.n_buyers
+
+    def camp_mask(self, camp: str) -> np.ndarray:
+        """(L,) bool: labs in an output camp (``open`` = any open-weight camp)."""
+        if camp == "open":
+            return self.lab_is_open.copy()
+        return self.lab_camp == CAMPS.index(camp)
+
+
+@dataclass(frozen=True)
+class Params:
+    """Scenario parameters in model units (per month, USD bn, log10 FLOP, ECI points)."""
+
+    n_months: int
+    start_month: int
+    eci_per_log10_flop: float
+    algo_progress_per_month: float  # log10 FLOP-equivalents / month
+    flop_per_h100e_month: float
+    training_share: float
+    max_run_months: float
+    release_hazard: float  # probability per month of a release once allowed
+    min_release_gap_months: int
+    release_noise_points: float
+    bench_focus_points: float
+    robust_cost_points: float
+    fast_follow_rate: float
+    fast_follow_lag_months: int
+    distill_efficiency: float
+    distill_robust_carry: float
+    flywheel_points_per_month: float
+    flywheel_retention: float  # monthly multiplier, 0.5 ** (1 / half-life)
+    open_flywheel_factor: float
+    usage_scale_t_tokens: float
+    price0_usd_bn_per_h100e: float
+    compute_price_retention: float  # monthly multiplier on the compute price
+    depreciation_per_month: float
+    capex_share_of_cash: float
+    opex_usd_bn_per_h100e_month: float
+    runway_trigger_months: float
+    raise_base_probability: float
+    narrative_points_scale: float
+    round_months_of_burn: float
+    sentiment_reversion_per_month: float
+    sentiment_volatility: float
+    acquisition_probability: float
+    serving_cost_share: float
+    open_capture_share: float
+    closed_price_retention: float  # monthly multiplier on closed API prices
+    open_price_retention: float
+    safety_shocks_per_month: float
+    pressure_retention: float
+    random_shock_probability: float  # per region and month: 1 - exp(-rate / 12)
+    random_shock_size: float
+    random_shock_retention: float
+    ban_probability: float  # per month, while pressure is above the sovereign's threshold
+    crackdown_probability: float
+    export_tightening_probability: float
+    lapse_probability: float  # per month, while pressure is below lapse_pressure_share x thr
+    lapse_pressure_share: float
+    ban_threshold_flop: float
+    ban_leakage: float
+    crackdown_enforcement: float
+    export_tightening_price_factor: float
+    export_tightening_cap_factor: float
+    grant_scale: float
+    grant_pressure_weight: float
+    grant_dependency_weight: float
+    grant_ban_response: float
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> Params:
+        cap, comp, fund = scenario.capability, scenario.compute, scenario.funding
+        mkt, pol = scenario.market, scenario.policy
+        return cls(
+            n_months=scenario.time.n_months,
+            start_month=parse_month(scenario.time.start),
+            eci_per_log10_flop=cap.eci_per_log10_flop,
+            algo_progress_per_month=cap.algo_progress_per_year / 12.0,
+            flop_per_h100e_month=cap.flop_per_h100e_month,
+            training_share=cap.training_share,
+            max_run_months=cap.max_run_months,
+            release_hazard=1.0 / cap.release_interval_months,
+            min_release_gap_months=cap.min_release_gap_months,
+            release_noise_points=cap.release_noise_points,
+            bench_focus_points=cap.bench_focus_points,
+            robust_cost_points=cap.robust_cost_points,
+            fast_follow_rate=cap.fast_follow_rate,
+            fast_follow_lag_months=cap.fast_follow_lag_months,
+            distill_efficiency=cap.distill_efficiency,
+            distill_robust_carry=cap.distill_robust_carry,
+            flywheel_points_per_month=cap.flywheel_points_per_month,
+            flywheel_retention=0.5 ** (1.0 / cap.flywheel_half_life_months),
+            open_flywheel_factor=cap.open_flywheel_factor,
+            usage_scale_t_tokens=cap.usage_scale_t_tokens,
+            price0_usd_bn_per_h100e=comp.price_usd_per_h100e / USD_PER_BN,
+            compute_price_retention=(1.0 - comp.price_decline_per_year) ** (1.0 / 12.0),
+            depreciation_per_month=comp.depreciation_per_month,
+            capex_share_of_cash=comp.capex_share_of_cash,
+            opex_usd_bn_per_h100e_month=comp.opex_usd_per_h100e_month / USD_PER_BN,
+            runway_trigger_months=fund.runway_trigger_months,
+            raise_base_probability=fund.raise_base_probability,
+            narrative_points_scale=fund.narrative_points_scale,
+            round_months_of_burn=fund.round_months_of_burn,
+            sentiment_reversion_per_month=fund.sentiment_reversion_per_month,
+            sentiment_volatility=fund.sentiment_volatility,
+            acquisition_probability=fund.acquisition_probability,
+            serving_cost_share=fund.serving_cost_share,
+            open_capture_share=mkt.open_capture_share,
+            closed_price_retention=(1.0 - mkt.closed_price_decline_per_year) ** (1.0 / 12.0),
+            open_price_retention=(1.0 - mkt.open_price_decline_per_year) ** (1.0 / 12.0),
+            safety_shocks_per_month=pol.safety_shock_rate_per_year / 12.0,
+            pressure_retention=0.5 ** (1.0 / pol.pressure_half_life_months),
+            random_shock_probability=-math.expm1(-fund.random_shock_rate_per_year / 12.0),
+            random_shock_size=fund.random_shock_size,
+            random_shock_retention=0.5 ** (1.0 / fund.random_shock_half_life_months),
+            ban_probability=pol.ban_probability_per_month,
+            crackdown_probability=pol.crackdown_probability_per_month,
+            export_tightening_probability=pol.export_tightening_probability_per_month,
+            lapse_probability=pol.lapse_probability_per_month,
+            lapse_pressure_share=pol.lapse_pressure_share,
+            ban_threshold_flop=pol.ban_threshold_flop,
+            ban_leakage=pol.ban_leakage,
+            crackdown_enforcement=pol.crackdown_enforcement,
+            export_tightening_price_factor=pol.export_tightening_price_factor,
+            export_tightening_cap_factor=pol.export_tightening_cap_factor,
+            grant_scale=pol.grant_scale,
+            grant_pressure_weight=pol.grant_pressure_weight,
+            grant_dependency_weight=pol.grant_dependency_weight,
+            grant_ban_response=pol.grant_ban_response,
+        )
+
+
+@dataclass(frozen=True)
+class ScheduledEvent:
+    """A scenario event compiled to indices: ``month`` is the step index (0 = start)."""
+
+    month: int
+    kind: str
+    sovereign: int = -1  # index into Population.sovereign_ids
+    region: int = -1  # index into JURISDICTIONS (target or region)
+    value: float = 0.0  # threshold_flop / enforcement / price_multiplier / size
+    value2: float = 0.0  # leakage / cap_h100e_per_month / half_life_months
+    label: str = ""
+    component: int = -1  # funding shocks: index into World.shock_region / shock_retention
+    scope: str = ""  # open programmes: "backed" or "domestic_open"
+
+
+#: Policies a sovereign can enact when its pressure is above its threshold, in the order of
+#: the last axis of ``WorldState.policy_enacted``.
+POLICIES: tuple[str, ...] = ("ban", "distillation_crackdown", "export_tightening")
+
+
+@dataclass(frozen=True)
+class ScheduledPolicy:
+    """The policy set by scheduled scenario events, per step (identical in every run).
+
+    ``ban_threshold`` (T, S) FLOP (inf = none), ``ban_leakage`` (T, S), ``enforcement``
+    (T, S) distillation efficiency kept (1 = no crackdown), ``export_multiplier`` (T, G)
+    compute price multiplier and ``export_cap`` (T, G) H100e per lab and month (inf = none).
+    Endogenous decisions tighten these (``sim.core.mechanisms.policy.effective_policy``).
+    """
+
+    ban_threshold: np.ndarray
+    ban_leakage: np.ndarray
+    enforcement: np.ndarray
+    export_multiplier: np.ndarray
+    export_cap: np.ndarray
+
+
+@dataclass(frozen=True)
+class GrantLines:
+    """Budget lines of sovereign grants to open labs; each is split equally over the alive
+    labs it backs. Line ``n`` belongs to sovereign ``sovereign[n]``, pays ``usd_bn[n]`` a
+    month from step ``start[n]`` on, backs ``backing[n]`` (L,) and, if ``responsive[n]``
+    (the seeded budgets), is scaled by ``grant_scale x (1 + demand)`` of its sovereign."""
+
+    sovereign: np.ndarray
+    usd_bn: np.ndarray
+    start: np.ndarray
+    backing: np.ndarray
+    responsive: np.ndarray
+    #: Derived, built once: ``backing`` as 0/1 floats (N, L), the one-hot of each line's
+    #: sovereign (N, S) and the latest start step.
+    backing_float: np.ndarray
+    owner_onehot: np.ndarray
+    last_start: int
+
+
+@dataclass
+class WorldState:
+    """Everything that changes during a run, shaped ``(runs, ...)``.
+
+    Labs ``(R, L)``: alive flag, cash (USD bn), last month's revenue (USD bn), compute stock
+    (H100e), algorithmic efficiency ``algo`` (log10 FLOP-equivalents), FLOP accumulated for
+    the next run, released bench / robustness score (ECI points), the released model's
+    training FLOP, months since its release, RL flywheel stock (ECI points), users (trillion
+    tokens served last month), last month's compute spend (USD bn).
+    Sovereigns ``(R, S)``: regulatory pressure, and the policy in force: ban threshold (FLOP;
+    inf = no ban), ban leakage, distillation enforcement (1 = no crackdown);
+    ``policy_enacted`` ``(R, S, 3)`` flags the policies the sovereign enacted itself (order
+    :data:`POLICIES`). Regions ``(R, G)``: export-control price multiplier and per-lab monthly
+    cap (H100e), log investor sentiment and its shock part ``shock_log``, the sum over the
+    region's funding-shock components ``shock_components`` ``(R, H)``. Buyers ``(R, B)``:
+    index of the chosen lab, -1 for none. ``leader_algo`` is a ring buffer of the best closed
+    ``algo`` over the last ``fast_follow_lag_months + 1`` months.
+    """
+
+    month: int
+    alive: np.ndarray
+    cash: np.ndarray
+    revenue: np.ndarray
+    compute: np.ndarray
+    algo: np.ndarray
+    run_flop: np.ndarray
+    bench: np.ndarray
+    robust: np.ndarray
+    released_flop: np.ndarray
+    months_since_release: np.ndarray
+    flywheel: np.ndarray
+    users: np.ndarray
+    compute_spend: np.ndarray
+    pressure: np.ndarray
+    ban_threshold: np.ndarray
+    ban_leakage: np.ndarray
+    distill_enforcement: np.ndarray
+    export_multiplier: np.ndarray
+    export_cap: np.ndarray
+    log_sentiment: np.ndarray
+    shock_log: np.ndarray
+    shock_components: np.ndarray
+    policy_enacted: np.ndarray
+    choice: np.ndarray
+    leader_algo: np.ndarray = field(repr=False)
+
+    @property
+    def n_runs(self) -> int:
+        return self.cash.shape[0]
+
+    def copy(self) -> WorldState:
+        return WorldState(**{
+            f.name: (getattr(self, f.name).copy()
+                     if isinstance(getattr(self, f.name), np.ndarray) else getattr(self, f.name))
+            for f in fields(self)
+        })
+
+    def select(self, runs: slice | np.ndarray) -> WorldState:
+        """The state of a subset of runs (used to check batches against single runs)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "leader_algo":
+                out[f.name] = value[:, runs].copy()
+            elif isinstance(value, np.ndarray):
+                out[f.name] = value[runs].copy()
+            else:
+                out[f.name] = value
+        return WorldState(**out)
+
+
+@dataclass(frozen=True)
+class World:
+    """Everything needed to simulate a scenario: population, parameters, schedule, state."""
+
+    population: Population
+    params: Params
+    schedule: tuple[ScheduledEvent, ...]
+    initial_anchor: float  # ECI points of effective compute 0: base = anchor + b * E
+    scheduled_policy: ScheduledPolicy
+    grant_lines: GrantLines
+    #: Funding-shock components (H,): the first G are each region's random shocks, then one
+    #: per distinct (region, half-life) of the scheduled shocks, so that every shock keeps
+    #: its own recovery half-life.
+    shock_region: np.ndarray
+    shock_retention: np.ndarray
+    #: (H, G) float one-hot of ``shock_region``: sums the components into regions.
+    shock_region_onehot: np.ndarray
+
+
+def _allocate_buyers(n_per_segment: int, demand_share: np.ndarray, n_segments: int):
+    """Split ``n_per_segment`` buyers of each segment over jurisdictions by demand share
+    (largest remainder, at least one buyer per jurisdiction when there are enough)."""
+    n_j = len(demand_share)
+    raw = demand_share * n_per_segment
+    counts = np.floor(raw).astype(int)
+    if n_per_segment >= n_j:
+        counts = np.maximum(counts, 1)
+    while counts.sum() > n_per_segment:
+        counts[np.argmax(counts)] -= 1
+    order = np.argsort(-(raw - np.floor(raw)), kind="stable")
+    i = 0
+    while counts.sum() < n_per_segment:
+        counts[order[i % n_j]] += 1
+        i += 1
+    share = np.where(counts > 0, demand_share, 0.0)
+    share = share / share.sum()
+    # Each segment lists its buyers jurisdiction by jurisdiction; a buyer carries an equal
+    # slice of its jurisdiction's share.
+    per_buyer = np.divide(share, counts, out=np.zeros(n_j), where=counts > 0)
+    jur = np.tile(np.repeat(np.arange(n_j), counts), n_segments)
+    seg = np.repeat(np.arange(n_segments), counts.sum())
+    return seg, jur, per_buyer[jur]
+
+
+def build_population(seeds: Seeds, scenario: Scenario) -> Population:
+    labs, sov, segs, jur = seeds.labs, seeds.sovereigns, seeds.segments, seeds.jurisdictions
+    is_open = labs.camp != CAMPS.index("closed")
+    seg, buyer_jur, weight = _allocate_buyers(
+        scenario.population.buyers_per_segment, jur.demand_share, len(segs.segment)
+    )
+    # Closed APIs blocked in some markets; local agents run open weights only.
+    closed_blocked = jur.blocks_closed[:, labs.region] & ~is_open[None, :]  # (G, L)
+    available = ~closed_blocked[:, None, :] & ~(segs.open_only[None, :, None] & ~is_open)
+    # Each jurisdiction has at most one sovereign: policy arrays are indexed by sovereign and
+    # read per jurisdiction, so a second one would silently shadow the first.
+    codes = [JURISDICTIONS[g] for g in sov.jurisdiction]
+    doubled = sorted({c for c in codes if codes.count(c) > 1})
+    if doubled:
+        raise SeedError(f"sovereigns.csv: jurisdiction {doubled[0]} has more than one "
+                         "sovereign; allowed: at most one per jurisdiction")
+    lab_sovereign = np.full(len(labs.lab_id), -1)
+    for s, g in enumerate(sov.jurisdiction):
+        lab_sovereign[labs.region == g] = s
+    # The scenario sets the local-agents growth rate (the hidden market's size is a question
+    # the scenarios ask); the other segments grow at their seeded rates.
+    if LOCAL_AGENTS not in segs.segment:
+        raise SeedError(f"segments.csv: no '{LOCAL_AGENTS}' segment; the scenario sets its growth")
+    seg_growth = segs.growth_per_month.copy()
+    seg_growth[segs.segment.index(LOCAL_AGENTS)] = scenario.market.local_agents_growth_per_month
+    n_g = len(JURISDICTIONS)
+    sov_can_enact = np.ones((len(sov.sovereign_id), len(POLICIES)), dtype=bool)
+    # A crackdown lowers distillation from the sovereign's own closed labs.
+    sov_can_enact[:, POLICIES.index("distillation_crackdown")] = np.isin(
+        np.arange(len(sov.sovereign_id)), lab_sovereign[~is_open])
+    sov_can_enact[:, POLICIES.index("export_tightening")] = sov.export_target >= 0
+    foreign_closed = ~is_open[None, :] & (labs.region[None, :] != np.arange(n_g)[:, None])
+    return Population(
+        lab_ids=labs.lab_id,
+        lab_names=labs.name,
+        lab_camp=labs.camp,
+        lab_region=labs.region,
+        lab_is_open=is_open,
+        bench_focus=labs.bench_focus,
+        price0_usd_per_mtok=labs.price_usd_per_mtok,
+        same_region=labs.region[:, None] == labs.region[None, :],
+        sovereign_ids=sov.sovereign_id,
+        sov_jurisdiction=sov.jurisdiction,
+        sov_stance=sov.stance_safety,
+        sov_threshold=sov.pressure_threshold,
+        sov_open_interest=sov.open_interest,
+        sov_budget_usd_bn=sov.open_budget_usd_bn_per_month,
+        sov_backing=sov.backing,
+        sov_export_target=sov.export_target,
+        sov_can_enact=sov_can_enact,
+        sov_export_onehot=(sov.export_target[:, None] == np.arange(n_g)[None, :]).astype(float),
+        foreign_closed_lab=foreign_closed,
+        dependency_counted=np.stack([foreign_closed, np.ones_like(foreign_closed)]),
+        lab_sovereign=lab_sovereign,
+        lab_has_sovereign=lab_sovereign >= 0,
+        lab_sovereign_column=np.maximum(lab_sovereign, 0),
+        segments=segs.segment,
+        seg_tokens0_t=segs.tokens_t_per_month,
+        seg_growth=seg_growth,
+        seg_w_bench=segs.w_bench,
+        seg_w_robust=segs.w_robust,
+        seg_alpha=segs.price_alpha,
+        seg_open_pref=segs.open_pref,
+        seg_switch_cost=segs.switch_cost,
+        seg_open_only=segs.open_only,
+        jur_domestic_pref=jur.domestic_pref,
+        jur_blocks_closed=jur.blocks_closed,
+        buyer_segment=seg,
+        buyer_jurisdiction=buyer_jur,
+        buyer_demand_weight=weight,
+        buyer_group=buyer_jur * len(segs.segment) + seg,
+        buyer_switch_gain=np.expm1(segs.switch_cost)[seg],
+        base_available=available,
+        open_bonus=segs.open_pref[:, None] * is_open[None, :],
+        # Adding 0.0 leaves available models' utilities exact, so unavailability costs the
+        # market one addition per (jurisdiction, segment, lab) instead of a np.where.
+        domestic_or_unavailable=(jur.domestic_pref[:, None, None]
+                                 * (labs.region[None, None, :] == np.arange(n_g)[:, None, None])
+                                 + np.where(available, 0.0, -np.inf)),
+        history=seeds.history,
+    )
+
+
+def compile_schedule(scenario: Scenario, population: Population) -> tuple[ScheduledEvent, ...]:
+    """Scenario events as index-based records sorted by month (stable in file order).
+
+    Funding shocks get a ``component``: ``G + n`` for the n-th distinct (region, half-life)
+    pair in file order (components ``0..G-1`` are the regions' random shocks)."""
+    start = parse_month(scenario.time.start)
+    sov_index = {JURISDICTIONS[g]: s for s, g in enumerate(population.sov_jurisdiction)}
+    components: dict[tuple[int, float], int] = {}
+    out = []
+    for i, ev in enumerate(scenario.events):
+        month = parse_month(ev.month) - start
+        sovereign = sov_index.get(getattr(ev, "sovereign", ""), -1)
+        if hasattr(ev, "sovereign") and sovereign < 0:
+            raise ScenarioError(
+                f"{scenario.name}: events[{i}].sovereign: no sovereign for {ev.sovereign} in "
+                f"the seed world; allowed: {', '.join(sorted(sov_index))}")
+        if ev.kind == "ban":
+            rec = ScheduledEvent(month, ev.kind, sovereign, -1, ev.threshold_flop, ev.leakage,
+                                 f"{ev.sovereign} bans open weights above {ev.threshold_flop:.1e} "
+                                 f"FLOP (leakage {ev.leakage:.0%})")
+        elif ev.kind == "distillation_crackdown":
+            rec = ScheduledEvent(month, ev.kind, sovereign, -1, ev.enforcement, 0.0,
+                                 f"{ev.sovereign} distillation crackdown "
+                                 f"(efficiency kept {ev.enforcement:.0%})")
+        elif ev.kind == "export_controls":
+            rec = ScheduledEvent(month, ev.kind, sovereign, JURISDICTIONS.index(ev.target),
+                                 ev.price_multiplier, ev.cap_h100e_per_month,
+                                 f"{ev.sovereign} export controls on {ev.target} "
+                                 f"(price x{ev.price_multiplier:g}, cap "
+                                 f"{ev.cap_h100e_per_month:,.0f} H100e/month per lab)")
+        elif ev.kind == "funding_shock":
+            region = JURISDICTIONS.index(ev.region)
+            key = (region, float(ev.half_life_months))
+            component = components.setdefault(key, len(JURISDICTIONS) + len(components))
+            verb = f"falls {ev.size:.0%}" if ev.size >= 0 else f"rises {-ev.size:.0%}"
+            rec = ScheduledEvent(month, ev.kind, -1, region, ev.size, ev.half_life_months,
+                                 f"{ev.region} investor sentiment {verb} "
+                                 f"(half-life {ev.half_life_months:g} months)", component)
+        elif ev.kind == "open_program":
+            rec = ScheduledEvent(month, ev.kind, sovereign, -1, ev.usd_bn_per_month, 0.0,
+                                 f"{ev.sovereign} open-model programme: "
+                                 f"{ev.usd_bn_per_month:g} USD bn/month to its "
+                                 + ("backed labs" if ev.scope == "backed"
+                                    else "domestic open labs"), scope=ev.scope)
+        else:
+            rec = ScheduledEvent(month, ev.kind, -1, -1, ev.size, 0.0,
+                                 f"safety shock of size {ev.size:g}")
+        out.append(rec)
+    return tuple(sorted(out, key=lambda e: e.month))
+
+
+def scheduled_policy(schedule: tuple[ScheduledEvent, ...], n_sovereigns: int,
+                     n_months: int) -> ScheduledPolicy:
+    """The scheduled bans, crackdowns and export controls in force each month: each event
+    sets its value from its month on, and a later event for the same sovereign (or target
+    region) replaces the earlier one. ``schedule`` is sorted by month, as
+    :func:`compile_schedule` returns it."""
+    n_g = len(JURISDICTIONS)
+    thr, leak = np.full((n_months, n_sovereigns), np.inf), np.ones((n_months, n_sovereigns))
+    enf = np.ones((n_months, n_sovereigns))
+    mult, cap = np.ones((n_months, n_g)), np.full((n_months, n_g), np.inf)
+    for ev in schedule:  # in month order, file order within a month: the later one stays
+        if not 0 <= ev.month < n_months:
+            continue
+        if ev.kind == "ban":
+            thr[ev.month:, ev.sovereign], leak[ev.month:, ev.sovereign] = ev.value, ev.value2
+        elif ev.kind == "distillation_crackdown":
+            enf[ev.month:, ev.sovereign] = ev.value
+        elif ev.kind == "export_controls":
+            mult[ev.month:, ev.region], cap[ev.month:, ev.region] = ev.value, ev.value2
+    return ScheduledPolicy(ban_threshold=thr, ban_leakage=leak, enforcement=enf,
+                           export_multiplier=mult, export_cap=cap)
+
+
+def grant_lines(schedule: tuple[ScheduledEvent, ...], population: Population) -> GrantLines:
+    """One responsive line per sovereign (its seeded budget and backed labs) plus one fixed
+    line per ``open_program`` event."""
+    pop = population
+    sov = list(range(pop.n_sovereigns))
+    usd = list(pop.sov_budget_usd_bn)
+    start = [0] * pop.n_sovereigns
+    backing = [pop.sov_backing[s] for s in sov]
+    responsive = [True] * pop.n_sovereigns
+    for ev in schedule:
+        if ev.kind != "open_program":
+            continue
+        if ev.scope == "backed":
+            backs = pop.sov_backing[ev.sovereign]
+        else:  # scope "domestic_open"
+            backs = pop.lab_is_open & (pop.lab_region == pop.sov_jurisdiction[ev.sovereign])
+        sov.append(ev.sovereign)
+        usd.append(ev.value)
+        start.append(ev.month)
+        backing.append(backs)
+        responsive.append(False)
+    owner = np.array(sov, dtype=np.int64)
+    backs = np.array(backing, dtype=bool).reshape(len(sov), pop.n_labs)
+    return GrantLines(sovereign=owner, usd_bn=np.array(usd, dtype=float),
+                      start=np.array(start, dtype=np.int64), backing=backs,
+                      responsive=np.array(responsive, dtype=bool),
+                      backing_float=backs.astype(float),
+                      owner_onehot=(owner[:, None]
+                                    == np.arange(pop.n_sovereigns)[None, :]).astype(float),
+                      last_start=max(start, default=0))
+
+
+def shock_components(schedule: tuple[ScheduledEvent, ...],
+                     p: Params) -> tuple[np.ndarray, np.ndarray]:
+    """(region, monthly retention) of every funding-shock component (see :class:`World`)."""
+    n_g = len(JURISDICTIONS)
+    shocks = [ev for ev in schedule if ev.kind == "funding_shock"]
+    n_h = max([n_g - 1, *(ev.component for ev in shocks)]) + 1
+    region = np.concatenate([np.arange(n_g), np.zeros(n_h - n_g, dtype=np.int64)])
+    retention = np.full(n_h, p.random_shock_retention)
+    for ev in shocks:
+        region[ev.component] = ev.region
+        retention[ev.component] = 0.5 ** (1.0 / ev.value2)
+    return region.astype(np.int64), retention
+
+
+def _typical_run_flop(compute_h100e: np.ndarray, p: Params) -> np.ndarray:
+    """FLOP of a lab's next run if trained on today's stock for a typical run length:
+    ``compute * training_share * flop_per_h100e_month * min(max_run_months, interval)``."""
+    return (compute_h100e * p.training_share * p.flop_per_h100e_month
+            * min(p.max_run_months, 1.0 / p.release_hazard))
+
+
+def _seeded_base(eci: np.ndarray, bench_focus: np.ndarray, p: Params) -> np.ndarray:
+    """Underlying capability of a seeded model: its ECI minus the benchmark-focus premium."""
+    return eci - bench_focus * p.bench_focus_points
+
+
+def build_world(scenario: Scenario, seeds: Seeds) -> World:
+    population = build_population(seeds, scenario)
+    params = Params.from_scenario(scenario)
+    labs = seeds.labs
+    # Capability is anchored on the best closed lab so that
+    # ``base = anchor + b * (log10 FLOP + algo)`` with algo = 0 reproduces its seeded score.
+    base = _seeded_base(labs.eci, labs.bench_focus, params)
+    ref = int(np.argmax(np.where(population.lab_is_open, -np.inf, labs.eci)))
+    typical = _typical_run_flop(labs.compute_h100e, params)
+    anchor = float(base[ref] - params.eci_per_log10_flop * math.log10(typical[ref]))
+    schedule = compile_schedule(scenario, population)
+    region, retention = shock_components(schedule, params)
+    return World(population, params, schedule, anchor,
+                 scheduled_policy(schedule, population.n_sovereigns, params.n_months),
+                 grant_lines(schedule, population), region, retention,
+                 (region[:, None] == np.arange(len(JURISDICTIONS))[None, :]).astype(float))
+
+
+def initial_state(world: World, seeds: Seeds, n_runs: int) -> WorldState:
+    """The seeded world at the start month, replicated over ``n_runs`` runs."""
+    pop, p, labs = world.population, world.params, seeds.labs
+    n_l, n_s, n_g = pop.n_labs, pop.n_sovereigns, len(JURISDICTIONS)
+    base = _seeded_base(labs.eci, labs.bench_focus, p)
+    typical = _typical_run_flop(labs.compute_h100e, p)
+    # Each lab's algorithmic efficiency is what makes its seeded score consistent with its
+    # compute: labs that score above their compute (efficient or distilling) get a higher algo.
+    algo = (base - world.initial_anchor) / p.eci_per_log10_flop - np.log10(typical)
+    robust = base - labs.bench_focus * p.robust_cost_points
+
+    def rep(x: np.ndarray, dtype=float) -> np.ndarray:
+        return np.broadcast_to(np.asarray(x, dtype=dtype), (n_runs, *np.shape(x))).copy()
+
+    leader0 = float(np.max(np.where(pop.lab_is_open, -np.inf, algo)))
+    return WorldState(
+        month=0,
+        alive=np.ones((n_runs, n_l), dtype=bool),
+        cash=rep(labs.cash_usd_bn),
+        revenue=rep(labs.revenue_usd_bn_per_month),
+        compute=rep(labs.compute_h100e),
+        algo=rep(algo),
+        run_flop=np.zeros((n_runs, n_l)),
+        bench=rep(labs.eci),
+        robust=rep(robust),
+        released_flop=rep(labs.training_flop),
+        months_since_release=rep(np.maximum(p.start_month - labs.release_month, 0)),
+        flywheel=np.zeros((n_runs, n_l)),
+        users=np.zeros((n_runs, n_l)),
+        compute_spend=np.zeros((n_runs, n_l)),
+        pressure=np.zeros((n_runs, n_s)),
+        ban_threshold=np.full((n_runs, n_s), np.inf),
+        ban_leakage=np.ones((n_runs, n_s)),
+        distill_enforcement=np.ones((n_runs, n_s)),
+        export_multiplier=np.ones((n_runs, n_g)),
+        export_cap=np.full((n_runs, n_g), np.inf),
+        log_sentiment=np.zeros((n_runs, n_g)),
+        shock_log=np.zeros((n_runs, n_g)),
+        shock_components=np.zeros((n_runs, len(world.shock_region))),
+        policy_enacted=np.zeros((n_runs, n_s, len(POLICIES)), dtype=bool),
+        choice=np.full((n_runs, pop.n_buyers), -1, dtype=np.int64),
+        leader_algo=np.full((p.fast_follow_lag_months + 1, n_runs), leader0),
+    )

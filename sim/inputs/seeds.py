@@ -1,0 +1,264 @@
+"""Read the seed tables of a seed world from ``seeds/``.
+
+A seed world is the state of the world in one month: ``seeds/`` itself describes 2026-04 and
+``seeds/history-2023/`` describes 2023-01 (``sim.inputs.scenario.SEED_WORLDS`` maps months to
+folders; a scenario's ``[time] start`` picks one). The tables and their sources are described
+in ``seeds/README.md`` and ``seeds/history-2023/README.md``. This module only parses
+them into typed columns; turning them into simulation state is ``sim.core.world``'s job.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sim.calendar import parse_month
+from sim.inputs.packaged import seeds_dir
+from sim.inputs.scenario import JURISDICTIONS, SEED_WORLD_MONTH, SEED_WORLDS
+
+CAMPS: tuple[str, ...] = ("closed", "open_cn", "open_us", "open_other")
+
+
+class SeedError(Exception):
+    """A seed table is missing or malformed; the message names the file and column."""
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise SeedError(f"{path}: seed table not found (rebuild with `python seeds/build.py`)")
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _floats(rows: list[dict[str, str]], column: str, path: Path) -> np.ndarray:
+    try:
+        return np.array([float(r[column]) for r in rows], dtype=float)
+    except (KeyError, ValueError) as exc:
+        raise SeedError(f"{path}: column {column!r}: expected numbers ({exc})") from None
+
+
+def _months(rows: list[dict[str, str]], column: str, path: Path) -> np.ndarray:
+    try:
+        return np.array([parse_month(r[column]) for r in rows], dtype=float)
+    except (KeyError, ValueError) as exc:
+        raise SeedError(f"{path}: column {column!r}: expected dates YYYY-MM-DD ({exc})") from None
+
+
+def _codes(
+    rows: list[dict[str, str]], column: str, allowed: tuple[str, ...], path: Path
+) -> np.ndarray:
+    out = []
+    for r in rows:
+        value = r.get(column, "").strip()
+        if value not in allowed:
+            raise SeedError(f"{path}: column {column!r}: {value!r} not in {', '.join(allowed)}")
+        out.append(allowed.index(value))
+    return np.array(out, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class LabSeeds:
+    """One row per lab. Units: ECI points, FLOP, H100e, USD bn, USD bn/month, USD/Mtok."""
+
+    lab_id: list[str]
+    name: list[str]
+    camp: np.ndarray  # index into CAMPS
+    region: np.ndarray  # index into JURISDICTIONS
+    eci: np.ndarray
+    release_month: np.ndarray  # month index of the seeded model's release
+    training_flop: np.ndarray
+    compute_h100e: np.ndarray
+    cash_usd_bn: np.ndarray
+    revenue_usd_bn_per_month: np.ndarray
+    price_usd_per_mtok: np.ndarray
+    bench_focus: np.ndarray
+
+
+@dataclass(frozen=True)
+class SovereignSeeds:
+    """One row per sovereign; ``jurisdiction`` indexes JURISDICTIONS, ``backing`` is (S, L)."""
+
+    sovereign_id: list[str]
+    jurisdiction: np.ndarray
+    stance_safety: np.ndarray
+    pressure_threshold: np.ndarray
+    open_interest: np.ndarray
+    open_budget_usd_bn_per_month: np.ndarray
+    backing: np.ndarray
+    #: (S,) region index each sovereign's export-control tightening targets, -1 for none.
+    export_target: np.ndarray
+
+
+@dataclass(frozen=True)
+class SegmentSeeds:
+    """Buyer segments: demand in trillion tokens/month, utility weights per ECI point."""
+
+    segment: list[str]
+    tokens_t_per_month: np.ndarray
+    growth_per_month: np.ndarray
+    w_bench: np.ndarray
+    w_robust: np.ndarray
+    price_alpha: np.ndarray
+    open_pref: np.ndarray
+    switch_cost: np.ndarray
+    open_only: np.ndarray
+
+
+@dataclass(frozen=True)
+class JurisdictionSeeds:
+    """Markets, indexed like JURISDICTIONS. ``blocks_closed[g, r]``: closed APIs from region r
+    are unavailable to buyers in g."""
+
+    demand_share: np.ndarray
+    domestic_pref: np.ndarray
+    blocks_closed: np.ndarray
+
+
+@dataclass(frozen=True)
+class EciHistory:
+    """Monthly released-model running maxima of ECI per camp (Epoch), first month and arrays."""
+
+    first_month: int
+    closed: np.ndarray
+    open: np.ndarray
+    open_cn: np.ndarray
+    open_us: np.ndarray
+
+
+@dataclass(frozen=True)
+class Seeds:
+    labs: LabSeeds
+    sovereigns: SovereignSeeds
+    segments: SegmentSeeds
+    jurisdictions: JurisdictionSeeds
+    history: EciHistory
+    world: str = SEED_WORLD_MONTH  # the month these tables describe (a key of SEED_WORLDS)
+
+
+def load_labs(path: Path) -> LabSeeds:
+    rows = _rows(path)
+    return LabSeeds(
+        lab_id=[r["lab_id"] for r in rows],
+        name=[r["name"] for r in rows],
+        camp=_codes(rows, "camp", CAMPS, path),
+        region=_codes(rows, "region", JURISDICTIONS, path),
+        eci=_floats(rows, "eci", path),
+        release_month=_months(rows, "release_date", path),
+        training_flop=_floats(rows, "training_flop", path),
+        compute_h100e=_floats(rows, "compute_h100e", path),
+        cash_usd_bn=_floats(rows, "cash_usd_bn", path),
+        revenue_usd_bn_per_month=_floats(rows, "revenue_usd_bn_per_month", path),
+        price_usd_per_mtok=_floats(rows, "price_usd_per_mtok", path),
+        bench_focus=_floats(rows, "bench_focus", path),
+    )
+
+
+def load_sovereigns(path: Path, lab_ids: list[str]) -> SovereignSeeds:
+    rows = _rows(path)
+    backing = np.zeros((len(rows), len(lab_ids)), dtype=bool)
+    for s, row in enumerate(rows):
+        for lab in filter(None, (x.strip() for x in row["backed_labs"].split(";"))):
+            if lab not in lab_ids:
+                raise SeedError(f"{path}: column 'backed_labs': unknown lab_id {lab!r}")
+            backing[s, lab_ids.index(lab)] = True
+    target = np.full(len(rows), -1)
+    for s, row in enumerate(rows):
+        code = row["export_control_target"].strip()
+        if code and code not in JURISDICTIONS:
+            raise SeedError(f"{path}: column 'export_control_target': unknown jurisdiction "
+                            f"{code!r}; allowed: {', '.join(JURISDICTIONS)} or empty")
+        target[s] = JURISDICTIONS.index(code) if code else -1
+    return SovereignSeeds(
+        sovereign_id=[r["sovereign_id"] for r in rows],
+        jurisdiction=_codes(rows, "jurisdiction", JURISDICTIONS, path),
+        stance_safety=_floats(rows, "stance_safety", path),
+        pressure_threshold=_floats(rows, "pressure_threshold", path),
+        open_interest=_floats(rows, "open_interest", path),
+        open_budget_usd_bn_per_month=_floats(rows, "open_budget_usd_bn_per_month", path),
+        backing=backing,
+        export_target=target,
+    )
+
+
+def load_segments(path: Path) -> SegmentSeeds:
+    rows = _rows(path)
+    return SegmentSeeds(
+        segment=[r["segment"] for r in rows],
+        tokens_t_per_month=_floats(rows, "tokens_t_per_month", path),
+        growth_per_month=_floats(rows, "growth_per_month", path),
+        w_bench=_floats(rows, "w_bench", path),
+        w_robust=_floats(rows, "w_robust", path),
+        price_alpha=_floats(rows, "price_alpha", path),
+        open_pref=_floats(rows, "open_pref", path),
+        switch_cost=_floats(rows, "switch_cost", path),
+        open_only=np.array([r["open_only"].strip().lower() == "true" for r in rows]),
+    )
+
+
+def load_jurisdictions(path: Path) -> JurisdictionSeeds:
+    rows = _rows(path)
+    order = _codes(rows, "jurisdiction", JURISDICTIONS, path)
+    if sorted(order.tolist()) != list(range(len(JURISDICTIONS))):
+        raise SeedError(f"{path}: column 'jurisdiction': need each of {', '.join(JURISDICTIONS)}")
+    n = len(JURISDICTIONS)
+    demand = np.zeros(n)
+    pref = np.zeros(n)
+    blocks = np.zeros((n, n), dtype=bool)
+    for g, row in zip(order, rows, strict=True):
+        demand[g] = float(row["demand_share"])
+        pref[g] = float(row["domestic_pref"])
+        for region in filter(None, (x.strip() for x in row["blocks_closed_from"].split(";"))):
+            if region not in JURISDICTIONS:
+                raise SeedError(f"{path}: column 'blocks_closed_from': unknown region {region!r}")
+            blocks[g, JURISDICTIONS.index(region)] = True
+    return JurisdictionSeeds(demand_share=demand / demand.sum(), domestic_pref=pref,
+                             blocks_closed=blocks)
+
+
+def load_history(path: Path) -> EciHistory:
+    rows = _rows(path)
+
+    def column(name: str) -> np.ndarray:
+        values = [float(r[name]) if r[name] else np.nan for r in rows]
+        return np.fmax.accumulate(np.array(values, dtype=float))
+
+    return EciHistory(
+        first_month=parse_month(rows[0]["month"]),
+        closed=column("closed"),
+        open=column("open"),
+        open_cn=column("open_cn"),
+        open_us=column("open_us"),
+    )
+
+
+def seed_world_dir(start: str = SEED_WORLD_MONTH) -> Path:
+    """The folder of the seed world that describes month ``start`` (``YYYY-MM``)."""
+    if start not in SEED_WORLDS:
+        raise SeedError(f"no seed world for {start}; seed worlds exist for "
+                        f"{', '.join(SEED_WORLDS)}")
+    return (seeds_dir() / SEED_WORLDS[start]).resolve()
+
+
+def load_seeds(folder: Path | None = None, *, start: str = SEED_WORLD_MONTH) -> Seeds:
+    """Load every seed table of the world as of ``start`` from ``folder`` (default: that
+    world's folder, :func:`seed_world_dir`)."""
+    folder = folder or seed_world_dir(start)
+    labs = load_labs(folder / "labs.csv")
+    return Seeds(
+        labs=labs,
+        sovereigns=load_sovereigns(folder / "sovereigns.csv", labs.lab_id),
+        segments=load_segments(folder / "segments.csv"),
+        jurisdictions=load_jurisdictions(folder / "jurisdictions.csv"),
+        history=load_history(folder / "derived" / "eci_frontier_monthly.csv"),
+        world=start,
+    )
+
+
+def check_seed_world(seeds: Seeds, start: str) -> None:
+    """Raise :class:`SeedError` unless ``seeds`` describe the month a scenario starts in."""
+    if seeds.world != start:
+        raise SeedError(f"the scenario starts in {start} but the seeds describe {seeds.world}; "
+                        f"load them with load_seeds(start={start!r})")

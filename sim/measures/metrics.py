@@ -1,0 +1,299 @@
+"""Gaps, lags and market shares computed from a batch's :class:`~sim.core.engine.Results`.
+
+Every function here is pure: it reads ``results.arrays`` (shaped ``(runs, months, ...)``,
+see :class:`sim.core.engine.Results`) and returns new arrays with the run axis first.
+
+Definitions (DESIGN.md sections 2 and 5):
+
+* **Gap in points** between a leading and a trailing camp at month t is the difference of
+  their released frontiers (running maxima of released bench scores, ECI points).
+* **Lag in months** (Epoch's definition) is how long ago the leading camp's released frontier
+  first reached the trailing camp's current released level. The leader's series is Epoch's
+  monthly ECI record (``history``, from its first month through the month before the
+  simulation starts) followed by the simulated frontier, so lags early in a run can reach
+  back into 2023-2025.
+* **Token share** / **dollar share** of a camp is its share of the tokens served / of buyer
+  spend in a segment (or over all segments).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sim.calendar import format_month
+from sim.core.world import OUTPUT_CAMPS
+from sim.inputs.seeds import CAMPS
+
+#: Camp pairs for gaps and lags: name -> (leading output camp, trailing output camp).
+PAIRS: dict[str, tuple[str, str]] = {
+    "closed_vs_open": ("closed", "open"),
+    "closed_vs_cn": ("closed", "open_cn"),
+    "closed_vs_us": ("closed", "open_us"),
+    "cn_vs_us": ("open_cn", "open_us"),
+}
+
+#: Lab camps that release open weights (indices into CAMPS).
+OPEN_CAMP_INDEX: tuple[int, ...] = tuple(i for i, c in enumerate(CAMPS) if c != "closed")
+
+#: Label of the all-segments aggregate appended after the K segments in share arrays.
+ALL_SEGMENTS = "all"
+
+
+def _frontier(results: Any, camp: str) -> np.ndarray:
+    """(R, T) released bench frontier of an output camp."""
+    return results.arrays["bench_frontier"][:, :, OUTPUT_CAMPS.index(camp)]
+
+
+def _history_series(history: Any, camp: str) -> np.ndarray:
+    """(H,) Epoch's monthly running-max ECI of a camp (NaN before the camp's first model)."""
+    return np.asarray(getattr(history, camp), dtype=float)
+
+
+# --------------------------------------------------------------------------- gaps
+
+
+def gap_points(results: Any) -> dict[str, np.ndarray]:
+    """Gap in ECI points per pair of :data:`PAIRS`: leader frontier minus trailing frontier,
+    each (R, T). Positive means the leader is ahead."""
+    return {name: _frontier(results, lead) - _frontier(results, trail)
+            for name, (lead, trail) in PAIRS.items()}
+
+
+# --------------------------------------------------------------------------- lags
+
+
+def _lag_core(leader: np.ndarray, trailing: np.ndarray, now: np.ndarray) -> np.ndarray:
+    """Lag in months, vectorized.
+
+    ``leader`` (R, N): the leader's full monthly series (history then simulation), index 0 =
+    the first history month. ``trailing`` (R, T): the trailing level at months ``now`` (T,),
+    given as indices into the leader's series. Returns (R, T).
+    """
+    lead = np.where(np.isnan(leader), -np.inf, leader)
+    lead = np.maximum.accumulate(lead, axis=1)  # a released frontier never falls
+    n = lead.shape[1]
+    y = trailing[:, :, None]  # (R, T, 1)
+    # Leader series is non-decreasing: the first month it reaches y is the count of months
+    # strictly below y. Only months up to `now` can count (future releases are unknown).
+    upto = np.arange(n)[None, :] <= now[:, None]  # (T, N)
+    below = (lead[:, None, :] < y) & upto[None]  # (R, T, N)
+    j = below.sum(axis=2)  # (R, T) first index with lead >= y (if any up to now)
+    rows = np.arange(lead.shape[0])[:, None]
+    lead_now = lead[rows, now[None, :]]  # (R, T)
+    jc = np.clip(j, 0, n - 1)
+    at = lead[rows, jc]
+    before = lead[rows, np.clip(j - 1, 0, n - 1)]
+    yy = trailing
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = (yy - before) / (at - before)
+    # Crossing between month j-1 and j by linear interpolation; when month j-1 has no model
+    # yet (-inf) the crossing is at month j; when j == 0 (trailing below the first history
+    # value) the crossing is taken at the start of history (the lag is a lower bound).
+    crossing = np.where(np.isfinite(before) & (j > 0), j - 1 + frac, j.astype(float))
+    lag = now[None, :] - crossing
+    lag = np.where(yy >= lead_now, 0.0, lag)  # level or ahead
+    lag = np.where(np.isnan(yy) | np.isneginf(yy), np.nan, lag)  # no trailing model
+    lag = np.where(np.isposinf(yy), 0.0, lag)
+    lag = np.where(np.isneginf(lead_now), np.nan, lag)  # no leader model yet
+    return np.maximum(lag, 0.0)
+
+
+def lag_months(leader: np.ndarray, trailing: np.ndarray,
+               history_leader: np.ndarray) -> np.ndarray:
+    """Lag in months (R, T) of ``trailing`` behind ``leader`` (both (R, T), simulated months).
+
+    ``history_leader`` (H,) is the leader's Epoch monthly running-max ECI for the H months
+    before the simulation's first month (``EciHistory.first_month`` .. 2026-03); the
+    simulated months follow it directly. At each month t the lag is ``t - s`` where s is the
+    first (fractional) month at which the leader's released frontier reached the trailing
+    camp's level at t, with linear interpolation between months. Conventions:
+
+    * 0 when the trailing camp is level with or ahead of the leader at t;
+    * NaN values in the history (no model of that camp yet) count as -inf; if the trailing
+      level is below the leader's first recorded value, the lag is measured to that first
+      recorded month: a lower bound, since the record starts there;
+    * NaN when the trailing camp has no released model (frontier NaN or -inf), or the
+      leader has none yet.
+    """
+    leader = np.asarray(leader, dtype=float)
+    trailing = np.asarray(trailing, dtype=float)
+    hist = np.asarray(history_leader, dtype=float)
+    n_runs, n_months = leader.shape
+    full = np.concatenate([np.broadcast_to(hist, (n_runs, len(hist))), leader], axis=1)
+    now = len(hist) + np.arange(n_months)
+    return _lag_core(full, trailing, now)
+
+
+def history_lag(history_leader: np.ndarray, history_trailing: np.ndarray) -> np.ndarray:
+    """(H,) lag in months over the Epoch record itself (same conventions as
+    :func:`lag_months`), NaN where the trailing camp has no model yet."""
+    lead = np.asarray(history_leader, dtype=float)[None, :]
+    trail = np.asarray(history_trailing, dtype=float)[None, :]
+    return _lag_core(lead, trail, np.arange(lead.shape[1]))[0]
+
+
+def _history(results: Any) -> Any:
+    return results.world.population.history
+
+
+def lag_by_pair(results: Any) -> dict[str, np.ndarray]:
+    """Lag in months (R, T) per pair of :data:`PAIRS`; the leader's Epoch history is
+    ``history.closed`` for the closed pairs and ``history.open_cn`` for ``cn_vs_us``."""
+    hist = _history(results)
+    return {name: lag_months(_frontier(results, lead), _frontier(results, trail),
+                             _history_series(hist, lead))
+            for name, (lead, trail) in PAIRS.items()}
+
+
+def history_gap_by_pair(history: Any) -> dict[str, np.ndarray]:
+    """(H,) historical gap in points per pair from Epoch's record (NaN before both camps
+    have a model)."""
+    return {name: _history_series(history, lead) - _history_series(history, trail)
+            for name, (lead, trail) in PAIRS.items()}
+
+
+def history_lag_by_pair(history: Any) -> dict[str, np.ndarray]:
+    """(H,) historical lag in months per pair from Epoch's record."""
+    return {name: history_lag(_history_series(history, lead), _history_series(history, trail))
+            for name, (lead, trail) in PAIRS.items()}
+
+
+# --------------------------------------------------------------------------- shares
+
+
+def _shares(values: np.ndarray) -> np.ndarray:
+    """(R, T, K, C) -> (R, T, K+1, C): shares over camps per segment plus the all-segments
+    aggregate last. Where a segment has no served demand (total 0) every share is 0 (not
+    NaN), so shares sum to 1 exactly where there is demand and to 0 elsewhere."""
+    values = np.asarray(values, dtype=float)
+    full = np.concatenate([values, values.sum(axis=2, keepdims=True)], axis=2)
+    total = full.sum(axis=3, keepdims=True)
+    safe = np.where(total > 0, total, 1.0)
+    return np.where(total > 0, full / safe, 0.0)
+
+
+def token_share(results: Any) -> np.ndarray:
+    """(R, T, K+1, 4) share of tokens served by lab camp (CAMPS order) per segment, the last
+    segment index being all segments together. Zero demand gives all-zero shares."""
+    return _shares(results.arrays["tokens"])
+
+
+def dollar_share(results: Any) -> np.ndarray:
+    """(R, T, K+1, 4) share of buyer spend (USD) by lab camp, as :func:`token_share`."""
+    return _shares(results.arrays["spend"])
+
+
+def segment_labels(results: Any) -> list[str]:
+    """Labels of the share arrays' segment axis: the K segments then ``"all"``."""
+    return [*results.world.population.segments, ALL_SEGMENTS]
+
+
+def open_token_share(results: Any, segment: int = -1) -> np.ndarray:
+    """(R, T) share of tokens on open-weight models (all open camps) in a segment (default
+    all segments)."""
+    return token_share(results)[:, :, segment, list(OPEN_CAMP_INDEX)].sum(axis=2)
+
+
+def open_dollar_share(results: Any, segment: int = -1) -> np.ndarray:
+    """(R, T) share of spend on open-weight models in a segment (default all segments)."""
+    return dollar_share(results)[:, :, segment, list(OPEN_CAMP_INDEX)].sum(axis=2)
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def quantiles(x: np.ndarray, qs: tuple[float, ...] = (0.1, 0.5, 0.9)) -> np.ndarray:
+    """Quantiles over runs (axis 0), ignoring NaN; shape (len(qs), ...)."""
+    x = np.asarray(x, dtype=float)
+    if np.all(np.isnan(x)):
+        return np.full((len(qs), *x.shape[1:]), np.nan)
+    with np.errstate(all="ignore"):
+        return np.nanquantile(x, qs, axis=0)
+
+
+def headline_series(results: Any) -> dict[str, tuple[np.ndarray, str]]:
+    """Headline (R, T) series with their units, in display order."""
+    gaps, lags = gap_points(results), lag_by_pair(results)
+    alive = results.arrays["alive"]
+    return {
+        "gap closed vs open": (gaps["closed_vs_open"], "ECI pts"),
+        "gap closed vs CN open": (gaps["closed_vs_cn"], "ECI pts"),
+        "gap closed vs US open": (gaps["closed_vs_us"], "ECI pts"),
+        "lag closed vs open": (lags["closed_vs_open"], "months"),
+        "lag closed vs CN open": (lags["closed_vs_cn"], "months"),
+        "lag closed vs US open": (lags["closed_vs_us"], "months"),
+        "open token share": (open_token_share(results), "share"),
+        "open dollar share": (open_dollar_share(results), "share"),
+        "closed labs alive": (alive[:, :, CAMPS.index("closed")], "labs"),
+        "open labs alive": (alive[:, :, list(OPEN_CAMP_INDEX)].sum(axis=2), "labs"),
+    }
+
+
+def summary_months(n_months: int) -> list[int]:
+    """Steps reported in summaries: start, +12, +24, ... and the last month."""
+    steps = list(range(0, n_months, 12))
+    if steps[-1] != n_months - 1:
+        steps.append(n_months - 1)
+    return steps
+
+
+def summary_table(results: Any, steps: list[int] | None = None) -> list[dict[str, Any]]:
+    """Median and 10-90% range over runs of the headline figures at chosen steps (default
+    :func:`summary_months`). One dict per (metric, month): metric, unit, step, month, p10,
+    p50, p90."""
+    start = results.world.params.start_month
+    steps = summary_months(results.n_months) if steps is None else steps
+    rows = []
+    for name, (series, unit) in headline_series(results).items():
+        q = quantiles(series[:, steps])
+        for i, step in enumerate(steps):
+            rows.append({"metric": name, "unit": unit, "step": step,
+                         "month": format_month(start + step),
+                         "p10": float(q[0, i]), "p50": float(q[1, i]), "p90": float(q[2, i])})
+    return rows
+
+
+def format_summary(rows: list[dict[str, Any]]) -> str:
+    """A plain-text table of :func:`summary_table` rows: one line per metric, one column per
+    month, each cell ``median [p10, p90]``."""
+    months = list(dict.fromkeys(r["month"] for r in rows))
+    metrics = list(dict.fromkeys((r["metric"], r["unit"]) for r in rows))
+    cell = {(r["metric"], r["month"]): r for r in rows}
+
+    def fmt(r: dict[str, Any]) -> str:
+        if r["unit"] == "share":
+            return f"{r['p50']:.0%} [{r['p10']:.0%},{r['p90']:.0%}]"
+        return f"{r['p50']:.1f} [{r['p10']:.1f},{r['p90']:.1f}]"
+
+    label_w = max(len(f"{m} ({u})") for m, u in metrics)
+    cells = {(m, mo): fmt(cell[(m, mo)]) for m, _ in metrics for mo in months}
+    col_w = max(max(len(c) for c in cells.values()), max(len(mo) for mo in months))
+    lines = [" " * label_w + "  " + "  ".join(mo.rjust(col_w) for mo in months)]
+    for m, u in metrics:
+        lines.append(f"{m} ({u})".ljust(label_w) + "  "
+                     + "  ".join(cells[(m, mo)].rjust(col_w) for mo in months))
+    return "\n".join(lines)
+
+
+def months_until(reached: np.ndarray, start: int) -> np.ndarray:
+    """(R,) months from step ``start`` to the first step ``t >= start`` where ``reached[:, t]``
+    holds (0 if at ``start``), or -1 if it never does within the horizon (censored).
+
+    ``reached`` is an (R, T) boolean array, e.g. ``paired_gap_change >= 2``."""
+    window = np.asarray(reached, dtype=bool)[:, start:]
+    hit = window.any(axis=1)
+    return np.where(hit, np.argmax(window, axis=1), -1)
+
+
+def censored_median(delays: np.ndarray) -> float:
+    """Median of delays where -1 marks "not within the horizon" (counted as longer than
+    anything observed): NaN when fewer than half of the runs are observed."""
+    delays = np.asarray(delays)
+    observed = np.sort(delays[delays >= 0])
+    n = len(delays)
+    if n == 0 or 2 * len(observed) < n:
+        return float("nan")
+    lo, hi = (n - 1) // 2, n // 2  # the middle order statistics; censored ones sort last
+    return float((observed[lo] + observed[hi]) / 2) if hi < len(observed) else float("nan")

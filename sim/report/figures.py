@@ -1,0 +1,355 @@
+"""Fan charts of a batch's results (matplotlib, Agg backend, PNG files).
+
+Each simulated series is drawn as its median over runs with a shaded 10-90% band. Where
+Epoch's ECI record (2023-01 .. 2026-03) is drawn it appears as thin lines with small markers
+in the camp's colour, with a footnote crediting Epoch AI (CC BY 4.0). Colours are fixed per
+camp across every figure (:data:`CAMP_COLORS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from sim.calendar import to_datetime64  # noqa: E402
+from sim.inputs.scenario import JURISDICTIONS  # noqa: E402
+from sim.inputs.seeds import CAMPS  # noqa: E402
+from sim.measures import metrics  # noqa: E402
+
+CAMP_COLORS: dict[str, str] = {
+    "closed": "#222222",
+    "open": "#8e44ad",
+    "open_cn": "#d62728",
+    "open_us": "#1f77b4",
+    "open_other": "#2ca02c",
+}
+CAMP_LABELS: dict[str, str] = {
+    "closed": "closed",
+    "open": "best open (any)",
+    "open_cn": "open, China",
+    "open_us": "open, US",
+    "open_other": "open, other",
+}
+PAIR_COLORS: dict[str, str] = {
+    "closed_vs_open": CAMP_COLORS["open"],
+    "closed_vs_cn": CAMP_COLORS["open_cn"],
+    "closed_vs_us": CAMP_COLORS["open_us"],
+    "cn_vs_us": "#ff9f1c",
+}
+PAIR_LABELS: dict[str, str] = {
+    "closed_vs_open": "closed vs best open",
+    "closed_vs_cn": "closed vs China open",
+    "closed_vs_us": "closed vs US open",
+    "cn_vs_us": "China open vs US open",
+}
+EPOCH_CREDIT = "ECI history: Epoch AI (epoch.ai), CC BY 4.0"
+BAND = "10-90% of runs"
+
+PLOT_FILES = {
+    "frontier": "frontier.png",
+    "gap": "gap.png",
+    "shares": "shares.png",
+    "shares_by_segment": "shares_by_segment.png",
+    "labs": "labs.png",
+    "policy": "policy.png",
+}
+
+
+def _sim_dates(results: Any) -> np.ndarray:
+    return to_datetime64(results.world.params.start_month, results.n_months)
+
+
+def _hist_dates(results: Any) -> np.ndarray:
+    hist = results.world.population.history
+    return to_datetime64(hist.first_month, len(hist.closed))
+
+
+def _title(results: Any, text: str) -> str:
+    return f"{text}\nscenario '{results.scenario.name}', {results.n_runs} runs, seed {results.seed}"
+
+
+def _fan(ax: Any, dates: np.ndarray, series: np.ndarray, color: str, label: str,
+         *, lw: float = 2.0, ls: str = "-") -> None:
+    """Median line and 10-90% band of an (R, T) series."""
+    q = metrics.quantiles(series)
+    ax.fill_between(dates, q[0], q[2], color=color, alpha=0.15, lw=0)
+    ax.plot(dates, q[1], color=color, lw=lw, ls=ls, label=label)
+
+
+def _legend_with_band(ax: Any, extra: Sequence[tuple[Any, str]] = (), **kwargs: Any) -> None:
+    """``ax``'s legend plus the ``extra`` (handle, label) pairs and a key for the 10-90%
+    bands that :func:`_fan` draws."""
+    handles, labels = ax.get_legend_handles_labels()
+    for handle, label in (*extra, (plt.Rectangle((0, 0), 1, 1, color="0.3", alpha=0.15, lw=0),
+                                   f"{BAND} (lines: median)")):
+        handles.append(handle)
+        labels.append(label)
+    ax.legend(handles, labels, fontsize=8.5, frameon=False, **kwargs)
+
+
+def _history_line(ax: Any, dates: np.ndarray, values: np.ndarray, color: str,
+                  label: str | None) -> None:
+    ax.plot(dates, values, color=color, lw=1.0, marker="o", ms=2.2, alpha=0.8, label=label)
+
+
+def _start_line(ax: Any, results: Any, *, text: bool = True) -> None:
+    start = _sim_dates(results)[0]
+    ax.axvline(start, color="0.5", lw=1.0, ls="--", zorder=0)
+    if text:
+        ax.annotate("simulation start", xy=(start, 0.0), xycoords=("data", "axes fraction"),
+                    xytext=(4, 4), textcoords="offset points", ha="left", va="bottom",
+                    fontsize=8, color="0.35")
+
+
+#: Short labels of scheduled events for the markers on time plots.
+_EVENT_SHORT = {"ban": "ban", "distillation_crackdown": "distillation crackdown",
+                "export_controls": "export controls", "funding_shock": "funding shock",
+                "safety_shock": "safety shock", "open_program": "open programme"}
+
+
+def _event_markers(ax: Any, results: Any, *, text: bool = True) -> None:
+    """A dotted vertical line at each scheduled event after the start, labelled near the
+    bottom of the axes (legends sit at the top)."""
+    dates = _sim_dates(results)
+    seen: dict[int, int] = {}
+    for ev in results.world.schedule:
+        if ev.month <= 0:
+            continue
+        x = dates[ev.month]
+        ax.axvline(x, color="0.35", lw=0.9, ls=":", zorder=0)
+        if text:
+            stack = seen.get(ev.month, 0)
+            seen[ev.month] = stack + 1
+            actor = (results.world.population.sovereign_ids[ev.sovereign].upper()
+                     if ev.sovereign >= 0 else JURISDICTIONS[ev.region]
+                     if ev.region >= 0 else "")
+            ax.annotate(f"{actor} {_EVENT_SHORT.get(ev.kind, ev.kind)}".strip(), xy=(x, 0.0),
+                        xycoords=("data", "axes fraction"), xytext=(2 + 9 * stack, 16),
+                        textcoords="offset points", fontsize=7, color="0.25", rotation=90,
+                        ha="left", va="bottom")
+
+
+def _time_axis(ax: Any) -> None:
+    ax.xaxis.set_major_locator(mdates.YearLocator())
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    ax.xaxis.set_minor_locator(mdates.MonthLocator(bymonth=(4, 7, 10)))
+    ax.grid(True, which="major", color="0.9", lw=0.8)
+    ax.set_xlabel("month")
+
+
+def _footnote(fig: Any, text: str) -> None:
+    fig.text(0.01, 0.005, text, ha="left", va="bottom", fontsize=7.5, color="0.4")
+
+
+def _save(fig: Any, path: str | Path) -> Path:
+    from sim.report.outputs import atomic_path  # local import: outputs imports nothing from here
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=130)
+    plt.close(fig)
+    return path
+
+
+def plot_frontier(results: Any, path: str | Path,
+                  camps: Sequence[str] = ("closed", "open", "open_cn", "open_us", "open_other"),
+                  ) -> Path:
+    """Released bench frontier per camp (median, 10-90% band) with Epoch's ECI history."""
+    from sim.core.world import OUTPUT_CAMPS
+
+    hist = results.world.population.history
+    dates, hdates = _sim_dates(results), _hist_dates(results)
+    fig, ax = plt.subplots(figsize=(10, 5.8))
+    for camp in camps:
+        color = CAMP_COLORS[camp]
+        series = results.arrays["bench_frontier"][:, :, OUTPUT_CAMPS.index(camp)]
+        ls = ":" if camp == "open" else "-"
+        _fan(ax, dates, series, color, f"{CAMP_LABELS[camp]} (simulated)",
+             lw=1.6 if camp == "open" else 2.0, ls=ls)
+        if hasattr(hist, camp) and camp != "open":
+            _history_line(ax, hdates, getattr(hist, camp), color, None)
+    _start_line(ax, results)
+    _event_markers(ax, results)
+    _time_axis(ax)
+    ax.set_ylabel("released frontier (ECI points, running max)")
+    ax.set_title(_title(results, "Released capability frontier by camp"), fontsize=11)
+    _legend_with_band(ax, [(plt.Line2D([], [], color="0.3", lw=1.0, marker="o", ms=2.5),
+                            "Epoch ECI record (thin, per camp)")], loc="upper left")
+    _footnote(fig, EPOCH_CREDIT)
+    fig.tight_layout(rect=(0, 0.02, 1, 1))
+    return _save(fig, path)
+
+
+def plot_gap(results: Any, path: str | Path,
+             pairs: Sequence[str] = ("closed_vs_open", "closed_vs_cn", "closed_vs_us")) -> Path:
+    """Gap in ECI points and lag in months (median, 10-90% band), with the historical gap
+    and lag from Epoch's record."""
+    hist = results.world.population.history
+    dates, hdates = _sim_dates(results), _hist_dates(results)
+    gaps, lags = metrics.gap_points(results), metrics.lag_by_pair(results)
+    hgaps, hlags = metrics.history_gap_by_pair(hist), metrics.history_lag_by_pair(hist)
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 8), sharex=True)
+    for pair in pairs:
+        color = PAIR_COLORS[pair]
+        _fan(ax1, dates, gaps[pair], color, PAIR_LABELS[pair])
+        _history_line(ax1, hdates, hgaps[pair], color, None)
+        _fan(ax2, dates, lags[pair], color, PAIR_LABELS[pair])
+        _history_line(ax2, hdates, hlags[pair], color, None)
+    for ax in (ax1, ax2):
+        ax.axhline(0, color="0.6", lw=0.8)
+        _start_line(ax, results, text=ax is ax1)
+        _event_markers(ax, results, text=ax is ax1)
+        _time_axis(ax)
+    ax1.set_xlabel("")
+    ax1.set_ylabel("gap (ECI points)")
+    ax2.set_ylabel("lag (months)")
+    ax1.set_title(_title(results, "Capability gap between closed and open-weight frontiers"),
+                  fontsize=11)
+    ax2.set_title("Lag: months since the closed frontier first reached the open level "
+                  "(Epoch's definition)", fontsize=9.5)
+    _legend_with_band(ax1, [(plt.Line2D([], [], color="0.3", lw=1.0, marker="o", ms=2.5),
+                             "Epoch ECI record")], loc="upper right", ncol=2)
+    _footnote(fig, EPOCH_CREDIT + ". Lags reaching back to the start of the record "
+              "(2023) are lower bounds.")
+    fig.tight_layout(rect=(0, 0.02, 1, 1))
+    return _save(fig, path)
+
+
+def plot_shares(results: Any, path: str | Path) -> Path:
+    """Token share and dollar share by lab camp over all segments (median, 10-90% band)."""
+    dates = _sim_dates(results)
+    tok, usd = metrics.token_share(results), metrics.dollar_share(results)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2), sharey=True)
+    for ax, share, what in ((axes[0], tok, "Token share"), (axes[1], usd, "Dollar share")):
+        for c, camp in enumerate(CAMPS):
+            _fan(ax, dates, 100 * share[:, :, -1, c], CAMP_COLORS[camp], CAMP_LABELS[camp])
+        _time_axis(ax)
+        ax.set_ylim(0, 100)
+        ax.set_title(f"{what} by lab camp, all segments", fontsize=10)
+    axes[0].set_ylabel("share of market (%)")
+    _legend_with_band(axes[0], loc="upper right")
+    fig.suptitle(_title(results, "Market shares: tokens served vs dollars spent"), fontsize=11)
+    _footnote(fig, "Dollar share counts buyer spend on each camp's models, including spend "
+              "captured by third-party hosts of open weights.")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return _save(fig, path)
+
+
+def plot_shares_by_segment(results: Any, path: str | Path) -> Path:
+    """Token and dollar share by camp for each buyer segment (median, 10-90% band)."""
+    dates = _sim_dates(results)
+    tok, usd = metrics.token_share(results), metrics.dollar_share(results)
+    segments = results.world.population.segments
+    k = len(segments)
+    fig, axes = plt.subplots(2, k, figsize=(3.4 * k + 1, 7.2), sharex=True, sharey=True,
+                             squeeze=False)
+    for row, (share, what) in enumerate(((tok, "token share"), (usd, "dollar share"))):
+        for s, seg in enumerate(segments):
+            ax = axes[row, s]
+            for c, camp in enumerate(CAMPS):
+                _fan(ax, dates, 100 * share[:, :, s, c], CAMP_COLORS[camp], CAMP_LABELS[camp],
+                     lw=1.5)
+            ax.set_ylim(0, 100)
+            ax.xaxis.set_major_locator(mdates.YearLocator())
+            ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+            ax.grid(True, color="0.9", lw=0.8)
+            ax.set_title(f"{seg.replace('_', ' ')}: {what}", fontsize=9)
+            if s == 0:
+                ax.set_ylabel(f"{what} (%)")
+            if row == 1:
+                ax.set_xlabel("month")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(CAMPS), fontsize=9, frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+    fig.suptitle(_title(results, "Market shares by buyer segment (median, band 10-90% of runs)"),
+                 fontsize=11)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return _save(fig, path)
+
+
+def plot_labs(results: Any, path: str | Path) -> Path:
+    """Labs still operating and cash held, per camp (median, 10-90% band)."""
+    dates = _sim_dates(results)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5.2))
+    for c, camp in enumerate(CAMPS):
+        _fan(ax1, dates, results.arrays["alive"][:, :, c], CAMP_COLORS[camp], CAMP_LABELS[camp])
+        _fan(ax2, dates, results.arrays["cash"][:, :, c], CAMP_COLORS[camp], CAMP_LABELS[camp])
+    for ax in (ax1, ax2):
+        _time_axis(ax)
+    ax1.set_ylim(bottom=0)
+    ax1.set_ylabel("labs operating (count)")
+    ax1.set_title("Labs still operating, by camp", fontsize=10)
+    ax2.set_yscale("symlog", linthresh=1.0)
+    ax2.set_ylabel("cash held (USD bn, symlog scale)")
+    ax2.set_title("Cash held by the camp's labs", fontsize=10)
+    _legend_with_band(ax1, loc="lower left")
+    fig.suptitle(_title(results, "Funding and market constriction"), fontsize=11)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_policy(results: Any, path: str | Path) -> Path:
+    """Policies in force per sovereign (share of runs), sovereign grants to open labs, and
+    each large market's use of large open models (median, 10-90% band)."""
+    pop, arr = results.world.population, results.arrays
+    dates = _sim_dates(results)
+    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(10, 11), sharex=True)
+    colors = plt.get_cmap("tab10")
+    for s, sov in enumerate(pop.sovereign_ids):
+        ax1.plot(dates, 100 * arr["ban_active"][:, :, s].mean(axis=0), color=colors(s), lw=2,
+                 label=f"{sov.upper()} ban")
+        ax1.plot(dates, 100 * arr["crackdown_active"][:, :, s].mean(axis=0), color=colors(s),
+                 lw=1.2, ls="--", label=f"{sov.upper()} crackdown")
+    ax1.set_ylim(-2, 102)
+    ax1.set_ylabel("runs with the policy in force (%)")
+    ax1.set_title(_title(results, "Open-weight bans (solid) and distillation crackdowns "
+                         "(dashed) in force"), fontsize=11)
+    ax1.legend(loc="center left", bbox_to_anchor=(0.01, 0.55), fontsize=7.5, frameon=False,
+               ncol=4)
+    grants = arr["sovereign_grants"]
+    _fan(ax2, dates, grants.sum(axis=2), "0.2", "all sovereigns")
+    top = np.argsort(-grants[:, -1].mean(axis=0))[:4]
+    for s in top:
+        _fan(ax2, dates, grants[:, :, s], colors(int(s)), pop.sovereign_ids[s].upper(), lw=1.4)
+    ax2.set_ylabel("grants to open labs (USD bn/month)")
+    ax2.set_title("Sovereign grants to open-weight labs", fontsize=10)
+    ax2.legend(loc="upper left", fontsize=8, frameon=False)
+    threshold = results.world.params.ban_threshold_flop
+    for g in (JURISDICTIONS.index("US"), JURISDICTIONS.index("EU"), JURISDICTIONS.index("CN")):
+        _fan(ax3, dates, arr["large_open_tokens"][:, :, g], colors(g), JURISDICTIONS[g])
+    ax3.set_yscale("log")
+    ax3.set_ylabel("tokens (trillion/month, log scale)")
+    ax3.set_title(f"Use of large open models (trained above {threshold:.0e} FLOP) "
+                  "by buyers in each market", fontsize=10)
+    ax3.legend(loc="upper left", fontsize=8, frameon=False)
+    for ax in (ax1, ax2, ax3):
+        _start_line(ax, results, text=False)
+        _event_markers(ax, results, text=ax is ax1)
+        _time_axis(ax)
+    ax1.set_xlabel("")
+    ax2.set_xlabel("")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def write_all(results: Any, out_dir: str | Path) -> list[str]:
+    """Write every figure into ``out_dir`` (atomically); returns the file names."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    funcs = {"frontier": plot_frontier, "gap": plot_gap, "shares": plot_shares,
+             "shares_by_segment": plot_shares_by_segment, "labs": plot_labs,
+             "policy": plot_policy}
+    names = []
+    for key, fn in funcs.items():
+        fn(results, out / PLOT_FILES[key])
+        names.append(PLOT_FILES[key])
+    return names

@@ -1,0 +1,489 @@
+"""Results on disk: a tidy Parquet table, an event log and a JSON manifest.
+
+``write_results`` writes into one output folder:
+
+* ``results.parquet``: the tidy (long) table of :func:`tidy_table`, one row per
+  (run, month, metric, camp, segment);
+* ``events.csv``: :func:`event_log`, scheduled events, policy changes, safety shocks, lab
+  exits and acquisitions per run;
+* ``manifest.json``: scenario (name, file, content hash, resolved values), seed, runs,
+  package and library versions, creation time (UTC), metric units and the files written.
+
+Every file is written under a temporary name in the same folder and moved into place with
+``os.replace``, so an interrupted run never leaves a half-written file behind (a previous
+run's file stays intact until the new one is complete).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import platform
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import sim
+from sim.calendar import format_month
+from sim.core.world import OUTPUT_CAMPS, POLICIES
+from sim.inputs.scenario import JURISDICTIONS
+from sim.inputs.seeds import CAMPS
+from sim.measures import metrics
+
+RESULTS_FILE = "results.parquet"
+EVENTS_FILE = "events.csv"
+MANIFEST_FILE = "manifest.json"
+
+#: Value of ``camp`` for whole-market totals and of ``segment`` for rows that are not per
+#: segment (or that aggregate all segments).
+ALL = "all"
+
+#: metric -> (unit, what ``camp`` holds, description). Documented in the manifest too.
+METRICS: dict[str, tuple[str, str, str]] = {
+    "bench_frontier": ("ECI points", "output camp", "released benchmark frontier (running max)"),
+    "robust_frontier": ("ECI points", "output camp", "released robustness frontier"),
+    "gap_points": ("ECI points", "camp pair", "leader frontier minus trailing frontier"),
+    "lag_months": ("months", "camp pair",
+                   "how long ago the leader first reached the trailing camp's level"),
+    "token_share": ("fraction", "lab camp", "share of tokens served (0 where no demand)"),
+    "dollar_share": ("fraction", "lab camp", "share of buyer spend (0 where no demand)"),
+    "tokens": ("trillion tokens/month", "lab camp", "tokens served"),
+    "spend": ("USD bn/month", "lab camp", "buyer spend on the camp's models"),
+    "cash": ("USD bn", "lab camp", "cash held by the camp's labs"),
+    "compute": ("H100e", "lab camp", "compute stock"),
+    "alive": ("labs", "lab camp", "labs still operating"),
+    "revenue": ("USD bn/month", "lab camp", "lab revenue"),
+    "raised": ("USD bn/month", "lab camp", "private funding raised"),
+    "grants": ("USD bn/month", "lab camp", "sovereign grants received"),
+    "releases": ("models/month", "lab camp", "flagship releases"),
+    "spend_total": ("USD bn/month", "all", "buyer spend, all models"),
+    "lab_revenue_total": ("USD bn/month", "all", "revenue of all labs"),
+    "host_margin": ("USD bn/month", "all", "third-party hosts' margin on open models"),
+    "opex_total": ("USD bn/month", "all", "operating costs of all labs"),
+    "compute_spend_total": ("USD bn/month", "all", "compute purchases of all labs"),
+    "written_off_total": ("USD bn/month", "all", "debts written off at lab exits"),
+    "safety_shocks": ("events/month", "all", "safety shocks (random and scheduled)"),
+    "pressure": ("pressure units", "sovereign id", "regulatory pressure"),
+    "ban_active": ("flag", "sovereign id", "1 while an open-weight ban is in force"),
+    "crackdown_active": ("flag", "sovereign id", "1 while a distillation crackdown is in force"),
+    "export_multiplier": ("multiplier", "jurisdiction",
+                          "compute price multiplier from export controls on the region"),
+    "sentiment": ("multiplier", "jurisdiction", "investor sentiment (1 = normal)"),
+    "sovereign_grants": ("USD bn/month", "sovereign id", "grants paid to open labs"),
+    "open_tokens": ("trillion tokens/month", "jurisdiction",
+                    "open-model tokens used by the jurisdiction's buyers"),
+    "large_open_tokens": ("trillion tokens/month", "jurisdiction",
+                          "tokens of open models trained above policy.ban_threshold_flop"),
+    "random_funding_shock": ("flag", "jurisdiction", "1 in a month a random funding shock hit"),
+}
+
+_PER_CAMP = ("cash", "compute", "alive", "revenue", "raised", "grants", "releases")
+_TOTALS = ("spend_total", "lab_revenue_total", "host_margin", "opex_total",
+           "compute_spend_total", "written_off_total", "safety_shocks")
+_PER_SOVEREIGN = ("pressure", "ban_active", "crackdown_active", "sovereign_grants")
+#: Tidy metric name -> Results array, per jurisdiction.
+_PER_JURISDICTION = {"export_multiplier": "export_multiplier", "sentiment": "sentiment",
+                     "open_tokens": "open_tokens_by_jurisdiction",
+                     "large_open_tokens": "large_open_tokens",
+                     "random_funding_shock": "random_funding_shocks"}
+
+TIDY_SCHEMA = pa.schema([
+    pa.field("run", pa.int32()),
+    pa.field("step", pa.int16()),
+    pa.field("month", pa.date32()),
+    pa.field("metric", pa.dictionary(pa.int32(), pa.string())),
+    pa.field("camp", pa.dictionary(pa.int32(), pa.string())),
+    pa.field("segment", pa.dictionary(pa.int32(), pa.string())),
+    pa.field("value", pa.float64()),
+])
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def concat_results(parts: Sequence[Any]) -> Any:
+    """Concatenate batch Results of one (scenario, seed) along the run axis."""
+    if not parts:
+        raise ValueError("concat_results: no batches")
+    first = parts[0]
+    for part in parts[1:]:
+        if part.seed != first.seed or part.scenario.content_hash() != first.scenario.content_hash():
+            raise ValueError("concat_results: batches differ in scenario or seed")
+        if part.arrays.keys() != first.arrays.keys():
+            raise ValueError("concat_results: batches have different arrays")
+    if len(parts) == 1:
+        return first
+    arrays = {k: np.concatenate([p.arrays[k] for p in parts], axis=0) for k in first.arrays}
+    run_ids = np.concatenate([p.run_ids for p in parts])
+    return replace(first, run_ids=run_ids, arrays=arrays)
+
+
+def select_runs(results: Any, runs: slice | np.ndarray) -> Any:
+    """The Results of a subset of runs (positions along the run axis)."""
+    return replace(results, run_ids=results.run_ids[runs],
+                   arrays={k: v[runs] for k, v in results.arrays.items()})
+
+
+# --------------------------------------------------------------------------- tidy table
+
+
+def _blocks(results: Any) -> Iterator[tuple[str, np.ndarray, list[str], list[str]]]:
+    """(metric, values (R, T, n), camp label per n, segment label per n) for every output."""
+    arr = results.arrays
+    pop = results.world.population
+    seg_all = metrics.segment_labels(results)
+    n_seg = len(seg_all)
+
+    def grid(values: np.ndarray, camps: Sequence[str]) -> tuple[np.ndarray, list, list]:
+        # values (R, T, K+1, C) -> (R, T, (K+1)*C), segment-major
+        r, t = values.shape[:2]
+        return (values.reshape(r, t, -1), [c for _ in seg_all for c in camps],
+                [s for s in seg_all for _ in camps])
+
+    for name in ("bench_frontier", "robust_frontier"):
+        if name in arr:
+            yield name, arr[name], list(OUTPUT_CAMPS), [ALL] * len(OUTPUT_CAMPS)
+    if "bench_frontier" in arr:
+        for name, fn in (("gap_points", metrics.gap_points), ("lag_months", metrics.lag_by_pair)):
+            pairs = fn(results)
+            yield (name, np.stack(list(pairs.values()), axis=2), list(pairs),
+                   [ALL] * len(pairs))
+    for name, fn in (("token_share", metrics.token_share), ("dollar_share", metrics.dollar_share)):
+        source = "tokens" if name == "token_share" else "spend"
+        if source in arr:
+            yield (name, *grid(fn(results), CAMPS))
+    for name in ("tokens", "spend"):
+        if name in arr:
+            v = arr[name]
+            full = np.concatenate([v, v.sum(axis=2, keepdims=True)], axis=2)
+            assert full.shape[2] == n_seg
+            yield (name, *grid(full, CAMPS))
+    for name in _PER_CAMP:
+        if name in arr:
+            yield name, arr[name], list(CAMPS), [ALL] * len(CAMPS)
+    for name in _TOTALS:
+        if name in arr:
+            yield name, arr[name][:, :, None], [ALL], [ALL]
+    for name in _PER_SOVEREIGN:
+        if name in arr:
+            yield name, arr[name], list(pop.sovereign_ids), [ALL] * pop.n_sovereigns
+    for name, source in _PER_JURISDICTION.items():
+        if source in arr:
+            yield name, arr[source], list(JURISDICTIONS), [ALL] * len(JURISDICTIONS)
+
+
+def _vocab(results: Any) -> dict[str, list[str]]:
+    """Fixed dictionaries for the string columns (the same for every chunk of a run set)."""
+    pop = results.world.population
+    camps = list(dict.fromkeys([*OUTPUT_CAMPS, *CAMPS, *metrics.PAIRS, *pop.sovereign_ids,
+                                *JURISDICTIONS, ALL]))
+    return {"metric": list(METRICS), "camp": camps,
+            "segment": list(dict.fromkeys([*metrics.segment_labels(results), ALL]))}
+
+
+def tidy_table(results: Any) -> pa.Table:
+    """All outputs as one long table (schema :data:`TIDY_SCHEMA`).
+
+    Columns: ``run`` (global run id), ``step`` (months since the start, 0 = first simulated
+    month), ``month`` (date32, first day of the month), ``metric`` (see :data:`METRICS` for
+    units), ``camp``, ``segment``, ``value`` (float64).
+
+    ``camp`` names what the value is about, which depends on the metric: a lab camp
+    (closed, open_cn, open_us, open_other), an output camp (those plus ``open`` = any
+    open-weight lab) for frontiers, a camp pair (closed_vs_open, closed_vs_cn, closed_vs_us,
+    cn_vs_us) for gaps and lags, a sovereign id for pressure and policy flags, a
+    jurisdiction code for export multipliers and sentiment, and ``"all"`` for whole-market
+    totals. ``segment`` is a buyer segment for tokens, spend and shares, and ``"all"``
+    otherwise; rows with segment ``"all"`` of tokens/spend/shares aggregate every segment,
+    so drop them before summing over segments. Rows whose value is not finite (a lag when a
+    camp has no released model) are left out, so ``value`` never holds NaN.
+    """
+    vocab = _vocab(results)
+    index = {col: {v: i for i, v in enumerate(words)} for col, words in vocab.items()}
+    start = results.world.params.start_month
+    n_runs, n_months = results.n_runs, results.n_months
+    first_day = np.datetime64(f"{format_month(start)}-01", "M")
+    month_days = ((first_day + np.arange(n_months)).astype("datetime64[D]")
+                  .astype(np.int64).astype(np.int32))
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in TIDY_SCHEMA.names}
+    run_ids = np.asarray(results.run_ids, dtype=np.int32)
+    for name, values, camps, segments in _blocks(results):
+        n = values.shape[2]
+        v = np.asarray(values, dtype=np.float64).reshape(-1)
+        keep = np.isfinite(v)
+        cols["run"].append(np.repeat(run_ids, n_months * n)[keep])
+        steps = np.tile(np.repeat(np.arange(n_months, dtype=np.int16), n), n_runs)[keep]
+        cols["step"].append(steps)
+        cols["month"].append(month_days[steps])
+        cols["metric"].append(np.full(keep.sum(), index["metric"][name], dtype=np.int32))
+        camp_idx = np.array([index["camp"][c] for c in camps], dtype=np.int32)
+        seg_idx = np.array([index["segment"][s] for s in segments], dtype=np.int32)
+        cols["camp"].append(np.tile(camp_idx, n_runs * n_months)[keep])
+        cols["segment"].append(np.tile(seg_idx, n_runs * n_months)[keep])
+        cols["value"].append(v[keep])
+    data = {k: np.concatenate(v) for k, v in cols.items()}
+    arrays = [
+        pa.array(data["run"], pa.int32()),
+        pa.array(data["step"], pa.int16()),
+        pa.array(data["month"], pa.int32()).cast(pa.date32()),
+        *[pa.DictionaryArray.from_arrays(pa.array(data[c], pa.int32()), pa.array(vocab[c]))
+          for c in ("metric", "camp", "segment")],
+        pa.array(data["value"], pa.float64()),
+    ]
+    return pa.Table.from_arrays(arrays, schema=TIDY_SCHEMA)
+
+
+# --------------------------------------------------------------------------- events
+
+EVENT_COLUMNS = ("run", "month", "step", "actor", "event", "detail")
+
+
+def event_log(results: Any) -> list[dict[str, Any]]:
+    """Events per run, sorted by run then step: one dict per event with ``run``, ``month``
+    (YYYY-MM), ``step``, ``actor`` (sovereign, region, lab name or ``world``), ``event`` and
+    ``detail``.
+
+    Kinds: scheduled scenario events (``event`` = their kind, repeated for every run),
+    ``<policy>_enacted`` / ``<policy>_lapsed`` when a sovereign's own decision enacts or drops
+    a ban, distillation crackdown or export tightening (detail gives its pressure),
+    ``ban_in_force`` / ``ban_lifted`` and ``crackdown_in_force`` / ``crackdown_lifted`` when a
+    sovereign's policy flag changes (scheduled or enacted), ``random_funding_shock`` (a
+    region's random sentiment crash), ``random_safety_shock`` (months with at least one
+    random shock; detail gives the count; scheduled shocks have their own rows), ``exit``
+    (a lab ran out of cash and its compute was written off) and ``acquired`` (a lab ran out of
+    cash and its compute moved to the acquirer).
+    """
+    pop = results.world.population
+    start = results.world.params.start_month
+    arr = results.arrays
+    run_ids = np.asarray(results.run_ids)
+    rows: list[tuple[int, int, int, str, str, str]] = []  # (run, step, order, actor, ev, det)
+
+    for order, ev in enumerate(results.world.schedule):
+        if ev.sovereign >= 0:
+            actor = pop.sovereign_ids[ev.sovereign]
+        elif ev.region >= 0:
+            actor = JURISDICTIONS[ev.region]
+        else:
+            actor = "world"
+        for r in run_ids:
+            rows.append((int(r), int(ev.month), order, actor, ev.kind, ev.label))
+
+    for flag, label in (("ban_active", "ban"), ("crackdown_active", "crackdown")):
+        if flag not in arr:
+            continue
+        on = arr[flag] > 0.5
+        prev = np.concatenate([np.zeros_like(on[:, :1]), on[:, :-1]], axis=1)
+        for kind, mask in ((f"{label}_in_force", on & ~prev), (f"{label}_lifted", ~on & prev)):
+            for i, t, s in zip(*np.nonzero(mask), strict=True):
+                pressure = arr["pressure"][i, t, s] if "pressure" in arr else np.nan
+                rows.append((int(run_ids[i]), int(t), 1000, pop.sovereign_ids[s], kind,
+                             f"{pop.sovereign_ids[s]} {label} {kind.split('_', 1)[1]}"
+                             .replace("_", " ") + f" (pressure {pressure:.2f})"))
+
+    if "policy_change" in arr:
+        change = arr["policy_change"]
+        for i, t, s, k in zip(*np.nonzero(change), strict=True):
+            sov = pop.sovereign_ids[s]
+            enacted = change[i, t, s, k] > 0
+            rows.append((int(run_ids[i]), int(t), 500, sov,
+                         f"{POLICIES[k]}_{'enacted' if enacted else 'lapsed'}",
+                         _decision_detail(results, sov, POLICIES[k], enacted,
+                                          float(arr["pressure"][i, t, s]))))
+
+    size = results.world.params.random_shock_size
+    if "random_funding_shocks" in arr and size > 0:  # a shock of size 0 changes nothing
+        for i, t, g in zip(*np.nonzero(arr["random_funding_shocks"] > 0.5), strict=True):
+            rows.append((int(run_ids[i]), int(t), 1500, JURISDICTIONS[g], "random_funding_shock",
+                         f"{JURISDICTIONS[g]} investor sentiment falls {size:.0%} (random shock)"))
+
+    if "safety_shocks" in arr:
+        # The recorded count includes scheduled shocks, which have their own rows above.
+        scheduled = np.zeros(arr["safety_shocks"].shape[1])
+        for ev in results.world.schedule:
+            if ev.kind == "safety_shock":
+                scheduled[ev.month] += 1
+        shocks = arr["safety_shocks"] - scheduled[None, :]
+        for i, t in zip(*np.nonzero(shocks > 0.5), strict=True):
+            n = int(round(shocks[i, t]))
+            rows.append((int(run_ids[i]), int(t), 2000, "world", "random_safety_shock",
+                         f"{n} random safety shock{'s' if n != 1 else ''}"))
+
+    if "exit_month" in arr:
+        exit_month = arr["exit_month"]
+        acquirer = arr.get("acquirer", np.full_like(exit_month, -1))
+        for i, lab in zip(*np.nonzero(exit_month >= 0), strict=True):
+            name = pop.lab_names[lab]
+            camp = CAMPS[pop.lab_camp[lab]]
+            buyer = int(acquirer[i, lab])
+            if buyer >= 0:
+                kind = "acquired"
+                detail = (f"{name} ({camp}) ran out of cash; compute acquired by "
+                          f"{pop.lab_names[buyer]}")
+            else:
+                kind = "exit"
+                detail = f"{name} ({camp}) ran out of cash and exited; compute written off"
+            rows.append((int(run_ids[i]), int(exit_month[i, lab]), 3000, name, kind, detail))
+
+    rows.sort(key=lambda x: (x[0], x[1], x[2]))
+    return [{"run": r, "month": format_month(start + t), "step": t, "actor": actor,
+             "event": ev, "detail": detail} for r, t, _, actor, ev, detail in rows]
+
+
+def _decision_detail(results: Any, sovereign: str, policy: str, enacted: bool,
+                     pressure: float) -> str:
+    """Human-readable detail of an enacted or lapsed policy."""
+    p = results.world.params
+    pop = results.world.population
+    verb = "enacts" if enacted else "lets lapse"
+    what = {
+        "ban": f"an open-weight ban above {p.ban_threshold_flop:.1e} FLOP "
+               f"(leakage {p.ban_leakage:.0%})",
+        "distillation_crackdown": f"a distillation crackdown (efficiency kept "
+                                  f"{p.crackdown_enforcement:.0%})",
+        "export_tightening": "export-control tightening on "
+                             + JURISDICTIONS[int(pop.sov_export_target[
+                                 pop.sovereign_ids.index(sovereign)])]
+                             + f" (price x{p.export_tightening_price_factor:g}, cap "
+                               f"x{p.export_tightening_cap_factor:g})",
+    }[policy]
+    return f"{sovereign} {verb} {what} at pressure {pressure:.2f}"
+
+
+def events_csv(rows: list[dict[str, Any]]) -> str:
+    """The event log as CSV text (header :data:`EVENT_COLUMNS`)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=EVENT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success move it onto ``path``
+    (``os.replace``), on failure delete it and leave ``path`` untouched."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp creates 0600; use the usual file mode
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_tidy_parquet(results: Any, path: Path, *, runs_per_chunk: int = 200) -> int:
+    """Write :func:`tidy_table` to ``path`` one chunk of runs at a time (bounded memory);
+    returns the number of rows."""
+    n_rows = 0
+    with atomic_path(path) as tmp:
+        with pq.ParquetWriter(tmp, TIDY_SCHEMA, compression="zstd") as writer:
+            for lo in range(0, results.n_runs, runs_per_chunk):
+                table = tidy_table(select_runs(results, slice(lo, lo + runs_per_chunk)))
+                writer.write_table(table)
+                n_rows += table.num_rows
+    return n_rows
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def manifest(results: Any, *, scenario_path: str | Path | None,
+             files: Sequence[str]) -> dict[str, Any]:
+    """The manifest dict written to ``manifest.json``."""
+    scenario = results.scenario
+    start = results.world.params.start_month
+    run_ids = [int(r) for r in results.run_ids]
+    return {
+        "scenario": {
+            "name": scenario.name,
+            "file": str(Path(scenario_path).resolve()) if scenario_path else None,
+            "content_hash": scenario.content_hash(),
+            "resolved": scenario.model_dump(mode="json"),
+        },
+        "seed": int(results.seed),
+        "n_runs": results.n_runs,
+        "run_ids": run_ids,
+        "months": {"first": format_month(start),
+                   "last": format_month(start + results.n_months - 1),
+                   "n": results.n_months},
+        "versions": {
+            "opengap": sim.__version__,
+            "numpy": np.__version__,
+            "mesa": _version("mesa"),
+            "pyarrow": pa.__version__,
+            "python": platform.python_version(),
+        },
+        "created_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "files": list(files),
+        "tidy_columns": {
+            "run": "global run id (int32)",
+            "step": "months since the first simulated month (int16)",
+            "month": "first day of the month (date32)",
+            "metric": "output name, see metrics",
+            "camp": "lab camp, output camp, camp pair, sovereign id or jurisdiction the value "
+                    "is about (see metrics[...].camp); 'all' for market totals",
+            "segment": "buyer segment; 'all' where not per segment or summed over segments",
+            "value": "float64, never NaN (non-finite values are left out)",
+        },
+        "metrics": {name: {"unit": unit, "camp": camp, "description": desc}
+                    for name, (unit, camp, desc) in METRICS.items()},
+        "history_attribution": "ECI history: Epoch AI (epoch.ai), CC BY 4.0",
+    }
+
+
+def write_results(results: Any, out_dir: str | Path, *, scenario_path: str | Path | None,
+                  plots: bool = False, extra_files: Sequence[str] = ()) -> list[Path]:
+    """Write ``results.parquet`` and ``events.csv``, then (``plots=True``) the figures of
+    :func:`sim.report.figures.write_all`, then ``manifest.json`` last, into ``out_dir`` (created if
+    missing). Each file is written atomically. ``extra_files`` (names of other files already
+    in ``out_dir``) are listed in the manifest too. Returns the paths written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_tidy_parquet(results, out / RESULTS_FILE)
+    write_text_atomic(out / EVENTS_FILE, events_csv(event_log(results)))
+    names = [RESULTS_FILE, EVENTS_FILE]
+    if plots:
+        from sim.report import figures as plotting  # matplotlib only when figures are wanted
+
+        names += plotting.write_all(results, out)
+    names += [*extra_files, MANIFEST_FILE]
+    doc = manifest(results, scenario_path=scenario_path, files=names)
+    write_text_atomic(out / MANIFEST_FILE, json.dumps(doc, indent=2) + "\n")
+    return [out / name for name in names]

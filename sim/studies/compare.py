@@ -1,0 +1,239 @@
+"""Counterfactual comparison on common random numbers (DESIGN.md section 7).
+
+Every scenario of a comparison is simulated with the same seed and run numbers. Run r of
+seed s draws each mechanism's random numbers from its own stream
+``SeedSequence(s, spawn_key=(r, k))`` in fixed-shape monthly blocks (:mod:`sim.core.rng`), so run r
+of two scenarios shares every draw the intervention does not touch. The effect of an
+intervention in run r is then the **paired difference** ``d_r = alt_r - base_r`` of an
+outcome, and
+
+* the paired standard error of the mean effect is ``sd(d) / sqrt(n)``;
+* the unpaired one (what independent seeds would give) is
+  ``sqrt(var(alt) / n + var(base) / n)``.
+
+When the worlds' outcomes are positively correlated run by run (they share most draws) the
+paired one is much smaller: ``var(d) = var(alt) + var(base) - 2 cov(alt, base)``. Two identical
+scenarios give ``d_r = 0`` exactly, which :func:`identical_check` verifies by re-simulating.
+
+Outcomes are per-run scalars from :mod:`sim.measures.indicators` (units in
+:func:`headline_outcomes`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sim.calendar import format_month
+from sim.measures import indicators as ind
+
+#: Quantiles of the paired difference reported as its 90% interval.
+LOW_Q, HIGH_Q = 0.05, 0.95
+#: Month of the CN-open capability outcome (issue #4: "CN-open capability at 2027-12").
+CN_CAPABILITY_MONTH = "2027-12"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A per-run scalar outcome: ``fn(results) -> (R,)`` in ``unit`` at calendar ``month``."""
+
+    name: str
+    unit: str
+    month: int
+    fn: Callable[[Any], np.ndarray]
+
+
+def _at(series: str, month: int, **params: Any) -> Callable[[Any], np.ndarray]:
+    def fn(results: Any) -> np.ndarray:
+        step = month - results.world.params.start_month
+        return ind.evaluate(results, "at", series=series, params=params, start=step, end=step)
+    return fn
+
+
+def headline_outcomes(months: Sequence[int], cn_month: int) -> list[Outcome]:
+    """The headline outcomes at calendar ``months``: gap (ECI points) and lag (months) of the
+    best open and the China open camp behind closed, open token and dollar share (fraction,
+    all segments), the US open camp's share of open-weight tokens (fraction); alive labs per
+    camp (count) at the last of ``months``; the China open frontier (ECI points) at
+    ``cn_month``."""
+    out: list[Outcome] = []
+    for m in months:
+        when = format_month(m)
+        out += [
+            Outcome(f"gap closed vs open {when}", "ECI points", m,
+                    _at("gap", m, pair="closed_vs_open")),
+            Outcome(f"gap closed vs CN open {when}", "ECI points", m,
+                    _at("gap", m, pair="closed_vs_cn")),
+            Outcome(f"lag closed vs open {when}", "months", m,
+                    _at("lag", m, pair="closed_vs_open")),
+            Outcome(f"lag closed vs CN open {when}", "months", m,
+                    _at("lag", m, pair="closed_vs_cn")),
+            Outcome(f"open token share {when}", "fraction", m,
+                    _at("token_share", m, segment=ind.ANY, camp=ind.ALL_OPEN)),
+            Outcome(f"open dollar share {when}", "fraction", m,
+                    _at("dollar_share", m, segment=ind.ANY, camp=ind.ALL_OPEN)),
+            Outcome(f"US share of open usage {when}", "fraction", m,
+                    _at("open_usage_share", m, camp="open_us")),
+        ]
+    last = max(months)
+    for camp in ("closed", *ind.OPEN_CAMPS):
+        out.append(Outcome(f"alive labs {camp} {format_month(last)}", "labs", last,
+                           _at("alive", last, camp=camp)))
+    out.append(Outcome(f"CN open frontier {format_month(cn_month)}", "ECI points", cn_month,
+                       _at("frontier", cn_month, camp="open_cn")))
+    return out
+
+
+@dataclass(frozen=True)
+class Delta:
+    """Summary of the paired difference ``alt - base`` of one outcome over runs."""
+
+    outcome: Outcome
+    alt: str
+    base_median: float
+    alt_median: float
+    median: float
+    low: float
+    high: float
+    mean: float
+    paired_se: float
+    unpaired_se: float
+    runs: int
+
+    @property
+    def se_ratio(self) -> float:
+        """Unpaired SE / paired SE (inf when the paired SE is 0 and the unpaired is not)."""
+        if self.paired_se == 0:
+            return float("inf") if self.unpaired_se > 0 else float("nan")
+        return self.unpaired_se / self.paired_se
+
+
+def _se(x: np.ndarray) -> float:
+    return float(np.std(x, ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
+
+
+def paired_delta(outcome: Outcome, alt_name: str, base: np.ndarray, alt: np.ndarray) -> Delta:
+    """Paired statistics over runs where both values are defined (unpaired SE over each
+    world's defined values)."""
+    both = np.isfinite(base) & np.isfinite(alt)
+    d = alt[both] - base[both]
+    b, a = base[np.isfinite(base)], alt[np.isfinite(alt)]
+    if len(d) == 0:
+        nan = float("nan")
+        return Delta(outcome, alt_name, nan, nan, nan, nan, nan, nan, nan, nan, 0)
+    var_b = np.var(b, ddof=1) / len(b) if len(b) > 1 else np.nan
+    var_a = np.var(a, ddof=1) / len(a) if len(a) > 1 else np.nan
+    return Delta(outcome=outcome, alt=alt_name, base_median=float(np.median(b)),
+                 alt_median=float(np.median(a)), median=float(np.median(d)),
+                 low=float(np.quantile(d, LOW_Q)), high=float(np.quantile(d, HIGH_Q)),
+                 mean=float(d.mean()), paired_se=_se(d),
+                 unpaired_se=float(np.sqrt(var_a + var_b)), runs=int(len(d)))
+
+
+def compare_worlds(base: Any, alts: Sequence[Any], outcomes: Sequence[Outcome]) -> list[Delta]:
+    """Paired deltas of every outcome for each alternative world against ``base`` (Results
+    with the same run numbers)."""
+    deltas = []
+    for alt in alts:
+        if not np.array_equal(alt.run_ids, base.run_ids) or alt.seed != base.seed:
+            raise ValueError("paired comparison needs the same seed and run numbers")
+        for o in outcomes:
+            deltas.append(paired_delta(o, alt.scenario.name, o.fn(base), o.fn(alt)))
+    return deltas
+
+
+def identical_check(base: Any, again: Any, outcomes: Sequence[Outcome]) -> float:
+    """Largest |paired difference| over outcomes and runs between ``base`` and ``again``, an
+    independent simulation of the same scenario on the same seed and (a prefix of) its run
+    numbers. Exactly 0 when draws are common random numbers."""
+    n = again.n_runs
+    if not np.array_equal(base.run_ids[:n], again.run_ids):
+        raise ValueError("identical check needs the same run numbers")
+    worst = 0.0
+    for o in outcomes:
+        a, b = o.fn(again), o.fn(base)[:n]
+        if not np.array_equal(np.isnan(a), np.isnan(b)):
+            return float("inf")
+        ok = np.isfinite(a)
+        if ok.any():
+            worst = max(worst, float(np.max(np.abs(a[ok] - b[ok]))))
+    return worst
+
+
+# --------------------------------------------------------------------------- tables
+
+CSV_COLUMNS = ("alternative", "outcome", "unit", "month", "runs", "base_median", "alt_median",
+               "delta_median", "delta_p05", "delta_p95", "delta_mean", "paired_se",
+               "unpaired_se", "se_ratio")
+
+
+def _g(x: float) -> str:
+    return "" if x != x else f"{x:.6g}"
+
+
+def deltas_csv(deltas: Sequence[Delta]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for d in deltas:
+        w.writerow([d.alt, d.outcome.name, d.outcome.unit, format_month(d.outcome.month),
+                    d.runs, _g(d.base_median), _g(d.alt_median), _g(d.median), _g(d.low),
+                    _g(d.high), _g(d.mean), _g(d.paired_se), _g(d.unpaired_se),
+                    _g(d.se_ratio)])
+    return buf.getvalue()
+
+
+def _fmt(x: float, unit: str) -> str:
+    if x != x:
+        return "n/a"
+    if unit == "fraction":
+        return f"{100 * x:+.1f} pp" if x else "0"
+    return f"{x:+.2f}" if x else "0"
+
+
+def _fmt_level(x: float, unit: str) -> str:
+    if x != x:
+        return "n/a"
+    return f"{x:.1%}" if unit == "fraction" else f"{x:.1f}"
+
+
+def deltas_markdown(deltas: Sequence[Delta], *, base: str, command: str, seed: int,
+                    runs: int, check: float | None, check_runs: int) -> str:
+    """One table per alternative: outcome, base and alt medians, median paired delta with its
+    90% interval, paired and unpaired standard errors of the mean delta."""
+    lines = [f"# Counterfactual comparison against '{base}'", "",
+             f"{runs} runs per world on seed {seed}, common random numbers (run r of every "
+             "world shares each mechanism's random stream). Delta = alternative minus base, run "
+             f"by run; median and {int(100 * LOW_Q)}-{int(100 * HIGH_Q)}% interval over runs. "
+             "SEs are of the mean delta: paired sd(d)/sqrt(n) vs unpaired "
+             "sqrt(var(alt)/n + var(base)/n). Shares in percentage points (pp).", "",
+             f"Command: `{command}`", ""]
+    if check is not None:
+        lines += [f"Identical-scenario check: '{base}' re-simulated for runs 0..{check_runs - 1}"
+                  f" gives a paired delta of every outcome of exactly {check:g}.", ""]
+    for alt in dict.fromkeys(d.alt for d in deltas):
+        lines += [f"## {alt} vs {base}", "",
+                  "| outcome | unit | base median | alt median | delta median [90%] | "
+                  "paired SE | unpaired SE | ratio |", "|:--|:--|--:|--:|--:|--:|--:|--:|"]
+        for d in (x for x in deltas if x.alt == alt):
+            u = d.outcome.unit
+            ratio = "" if d.se_ratio != d.se_ratio else (
+                "inf" if d.se_ratio == float("inf") else f"{d.se_ratio:.1f}x")
+            lines.append(
+                f"| {d.outcome.name} | {u} | {_fmt_level(d.base_median, u)} | "
+                f"{_fmt_level(d.alt_median, u)} | {_fmt(d.median, u)} "
+                f"[{_fmt(d.low, u)}, {_fmt(d.high, u)}] | {_g_short(d.paired_se, u)} | "
+                f"{_g_short(d.unpaired_se, u)} | {ratio} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _g_short(x: float, unit: str) -> str:
+    if x != x:
+        return "n/a"
+    return f"{100 * x:.2f} pp" if unit == "fraction" else f"{x:.3f}"

@@ -1,0 +1,136 @@
+"""Where chunks run: this process, a local process pool, or a Dask cluster.
+
+:func:`execute` yields each :class:`ChunkResult` as it finishes (in completion order), with
+at most ``2 x workers`` chunks submitted but not yet collected, so the driver's memory is
+bounded whatever the sweep's size. Results do not depend on the backend: every chunk runs
+the same pure function of its job (:func:`sim.studies.sweeps.chunks.run_chunk`).
+
+* ``local`` with 1 worker runs chunks in this process (no start-up cost; progress within a
+  chunk); with more, in a ``concurrent.futures.ProcessPoolExecutor`` whose workers start
+  with ``forkserver`` (``spawn`` where that is missing): a fork of a process holding threads
+  or open pools is unsafe.
+* ``dask`` runs chunks on a Dask distributed cluster: a ``LocalCluster`` of ``workers``
+  single-threaded worker processes, or the existing scheduler at ``scheduler`` (whose
+  workers must be able to import this package).
+
+With worker processes, the first chunk runs in this process before the others are handed
+out (:func:`_first_here`: the compiled loops are built once).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any
+
+from sim.studies.sweeps import SweepError
+from sim.studies.sweeps.chunks import ChunkJob, ChunkResult, run_chunk
+
+BACKENDS = ("local", "dask")
+#: How long to keep trying to reach a Dask scheduler before giving up.
+CONNECT_TIMEOUT = "20s"
+
+
+def _mp_context() -> Any:
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    # Workers fork from a server that has already imported the engine, so each starts in
+    # milliseconds instead of re-importing numpy, scipy and pydantic.
+    ctx.set_forkserver_preload(["sim.studies.sweeps.chunks"])
+    return ctx
+
+
+def _serial(jobs: Iterable[ChunkJob], tick: Callable[[int], Any] | None) -> Iterator[ChunkResult]:
+    for job in jobs:
+        yield run_chunk(job, tick)
+
+
+def _first_here(queue: Iterator[ChunkJob],
+                tick: Callable[[int], Any] | None) -> Iterator[ChunkResult]:
+    """Run the next chunk of ``queue`` in this process, before any worker gets one. It
+    compiles the engine's Numba loops and caches them on disk, so that worker processes on
+    this machine load them instead of all compiling the same code at once (time wasted, and
+    processes writing Numba's cache together can crash: numba issue 4807)."""
+    first = next(queue, None)
+    if first is not None:
+        yield run_chunk(first, tick)
+
+
+def _pool(jobs: Iterable[ChunkJob], workers: int,
+          tick: Callable[[int], Any] | None) -> Iterator[ChunkResult]:
+    pending: set[Future] = set()
+    queue = iter(jobs)
+    yield from _first_here(queue, tick)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
+        try:
+            for job in queue:
+                pending.add(pool.submit(run_chunk, job))
+                if len(pending) >= 2 * workers:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield future.result()
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _dask_client(workers: int, scheduler: str | None) -> Any:
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise SweepError("--backend dask: dask[distributed] is not installed") from None
+    if scheduler:
+        try:
+            return Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise SweepError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=logging.ERROR)
+    return Client(cluster)
+
+
+def _dask(jobs: Iterable[ChunkJob], workers: int, scheduler: str | None,
+          tick: Callable[[int], Any] | None) -> Iterator[ChunkResult]:
+    from dask.distributed import as_completed
+
+    client = _dask_client(workers, scheduler)
+    try:
+        queue = iter(jobs)
+        yield from _first_here(queue, tick)
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})) or workers)
+        first = [client.submit(run_chunk, job, pure=False)
+                 for _, job in zip(range(2 * n_workers), queue, strict=False)]
+        futures = as_completed(first)
+        for future in futures:
+            result = future.result()
+            future.release()
+            nxt = next(queue, None)
+            if nxt is not None:
+                futures.add(client.submit(run_chunk, nxt, pure=False))
+            yield result
+    finally:
+        cluster = client.cluster
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def execute(jobs: Iterable[ChunkJob], *, backend: str = "local", workers: int = 1,
+            scheduler: str | None = None,
+            tick: Callable[[int], Any] | None = None) -> Iterator[ChunkResult]:
+    """Run ``jobs`` and yield their results as they finish. ``tick(runs)`` reports progress
+    inside chunks where the backend can (the in-process one)."""
+    if backend not in BACKENDS:
+        raise SweepError(f"--backend: allowed: {', '.join(BACKENDS)} (got {backend!r})")
+    if backend == "dask":
+        return _dask(jobs, workers, scheduler, tick)
+    if workers == 1:
+        return _serial(jobs, tick)
+    return _pool(jobs, workers, tick)

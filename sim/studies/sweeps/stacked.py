@@ -1,0 +1,120 @@
+"""Many parameter sets through the vectorized engine at once.
+
+The engine's mechanisms read scalar parameters from :class:`sim.core.world.Params`. Most of them
+only ever multiply, add to or compare with arrays shaped ``(runs, labs)``, ``(runs,
+sovereigns)`` or ``(runs, regions)``; for those, a ``(runs, 1)`` array of per-run values
+broadcasts exactly like the scalar and each element meets the same IEEE operations in the
+same order, so a run's numbers are bit for bit those of a batch holding only its own
+parameter set. :data:`BATCHABLE` lists these fields (``tests/test_stacked.py`` checks every
+one against separate simulations). Some of them also set the capability anchor
+and the initial state: the anchor is stacked the same way and each set starts from its own
+initial state. The others shape the world itself (buffer lengths, the horizon, the
+population, scheduled events), enter through ``**`` or feed arrays of other shapes;
+parameter sets that differ in them go to separate batches.
+
+:func:`simulate_sets` groups parameter sets that share a world (equal population,
+schedule and non-batchable parameters), stacks each group's differing batchable
+fields into ``(runs, 1)`` arrays, and runs the group as one batch in which replicate ``j``
+of every set is engine run ``j`` (same random numbers as ``simulate(scenario_i, seed)``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections.abc import Sequence
+from dataclasses import fields, replace
+from typing import Any
+
+import numpy as np
+
+from sim.core.engine import Results, simulate_world
+from sim.core.world import World, WorldState, initial_state
+from sim.inputs.scenario import Scenario
+from sim.inputs.seeds import Seeds
+
+#: Params fields that may differ between the runs of one batch (see the module docstring).
+BATCHABLE: frozenset[str] = frozenset({
+    "acquisition_probability", "algo_progress_per_month", "capex_share_of_cash",
+    "depreciation_per_month", "distill_efficiency", "distill_robust_carry",
+    "fast_follow_rate", "flywheel_points_per_month", "flywheel_retention",
+    "min_release_gap_months", "narrative_points_scale", "open_capture_share",
+    "open_flywheel_factor", "opex_usd_bn_per_h100e_month", "pressure_retention",
+    "price0_usd_bn_per_h100e", "raise_base_probability", "release_noise_points",
+    "round_months_of_burn", "runway_trigger_months", "sentiment_reversion_per_month",
+    "sentiment_volatility", "serving_cost_share", "usage_scale_t_tokens",
+    # These also set the capability anchor and the initial state, which are stacked too.
+    "eci_per_log10_flop", "bench_focus_points", "robust_cost_points", "training_share",
+    "flop_per_h100e_month", "max_run_months", "release_hazard",
+})
+
+
+def world_key(world: World) -> str:
+    """Digest of everything in ``world`` except its batchable parameters and the anchor (a
+    function of the population and the parameters): worlds with equal keys can share a
+    batch."""
+    rest = {f.name: getattr(world, f.name) for f in fields(world)
+            if f.name not in ("params", "initial_anchor")}
+    fixed = {f.name: getattr(world.params, f.name) for f in fields(world.params)
+             if f.name not in BATCHABLE}
+    blob = pickle.dumps((sorted(rest.items()), sorted(fixed.items())), protocol=5)
+    return hashlib.sha256(blob).hexdigest()
+
+
+def stacked_world(worlds: Sequence[World], replicates: int) -> World:
+    """One world whose differing batchable parameters (and anchor) are ``(sets x
+    replicates, 1)`` arrays, set ``i``'s values in rows ``i * replicates .. (i + 1) *
+    replicates - 1``."""
+    first = worlds[0].params
+    stacked: dict[str, Any] = {}
+    for f in fields(first):
+        values = [getattr(w.params, f.name) for w in worlds]
+        if any(v != values[0] for v in values[1:]):
+            if f.name not in BATCHABLE:
+                raise ValueError(f"parameter {f.name} differs between the worlds of a batch")
+            stacked[f.name] = np.repeat(np.asarray(values), replicates)[:, None]
+    anchors = [w.initial_anchor for w in worlds]
+    anchor: Any = anchors[0]
+    if any(a != anchor for a in anchors[1:]):
+        anchor = np.repeat(np.asarray(anchors), replicates)[:, None]
+    return replace(worlds[0], params=replace(first, **stacked), initial_anchor=anchor)
+
+
+def concat_states(states: Sequence[WorldState]) -> WorldState:
+    """The states of several batches as one batch (runs in order); the run axis is first
+    except in the ``leader_algo`` ring buffer (as in :meth:`WorldState.select`)."""
+    out: dict[str, Any] = {}
+    for f in fields(WorldState):
+        values = [getattr(s, f.name) for s in states]
+        if f.name == "leader_algo":
+            out[f.name] = np.concatenate(values, axis=1)
+        elif isinstance(values[0], np.ndarray):
+            out[f.name] = np.concatenate(values, axis=0)
+        else:
+            if any(v != values[0] for v in values[1:]):
+                raise ValueError(f"state field {f.name} differs between batches")
+            out[f.name] = values[0]
+    return WorldState(**out)
+
+
+def simulate_stack(scenarios: Sequence[Scenario], worlds: Sequence[World], replicates: int,
+                   seed: int, seeds: Seeds, first_replicate: int = 0) -> Results:
+    """Simulate replicates ``first_replicate .. first_replicate + replicates - 1`` of each
+    scenario (all sharing one world key) in one batch, set by set."""
+    world = stacked_world(worlds, replicates)
+    run_ids = np.tile(np.arange(first_replicate, first_replicate + replicates), len(worlds))
+    state = concat_states([initial_state(w, seeds, replicates) for w in worlds])
+    return simulate_world(scenarios[0], world, seeds=seeds, seed=seed, run_ids=run_ids,
+                          state=state)
+
+
+def group_by_world(worlds: Sequence[World], max_sets: int) -> list[list[int]]:
+    """Indices of ``worlds`` grouped by :func:`world_key`, in first-seen order, each group
+    at most ``max_sets`` long."""
+    groups: dict[str, list[list[int]]] = {}
+    for i, w in enumerate(worlds):
+        lists = groups.setdefault(world_key(w), [[]])
+        if len(lists[-1]) == max_sets:
+            lists.append([])
+        lists[-1].append(i)
+    return [g for lists in groups.values() for g in lists]
