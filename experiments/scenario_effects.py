@@ -26,11 +26,12 @@ import numpy as np
 
 from sim.calendar import format_month, parse_month
 from sim.core.engine import simulate
-from sim.inputs.scenario import JURISDICTIONS, load_scenario, resolve_scenario_path
-from sim.inputs.seeds import CAMPS, load_seeds
+from sim.inputs.scenario import load_scenario, resolve_scenario_path
+from sim.inputs.seeds import load_seeds
 from sim.measures import indicators as ind
 from sim.measures import metrics
 from sim.report.outputs import event_log
+from sim.vocab import CAMPS, JURISDICTIONS
 
 LIBRARY = ("cn-funding-crunch", "us-open-ban", "distillation-crackdown",
            "export-controls-tighten", "safety-shock-wave", "sovereign-open-fund",

@@ -18,9 +18,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from sim.core.world import POLICIES
-from sim.inputs.scenario import JURISDICTIONS
-from sim.inputs.seeds import CAMPS
+from sim.vocab import CAMPS, JURISDICTIONS, POLICIES
 
 if TYPE_CHECKING:
     from sim.model import OpenGapModel

@@ -37,9 +37,10 @@ from sim.calendar import format_month
 from sim.core.engine import camp_best, output_camp_masks
 from sim.core.engine import step as engine_step
 from sim.core.rng import RandomStreams
-from sim.core.world import OUTPUT_CAMPS, Population, World, WorldState, build_world, initial_state
+from sim.core.world import Population, World, WorldState, build_world, initial_state
 from sim.inputs.scenario import Scenario, load_scenario, resolve_scenario_path
 from sim.inputs.seeds import Seeds, check_seed_world, load_seeds
+from sim.vocab import OUTPUT_CAMPS
 
 if TYPE_CHECKING:
     from mesa.agent import AgentSet

@@ -30,8 +30,9 @@ import numpy as np
 from sim.core.mechanisms.funding import MAX_ROUND_USD_BN  # a documented constant, not logic
 from sim.core.rng import MonthDraws, RandomStreams
 from sim.core.world import World, WorldState, build_world, initial_state
-from sim.inputs.scenario import JURISDICTIONS, Scenario
+from sim.inputs.scenario import Scenario
 from sim.inputs.seeds import Seeds, load_seeds
+from sim.vocab import JURISDICTIONS, N_POLICIES
 
 INF = math.inf
 #: Same bound as the engine's inverse Poisson CDF (a property of the rule, not of the code).
@@ -43,8 +44,6 @@ LAB_FIELDS = ("alive", "cash", "revenue", "compute", "algo", "run_flop", "bench"
               "released_flop", "months_since_release", "flywheel", "users", "compute_spend")
 SOV_FIELDS = ("pressure", "ban_threshold", "ban_leakage", "distill_enforcement")
 REGION_FIELDS = ("export_multiplier", "export_cap", "log_sentiment", "shock_log")
-#: Policies a sovereign decides on, in the engine's order (ban, crackdown, export tightening).
-N_POLICIES = 3
 
 
 # --------------------------------------------------------------------------- agents

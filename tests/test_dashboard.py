@@ -12,7 +12,6 @@ from matplotlib.figure import Figure
 
 from sim.cli.main import main
 from sim.core.engine import simulate
-from sim.core.world import OUTPUT_CAMPS
 from sim.dashboard import figures
 from sim.dashboard.ensemble import ensemble_bands, recompute
 from sim.dashboard.settings import (
@@ -29,6 +28,7 @@ from sim.dashboard.world import SteppedWorld
 from sim.inputs.scenario import Scenario, load_scenario
 from sim.inputs.seeds import Seeds
 from sim.report.outputs import event_log
+from sim.vocab import OUTPUT_CAMPS
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from sim.core.engine import Results, simulate
 from sim.inputs.scenario import Scenario
-from sim.inputs.seeds import CAMPS, Seeds
+from sim.inputs.seeds import Seeds
 from sim.measures import indicators as ind
 from sim.measures import metrics
+from sim.vocab import ALL, ALL_OPEN, CAMPS, OPEN_CAMPS
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +58,12 @@ def test_window_outside_horizon_is_undefined(results: Results) -> None:
 
 def test_share_series_match_metrics(results: Results) -> None:
     np.testing.assert_allclose(
-        ind.series_token_share(results, ind.ANY, ind.ALL_OPEN),
+        ind.series_token_share(results, ALL, ALL_OPEN),
         metrics.open_token_share(results))
     np.testing.assert_allclose(
         ind.series_dollar_share(results, "knowledge_work", "closed"),
         metrics.dollar_share(results)[:, :, 0, CAMPS.index("closed")])
-    usage = sum(ind.series_open_usage_share(results, c) for c in ind.OPEN_CAMPS)
+    usage = sum(ind.series_open_usage_share(results, c) for c in OPEN_CAMPS)
     np.testing.assert_allclose(usage, 1.0)
     segs = sum(ind.series_open_segment_share(results, s)
                for s in results.world.population.segments)
@@ -86,7 +87,7 @@ def test_raise_counts_and_policy_counts_are_consistent(results: Results) -> None
     assert np.all(a["raise_attempts"] <= results.world.population.n_labs)
     share = ind.series_raise_failure_share(results, "open")
     assert np.all((share[np.isfinite(share)] >= 0) & (share[np.isfinite(share)] <= 1))
-    enacted = ind.series_policies_enacted(results, ind.ANY, ind.ANY)
+    enacted = ind.series_policies_enacted(results, ALL, ALL)
     assert np.all(np.diff(enacted, axis=1) >= 0)
 
 

@@ -24,9 +24,10 @@ from sim.calendar import format_month, parse_month
 from sim.core.engine import simulate, step
 from sim.core.mechanisms.market import segment_tokens
 from sim.core.rng import RandomStreams
-from sim.core.world import OUTPUT_CAMPS, build_world, initial_state
-from sim.inputs.scenario import JURISDICTIONS, Scenario
-from sim.inputs.seeds import CAMPS, Seeds
+from sim.core.world import build_world, initial_state
+from sim.inputs.scenario import Scenario
+from sim.inputs.seeds import Seeds
+from sim.vocab import CAMPS, JURISDICTIONS, OUTPUT_CAMPS
 
 N_RUNS = 2
 START = parse_month("2026-04")

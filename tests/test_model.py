@@ -10,9 +10,9 @@ import pytest
 
 from sim.agents import BuyerAgent, LabAgent, SovereignAgent
 from sim.core.engine import simulate
-from sim.core.world import OUTPUT_CAMPS
 from sim.inputs.scenario import load_scenario, resolve_scenario_path
 from sim.model import MODEL_REPORTERS, OpenGapModel
+from sim.vocab import OUTPUT_CAMPS
 
 SMALL = {"population.buyers_per_segment": 10}
 

@@ -23,8 +23,9 @@ from sim.core.mechanisms.policy import BAN, CRACKDOWN, EXPORT, decide_policies, 
 from sim.core.mechanisms.research import home_ban_threshold
 from sim.core.rng import RandomStreams
 from sim.core.world import build_world, initial_state
-from sim.inputs.scenario import JURISDICTIONS, Scenario
-from sim.inputs.seeds import CAMPS, Seeds
+from sim.inputs.scenario import Scenario
+from sim.inputs.seeds import Seeds
+from sim.vocab import CAMPS, JURISDICTIONS
 
 SEED = 20260401
 N_RUNS = 8

@@ -24,8 +24,9 @@ from reference import RefRun, reference_simulate, reference_step  # noqa: E402
 from sim.core.engine import simulate, step  # noqa: E402
 from sim.core.rng import MonthDraws, RandomStreams  # noqa: E402
 from sim.core.world import WorldState, build_world, initial_state  # noqa: E402
-from sim.inputs.scenario import JURISDICTIONS, Scenario, load_scenario  # noqa: E402
-from sim.inputs.seeds import CAMPS, load_seeds  # noqa: E402
+from sim.inputs.scenario import Scenario, load_scenario  # noqa: E402
+from sim.inputs.seeds import load_seeds  # noqa: E402
+from sim.vocab import CAMPS, JURISDICTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 RTOL = ATOL = 1e-9

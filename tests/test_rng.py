@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.core.rng import BLOCK_MONTHS, N_POLICIES, STREAMS, RandomStreams, spawned_seed_words
+from sim.core.rng import BLOCK_MONTHS, STREAMS, RandomStreams, spawned_seed_words
+from sim.vocab import N_POLICIES
 
 
 def _numpy_words(seed: int, runs, streams) -> np.ndarray:

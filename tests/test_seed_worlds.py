@@ -12,9 +12,9 @@ import pytest
 
 from sim.calendar import parse_month
 from sim.core.engine import simulate
-from sim.core.world import OUTPUT_CAMPS
 from sim.inputs.scenario import SEED_WORLDS, ScenarioError, load_scenario
 from sim.inputs.seeds import SeedError, load_seeds, seed_world_dir, seeds_dir
+from sim.vocab import OUTPUT_CAMPS
 
 REPO = Path(__file__).resolve().parents[1]
 HISTORY = REPO / "scenarios" / "history-2023.toml"

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from sim.calendar import parse_month
-from sim.inputs.scenario import JURISDICTIONS
-from sim.inputs.seeds import CAMPS, SeedError, Seeds, load_seeds, seeds_dir
+from sim.inputs.seeds import SeedError, Seeds, load_seeds, seeds_dir
+from sim.vocab import CAMPS, JURISDICTIONS
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 SEGMENTS = ("knowledge_work", "agentic_coding", "repetitive_automation", "local_agents",

@@ -24,9 +24,10 @@ from sim.core.mechanisms.market import buyer_tokens, market_step
 from sim.core.mechanisms.policy import investor_sentiment, policy_step
 from sim.core.mechanisms.research import research_step
 from sim.core.rng import MonthDraws, RandomStreams
-from sim.core.world import OUTPUT_CAMPS, World, WorldState, build_world, initial_state
-from sim.inputs.scenario import JURISDICTIONS, Scenario
-from sim.inputs.seeds import CAMPS, Seeds, check_seed_world, load_seeds
+from sim.core.world import World, WorldState, build_world, initial_state
+from sim.inputs.scenario import Scenario
+from sim.inputs.seeds import Seeds, check_seed_world, load_seeds
+from sim.vocab import CAMPS, JURISDICTIONS, N_POLICIES, OUTPUT_CAMPS
 
 #: Runs simulated together in one chunk of a batch (the results do not depend on it). Past
 #: ~1,000 runs the lab-level mechanisms' numpy calls no longer gain from longer rows.
@@ -86,7 +87,7 @@ class Results:
     (count) (R, T, C4). Flow totals (R, T) in USD bn. ``exit_month`` (R, L): step of exit or
     -1; ``acquirer`` (R, L): acquiring lab or -1. ``ban_active``, ``crackdown_active`` (R, T, S)
     policy flags; ``policy_change`` (R, T, S, 3): +1 when a sovereign enacts a policy
-    (``sim.core.world.POLICIES``), -1 when it lapses; ``sovereign_grants`` (R, T, S) USD bn paid;
+    (``sim.vocab.POLICIES``), -1 when it lapses; ``sovereign_grants`` (R, T, S) USD bn paid;
     ``open_tokens_by_jurisdiction`` / ``large_open_tokens`` (R, T, G) trillion tokens of open
     models (all / trained above ``policy.ban_threshold_flop``) used by each jurisdiction.
     ``raise_attempts`` / ``raise_failures`` (R, T, C4): labs per camp that tried to raise
@@ -133,7 +134,7 @@ def _allocate(n_runs: int, world: World) -> dict[str, np.ndarray]:
         "safety_shocks": (), "pressure": (pop.n_sovereigns,),
         "ban_active": (pop.n_sovereigns,), "crackdown_active": (pop.n_sovereigns,),
         "export_multiplier": (len(JURISDICTIONS),), "sentiment": (len(JURISDICTIONS),),
-        "sovereign_grants": (pop.n_sovereigns,), "policy_change": (pop.n_sovereigns, 3),
+        "sovereign_grants": (pop.n_sovereigns,), "policy_change": (pop.n_sovereigns, N_POLICIES),
         "random_funding_shocks": (len(JURISDICTIONS),),
         "open_tokens_by_jurisdiction": (len(JURISDICTIONS),),
         "large_open_tokens": (len(JURISDICTIONS),),

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.random.bit_generator import ISeedSequence
 
+from sim.vocab import N_POLICIES
+
 if TYPE_CHECKING:
     from sim.core.world import Population
 
@@ -24,8 +26,7 @@ if TYPE_CHECKING:
 #: reorder; append new streams at the end.
 STREAMS: tuple[str, ...] = ("policy", "sentiment", "funding", "releases", "market",
                             "decisions", "funding_shocks")
-#: Policies a sovereign decides on each month (``sim.core.world.POLICIES``).
-N_POLICIES = 3
+#: Policies a sovereign decides on each month (``sim.vocab.POLICIES``).
 BLOCK_MONTHS = 12
 
 

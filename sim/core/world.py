@@ -16,13 +16,10 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from sim.calendar import parse_month
-from sim.inputs.scenario import JURISDICTIONS, Scenario, ScenarioError
-from sim.inputs.seeds import CAMPS, SeedError, Seeds
+from sim.inputs.scenario import Scenario, ScenarioError
+from sim.inputs.seeds import SeedError, Seeds
+from sim.vocab import CAMPS, JURISDICTIONS, LOCAL_AGENTS, POLICIES
 
-#: Camps reported in outputs: the four lab camps plus ``open`` (any open-weight camp).
-OUTPUT_CAMPS: tuple[str, ...] = ("closed", "open", "open_cn", "open_us", "open_other")
-#: The open-weights-only segment whose growth rate each scenario sets.
-LOCAL_AGENTS = "local_agents"
 USD_PER_BN = 1e9
 
 
@@ -240,9 +237,6 @@ class ScheduledEvent:
     scope: str = ""  # open programmes: "backed" or "domestic_open"
 
 
-#: Policies a sovereign can enact when its pressure is above its threshold, in the order of
-#: the last axis of ``WorldState.policy_enacted``.
-POLICIES: tuple[str, ...] = ("ban", "distillation_crackdown", "export_tightening")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ class Bands:
     """Quantiles :data:`QUANTILES` over runs (axis 0, length 3) of the headline series.
 
     ``frontier`` (3, T, C5): released bench frontier per output camp (``OUTPUT_CAMPS``), ECI
-    points. ``gap`` / ``lag``: per camp pair of :data:`sim.measures.metrics.PAIRS`, (3, T),
+    points. ``gap`` / ``lag``: per camp pair of :data:`sim.measures.PAIRS`, (3, T),
     ECI points and months. ``open_token_share`` / ``open_dollar_share`` (3, T): share of all
     tokens / of all buyer spend on open-weight models. ``alive`` (3, T, C4): labs operating per lab
     camp (``CAMPS``). ``dates`` (T,): first day of each simulated month. ``seconds``: wall

@@ -15,11 +15,10 @@ import matplotlib.dates as mdates
 import numpy as np
 from matplotlib.figure import Figure
 
-from sim.core.world import OUTPUT_CAMPS
 from sim.dashboard.ensemble import Bands
-from sim.inputs.seeds import CAMPS
-from sim.measures.metrics import PAIRS, lag_months
+from sim.measures.metrics import lag_months
 from sim.report.figures import CAMP_COLORS, CAMP_LABELS, PAIR_COLORS, PAIR_LABELS
+from sim.vocab import CAMPS, OUTPUT_CAMPS, PAIRS
 
 FIGSIZE = (6.4, 3.9)
 #: ``savefig`` options for the page: fast zlib level (encoding was a sixth of redraw time).

@@ -36,8 +36,9 @@ from sim.dashboard.settings import (
     shipped_scenarios,
 )
 from sim.dashboard.world import SteppedWorld
-from sim.inputs.scenario import JURISDICTIONS, Scenario, ScenarioError
+from sim.inputs.scenario import Scenario, ScenarioError
 from sim.inputs.seeds import Seeds, load_seeds
+from sim.vocab import JURISDICTIONS
 
 #: Seconds a control must stay still before the ensemble is recomputed.
 DEBOUNCE_SECONDS = 0.25

@@ -19,10 +19,9 @@ import numpy as np
 
 # The engine's own per-month recording, so the log cannot drift from events.csv.
 from sim.core.engine import MonthlyRecorder, Results
-from sim.core.world import OUTPUT_CAMPS
-from sim.inputs.seeds import CAMPS
 from sim.model import MODEL_REPORTERS, OpenGapModel
 from sim.report.outputs import event_log
+from sim.vocab import CAMPS, OUTPUT_CAMPS
 
 
 @dataclass(frozen=True)

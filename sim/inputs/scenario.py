@@ -33,10 +33,7 @@ from pydantic import (
 from sim.calendar import format_month, parse_month
 from sim.inputs.packaged import scenarios_dir
 from sim.inputs.tomlfile import read_toml
-
-#: Jurisdictions (sovereigns and markets) and lab home regions; same codes as seeds/.
-Jurisdiction = Literal["US", "CN", "EU", "UK", "GULF", "IN", "JPKR"]
-JURISDICTIONS: tuple[str, ...] = ("US", "CN", "EU", "UK", "GULF", "IN", "JPKR")
+from sim.vocab import Jurisdiction
 
 #: The default seed world: ``seeds/`` describes the world as of this month.
 SEED_WORLD_MONTH = "2026-04"

@@ -17,9 +17,8 @@ import numpy as np
 
 from sim.calendar import parse_month
 from sim.inputs.packaged import seeds_dir
-from sim.inputs.scenario import JURISDICTIONS, SEED_WORLD_MONTH, SEED_WORLDS
-
-CAMPS: tuple[str, ...] = ("closed", "open_cn", "open_us", "open_other")
+from sim.inputs.scenario import SEED_WORLD_MONTH, SEED_WORLDS
+from sim.vocab import CAMPS, JURISDICTIONS
 
 
 class SeedError(Exception):

@@ -23,18 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from sim.core.world import OUTPUT_CAMPS, POLICIES
-from sim.inputs.scenario import JURISDICTIONS
-from sim.inputs.seeds import CAMPS
 from sim.measures import metrics
+from sim.vocab import ALL, ALL_OPEN, CAMPS, JURISDICTIONS, OPEN_CAMPS, OUTPUT_CAMPS, PAIRS, POLICIES
 
 #: Months per year, for slopes quoted per year.
 MONTHS_PER_YEAR = 12.0
-#: Open-weight lab camps (CAMPS minus closed) and the label of all of them together.
-OPEN_CAMPS: tuple[str, ...] = tuple(c for c in CAMPS if c != "closed")
-ALL_OPEN = "open"
 #: Label for "every segment" / "every sovereign" / "any policy" parameters.
-ANY = "all"
+ANY = ALL  # kept as the parameter-default name in this module
 
 
 @dataclass(frozen=True)
@@ -92,7 +87,7 @@ def series_gap(results: Any, pair: str) -> np.ndarray:
 
 def series_robust_gap(results: Any, pair: str) -> np.ndarray:
     """Robustness gap (ECI points): as :func:`series_gap` on the robustness frontiers."""
-    lead, trail = metrics.PAIRS[pair]
+    lead, trail = PAIRS[pair]
     rob = results.arrays["robust_frontier"]
     return rob[:, :, OUTPUT_CAMPS.index(lead)] - rob[:, :, OUTPUT_CAMPS.index(trail)]
 
@@ -106,7 +101,7 @@ def series_robust_minus_bench_gap(results: Any, pair: str) -> np.ndarray:
 def series_lag(results: Any, pair: str) -> np.ndarray:
     """Lag in months of the trailing camp behind the leader
     (:func:`sim.measures.metrics.lag_months`), for this pair only."""
-    lead, trail = metrics.PAIRS[pair]
+    lead, trail = PAIRS[pair]
     frontier = results.arrays["bench_frontier"]
     history = np.asarray(getattr(results.world.population.history, lead), dtype=float)
     return metrics.lag_months(frontier[:, :, OUTPUT_CAMPS.index(lead)],
@@ -225,7 +220,7 @@ class Series:
         return (self.fn.__doc__ or "").strip().splitlines()[0]
 
 
-_PAIR = Param("pair", "camp pair (leader_vs_trailing)", choices=tuple(metrics.PAIRS))
+_PAIR = Param("pair", "camp pair (leader_vs_trailing)", choices=tuple(PAIRS))
 _OUT_CAMP = Param("camp", "output camp", choices=OUTPUT_CAMPS)
 _LAB_CAMP = Param("camp", "lab camp, or open for all open camps", choices=(*CAMPS, ALL_OPEN))
 _OPEN_CAMP = Param("camp", "open lab camp", choices=OPEN_CAMPS)

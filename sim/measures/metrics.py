@@ -23,22 +23,7 @@ from typing import Any
 import numpy as np
 
 from sim.calendar import format_month
-from sim.core.world import OUTPUT_CAMPS
-from sim.inputs.seeds import CAMPS
-
-#: Camp pairs for gaps and lags: name -> (leading output camp, trailing output camp).
-PAIRS: dict[str, tuple[str, str]] = {
-    "closed_vs_open": ("closed", "open"),
-    "closed_vs_cn": ("closed", "open_cn"),
-    "closed_vs_us": ("closed", "open_us"),
-    "cn_vs_us": ("open_cn", "open_us"),
-}
-
-#: Lab camps that release open weights (indices into CAMPS).
-OPEN_CAMP_INDEX: tuple[int, ...] = tuple(i for i, c in enumerate(CAMPS) if c != "closed")
-
-#: Label of the all-segments aggregate appended after the K segments in share arrays.
-ALL_SEGMENTS = "all"
+from sim.vocab import ALL, CAMPS, OPEN_CAMP_INDEX, OUTPUT_CAMPS, PAIRS
 
 
 def _frontier(results: Any, camp: str) -> np.ndarray:
@@ -187,7 +172,7 @@ def dollar_share(results: Any) -> np.ndarray:
 
 def segment_labels(results: Any) -> list[str]:
     """Labels of the share arrays' segment axis: the K segments then ``"all"``."""
-    return [*results.world.population.segments, ALL_SEGMENTS]
+    return [*results.world.population.segments, ALL]
 
 
 def open_token_share(results: Any, segment: int = -1) -> np.ndarray:

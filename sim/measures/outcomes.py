@@ -22,9 +22,8 @@ from typing import Any
 import numpy as np
 
 from sim.calendar import format_month, parse_month
-from sim.core.world import OUTPUT_CAMPS
-from sim.inputs.seeds import CAMPS
 from sim.measures import indicators, metrics
+from sim.vocab import ALL_OPEN, CAMPS, OUTPUT_CAMPS
 
 
 class OutcomeError(ValueError):
@@ -88,7 +87,7 @@ _register("open_dollar_share", "fraction",
 for _camp in CAMPS:
     _register(f"alive_{_camp}", "labs", f"{_camp} labs still operating", _alive(_camp))
 _register("alive_open", "labs", "open-weight labs still operating (all open camps)",
-          _alive(indicators.ALL_OPEN))
+          _alive(ALL_OPEN))
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from sim.report.figures import (
     _time_axis,
     plt,
 )
+from sim.vocab import ALL, ALL_OPEN
 
 TRAJECTORIES_FILE, DELTA_FILE = "trajectories.png", "delta.png"
 _ALT_COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
@@ -42,7 +43,7 @@ _DELTA_ROWS: tuple[tuple[str, str, float, Callable[[Any], np.ndarray]], ...] = (
     ("lag closed vs best open", "months", 1.0, lambda r: ind.series_lag(r, "closed_vs_open")),
     ("China open frontier", "ECI points", 1.0, lambda r: ind.series_frontier(r, "open_cn")),
     ("open-weight token share (all segments)", "percentage points", 100.0,
-     lambda r: ind.series_token_share(r, ind.ANY, ind.ALL_OPEN)),
+     lambda r: ind.series_token_share(r, ALL, ALL_OPEN)),
     ("US share of open-weight tokens", "percentage points", 100.0,
      lambda r: ind.series_open_usage_share(r, "open_us")),
 )

@@ -21,9 +21,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from sim.calendar import to_datetime64  # noqa: E402
-from sim.inputs.scenario import JURISDICTIONS  # noqa: E402
-from sim.inputs.seeds import CAMPS  # noqa: E402
 from sim.measures import metrics  # noqa: E402
+from sim.vocab import (
+    CAMPS,  # noqa: E402
+    JURISDICTIONS,  # noqa: E402
+)
 
 CAMP_COLORS: dict[str, str] = {
     "closed": "#222222",
@@ -164,7 +166,7 @@ def plot_frontier(results: Any, path: str | Path,
                   camps: Sequence[str] = ("closed", "open", "open_cn", "open_us", "open_other"),
                   ) -> Path:
     """Released bench frontier per camp (median, 10-90% band) with Epoch's ECI history."""
-    from sim.core.world import OUTPUT_CAMPS
+    from sim.vocab import OUTPUT_CAMPS
 
     hist = results.world.population.history
     dates, hdates = _sim_dates(results), _hist_dates(results)

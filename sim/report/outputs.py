@@ -36,18 +36,13 @@ import pyarrow.parquet as pq
 
 import sim
 from sim.calendar import format_month
-from sim.core.world import OUTPUT_CAMPS, POLICIES
-from sim.inputs.scenario import JURISDICTIONS
-from sim.inputs.seeds import CAMPS
 from sim.measures import metrics
+from sim.vocab import ALL, CAMPS, JURISDICTIONS, OUTPUT_CAMPS, PAIRS, POLICIES
 
 RESULTS_FILE = "results.parquet"
 EVENTS_FILE = "events.csv"
 MANIFEST_FILE = "manifest.json"
 
-#: Value of ``camp`` for whole-market totals and of ``segment`` for rows that are not per
-#: segment (or that aggregate all segments).
-ALL = "all"
 
 #: metric -> (unit, what ``camp`` holds, description). Documented in the manifest too.
 METRICS: dict[str, tuple[str, str, str]] = {
@@ -186,7 +181,7 @@ def _blocks(results: Any) -> Iterator[tuple[str, np.ndarray, list[str], list[str
 def _vocab(results: Any) -> dict[str, list[str]]:
     """Fixed dictionaries for the string columns (the same for every chunk of a run set)."""
     pop = results.world.population
-    camps = list(dict.fromkeys([*OUTPUT_CAMPS, *CAMPS, *metrics.PAIRS, *pop.sovereign_ids,
+    camps = list(dict.fromkeys([*OUTPUT_CAMPS, *CAMPS, *PAIRS, *pop.sovereign_ids,
                                 *JURISDICTIONS, ALL]))
     return {"metric": list(METRICS), "camp": camps,
             "segment": list(dict.fromkeys([*metrics.segment_labels(results), ALL]))}

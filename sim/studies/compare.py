@@ -31,6 +31,7 @@ import numpy as np
 
 from sim.calendar import format_month
 from sim.measures import indicators as ind
+from sim.vocab import ALL, ALL_OPEN, OPEN_CAMPS
 
 #: Quantiles of the paired difference reported as its 90% interval.
 LOW_Q, HIGH_Q = 0.05, 0.95
@@ -74,14 +75,14 @@ def headline_outcomes(months: Sequence[int], cn_month: int) -> list[Outcome]:
             Outcome(f"lag closed vs CN open {when}", "months", m,
                     _at("lag", m, pair="closed_vs_cn")),
             Outcome(f"open token share {when}", "fraction", m,
-                    _at("token_share", m, segment=ind.ANY, camp=ind.ALL_OPEN)),
+                    _at("token_share", m, segment=ALL, camp=ALL_OPEN)),
             Outcome(f"open dollar share {when}", "fraction", m,
-                    _at("dollar_share", m, segment=ind.ANY, camp=ind.ALL_OPEN)),
+                    _at("dollar_share", m, segment=ALL, camp=ALL_OPEN)),
             Outcome(f"US share of open usage {when}", "fraction", m,
                     _at("open_usage_share", m, camp="open_us")),
         ]
     last = max(months)
-    for camp in ("closed", *ind.OPEN_CAMPS):
+    for camp in ("closed", *OPEN_CAMPS):
         out.append(Outcome(f"alive labs {camp} {format_month(last)}", "labs", last,
                            _at("alive", last, camp=camp)))
     out.append(Outcome(f"CN open frontier {format_month(cn_month)}", "ECI points", cn_month,

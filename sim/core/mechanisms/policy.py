@@ -37,7 +37,8 @@ import numpy as np
 
 from sim.core.arrays import sum_over_labs
 from sim.core.rng import MonthDraws
-from sim.core.world import POLICIES, Params, Population, ScheduledEvent, World, WorldState
+from sim.core.world import Params, Population, ScheduledEvent, World, WorldState
+from sim.vocab import POLICIES
 
 #: Upper bound on shocks in one month: P(N > 60) is below 1e-20 for rates up to 100/year.
 MAX_SHOCKS_PER_MONTH = 60

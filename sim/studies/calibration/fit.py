@@ -40,10 +40,10 @@ from scipy.optimize import minimize
 
 from sim.calendar import parse_month
 from sim.core.engine import Results, simulate
-from sim.core.world import OUTPUT_CAMPS
 from sim.inputs.scenario import Scenario
 from sim.inputs.seeds import EciHistory, Seeds, load_history, load_seeds, seeds_dir
 from sim.studies.calibration.spec import CalibrationError, CalibrationSpec
+from sim.vocab import OUTPUT_CAMPS
 
 #: Step of the central differences for the Jacobian, as a share of each parameter's range.
 JACOBIAN_STEP = 0.05
