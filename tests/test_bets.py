@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.cli.bets import DEFAULT_BETS_FILE
 from sim.cli.main import main
-from sim.cli.studies import DEFAULT_BETS_FILE
 from sim.core.engine import simulate
 from sim.inputs.scenario import Scenario
 from sim.inputs.seeds import Seeds

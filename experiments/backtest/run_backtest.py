@@ -32,6 +32,7 @@ import numpy as np
 
 from sim.calendar import format_month, parse_month
 from sim.core.engine import simulate
+from sim.files import write_text_atomic
 from sim.inputs.seeds import load_seeds
 from sim.report.calibration import (
     Bands,
@@ -41,7 +42,6 @@ from sim.report.calibration import (
     stats_table,
 )
 from sim.report.figures import EPOCH_CREDIT
-from sim.report.outputs import write_text_atomic
 from sim.studies.calibration.fit import CalibrationResult, Objective, calibrate, load_observed
 from sim.studies.calibration.spec import load_spec
 

@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from sim.calendar import format_month, parse_month
+from sim.errors import InputError
 from sim.inputs.packaged import scenarios_dir
 from sim.inputs.tomlfile import read_toml
 from sim.vocab import Jurisdiction
@@ -47,7 +48,7 @@ Positive = Annotated[float, Field(gt=0.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 
 
-class ScenarioError(Exception):
+class ScenarioError(InputError):
     """A scenario could not be loaded; ``str(err)`` is one line: file, field, what is allowed."""
 
 

@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from sim.calendar import parse_month
+from sim.errors import InputError
 from sim.inputs.packaged import seeds_dir
 from sim.inputs.scenario import SEED_WORLD_MONTH, SEED_WORLDS
 from sim.vocab import CAMPS, JURISDICTIONS
 
 
-class SeedError(Exception):
+class SeedError(InputError):
     """A seed table is missing or malformed; the message names the file and column."""
 
 

@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 
 from sim.calendar import format_month, parse_month
+from sim.errors import InputError
 from sim.measures import indicators, metrics
 from sim.vocab import ALL_OPEN, CAMPS, OUTPUT_CAMPS
 
 
-class OutcomeError(ValueError):
+class OutcomeError(InputError):
     """An outcome name that cannot be read; ``str(err)`` says what is allowed."""
 
 

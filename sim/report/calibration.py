@@ -24,9 +24,9 @@ import numpy as np  # noqa: E402
 
 from sim.calendar import format_month, to_datetime64  # noqa: E402
 from sim.core.engine import Results  # noqa: E402
+from sim.files import atomic_path, write_text_atomic  # noqa: E402
 from sim.inputs.packaged import REPO_DIR  # noqa: E402
 from sim.report.figures import CAMP_COLORS, CAMP_LABELS, EPOCH_CREDIT  # noqa: E402
-from sim.report.outputs import atomic_path, write_text_atomic  # noqa: E402
 from sim.studies.calibration.fit import CalibrationResult, Observed, camp_frontiers  # noqa: E402
 
 #: Share of a parameter's range that its 90% interval may span before the report calls the

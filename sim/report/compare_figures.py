@@ -13,7 +13,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
 from sim.measures import indicators as ind
 from sim.measures import metrics
@@ -23,13 +28,12 @@ from sim.report.figures import (
     CAMP_LABELS,
     PAIR_COLORS,
     PAIR_LABELS,
-    _event_markers,
-    _fan,
-    _footnote,
-    _save,
-    _sim_dates,
-    _time_axis,
-    plt,
+    add_footnote,
+    draw_fan,
+    format_time_axis,
+    mark_events,
+    save_figure,
+    simulated_dates,
 )
 from sim.vocab import ALL, ALL_OPEN
 
@@ -55,23 +59,24 @@ def plot_trajectories(worlds: Sequence[Any], path: str | Path) -> Path:
     fig, axes = plt.subplots(3, n, figsize=(4.2 * n + 0.6, 10.5), sharex=True, sharey="row",
                              squeeze=False)
     for j, res in enumerate(worlds):
-        dates = _sim_dates(res)
+        dates = simulated_dates(res)
         ax = axes[0, j]
         for camp in ("closed", "open_cn", "open_us"):
-            _fan(ax, dates, ind.series_frontier(res, camp), CAMP_COLORS[camp], CAMP_LABELS[camp])
+            draw_fan(ax, dates, ind.series_frontier(res, camp), CAMP_COLORS[camp],
+                     CAMP_LABELS[camp])
         ax.set_title(f"{res.scenario.name}" + (" (base)" if j == 0 else ""), fontsize=11)
         ax = axes[1, j]
         for pair in ("closed_vs_open", "closed_vs_cn", "closed_vs_us"):
-            _fan(ax, dates, ind.series_gap(res, pair), PAIR_COLORS[pair], PAIR_LABELS[pair])
+            draw_fan(ax, dates, ind.series_gap(res, pair), PAIR_COLORS[pair], PAIR_LABELS[pair])
         ax.axhline(0, color="0.6", lw=0.8)
         ax = axes[2, j]
-        _fan(ax, dates, 100 * metrics.open_token_share(res), CAMP_COLORS["open"],
+        draw_fan(ax, dates, 100 * metrics.open_token_share(res), CAMP_COLORS["open"],
              "open-weight token share")
-        _fan(ax, dates, 100 * metrics.open_dollar_share(res), CAMP_COLORS["open"],
+        draw_fan(ax, dates, 100 * metrics.open_dollar_share(res), CAMP_COLORS["open"],
              "open-weight dollar share", ls="--")
         for row in range(3):
-            _event_markers(axes[row, j], res, text=row == 0)
-            _time_axis(axes[row, j])
+            mark_events(axes[row, j], res, text=row == 0)
+            format_time_axis(axes[row, j])
             if row < 2:
                 axes[row, j].set_xlabel("")
     axes[0, 0].set_ylabel("released bench frontier (ECI points)")
@@ -83,16 +88,16 @@ def plot_trajectories(worlds: Sequence[Any], path: str | Path) -> Path:
     base = worlds[0]
     fig.suptitle(f"Trajectories side by side: {base.n_runs} runs per scenario, seed "
                  f"{base.seed}, same run numbers (common random numbers)", fontsize=12)
-    _footnote(fig, "Dotted lines: scheduled events of each scenario.")
+    add_footnote(fig, "Dotted lines: scheduled events of each scenario.")
     fig.tight_layout(rect=(0, 0.02, 1, 0.97))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_deltas(base: Any, alts: Sequence[Any], path: str | Path) -> Path:
     """Paired delta over time, one row per outcome series, one colour per alternative."""
     rows = len(_DELTA_ROWS)
     fig, axes = plt.subplots(rows, 1, figsize=(9.5, 2.6 * rows + 0.8), sharex=True)
-    dates = _sim_dates(base)
+    dates = simulated_dates(base)
     for ax, (label, unit, scale, fn) in zip(axes, _DELTA_ROWS, strict=True):
         b = fn(base)
         for i, alt in enumerate(alts):
@@ -105,18 +110,18 @@ def plot_deltas(base: Any, alts: Sequence[Any], path: str | Path) -> Path:
         ax.set_title(f"{label}: alternative minus {base.scenario.name}", fontsize=10,
                      loc="left")
         ax.set_ylabel(f"delta ({unit})")
-        _time_axis(ax)
+        format_time_axis(ax)
         ax.set_xlabel("")
     axes[-1].set_xlabel("month")
     for alt in alts:
-        _event_markers(axes[0], alt, text=len(alts) == 1)
+        mark_events(axes[0], alt, text=len(alts) == 1)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper right", bbox_to_anchor=(0.99, 0.985), fontsize=9,
                title="alternative: median, band 5-95% of runs", title_fontsize=8,
                ncol=min(len(alts), 3))
     fig.suptitle(f"Paired difference run by run\n({base.n_runs} runs, seed {base.seed})",
                  fontsize=12, x=0.02, ha="left")
-    _footnote(fig, "Each run of an alternative shares its random streams with the same run of "
+    add_footnote(fig, "Each run of an alternative shares its random streams with the same run of "
               "the base; dotted lines: the alternatives' scheduled events.")
     fig.tight_layout(rect=(0, 0.02, 1, 0.955))
-    return _save(fig, path)
+    return save_figure(fig, path)

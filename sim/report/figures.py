@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from sim.calendar import to_datetime64  # noqa: E402
+from sim.files import atomic_path  # noqa: E402
 from sim.measures import metrics  # noqa: E402
 from sim.vocab import (
     CAMPS,  # noqa: E402
@@ -66,7 +67,7 @@ PLOT_FILES = {
 }
 
 
-def _sim_dates(results: Any) -> np.ndarray:
+def simulated_dates(results: Any) -> np.ndarray:
     return to_datetime64(results.world.params.start_month, results.n_months)
 
 
@@ -79,7 +80,7 @@ def _title(results: Any, text: str) -> str:
     return f"{text}\nscenario '{results.scenario.name}', {results.n_runs} runs, seed {results.seed}"
 
 
-def _fan(ax: Any, dates: np.ndarray, series: np.ndarray, color: str, label: str,
+def draw_fan(ax: Any, dates: np.ndarray, series: np.ndarray, color: str, label: str,
          *, lw: float = 2.0, ls: str = "-") -> None:
     """Median line and 10-90% band of an (R, T) series."""
     q = metrics.quantiles(series)
@@ -89,7 +90,7 @@ def _fan(ax: Any, dates: np.ndarray, series: np.ndarray, color: str, label: str,
 
 def _legend_with_band(ax: Any, extra: Sequence[tuple[Any, str]] = (), **kwargs: Any) -> None:
     """``ax``'s legend plus the ``extra`` (handle, label) pairs and a key for the 10-90%
-    bands that :func:`_fan` draws."""
+    bands that :func:`draw_fan` draws."""
     handles, labels = ax.get_legend_handles_labels()
     for handle, label in (*extra, (plt.Rectangle((0, 0), 1, 1, color="0.3", alpha=0.15, lw=0),
                                    f"{BAND} (lines: median)")):
@@ -104,7 +105,7 @@ def _history_line(ax: Any, dates: np.ndarray, values: np.ndarray, color: str,
 
 
 def _start_line(ax: Any, results: Any, *, text: bool = True) -> None:
-    start = _sim_dates(results)[0]
+    start = simulated_dates(results)[0]
     ax.axvline(start, color="0.5", lw=1.0, ls="--", zorder=0)
     if text:
         ax.annotate("simulation start", xy=(start, 0.0), xycoords=("data", "axes fraction"),
@@ -118,10 +119,10 @@ _EVENT_SHORT = {"ban": "ban", "distillation_crackdown": "distillation crackdown"
                 "safety_shock": "safety shock", "open_program": "open programme"}
 
 
-def _event_markers(ax: Any, results: Any, *, text: bool = True) -> None:
+def mark_events(ax: Any, results: Any, *, text: bool = True) -> None:
     """A dotted vertical line at each scheduled event after the start, labelled near the
     bottom of the axes (legends sit at the top)."""
-    dates = _sim_dates(results)
+    dates = simulated_dates(results)
     seen: dict[int, int] = {}
     for ev in results.world.schedule:
         if ev.month <= 0:
@@ -140,7 +141,7 @@ def _event_markers(ax: Any, results: Any, *, text: bool = True) -> None:
                         ha="left", va="bottom")
 
 
-def _time_axis(ax: Any) -> None:
+def format_time_axis(ax: Any) -> None:
     ax.xaxis.set_major_locator(mdates.YearLocator())
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     ax.xaxis.set_minor_locator(mdates.MonthLocator(bymonth=(4, 7, 10)))
@@ -148,12 +149,11 @@ def _time_axis(ax: Any) -> None:
     ax.set_xlabel("month")
 
 
-def _footnote(fig: Any, text: str) -> None:
+def add_footnote(fig: Any, text: str) -> None:
     fig.text(0.01, 0.005, text, ha="left", va="bottom", fontsize=7.5, color="0.4")
 
 
-def _save(fig: Any, path: str | Path) -> Path:
-    from sim.report.outputs import atomic_path  # local import: outputs imports nothing from here
+def save_figure(fig: Any, path: str | Path) -> Path:
 
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -169,26 +169,26 @@ def plot_frontier(results: Any, path: str | Path,
     from sim.vocab import OUTPUT_CAMPS
 
     hist = results.world.population.history
-    dates, hdates = _sim_dates(results), _hist_dates(results)
+    dates, hdates = simulated_dates(results), _hist_dates(results)
     fig, ax = plt.subplots(figsize=(10, 5.8))
     for camp in camps:
         color = CAMP_COLORS[camp]
         series = results.arrays["bench_frontier"][:, :, OUTPUT_CAMPS.index(camp)]
         ls = ":" if camp == "open" else "-"
-        _fan(ax, dates, series, color, f"{CAMP_LABELS[camp]} (simulated)",
+        draw_fan(ax, dates, series, color, f"{CAMP_LABELS[camp]} (simulated)",
              lw=1.6 if camp == "open" else 2.0, ls=ls)
         if hasattr(hist, camp) and camp != "open":
             _history_line(ax, hdates, getattr(hist, camp), color, None)
     _start_line(ax, results)
-    _event_markers(ax, results)
-    _time_axis(ax)
+    mark_events(ax, results)
+    format_time_axis(ax)
     ax.set_ylabel("released frontier (ECI points, running max)")
     ax.set_title(_title(results, "Released capability frontier by camp"), fontsize=11)
     _legend_with_band(ax, [(plt.Line2D([], [], color="0.3", lw=1.0, marker="o", ms=2.5),
                             "Epoch ECI record (thin, per camp)")], loc="upper left")
-    _footnote(fig, EPOCH_CREDIT)
+    add_footnote(fig, EPOCH_CREDIT)
     fig.tight_layout(rect=(0, 0.02, 1, 1))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_gap(results: Any, path: str | Path,
@@ -196,21 +196,21 @@ def plot_gap(results: Any, path: str | Path,
     """Gap in ECI points and lag in months (median, 10-90% band), with the historical gap
     and lag from Epoch's record."""
     hist = results.world.population.history
-    dates, hdates = _sim_dates(results), _hist_dates(results)
+    dates, hdates = simulated_dates(results), _hist_dates(results)
     gaps, lags = metrics.gap_points(results), metrics.lag_by_pair(results)
     hgaps, hlags = metrics.history_gap_by_pair(hist), metrics.history_lag_by_pair(hist)
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 8), sharex=True)
     for pair in pairs:
         color = PAIR_COLORS[pair]
-        _fan(ax1, dates, gaps[pair], color, PAIR_LABELS[pair])
+        draw_fan(ax1, dates, gaps[pair], color, PAIR_LABELS[pair])
         _history_line(ax1, hdates, hgaps[pair], color, None)
-        _fan(ax2, dates, lags[pair], color, PAIR_LABELS[pair])
+        draw_fan(ax2, dates, lags[pair], color, PAIR_LABELS[pair])
         _history_line(ax2, hdates, hlags[pair], color, None)
     for ax in (ax1, ax2):
         ax.axhline(0, color="0.6", lw=0.8)
         _start_line(ax, results, text=ax is ax1)
-        _event_markers(ax, results, text=ax is ax1)
-        _time_axis(ax)
+        mark_events(ax, results, text=ax is ax1)
+        format_time_axis(ax)
     ax1.set_xlabel("")
     ax1.set_ylabel("gap (ECI points)")
     ax2.set_ylabel("lag (months)")
@@ -220,35 +220,35 @@ def plot_gap(results: Any, path: str | Path,
                   "(Epoch's definition)", fontsize=9.5)
     _legend_with_band(ax1, [(plt.Line2D([], [], color="0.3", lw=1.0, marker="o", ms=2.5),
                              "Epoch ECI record")], loc="upper right", ncol=2)
-    _footnote(fig, EPOCH_CREDIT + ". Lags reaching back to the start of the record "
+    add_footnote(fig, EPOCH_CREDIT + ". Lags reaching back to the start of the record "
               "(2023) are lower bounds.")
     fig.tight_layout(rect=(0, 0.02, 1, 1))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_shares(results: Any, path: str | Path) -> Path:
     """Token share and dollar share by lab camp over all segments (median, 10-90% band)."""
-    dates = _sim_dates(results)
+    dates = simulated_dates(results)
     tok, usd = metrics.token_share(results), metrics.dollar_share(results)
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.2), sharey=True)
     for ax, share, what in ((axes[0], tok, "Token share"), (axes[1], usd, "Dollar share")):
         for c, camp in enumerate(CAMPS):
-            _fan(ax, dates, 100 * share[:, :, -1, c], CAMP_COLORS[camp], CAMP_LABELS[camp])
-        _time_axis(ax)
+            draw_fan(ax, dates, 100 * share[:, :, -1, c], CAMP_COLORS[camp], CAMP_LABELS[camp])
+        format_time_axis(ax)
         ax.set_ylim(0, 100)
         ax.set_title(f"{what} by lab camp, all segments", fontsize=10)
     axes[0].set_ylabel("share of market (%)")
     _legend_with_band(axes[0], loc="upper right")
     fig.suptitle(_title(results, "Market shares: tokens served vs dollars spent"), fontsize=11)
-    _footnote(fig, "Dollar share counts buyer spend on each camp's models, including spend "
+    add_footnote(fig, "Dollar share counts buyer spend on each camp's models, including spend "
               "captured by third-party hosts of open weights.")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_shares_by_segment(results: Any, path: str | Path) -> Path:
     """Token and dollar share by camp for each buyer segment (median, 10-90% band)."""
-    dates = _sim_dates(results)
+    dates = simulated_dates(results)
     tok, usd = metrics.token_share(results), metrics.dollar_share(results)
     segments = results.world.population.segments
     k = len(segments)
@@ -258,7 +258,7 @@ def plot_shares_by_segment(results: Any, path: str | Path) -> Path:
         for s, seg in enumerate(segments):
             ax = axes[row, s]
             for c, camp in enumerate(CAMPS):
-                _fan(ax, dates, 100 * share[:, :, s, c], CAMP_COLORS[camp], CAMP_LABELS[camp],
+                draw_fan(ax, dates, 100 * share[:, :, s, c], CAMP_COLORS[camp], CAMP_LABELS[camp],
                      lw=1.5)
             ax.set_ylim(0, 100)
             ax.xaxis.set_major_locator(mdates.YearLocator())
@@ -275,18 +275,18 @@ def plot_shares_by_segment(results: Any, path: str | Path) -> Path:
     fig.suptitle(_title(results, "Market shares by buyer segment (median, band 10-90% of runs)"),
                  fontsize=11)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_labs(results: Any, path: str | Path) -> Path:
     """Labs still operating and cash held, per camp (median, 10-90% band)."""
-    dates = _sim_dates(results)
+    dates = simulated_dates(results)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5.2))
     for c, camp in enumerate(CAMPS):
-        _fan(ax1, dates, results.arrays["alive"][:, :, c], CAMP_COLORS[camp], CAMP_LABELS[camp])
-        _fan(ax2, dates, results.arrays["cash"][:, :, c], CAMP_COLORS[camp], CAMP_LABELS[camp])
+        draw_fan(ax1, dates, results.arrays["alive"][:, :, c], CAMP_COLORS[camp], CAMP_LABELS[camp])
+        draw_fan(ax2, dates, results.arrays["cash"][:, :, c], CAMP_COLORS[camp], CAMP_LABELS[camp])
     for ax in (ax1, ax2):
-        _time_axis(ax)
+        format_time_axis(ax)
     ax1.set_ylim(bottom=0)
     ax1.set_ylabel("labs operating (count)")
     ax1.set_title("Labs still operating, by camp", fontsize=10)
@@ -296,14 +296,14 @@ def plot_labs(results: Any, path: str | Path) -> Path:
     _legend_with_band(ax1, loc="lower left")
     fig.suptitle(_title(results, "Funding and market constriction"), fontsize=11)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_policy(results: Any, path: str | Path) -> Path:
     """Policies in force per sovereign (share of runs), sovereign grants to open labs, and
     each large market's use of large open models (median, 10-90% band)."""
     pop, arr = results.world.population, results.arrays
-    dates = _sim_dates(results)
+    dates = simulated_dates(results)
     fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(10, 11), sharex=True)
     colors = plt.get_cmap("tab10")
     for s, sov in enumerate(pop.sovereign_ids):
@@ -318,16 +318,16 @@ def plot_policy(results: Any, path: str | Path) -> Path:
     ax1.legend(loc="center left", bbox_to_anchor=(0.01, 0.55), fontsize=7.5, frameon=False,
                ncol=4)
     grants = arr["sovereign_grants"]
-    _fan(ax2, dates, grants.sum(axis=2), "0.2", "all sovereigns")
+    draw_fan(ax2, dates, grants.sum(axis=2), "0.2", "all sovereigns")
     top = np.argsort(-grants[:, -1].mean(axis=0))[:4]
     for s in top:
-        _fan(ax2, dates, grants[:, :, s], colors(int(s)), pop.sovereign_ids[s].upper(), lw=1.4)
+        draw_fan(ax2, dates, grants[:, :, s], colors(int(s)), pop.sovereign_ids[s].upper(), lw=1.4)
     ax2.set_ylabel("grants to open labs (USD bn/month)")
     ax2.set_title("Sovereign grants to open-weight labs", fontsize=10)
     ax2.legend(loc="upper left", fontsize=8, frameon=False)
     threshold = results.world.params.ban_threshold_flop
     for g in (JURISDICTIONS.index("US"), JURISDICTIONS.index("EU"), JURISDICTIONS.index("CN")):
-        _fan(ax3, dates, arr["large_open_tokens"][:, :, g], colors(g), JURISDICTIONS[g])
+        draw_fan(ax3, dates, arr["large_open_tokens"][:, :, g], colors(g), JURISDICTIONS[g])
     ax3.set_yscale("log")
     ax3.set_ylabel("tokens (trillion/month, log scale)")
     ax3.set_title(f"Use of large open models (trained above {threshold:.0e} FLOP) "
@@ -335,12 +335,12 @@ def plot_policy(results: Any, path: str | Path) -> Path:
     ax3.legend(loc="upper left", fontsize=8, frameon=False)
     for ax in (ax1, ax2, ax3):
         _start_line(ax, results, text=False)
-        _event_markers(ax, results, text=ax is ax1)
-        _time_axis(ax)
+        mark_events(ax, results, text=ax is ax1)
+        format_time_axis(ax)
     ax1.set_xlabel("")
     ax2.set_xlabel("")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def write_all(results: Any, out_dir: str | Path) -> list[str]:

@@ -20,11 +20,8 @@ import csv
 import datetime as dt
 import io
 import json
-import os
 import platform
-import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
@@ -36,6 +33,7 @@ import pyarrow.parquet as pq
 
 import sim
 from sim.calendar import format_month
+from sim.files import atomic_path, write_text_atomic
 from sim.measures import metrics
 from sim.vocab import ALL, CAMPS, JURISDICTIONS, OUTPUT_CAMPS, PAIRS, POLICIES
 
@@ -366,37 +364,6 @@ def events_csv(rows: list[dict[str, Any]]) -> str:
 
 
 # --------------------------------------------------------------------------- writing
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success move it onto ``path``
-    (``os.replace``), on failure delete it and leave ``path`` untouched."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp creates 0600; use the usual file mode
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
 
 
 def write_tidy_parquet(results: Any, path: Path, *, runs_per_chunk: int = 200) -> int:

@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from sim.report.outputs import atomic_path, write_text_atomic  # noqa: E402
+from sim.files import atomic_path, write_text_atomic  # noqa: E402
 from sim.studies.bets import INTERVAL, STATED, Cell  # noqa: E402
 
 CSV_FILE, MD_FILE, PNG_FILE = "scorecard.csv", "scorecard.md", "scorecard.png"

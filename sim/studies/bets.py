@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from sim.calendar import format_month, parse_month
+from sim.errors import InputError
 from sim.inputs.scenario import resolve_scenario_path, scenarios_dir
 from sim.inputs.tomlfile import read_toml
 from sim.measures import indicators as ind
@@ -76,7 +77,7 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _HOLDS_RE = re.compile(r"^\s*(<=|>=|<|>)\s*([-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?)\s*$")
 
 
-class BetsError(Exception):
+class BetsError(InputError):
     """A bets file could not be used; ``str(err)`` is one line: file, field, what is allowed."""
 
 

@@ -5,10 +5,10 @@ For ``d`` parameters and a base sample size ``n`` (a power of 2), two ``(d, n)``
 spec's seed, and ``AB_i`` is ``A`` with row ``i`` taken from ``B`` (Saltelli 2010). Each of
 the ``n (d + 2)`` columns is mapped to parameter values by their quantile functions
 (:meth:`sim.studies.sweeps.spec.Parameter.value`) and evaluated by the sweep machinery
-(chunks on the
-chosen backend); the model output of a parameter set is the **mean of each outcome over the
-spec's replicates**, whose random numbers are shared by every parameter set (replicate j is
-engine run j under the spec's seed), so the model seen by the estimator is deterministic.
+(chunks on the chosen backend); the model output of a parameter set is the **mean of each
+outcome over the spec's replicates**, whose random numbers are shared by every parameter
+set (replicate j is engine run j under the spec's seed), so the model seen by the estimator
+is deterministic.
 ``scipy.stats.sobol_indices`` then gives, per outcome and parameter,
 
 * the first-order index ``S_i = V[E(Y | X_i)] / V(Y)``: the share of the outcome's variance
@@ -19,35 +19,27 @@ engine run j under the spec's seed), so the model seen by the estimator is deter
 Confidence intervals are percentile bootstrap intervals over the ``n`` base rows, resampled
 with a generator seeded by the spec's seed (``SobolResult.bootstrap`` draws unseeded
 resamples, so its intervals would change from one call to the next).
+
+The files and the chart are written by :mod:`sim.report.sensitivity`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+from scipy.stats import qmc, sobol_indices
 
-matplotlib.use("Agg")
+from sim.studies.sweeps import SweepError
+from sim.studies.sweeps.backends import execute
+from sim.studies.sweeps.design import rng_kwarg
+from sim.studies.sweeps.run import RunCounter, default_chunk_size, plan_jobs
+from sim.studies.sweeps.spec import SweepSpec
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from scipy.stats import qmc, sobol_indices  # noqa: E402
-
-from sim.report.outputs import atomic_path, write_text_atomic  # noqa: E402
-from sim.studies.sweeps import SweepError  # noqa: E402
-from sim.studies.sweeps.backends import execute  # noqa: E402
-from sim.studies.sweeps.design import rng_kwarg  # noqa: E402
-from sim.studies.sweeps.run import SweepProgress, default_chunk_size, plan_jobs  # noqa: E402
-from sim.studies.sweeps.spec import SweepSpec  # noqa: E402
-
+#: Confidence of the bootstrap intervals.
 CONFIDENCE = 0.95
-CSV_FILE, PLOT_FILE, JSON_FILE = "sensitivity.csv", "sensitivity.png", "sensitivity.json"
 
 
 @dataclass(frozen=True)
@@ -79,18 +71,18 @@ def saltelli_points(d: int, n: int, seed: int) -> np.ndarray:
 
 def evaluate_points(spec: SweepSpec, values: list[tuple[Any, ...]], *, backend: str,
                     workers: int, scheduler: str | None, chunk_size: int | None,
-                    stream: Any = None) -> np.ndarray:
+                    progress: Callable[[float, int], Any] | None = None) -> np.ndarray:
     """(m, outcomes) mean over replicates of each outcome for each parameter set."""
     m = len(values)
     out = np.full((m, len(spec.outcomes)), np.nan)
     sized = SweepSpec(spec.source, spec.name, spec.base, spec.design, m, spec.replicates,
                       spec.seed, spec.parameters, spec.outcomes)
     size = chunk_size or default_chunk_size(sized, workers)
-    progress = SweepProgress(m * spec.replicates, 0, f"{spec.name} (sobol):", stream)
+    tick = RunCounter(m * spec.replicates, 0, progress)
     inline = backend == "local" and workers == 1
     jobs: Any = plan_jobs(sized, values, range(m), size)
     for result in execute(jobs, backend=backend, workers=workers, scheduler=scheduler,
-                          tick=progress.advance if inline else None):
+                          tick=tick.advance if inline else None):
         if result.failures:
             f = result.failures[0]
             raise SweepError(f"{spec.source}: parameter set {f['params']} failed: {f['error']}")
@@ -100,8 +92,7 @@ def evaluate_points(spec: SweepSpec, values: list[tuple[Any, ...]], *, backend: 
             with np.errstate(all="ignore"):
                 out[samples[::spec.replicates], k] = np.nanmean(x, axis=1)
         if not inline:
-            progress.advance(result.n_runs)
-    progress.finish()
+            tick.advance(result.n_runs)
     for k, o in enumerate(spec.outcomes):
         if np.isnan(out[:, k]).any():
             raise SweepError(f"{spec.source}: outcomes: {o.label} is NaN in every replicate of "
@@ -139,93 +130,14 @@ def sobol_from_outputs(y: np.ndarray, n: int, d: int, n_bootstrap: int,
 
 def compute_indices(spec: SweepSpec, n: int, *, backend: str = "local", workers: int = 1,
                     scheduler: str | None = None, chunk_size: int | None = None,
-                    n_bootstrap: int = 200, stream: Any = None) -> SobolIndices:
+                    n_bootstrap: int = 200,
+                    progress: Callable[[float, int], Any] | None = None) -> SobolIndices:
     d = len(spec.parameters)
     points = saltelli_points(d, n, spec.seed)
     values = [tuple(p.value(float(u)) for p, u in zip(spec.parameters, row, strict=True))
               for row in points]
     y = evaluate_points(spec, values, backend=backend, workers=workers, scheduler=scheduler,
-                        chunk_size=chunk_size, stream=stream)
+                        chunk_size=chunk_size, progress=progress)
     first, total, first_ci, total_ci = sobol_from_outputs(y, n, d, n_bootstrap, spec.seed)
     return SobolIndices(tuple(o.label for o in spec.outcomes), spec.paths, first, total,
                         first_ci, total_ci, n, len(values) * spec.replicates)
-
-
-def plot_indices(ix: SobolIndices, path: Path, title: str) -> None:
-    """Horizontal bars of first-order and total indices per parameter, one panel per
-    outcome, with the bootstrap intervals as whiskers."""
-    n_out, d = len(ix.outcomes), len(ix.parameters)
-    fig, axes = plt.subplots(1, n_out, figsize=(4.2 * n_out + 2.5, 0.55 * d + 1.8),
-                             sharey=True, squeeze=False)
-    y = np.arange(d)
-    h = 0.38
-    for k, ax in enumerate(axes[0]):
-        for off, vals, ci, label, color in (
-                (-h / 2, ix.first[k], ix.first_ci[:, k], "first-order S1", "tab:blue"),
-                (h / 2, ix.total[k], ix.total_ci[:, k], "total ST", "tab:orange")):
-            err = np.abs(np.stack([vals - ci[0], ci[1] - vals]))
-            ax.barh(y + off, vals, height=h, color=color, label=label,
-                    xerr=err, capsize=3, error_kw={"elinewidth": 1})
-        ax.axvline(0, color="black", linewidth=0.6)
-        ax.set_title(ix.outcomes[k], fontsize=10)
-        ax.set_xlabel("Sobol index (share of outcome variance)")
-        ax.grid(axis="x", alpha=0.3)
-    axes[0][0].set_yticks(y, list(ix.parameters))
-    axes[0][0].invert_yaxis()
-    axes[0][0].legend(loc="lower right", fontsize=8)
-    fig.suptitle(f"{title}: Sobol indices, {int(CONFIDENCE * 100)}% bootstrap intervals "
-                 f"(n={ix.n}, {ix.evaluations:,} runs)", fontsize=11)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=130)
-    plt.close(fig)
-
-
-def format_report(ix: SobolIndices) -> str:
-    width = max(len(p) for p in ix.parameters)
-    lines = []
-    for k, label in enumerate(ix.outcomes):
-        lines.append(f"{label}: Sobol indices [{int(CONFIDENCE * 100)}% bootstrap interval]")
-        lines.append(f"  {'parameter'.ljust(width)}  {'first-order S1':>24}  "
-                     f"{'total ST':>24}")
-        for i, p in enumerate(ix.parameters):
-            s1 = f"{ix.first[k, i]:.3f} [{ix.first_ci[0, k, i]:.3f}, {ix.first_ci[1, k, i]:.3f}]"
-            st = f"{ix.total[k, i]:.3f} [{ix.total_ci[0, k, i]:.3f}, {ix.total_ci[1, k, i]:.3f}]"
-            lines.append(f"  {p.ljust(width)}  {s1:>24}  {st:>24}")
-    return "\n".join(lines)
-
-
-def _csv(ix: SobolIndices) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["outcome", "parameter", "first_order", "first_low", "first_high",
-                "total_order", "total_low", "total_high"])
-    for k, label in enumerate(ix.outcomes):
-        for i, p in enumerate(ix.parameters):
-            w.writerow([label, p, *(f"{v:.6g}" for v in (
-                ix.first[k, i], ix.first_ci[0, k, i], ix.first_ci[1, k, i],
-                ix.total[k, i], ix.total_ci[0, k, i], ix.total_ci[1, k, i]))])
-    return buf.getvalue()
-
-
-def run_sensitivity(spec: SweepSpec, *, n: int, out: Path, backend: str = "local",
-                    workers: int = 1, scheduler: str | None = None,
-                    chunk_size: int | None = None, n_bootstrap: int = 200) -> str:
-    """Compute, write (CSV, JSON, PNG into ``out``) and return the printed report."""
-    d = len(spec.parameters)
-    sys.stderr.write(f"{spec.name}: {n} x ({d} + 2) = {n * (d + 2)} parameter sets x "
-                     f"{spec.replicates} replicates\n")
-    ix = compute_indices(spec, n, backend=backend, workers=workers, scheduler=scheduler,
-                         chunk_size=chunk_size, n_bootstrap=n_bootstrap)
-    write_text_atomic(out / CSV_FILE, _csv(ix))
-    write_text_atomic(out / JSON_FILE, json.dumps({
-        "spec_file": spec.source, "spec_digest": spec.digest(), "n": n,
-        "replicates": spec.replicates, "seed": spec.seed, "runs": ix.evaluations,
-        "bootstrap": n_bootstrap, "confidence": CONFIDENCE, "method": "saltelli_2010",
-        "outcomes": list(ix.outcomes), "parameters": list(ix.parameters),
-        "first_order": ix.first.tolist(), "total_order": ix.total.tolist(),
-        "first_ci": ix.first_ci.tolist(), "total_ci": ix.total_ci.tolist(),
-    }, indent=2) + "\n")
-    plot_indices(ix, out / PLOT_FILE, spec.name)
-    return (format_report(ix) + f"\nwrote {out / CSV_FILE}, {out / JSON_FILE}, "
-            f"{out / PLOT_FILE}")

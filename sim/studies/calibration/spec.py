@@ -34,6 +34,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator
 
 from sim.calendar import parse_month
+from sim.errors import InputError
 from sim.inputs.scenario import (
     Scenario,
     ScenarioError,
@@ -50,7 +51,7 @@ SERIES: tuple[str, ...] = ("closed", "open", "open_cn", "open_us")
 METHODS: tuple[str, ...] = ("nelder-mead", "powell")
 
 
-class CalibrationError(Exception):
+class CalibrationError(InputError):
     """A calibration spec could not be used; ``str(err)`` is one line: file, field, what."""
 
 

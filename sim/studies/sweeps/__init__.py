@@ -8,10 +8,11 @@
 * :mod:`sim.studies.sweeps.backends`: where chunks run (this process, a process pool, Dask);
 * :mod:`sim.studies.sweeps.store`: chunk files, the manifest, resume and the final tables;
 * :mod:`sim.studies.sweeps.run`: the sweep itself (plan, run the missing chunks, consolidate);
-* :mod:`sim.cli.sweep`: the ``sweep``, ``sensitivity`` and ``discover`` commands.
 """
 
+from sim.errors import InputError
 
-class SweepError(Exception):
+
+class SweepError(InputError):
     """A sweep that cannot run as asked; ``str(err)`` is one line naming file, field and
     what is allowed (reported with exit status 2)."""

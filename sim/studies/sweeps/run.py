@@ -60,50 +60,19 @@ def _job(spec: SweepSpec, design: Sequence[tuple[Any, ...]], group: list[int]) -
                     seed=spec.seed, outcomes=spec.outcomes)
 
 
-class SweepProgress:
-    """One progress line on stderr: runs done, rate (runs/s) and ETA; redrawn in place on
-    a terminal, otherwise one line per 10% step."""
+class RunCounter:
+    """Counts runs done and passes ``(done, total)`` on to a progress callback."""
 
-    def __init__(self, total: int, done: int, label: str, stream: IO[str] | None = None):
-        self.total, self.done, self.label = total, done, label
-        self.start_done = done
-        self.stream = stream if stream is not None else sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.start = time.monotonic()
-        self.last_draw = -1.0
-        self.last_decile = int(10 * done / total) if total else 10
-
-    def line(self) -> str:
-        from sim.cli.main import _clock
-
-        elapsed = time.monotonic() - self.start
-        new = self.done - self.start_done
-        rate = new / elapsed if elapsed > 0 else 0.0
-        eta = _clock((self.total - self.done) / rate) if rate > 0 else "?"
-        frac = self.done / self.total if self.total else 1.0
-        bar = "#" * int(round(24 * frac))
-        return (f"{self.label} [{bar:.<24}] {self.done}/{self.total} runs {frac:4.0%}  "
-                f"{rate:,.1f} runs/s  elapsed {_clock(elapsed)}  ETA {eta}")
+    def __init__(self, total: int, done: int,
+                 progress: Callable[[float, int], Any] | None) -> None:
+        self.total, self.done, self.progress = total, done, progress
+        if progress is not None:
+            progress(done, total)
 
     def advance(self, runs: int) -> None:
         self.done += runs
-        now = time.monotonic()
-        if self.tty:
-            if now - self.last_draw >= 0.2 or self.done >= self.total:
-                self.stream.write("\r" + self.line() + "\x1b[K")
-                self.stream.flush()
-                self.last_draw = now
-        else:
-            decile = int(10 * self.done / self.total) if self.total else 10
-            if decile > self.last_decile:
-                self.last_decile = decile
-                self.stream.write(self.line() + "\n")
-                self.stream.flush()
-
-    def finish(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+        if self.progress is not None:
+            self.progress(self.done, self.total)
 
 
 @dataclass(frozen=True)
@@ -121,8 +90,13 @@ class SweepSummary:
 def run_sweep(spec: SweepSpec, out: Path, *, backend: str = "local", workers: int = 1,
               scheduler: str | None = None, chunk_size: int | None = None,
               stream: IO[str] | None = None,
+              progress: Callable[[float, int], Any] | None = None,
               on_chunk: Callable[[Path], Any] | None = None) -> SweepSummary:
-    """Run (or finish) ``spec`` into ``out``; see the module docstring."""
+    """Run (or finish) ``spec`` into ``out``; see the module docstring.
+
+    ``progress(done, total)`` is called with the runs done (those of earlier invocations
+    included) as chunks or parameter sets finish; ``stream`` (default stderr) gets the
+    one-line note that a sweep is being resumed."""
     t0 = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     (out / store.CHUNKS).mkdir(exist_ok=True)
@@ -135,8 +109,7 @@ def run_sweep(spec: SweepSpec, out: Path, *, backend: str = "local", workers: in
     done = store.completed_chunks(out)
     todo = missing_samples(spec.samples, done)
     size = chunk_size or default_chunk_size(spec, workers)
-    progress = SweepProgress(spec.n_runs, (spec.samples - len(todo)) * spec.replicates,
-                             f"{spec.name}:", stream)
+    tick = RunCounter(spec.n_runs, (spec.samples - len(todo)) * spec.replicates, progress)
     if done and todo:
         (stream or sys.stderr).write(f"resuming: {len(done)} chunks done, {len(todo)} of "
                                      f"{spec.samples} parameter sets to go\n")
@@ -146,16 +119,15 @@ def run_sweep(spec: SweepSpec, out: Path, *, backend: str = "local", workers: in
     cpu = 0.0
     for result in execute(plan_jobs(spec, design, todo, size), backend=backend,
                           workers=workers, scheduler=scheduler,
-                          tick=progress.advance if inline else None):
+                          tick=tick.advance if inline else None):
         store.write_chunk(out, spec, design, result)
         new_chunks += 1
         worker_peak = max(worker_peak, result.worker_peak_bytes)
         cpu += result.cpu_seconds
         if not inline:
-            progress.advance(result.n_runs)
+            tick.advance(result.n_runs)
         if on_chunk is not None:
             on_chunk(store.chunk_path(out, result.first, result.last))
-    progress.finish()
     ranges = store.completed_chunks(out)
     n_runs, n_failed = store.consolidate(out, spec, design, ranges)
     store.write_manifest(out, store.manifest_data(

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import sim
-from sim.report.outputs import atomic_path
+from sim.files import atomic_path
 from sim.studies.sweeps import SweepError
 from sim.studies.sweeps.chunks import ChunkResult
 from sim.studies.sweeps.spec import SweepSpec

@@ -1,0 +1,103 @@
+"""``opengap run SCENARIO [--runs N] [--seed S] [--out DIR] [--batch-size B] [--no-plots]``.
+
+Simulates a scenario (a TOML file, or the name of a shipped scenario such as ``baseline``)
+in batches of runs, writes ``results.parquet``, ``events.csv``, figures and
+``manifest.json`` into DIR (default ``results/<scenario name>``) and prints headline numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from sim.cli.common import (
+    add_count_options,
+    check_counts,
+    load_scenario_arg,
+    prepare_out_dir,
+    remove_if_empty,
+    simulate_all,
+)
+
+HELP = "simulate a scenario and write results and figures"
+DESCRIPTION = ("Simulate a scenario and write results.parquet, events.csv, figures (PNG) and "
+               "manifest.json.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scenario", metavar="SCENARIO",
+                        help="scenario TOML file, or the name of a shipped scenario (baseline)")
+    add_count_options(parser, runs_help="number of runs", seed_help="master seed, >= 0")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="output folder (default results/<scenario name>)")
+    parser.add_argument("--no-plots", action="store_true", help="skip the figures")
+
+
+def run(args: argparse.Namespace) -> int:
+    # Validate everything before simulating or writing anything.
+    check_counts(args)
+    scenario, scenario_path = load_scenario_arg(args.scenario)
+    from sim.inputs.seeds import load_seeds
+    from sim.report.outputs import RESULTS_FILE, write_results
+
+    seeds = load_seeds(start=scenario.time.start)
+    out = args.out if args.out is not None else Path("results") / scenario.name
+    created = prepare_out_dir(out)
+    try:
+        results = simulate_all(scenario, args, seeds, f"{scenario.name}:")
+        what = "results" if args.no_plots else "results and figures"
+        sys.stderr.write(f"writing {what} to {out}/ ...\n")
+        written = write_results(results, out, scenario_path=scenario_path,
+                                plots=not args.no_plots)
+    except BaseException:
+        if created:
+            remove_if_empty(out)
+        raise
+    figures = [p.name for p in written if p.suffix == ".png"]
+    print(f"wrote {results.n_runs} runs of '{scenario.name}' (seed {args.seed}) to {out}/")
+    print(f"  tidy table: {out / RESULTS_FILE}; events: events.csv; manifest: manifest.json")
+    if figures:
+        print(f"  figures: {', '.join(figures)}")
+    for line in headlines(results):
+        print(line)
+    return 0
+
+
+def headlines(results: Any) -> list[str]:
+    """The lines printed after a run: gap, lag, open shares and policies in force."""
+    from sim.calendar import format_month
+    from sim.measures import metrics
+
+    n = results.n_months
+    at = min(12, n - 1)
+    gap = metrics.quantiles(metrics.gap_points(results)["closed_vs_open"][:, at])
+    lag = metrics.quantiles(metrics.lag_by_pair(results)["closed_vs_open"][:, at])
+    gap0 = metrics.quantiles(metrics.gap_points(results)["closed_vs_open"][:, 0])
+    tok = metrics.quantiles(metrics.open_token_share(results)[:, -1])
+    usd = metrics.quantiles(metrics.open_dollar_share(results)[:, -1])
+    start = results.world.params.start_month
+    m_at, m_end = format_month(start + at), format_month(start + n - 1)
+    return [
+        f"closed vs best open gap: {gap0[1]:.1f} ECI points at {format_month(start)}, "
+        f"{gap[1]:.1f} [{gap[0]:.1f}, {gap[2]:.1f}] at {m_at}",
+        f"closed vs best open lag at {m_at}: {lag[1]:.1f} [{lag[0]:.1f}, {lag[2]:.1f}] months",
+        f"open-weight share at {m_end}: tokens {tok[1]:.0%} [{tok[0]:.0%}, {tok[2]:.0%}], "
+        f"dollars {usd[1]:.0%} [{usd[0]:.0%}, {usd[2]:.0%}]",
+        policy_headline(results, m_end),
+        "(medians over runs, [10%, 90%] in brackets)",
+    ]
+
+
+def policy_headline(results: Any, m_end: str) -> str:
+    """Share of runs with each sovereign's open-weight ban or crackdown in force at the end."""
+    pop, arr = results.world.population, results.arrays
+    parts = []
+    for flag, label in (("ban_active", "ban"), ("crackdown_active", "crackdown")):
+        for s, sov in enumerate(pop.sovereign_ids):
+            share = float(arr[flag][:, -1, s].mean())
+            if share > 0:
+                parts.append(f"{sov.upper()} {label} {share:.0%}")
+    listed = ", ".join(parts) if parts else "none in any run"
+    return f"policies in force at {m_end} (share of runs): {listed}"

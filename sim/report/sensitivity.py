@@ -1,0 +1,98 @@
+"""Sobol sensitivity indices as files: a CSV and a JSON of the indices and intervals, a bar
+chart, and the report printed by ``opengap sensitivity`` (indices from
+:mod:`sim.studies.sensitivity`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from sim.files import atomic_path, write_text_atomic  # noqa: E402
+from sim.studies.sensitivity import CONFIDENCE, SobolIndices  # noqa: E402
+from sim.studies.sweeps.spec import SweepSpec  # noqa: E402
+
+CSV_FILE, PLOT_FILE, JSON_FILE = "sensitivity.csv", "sensitivity.png", "sensitivity.json"
+
+
+def plot_indices(ix: SobolIndices, path: Path, title: str) -> None:
+    """Horizontal bars of first-order and total indices per parameter, one panel per
+    outcome, with the bootstrap intervals as whiskers."""
+    n_out, d = len(ix.outcomes), len(ix.parameters)
+    fig, axes = plt.subplots(1, n_out, figsize=(4.2 * n_out + 2.5, 0.55 * d + 1.8),
+                             sharey=True, squeeze=False)
+    y = np.arange(d)
+    h = 0.38
+    for k, ax in enumerate(axes[0]):
+        for off, vals, ci, label, color in (
+                (-h / 2, ix.first[k], ix.first_ci[:, k], "first-order S1", "tab:blue"),
+                (h / 2, ix.total[k], ix.total_ci[:, k], "total ST", "tab:orange")):
+            err = np.abs(np.stack([vals - ci[0], ci[1] - vals]))
+            ax.barh(y + off, vals, height=h, color=color, label=label,
+                    xerr=err, capsize=3, error_kw={"elinewidth": 1})
+        ax.axvline(0, color="black", linewidth=0.6)
+        ax.set_title(ix.outcomes[k], fontsize=10)
+        ax.set_xlabel("Sobol index (share of outcome variance)")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0][0].set_yticks(y, list(ix.parameters))
+    axes[0][0].invert_yaxis()
+    axes[0][0].legend(loc="lower right", fontsize=8)
+    fig.suptitle(f"{title}: Sobol indices, {int(CONFIDENCE * 100)}% bootstrap intervals "
+                 f"(n={ix.n}, {ix.evaluations:,} runs)", fontsize=11)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=130)
+    plt.close(fig)
+
+
+def format_report(ix: SobolIndices) -> str:
+    width = max(len(p) for p in ix.parameters)
+    lines = []
+    for k, label in enumerate(ix.outcomes):
+        lines.append(f"{label}: Sobol indices [{int(CONFIDENCE * 100)}% bootstrap interval]")
+        lines.append(f"  {'parameter'.ljust(width)}  {'first-order S1':>24}  "
+                     f"{'total ST':>24}")
+        for i, p in enumerate(ix.parameters):
+            s1 = f"{ix.first[k, i]:.3f} [{ix.first_ci[0, k, i]:.3f}, {ix.first_ci[1, k, i]:.3f}]"
+            st = f"{ix.total[k, i]:.3f} [{ix.total_ci[0, k, i]:.3f}, {ix.total_ci[1, k, i]:.3f}]"
+            lines.append(f"  {p.ljust(width)}  {s1:>24}  {st:>24}")
+    return "\n".join(lines)
+
+
+def _csv(ix: SobolIndices) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["outcome", "parameter", "first_order", "first_low", "first_high",
+                "total_order", "total_low", "total_high"])
+    for k, label in enumerate(ix.outcomes):
+        for i, p in enumerate(ix.parameters):
+            w.writerow([label, p, *(f"{v:.6g}" for v in (
+                ix.first[k, i], ix.first_ci[0, k, i], ix.first_ci[1, k, i],
+                ix.total[k, i], ix.total_ci[0, k, i], ix.total_ci[1, k, i]))])
+    return buf.getvalue()
+
+
+def write_sensitivity(ix: SobolIndices, spec: SweepSpec, out: Path, *,
+                      n_bootstrap: int) -> str:
+    """Write the indices (CSV, JSON, PNG into ``out``) and return the printed report."""
+    n = ix.n
+    write_text_atomic(out / CSV_FILE, _csv(ix))
+    write_text_atomic(out / JSON_FILE, json.dumps({
+        "spec_file": spec.source, "spec_digest": spec.digest(), "n": n,
+        "replicates": spec.replicates, "seed": spec.seed, "runs": ix.evaluations,
+        "bootstrap": n_bootstrap, "confidence": CONFIDENCE, "method": "saltelli_2010",
+        "outcomes": list(ix.outcomes), "parameters": list(ix.parameters),
+        "first_order": ix.first.tolist(), "total_order": ix.total.tolist(),
+        "first_ci": ix.first_ci.tolist(), "total_ci": ix.total_ci.tolist(),
+    }, indent=2) + "\n")
+    plot_indices(ix, out / PLOT_FILE, spec.name)
+    return (format_report(ix) + f"\nwrote {out / CSV_FILE}, {out / JSON_FILE}, "
+            f"{out / PLOT_FILE}")
