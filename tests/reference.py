@@ -1,6 +1,6 @@
 """A per-agent reference implementation of one monthly step of the engine.
 
-This is the "Mesa-style" version of the rules of DESIGN.md section 4: one run at a time,
+This is the "Mesa-style" version of the rules of docs/design.md section 4: one run at a time,
 plain Python floats and :mod:`math`, explicit loops over labs, sovereigns, regions and
 buyers. It is written from the mechanism docstrings and mirrors the vectorized engine
 (:func:`sim.core.engine.step`) rule by rule and in the same order of operations, so that, fed the

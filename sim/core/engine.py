@@ -1,6 +1,6 @@
 """The vectorized monthly step loop over a batch of runs.
 
-``step`` applies the mechanisms of DESIGN.md section 4 in order (policy, funding, compute,
+``step`` applies the mechanisms of docs/design.md section 4 in order (policy, funding, compute,
 research, market, adoption) to a :class:`WorldState` whose arrays are shaped ``(runs, ...)``
 and returns the next state plus the month's record. ``simulate`` runs a whole scenario for a
 batch of runs and stores per-month outputs in a :class:`Results`; only those outputs grow
@@ -38,7 +38,7 @@ def step(world: World, state: WorldState, draws: MonthDraws) -> tuple[WorldState
     """Advance every run in the batch by one month. Pure: ``state`` is not modified."""
     pop, p = world.population, world.params
     events = [ev for ev in world.schedule if ev.month == state.month]
-    # DESIGN.md section 4 order; each mechanism sees the state its predecessors left.
+    # docs/design.md section 4 order; each mechanism sees the state its predecessors left.
     mechanisms: tuple[Callable[[WorldState], tuple[dict, dict]], ...] = (
         lambda s: policy_step(s, world, events, draws),
         lambda s: funding_step(s, world, draws),

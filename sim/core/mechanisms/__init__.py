@@ -1,4 +1,4 @@
-"""The monthly mechanisms of DESIGN.md section 4, one module each.
+"""The monthly mechanisms of docs/design.md section 4, one module each.
 
 Every mechanism is a pure function: it reads a :class:`sim.core.world.WorldState` (arrays shaped
 ``(runs, agents)``), the static population, the parameters and this month's random draws, and
