@@ -116,7 +116,7 @@ class RefRun:
             regions=[RefRegion(**{f: float(getattr(state, f)[r, g]) for f in REGION_FIELDS})
                      for g in range(state.export_multiplier.shape[1])],
             buyers=[RefBuyer(int(c)) for c in state.choice[r]],
-            leader_algo=[float(x) for x in state.leader_algo[:, r]],
+            leader_algo=[float(x) for x in state.leader_algo[r]],
             shock_components=[float(x) for x in state.shock_components[r]],
         )
 

@@ -150,8 +150,6 @@ def test_batch_state_is_bit_identical(scenario: Scenario, seeds: Seeds) -> None:
             value = getattr(whole, f.name)
             if not isinstance(value, np.ndarray):
                 assert value == getattr(alone, f.name)
-            elif f.name == "leader_algo":  # (lag + 1, R) ring buffer
-                np.testing.assert_array_equal(value[:, 2:3], alone.leader_algo, err_msg=f.name)
             else:
                 np.testing.assert_array_equal(value[2:3], getattr(alone, f.name),
                                               err_msg=f"{f.name} at month {t}")

@@ -61,7 +61,7 @@ def _engine_row(state: WorldState, name: str, r: int):
     value = getattr(state, name)
     if name == "month":
         return value
-    return value[:, r] if name == "leader_algo" else value[r]
+    return value[r]
 
 
 def _compare(label: str, engine, ref) -> None:

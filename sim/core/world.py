@@ -290,8 +290,9 @@ class WorldState:
     :data:`POLICIES`). Regions ``(R, G)``: export-control price multiplier and per-lab monthly
     cap (H100e), log investor sentiment and its shock part ``shock_log``, the sum over the
     region's funding-shock components ``shock_components`` ``(R, H)``. Buyers ``(R, B)``:
-    index of the chosen lab, -1 for none. ``leader_algo`` is a ring buffer of the best closed
-    ``algo`` over the last ``fast_follow_lag_months + 1`` months.
+    index of the chosen lab, -1 for none. ``leader_algo`` ``(R, lag + 1)`` is a ring buffer of
+    the best closed ``algo`` over the last ``fast_follow_lag_months + 1`` months (slot
+    ``t % (lag + 1)`` written at step ``t``).
     """
 
     month: int
@@ -337,9 +338,7 @@ class WorldState:
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "leader_algo":
-                out[f.name] = value[:, runs].copy()
-            elif isinstance(value, np.ndarray):
+            if isinstance(value, np.ndarray):
                 out[f.name] = value[runs].copy()
             else:
                 out[f.name] = value
@@ -664,5 +663,5 @@ def initial_state(world: World, seeds: Seeds, n_runs: int) -> WorldState:
         shock_components=np.zeros((n_runs, len(world.shock_region))),
         policy_enacted=np.zeros((n_runs, n_s, len(POLICIES)), dtype=bool),
         choice=np.full((n_runs, pop.n_buyers), -1, dtype=np.int64),
-        leader_algo=np.full((p.fast_follow_lag_months + 1, n_runs), leader0),
+        leader_algo=np.full((n_runs, p.fast_follow_lag_months + 1), leader0),
     )

@@ -124,12 +124,12 @@ def research_step(
     algo = state.algo + p.algo_progress_per_month * alive
     closed_alive = alive & ~pop.lab_is_open
     leader_now = np.where(closed_alive, algo, -np.inf).max(axis=1)
-    last = state.leader_algo[(t - 1) % (lag + 1)] if t > 0 else state.leader_algo[0]
+    last = state.leader_algo[:, (t - 1) % (lag + 1)] if t > 0 else state.leader_algo[:, 0]
     leader_now = np.where(np.isfinite(leader_now), leader_now, last)
-    leader_past = leader_now if lag == 0 else state.leader_algo[(t + 1) % (lag + 1)]
+    leader_past = leader_now if lag == 0 else state.leader_algo[:, (t + 1) % (lag + 1)]
     algo = algo + p.fast_follow_rate * np.maximum(leader_past[:, None] - algo, 0.0) * alive
     leader_algo = state.leader_algo.copy()
-    leader_algo[t % (lag + 1)] = leader_now
+    leader_algo[:, t % (lag + 1)] = leader_now
 
     (run_flop, months_since, bench, robust, released_flop, release,
      released_gain) = candidates_and_releases(

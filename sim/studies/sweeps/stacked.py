@@ -81,14 +81,12 @@ def stacked_world(worlds: Sequence[World], replicates: int) -> World:
 
 
 def concat_states(states: Sequence[WorldState]) -> WorldState:
-    """The states of several batches as one batch (runs in order); the run axis is first
-    except in the ``leader_algo`` ring buffer (as in :meth:`WorldState.select`)."""
+    """The states of several batches as one batch (runs in order, the first axis of every
+    array field)."""
     out: dict[str, Any] = {}
     for f in fields(WorldState):
         values = [getattr(s, f.name) for s in states]
-        if f.name == "leader_algo":
-            out[f.name] = np.concatenate(values, axis=1)
-        elif isinstance(values[0], np.ndarray):
+        if isinstance(values[0], np.ndarray):
             out[f.name] = np.concatenate(values, axis=0)
         else:
             if any(v != values[0] for v in values[1:]):
