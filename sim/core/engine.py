@@ -1,10 +1,10 @@
 """The vectorized monthly step loop over a batch of runs.
 
-``step`` applies the mechanisms of docs/design.md section 4 in order (policy, funding, compute,
-research, market, adoption) to a :class:`WorldState` whose arrays are shaped ``(runs, ...)``
-and returns the next state plus the month's record. ``simulate`` runs a whole scenario for a
-batch of runs and stores per-month outputs in a :class:`Results`; only those outputs grow
-with the horizon.
+``step`` applies the mechanisms of docs/design.md section 4 in order (:data:`MECHANISMS`:
+policy, funding, compute, research, market, adoption) to a :class:`WorldState` whose arrays
+are shaped ``(runs, ...)`` and returns the next state plus the month's flows. ``simulate``
+runs a whole scenario for a batch of runs and stores per-month outputs in a
+:class:`Results`; only those outputs grow with the horizon.
 """
 
 from __future__ import annotations
@@ -17,12 +17,18 @@ import numpy as np
 
 from sim.core.arrays import sum_by_lab_group
 from sim.core.kernels import served_tallies
-from sim.core.mechanisms.adoption import adoption_step
-from sim.core.mechanisms.compute import compute_step
-from sim.core.mechanisms.funding import funding_step
-from sim.core.mechanisms.market import buyer_tokens, market_step
-from sim.core.mechanisms.policy import investor_sentiment, policy_step
-from sim.core.mechanisms.research import research_step
+from sim.core.mechanisms import (
+    Flows,
+    Mechanism,
+    adoption,
+    compute,
+    funding,
+    market,
+    policy,
+    research,
+)
+from sim.core.mechanisms.market import buyer_tokens
+from sim.core.mechanisms.policy import investor_sentiment
 from sim.core.rng import MonthDraws, RandomStreams
 from sim.core.world import World, WorldState, build_world, initial_state
 from sim.inputs.scenario import Scenario
@@ -34,25 +40,28 @@ from sim.vocab import CAMPS, JURISDICTIONS, N_POLICIES, OUTPUT_CAMPS
 CHUNK_RUNS = 1024
 
 
-def step(world: World, state: WorldState, draws: MonthDraws) -> tuple[WorldState, dict]:
-    """Advance every run in the batch by one month. Pure: ``state`` is not modified."""
-    pop, p = world.population, world.params
-    events = [ev for ev in world.schedule if ev.month == state.month]
-    # docs/design.md section 4 order; each mechanism sees the state its predecessors left.
-    mechanisms: tuple[Callable[[WorldState], tuple[dict, dict]], ...] = (
-        lambda s: policy_step(s, world, events, draws),
-        lambda s: funding_step(s, world, draws),
-        lambda s: compute_step(s, pop, p),
-        lambda s: research_step(s, world, draws),
-        lambda s: market_step(s, pop, p, draws),
-        lambda s: adoption_step(s, pop, p),
-    )
-    flows: dict[str, np.ndarray] = {}
+#: The mechanisms in their monthly order (docs/design.md section 4): each sees the state its
+#: predecessors left. Adding a mechanism is its module (a step function and its ``FLOWS``)
+#: plus one row here.
+MECHANISMS: tuple[Mechanism, ...] = (
+    Mechanism("policy", policy.policy_step, policy.FLOWS),
+    Mechanism("funding", funding.funding_step, funding.FLOWS),
+    Mechanism("compute", compute.compute_step, compute.FLOWS),
+    Mechanism("research", research.research_step, research.FLOWS),
+    Mechanism("market", market.market_step, market.FLOWS),
+    Mechanism("adoption", adoption.adoption_step, adoption.FLOWS),
+)
+
+
+def step(world: World, state: WorldState, draws: MonthDraws) -> tuple[WorldState, Flows]:
+    """Advance every run in the batch by one month. Pure: ``state`` is not modified.
+    Returns the next state and the month's flows of every mechanism (``Mechanism.flows``)."""
+    flows: Flows = {}
     # The month's own copy of the state: each mechanism's updates are written into it in
     # turn (``state`` itself is never modified).
     state = _updated(state, {})
-    for mechanism in mechanisms:
-        updates, info = mechanism(state)
+    for mechanism in MECHANISMS:
+        updates, info = mechanism.step(state, world, draws)
         _set_fields(state, updates)
         flows.update(info)
     _set_fields(state, {"month": state.month + 1})

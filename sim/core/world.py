@@ -363,6 +363,10 @@ class World:
     #: (H, G) float one-hot of ``shock_region``: sums the components into regions.
     shock_region_onehot: np.ndarray
 
+    def events_at(self, month: int) -> list[ScheduledEvent]:
+        """The scheduled events of step ``month``, in schedule order."""
+        return [ev for ev in self.schedule if ev.month == month]
+
 
 def _allocate_buyers(n_per_segment: int, demand_share: np.ndarray, n_segments: int):
     """Split ``n_per_segment`` buyers of each segment over jurisdictions by demand share

@@ -9,16 +9,19 @@ users directly and learn from their feedback) and ``open_flywheel_factor`` for o
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from sim.core.world import Params, Population, WorldState
+from sim.core.mechanisms import Flows, Updates
+from sim.core.rng import MonthDraws
+from sim.core.world import World, WorldState
+
+#: Adoption records no flows (the flywheel stock is state).
+FLOWS: tuple[str, ...] = ()
 
 
-def adoption_step(
-    state: WorldState, pop: Population, p: Params
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def adoption_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Updates, Flows]:
+    """The flywheel stock after this month's use (deterministic: ``draws`` is unused)."""
+    pop, p = world.population, world.params
     factor = np.where(pop.lab_is_open, p.open_flywheel_factor, 1.0)
     gain = p.flywheel_points_per_month * factor * np.log1p(state.users / p.usage_scale_t_tokens)
     flywheel = (p.flywheel_retention * state.flywheel + gain) * state.alive

@@ -33,12 +33,11 @@ Money is conserved: ``sum(cash') - sum(cash) = revenue + grants + raised - opex 
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from sim.core.arrays import sum_over_labs
 from sim.core.kernels import compiled, param_at, tokens_by_jurisdiction
+from sim.core.mechanisms import Flows, Updates
 from sim.core.mechanisms.compute import compute_price
 from sim.core.mechanisms.market import buyer_tokens
 from sim.core.mechanisms.policy import investor_sentiment
@@ -50,6 +49,14 @@ from sim.core.world import Params, Population, World, WorldState
 #: bound keeps extreme but valid parameter sets (capex of all cash, rounds of 120 months of
 #: upkeep every month, unbounded sentiment) from compounding to overflow over long horizons.
 MAX_ROUND_USD_BN = 1000.0
+
+#: Per lab (R, L), USD bn this month unless stated: ``revenue_in`` last month's revenue
+#: credited to cash, ``grants`` received, ``grants_paid`` (R, S) paid by each sovereign,
+#: ``opex``, ``raised``, ``written_off`` (minus the cash of exiting labs), ``exits`` and
+#: ``acquired`` (bool), ``acquirer`` (lab index, -1 for none), ``raise_attempts`` (bool:
+#: runway below the trigger).
+FLOWS = ("revenue_in", "grants", "grants_paid", "opex", "raised", "written_off", "exits",
+         "acquired", "acquirer", "raise_attempts")
 
 
 def foreign_closed_dependency(choice: np.ndarray, month: int, pop: Population) -> np.ndarray:
@@ -178,9 +185,8 @@ def fundraising(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
     return opex, revenue, raised, cash2, wants, exits
 
 
-def funding_step(
-    state: WorldState, world: World, draws: MonthDraws
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def funding_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Updates, Flows]:
+    """Grants, operating costs, fundraising, exits and acquisitions for one month."""
     pop, p = world.population, world.params
     alive = state.alive
     grants, grants_paid = sovereign_grants(state, world)

@@ -22,16 +22,20 @@ the rest (``host_margin``), so spend = lab revenue + host margin exactly.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from sim.core.kernels import choose_models, tokens_by_segment
+from sim.core.mechanisms import Flows, Updates
 from sim.core.rng import MonthDraws
-from sim.core.world import Params, Population, WorldState
+from sim.core.world import Params, Population, World, WorldState
 
 #: USD bn per (trillion tokens x USD per million tokens): 1e12 / 1e6 / 1e9.
 USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK = 1e-3
+
+#: ``tokens`` (R, K, L) trillion tokens served per segment and lab; ``spend`` (R, K, L) USD
+#: bn buyers paid; ``revenue`` (R, L) USD bn labs kept; ``host_margin`` (R,) USD bn
+#: third-party hosts kept of open models' spend.
+FLOWS = ("tokens", "spend", "revenue", "host_margin")
 
 def model_prices(month: int, pop: Population, p: Params) -> np.ndarray:
     """(L,) USD per million tokens at step ``month`` (closed and open decline separately)."""
@@ -91,9 +95,9 @@ def choose(u: np.ndarray, choice: np.ndarray, choice_u: np.ndarray, pop: Populat
                          pop.buyer_group, pop.buyer_switch_gain)
 
 
-def market_step(
-    state: WorldState, pop: Population, p: Params, draws: MonthDraws
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def market_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Updates, Flows]:
+    """Buyers' choices, tokens, spend and revenue for one month."""
+    pop, p = world.population, world.params
     price = model_prices(state.month, pop, p)
     u = group_utilities(state, pop, price)
     choice = choose(u, state.choice, draws.choice_u, pop)

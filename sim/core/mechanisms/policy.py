@@ -31,11 +31,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import numpy as np
 
 from sim.core.arrays import sum_over_labs
+from sim.core.mechanisms import Flows, Updates
 from sim.core.rng import MonthDraws
 from sim.core.world import Params, Population, ScheduledEvent, World, WorldState
 from sim.vocab import POLICIES
@@ -44,6 +44,11 @@ from sim.vocab import POLICIES
 MAX_SHOCKS_PER_MONTH = 60
 BAN, CRACKDOWN, EXPORT = (POLICIES.index(k) for k in
                           ("ban", "distillation_crackdown", "export_tightening"))
+
+#: ``safety_shocks`` (R,) count of safety shocks this month, random and scheduled;
+#: ``policy_change`` (R, S, 3) int8, +1 where a sovereign enacts a policy (order
+#: :data:`sim.vocab.POLICIES`), -1 where one lapses; ``random_funding_shocks`` (R, G) bool.
+FLOWS = ("safety_shocks", "policy_change", "random_funding_shocks")
 
 
 def poisson_count(u: np.ndarray, rate: float) -> np.ndarray:
@@ -143,12 +148,11 @@ def funding_shock_components(components: np.ndarray, shock_u: np.ndarray,
     return out
 
 
-def policy_step(
-    state: WorldState, world: World, events: Iterable[ScheduledEvent], draws: MonthDraws
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Shocks, pressure, sentiment, policy decisions and the policy in force for one month."""
+def policy_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Updates, Flows]:
+    """Shocks, pressure, sentiment, policy decisions and the policy in force for one month
+    (the scheduled events of the month included)."""
     pop, p = world.population, world.params
-    events = list(events)
+    events = world.events_at(state.month)
     shocks = poisson_count(draws.shock_u, p.safety_shocks_per_month)
     pressure = state.pressure * p.pressure_retention + shocks[:, None] * pop.sov_stance
     scheduled_shocks = 0

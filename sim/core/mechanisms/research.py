@@ -22,13 +22,16 @@ Per alive lab and month:
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from sim.core.kernels import compiled, param_at
+from sim.core.mechanisms import Flows, Updates
 from sim.core.rng import MonthDraws
 from sim.core.world import Population, World, WorldState
+
+#: ``releases`` (R, L) bool: the lab released a model this month; ``distill_gain`` (R, L)
+#: ECI points the released model gained from distillation (0 without a release).
+FLOWS = ("releases", "distill_gain")
 
 
 def home_sovereign_value(per_sovereign: np.ndarray, pop: Population,
@@ -115,9 +118,8 @@ def candidates_and_releases(
     return new_run_flop, new_months, new_bench, new_robust, new_released, release, released_gain
 
 
-def research_step(
-    state: WorldState, world: World, draws: MonthDraws
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def research_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Updates, Flows]:
+    """Algorithmic progress, training, distillation and releases for one month."""
     pop, p = world.population, world.params
     alive = state.alive
     t, lag = state.month, p.fast_follow_lag_months
