@@ -26,6 +26,7 @@ import numpy as np
 
 from sim.calendar import format_month, parse_month
 from sim.core.engine import simulate
+from sim.core.events import Ban, FundingShock
 from sim.inputs.scenario import load_scenario, resolve_scenario_path
 from sim.inputs.seeds import load_seeds
 from sim.measures import indicators as ind
@@ -57,7 +58,7 @@ def _describe(name: str, delays: np.ndarray) -> str:
 
 
 def funding_crunch(base, crunch) -> None:
-    shock = next(ev.month for ev in crunch.world.schedule if ev.kind == "funding_shock")
+    shock = next(ev.month for ev in crunch.world.schedule if isinstance(ev, FundingShock))
     b, a = base.arrays, crunch.arrays
     when = format_month(crunch.world.params.start_month + shock)
     print(f"\n1. cn-funding-crunch: shock at {when}, {crunch.n_runs} runs; delay until the "
@@ -82,8 +83,8 @@ def funding_crunch(base, crunch) -> None:
 
 
 def us_ban(base, ban) -> None:
-    t_ban = next(ev.month for ev in ban.world.schedule if ev.kind == "ban")
-    leakage = next(ev.value2 for ev in ban.world.schedule if ev.kind == "ban")
+    t_ban = next(ev.month for ev in ban.world.schedule if isinstance(ev, Ban))
+    leakage = next(ev.leakage for ev in ban.world.schedule if isinstance(ev, Ban))
     rows = [e for e in event_log(ban) if e["run"] == ban.run_ids[0] and "ban" in e["event"]]
     print(f"\n2. us-open-ban: event log of run {ban.run_ids[0]} (ban rows):")
     for e in rows:

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.core.events import FundingShock, SafetyShock
 from sim.core.mechanisms.funding import MAX_ROUND_USD_BN  # a documented constant, not logic
 from sim.core.rng import MonthDraws, RandomStreams
 from sim.core.world import World, WorldState, build_world, initial_state
@@ -264,9 +265,9 @@ def _policy(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
     events = [ev for ev in world.schedule if ev.month == run.month]
     scheduled = 0
     for ev in events:
-        if ev.kind == "safety_shock":
+        if isinstance(ev, SafetyShock):
             for s, sov in enumerate(run.sovereigns):
-                sov.pressure = sov.pressure + ev.value * st.sov_stance[s]
+                sov.pressure = sov.pressure + ev.size * st.sov_stance[s]
             scheduled += 1
     for g, reg in enumerate(run.regions):
         reg.log_sentiment = ((1.0 - p.sentiment_reversion_per_month) * reg.log_sentiment
@@ -283,8 +284,8 @@ def _policy(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
         comps[g] += math.log1p(-p.random_shock_size) if hit else 0.0
         hits.append(hit)
     for ev in events:
-        if ev.kind == "funding_shock":
-            comps[ev.component] += math.log1p(-ev.value)
+        if isinstance(ev, FundingShock):
+            comps[ev.component] += math.log1p(-ev.size)
     for g, reg in enumerate(run.regions):
         reg.shock_log = sum(comps[h] for h in range(len(comps))
                             if int(world.shock_region[h]) == g)

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from sim.calendar import parse_month
-from sim.inputs.scenario import Scenario, ScenarioError
+from sim.core.events import EVENT_TYPES, Compiler, ScheduledEvent
+from sim.inputs.scenario import Scenario
 from sim.inputs.seeds import SeedError, Seeds
 from sim.vocab import CAMPS, JURISDICTIONS, LOCAL_AGENTS, POLICIES
 
@@ -220,23 +221,6 @@ class Params:
             grant_dependency_weight=pol.grant_dependency_weight,
             grant_ban_response=pol.grant_ban_response,
         )
-
-
-@dataclass(frozen=True)
-class ScheduledEvent:
-    """A scenario event compiled to indices: ``month`` is the step index (0 = start)."""
-
-    month: int
-    kind: str
-    sovereign: int = -1  # index into Population.sovereign_ids
-    region: int = -1  # index into JURISDICTIONS (target or region)
-    value: float = 0.0  # threshold_flop / enforcement / price_multiplier / size
-    value2: float = 0.0  # leakage / cap_h100e_per_month / half_life_months
-    label: str = ""
-    component: int = -1  # funding shocks: index into World.shock_region / shock_retention
-    scope: str = ""  # open programmes: "backed" or "domestic_open"
-
-
 
 
 @dataclass(frozen=True)
@@ -477,82 +461,39 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
 
 
 def compile_schedule(scenario: Scenario, population: Population) -> tuple[ScheduledEvent, ...]:
-    """Scenario events as index-based records sorted by month (stable in file order).
-
-    Funding shocks get a ``component``: ``G + n`` for the n-th distinct (region, half-life)
-    pair in file order (components ``0..G-1`` are the regions' random shocks)."""
+    """Scenario events as typed, index-based records (:mod:`sim.core.events`) sorted by
+    month (stable in file order)."""
     start = parse_month(scenario.time.start)
-    sov_index = {JURISDICTIONS[g]: s for s, g in enumerate(population.sov_jurisdiction)}
-    components: dict[tuple[int, float], int] = {}
+    index = Compiler(scenario.name,
+                     {JURISDICTIONS[g]: s for s, g in enumerate(population.sov_jurisdiction)})
     out = []
     for i, ev in enumerate(scenario.events):
-        month = parse_month(ev.month) - start
-        sovereign = sov_index.get(getattr(ev, "sovereign", ""), -1)
-        if hasattr(ev, "sovereign") and sovereign < 0:
-            raise ScenarioError(
-                f"{scenario.name}: events[{i}].sovereign: no sovereign for {ev.sovereign} in "
-                f"the seed world; allowed: {', '.join(sorted(sov_index))}")
-        if ev.kind == "ban":
-            rec = ScheduledEvent(month, ev.kind, sovereign, -1, ev.threshold_flop, ev.leakage,
-                                 f"{ev.sovereign} bans open weights above {ev.threshold_flop:.1e} "
-                                 f"FLOP (leakage {ev.leakage:.0%})")
-        elif ev.kind == "distillation_crackdown":
-            rec = ScheduledEvent(month, ev.kind, sovereign, -1, ev.enforcement, 0.0,
-                                 f"{ev.sovereign} distillation crackdown "
-                                 f"(efficiency kept {ev.enforcement:.0%})")
-        elif ev.kind == "export_controls":
-            rec = ScheduledEvent(month, ev.kind, sovereign, JURISDICTIONS.index(ev.target),
-                                 ev.price_multiplier, ev.cap_h100e_per_month,
-                                 f"{ev.sovereign} export controls on {ev.target} "
-                                 f"(price x{ev.price_multiplier:g}, cap "
-                                 f"{ev.cap_h100e_per_month:,.0f} H100e/month per lab)")
-        elif ev.kind == "funding_shock":
-            region = JURISDICTIONS.index(ev.region)
-            key = (region, float(ev.half_life_months))
-            component = components.setdefault(key, len(JURISDICTIONS) + len(components))
-            verb = f"falls {ev.size:.0%}" if ev.size >= 0 else f"rises {-ev.size:.0%}"
-            rec = ScheduledEvent(month, ev.kind, -1, region, ev.size, ev.half_life_months,
-                                 f"{ev.region} investor sentiment {verb} "
-                                 f"(half-life {ev.half_life_months:g} months)", component)
-        elif ev.kind == "open_program":
-            rec = ScheduledEvent(month, ev.kind, sovereign, -1, ev.usd_bn_per_month, 0.0,
-                                 f"{ev.sovereign} open-model programme: "
-                                 f"{ev.usd_bn_per_month:g} USD bn/month to its "
-                                 + ("backed labs" if ev.scope == "backed"
-                                    else "domestic open labs"), scope=ev.scope)
-        else:
-            rec = ScheduledEvent(month, ev.kind, -1, -1, ev.size, 0.0,
-                                 f"safety shock of size {ev.size:g}")
-        out.append(rec)
+        index.position = i
+        out.append(EVENT_TYPES[ev.kind].compile(ev, parse_month(ev.month) - start, index))
     return tuple(sorted(out, key=lambda e: e.month))
 
 
 def scheduled_policy(schedule: tuple[ScheduledEvent, ...], n_sovereigns: int,
                      n_months: int) -> ScheduledPolicy:
     """The scheduled bans, crackdowns and export controls in force each month: each event
-    sets its value from its month on, and a later event for the same sovereign (or target
-    region) replaces the earlier one. ``schedule`` is sorted by month, as
-    :func:`compile_schedule` returns it."""
+    sets its value from its month on (:meth:`ScheduledEvent.set_policy`), and a later event
+    for the same sovereign (or target region) replaces the earlier one. ``schedule`` is
+    sorted by month, as :func:`compile_schedule` returns it."""
     n_g = len(JURISDICTIONS)
-    thr, leak = np.full((n_months, n_sovereigns), np.inf), np.ones((n_months, n_sovereigns))
-    enf = np.ones((n_months, n_sovereigns))
-    mult, cap = np.ones((n_months, n_g)), np.full((n_months, n_g), np.inf)
+    policy = ScheduledPolicy(ban_threshold=np.full((n_months, n_sovereigns), np.inf),
+                             ban_leakage=np.ones((n_months, n_sovereigns)),
+                             enforcement=np.ones((n_months, n_sovereigns)),
+                             export_multiplier=np.ones((n_months, n_g)),
+                             export_cap=np.full((n_months, n_g), np.inf))
     for ev in schedule:  # in month order, file order within a month: the later one stays
-        if not 0 <= ev.month < n_months:
-            continue
-        if ev.kind == "ban":
-            thr[ev.month:, ev.sovereign], leak[ev.month:, ev.sovereign] = ev.value, ev.value2
-        elif ev.kind == "distillation_crackdown":
-            enf[ev.month:, ev.sovereign] = ev.value
-        elif ev.kind == "export_controls":
-            mult[ev.month:, ev.region], cap[ev.month:, ev.region] = ev.value, ev.value2
-    return ScheduledPolicy(ban_threshold=thr, ban_leakage=leak, enforcement=enf,
-                           export_multiplier=mult, export_cap=cap)
+        if 0 <= ev.month < n_months:
+            ev.set_policy(policy)
+    return policy
 
 
 def grant_lines(schedule: tuple[ScheduledEvent, ...], population: Population) -> GrantLines:
     """One responsive line per sovereign (its seeded budget and backed labs) plus one fixed
-    line per ``open_program`` event."""
+    line per event that opens one (:meth:`ScheduledEvent.grant_line`: open programmes)."""
     pop = population
     sov = list(range(pop.n_sovereigns))
     usd = list(pop.sov_budget_usd_bn)
@@ -560,14 +501,12 @@ def grant_lines(schedule: tuple[ScheduledEvent, ...], population: Population) ->
     backing = [pop.sov_backing[s] for s in sov]
     responsive = [True] * pop.n_sovereigns
     for ev in schedule:
-        if ev.kind != "open_program":
+        line = ev.grant_line(pop)
+        if line is None:
             continue
-        if ev.scope == "backed":
-            backs = pop.sov_backing[ev.sovereign]
-        else:  # scope "domestic_open"
-            backs = pop.lab_is_open & (pop.lab_region == pop.sov_jurisdiction[ev.sovereign])
-        sov.append(ev.sovereign)
-        usd.append(ev.value)
+        sovereign, usd_bn, backs = line
+        sov.append(sovereign)
+        usd.append(usd_bn)
         start.append(ev.month)
         backing.append(backs)
         responsive.append(False)
@@ -584,15 +523,16 @@ def grant_lines(schedule: tuple[ScheduledEvent, ...], population: Population) ->
 
 def shock_components(schedule: tuple[ScheduledEvent, ...],
                      p: Params) -> tuple[np.ndarray, np.ndarray]:
-    """(region, monthly retention) of every funding-shock component (see :class:`World`)."""
+    """(region, monthly retention ``0.5 ** (1 / half_life)``) of every funding-shock
+    component (see :class:`World`; :meth:`ScheduledEvent.shock_component`)."""
     n_g = len(JURISDICTIONS)
-    shocks = [ev for ev in schedule if ev.kind == "funding_shock"]
-    n_h = max([n_g - 1, *(ev.component for ev in shocks)]) + 1
+    shocks = [c for c in (ev.shock_component() for ev in schedule) if c is not None]
+    n_h = max([n_g - 1, *(component for component, _, _ in shocks)]) + 1
     region = np.concatenate([np.arange(n_g), np.zeros(n_h - n_g, dtype=np.int64)])
     retention = np.full(n_h, p.random_shock_retention)
-    for ev in shocks:
-        region[ev.component] = ev.region
-        retention[ev.component] = 0.5 ** (1.0 / ev.value2)
+    for component, shock_region, half_life_months in shocks:
+        region[component] = shock_region
+        retention[component] = 0.5 ** (1.0 / half_life_months)
     return region.astype(np.int64), retention
 
 

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
+from functools import reduce
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -229,13 +231,15 @@ class SafetyShockEvent(_Event):
     size: Annotated[float, Field(gt=0.0, le=100.0)]
 
 
-Event = Annotated[
-    BanEvent | CrackdownEvent | ExportControlEvent | FundingShockEvent | SafetyShockEvent
-    | OpenProgramEvent,
-    Field(discriminator="kind"),
-]
-EVENT_KINDS = ("ban", "distillation_crackdown", "export_controls", "funding_shock",
-               "safety_shock", "open_program")
+#: Scenario event kind -> its schema model; each kind is compiled to its own record by
+#: ``sim.core.events.EVENT_TYPES``.
+EVENT_MODELS: dict[str, type[_Event]] = {
+    get_args(model.model_fields["kind"].annotation)[0]: model
+    for model in (BanEvent, CrackdownEvent, ExportControlEvent, FundingShockEvent,
+                  SafetyShockEvent, OpenProgramEvent)
+}
+EVENT_KINDS = tuple(EVENT_MODELS)
+Event = Annotated[reduce(operator.or_, EVENT_MODELS.values()), Field(discriminator="kind")]
 
 
 class Scenario(StrictModel):
@@ -306,14 +310,7 @@ def _allowed_keys(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
             node = node.get("events", []) if isinstance(node, dict) else []
             continue  # the next items are the index and the kind tag, which picks the model
         if item in EVENT_KINDS:
-            model = {
-                "ban": BanEvent,
-                "distillation_crackdown": CrackdownEvent,
-                "export_controls": ExportControlEvent,
-                "funding_shock": FundingShockEvent,
-                "safety_shock": SafetyShockEvent,
-                "open_program": OpenProgramEvent,
-            }[item]
+            model = EVENT_MODELS[item]
             continue
         field = model.model_fields.get(item)
         if field is None:

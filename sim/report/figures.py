@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from sim.calendar import to_datetime64  # noqa: E402
+from sim.core.events import WORLD_ACTOR  # noqa: E402
 from sim.files import atomic_path  # noqa: E402
 from sim.measures import metrics  # noqa: E402
 from sim.vocab import (
@@ -113,12 +114,6 @@ def _start_line(ax: Any, results: Any, *, text: bool = True) -> None:
                     fontsize=8, color="0.35")
 
 
-#: Short labels of scheduled events for the markers on time plots.
-_EVENT_SHORT = {"ban": "ban", "distillation_crackdown": "distillation crackdown",
-                "export_controls": "export controls", "funding_shock": "funding shock",
-                "safety_shock": "safety shock", "open_program": "open programme"}
-
-
 def mark_events(ax: Any, results: Any, *, text: bool = True) -> None:
     """A dotted vertical line at each scheduled event after the start, labelled near the
     bottom of the axes (legends sit at the top)."""
@@ -132,10 +127,9 @@ def mark_events(ax: Any, results: Any, *, text: bool = True) -> None:
         if text:
             stack = seen.get(ev.month, 0)
             seen[ev.month] = stack + 1
-            actor = (results.world.population.sovereign_ids[ev.sovereign].upper()
-                     if ev.sovereign >= 0 else JURISDICTIONS[ev.region]
-                     if ev.region >= 0 else "")
-            ax.annotate(f"{actor} {_EVENT_SHORT.get(ev.kind, ev.kind)}".strip(), xy=(x, 0.0),
+            actor = ev.actor(results.world.population)
+            actor = "" if actor == WORLD_ACTOR else actor.upper()
+            ax.annotate(f"{actor} {ev.short}".strip(), xy=(x, 0.0),
                         xycoords=("data", "axes fraction"), xytext=(2 + 9 * stack, 16),
                         textcoords="offset points", fontsize=7, color="0.25", rotation=90,
                         ha="left", va="bottom")

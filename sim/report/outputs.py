@@ -264,14 +264,9 @@ def event_log(results: Any) -> list[dict[str, Any]]:
     rows: list[tuple[int, int, int, str, str, str]] = []  # (run, step, order, actor, ev, det)
 
     for order, ev in enumerate(results.world.schedule):
-        if ev.sovereign >= 0:
-            actor = pop.sovereign_ids[ev.sovereign]
-        elif ev.region >= 0:
-            actor = JURISDICTIONS[ev.region]
-        else:
-            actor = "world"
+        actor, label = ev.actor(pop), ev.label(pop)
         for r in run_ids:
-            rows.append((int(r), int(ev.month), order, actor, ev.kind, ev.label))
+            rows.append((int(r), int(ev.month), order, actor, ev.kind, label))
 
     for flag, label in (("ban_active", "ban"), ("crackdown_active", "crackdown")):
         if flag not in arr:
@@ -305,8 +300,7 @@ def event_log(results: Any) -> list[dict[str, Any]]:
         # The recorded count includes scheduled shocks, which have their own rows above.
         scheduled = np.zeros(arr["safety_shocks"].shape[1])
         for ev in results.world.schedule:
-            if ev.kind == "safety_shock":
-                scheduled[ev.month] += 1
+            scheduled[ev.month] += ev.safety_shocks
         shocks = arr["safety_shocks"] - scheduled[None, :]
         for i, t in zip(*np.nonzero(shocks > 0.5), strict=True):
             n = int(round(shocks[i, t]))

@@ -35,9 +35,10 @@ from collections.abc import Iterable
 import numpy as np
 
 from sim.core.arrays import sum_over_labs
+from sim.core.events import ScheduledEvent
 from sim.core.mechanisms import Flows, Updates
 from sim.core.rng import MonthDraws
-from sim.core.world import Params, Population, ScheduledEvent, World, WorldState
+from sim.core.world import Params, Population, World, WorldState
 from sim.vocab import POLICIES
 
 #: Upper bound on shocks in one month: P(N > 60) is below 1e-20 for rates up to 100/year.
@@ -143,8 +144,7 @@ def funding_shock_components(components: np.ndarray, shock_u: np.ndarray,
     if hit.any():  # else every random component would add 0.0, which changes no value
         out[:, :n_g] += np.where(hit, np.log1p(-p.random_shock_size), 0.0)
     for ev in events:
-        if ev.kind == "funding_shock":
-            out[:, ev.component] += np.log1p(-ev.value)
+        ev.add_funding_shock(out)
     return out
 
 
@@ -157,9 +157,8 @@ def policy_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Upd
     pressure = state.pressure * p.pressure_retention + shocks[:, None] * pop.sov_stance
     scheduled_shocks = 0
     for ev in events:
-        if ev.kind == "safety_shock":
-            pressure = pressure + ev.value * pop.sov_stance
-            scheduled_shocks += 1
+        pressure = ev.raise_pressure(pressure, pop.sov_stance)
+        scheduled_shocks += ev.safety_shocks
     log_sentiment = ((1.0 - p.sentiment_reversion_per_month) * state.log_sentiment
                      + p.sentiment_volatility * draws.sentiment_z)
     components = funding_shock_components(state.shock_components, draws.funding_shock_u,
