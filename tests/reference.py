@@ -291,7 +291,8 @@ def _policy(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
                             if int(world.shock_region[h]) == g)
 
     # Decisions: enact while above the threshold, lapse while well below it.
-    enact_prob = (p.ban_probability, p.crackdown_probability, p.export_tightening_probability)
+    enact_prob = (p.ban_probability_per_month, p.crackdown_probability_per_month,
+                  p.export_tightening_probability_per_month)
     change = []
     for s, sov in enumerate(run.sovereigns):
         row = []
@@ -304,7 +305,8 @@ def _policy(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
             if not on and possible and sov.pressure > thr and draw < enact_prob[k]:
                 sov.policy_enacted[k] = True
                 row.append(1)
-            elif on and sov.pressure < p.lapse_pressure_share * thr and draw < p.lapse_probability:
+            elif (on and sov.pressure < p.lapse_pressure_share * thr
+                  and draw < p.lapse_probability_per_month):
                 sov.policy_enacted[k] = False
                 row.append(-1)
             else:

@@ -2,7 +2,8 @@
 
 * :class:`Population` holds what every run shares: who the agents are (labs, sovereigns,
   buyers) and their fixed attributes from ``seeds/``.
-* :class:`Params` holds the scenario's parameters converted to per-month model units.
+* :class:`Params` (:mod:`sim.core.params`, derived from the scenario schema) holds the
+  scenario's parameters converted to per-month model units.
 * :class:`WorldState` holds everything that changes, as arrays shaped ``(runs, agents)``.
 
 State lives only here; mechanisms are pure functions that read it and return new arrays.
@@ -17,11 +18,10 @@ import numpy as np
 
 from sim.calendar import parse_month
 from sim.core.events import EVENT_TYPES, Compiler, ScheduledEvent
+from sim.core.params import USD_PER_BN, Params  # noqa: F401  (re-exported: the world's types)
 from sim.inputs.scenario import Scenario
 from sim.inputs.seeds import SeedError, Seeds
 from sim.vocab import CAMPS, JURISDICTIONS, LOCAL_AGENTS, POLICIES
-
-USD_PER_BN = 1e9
 
 
 @dataclass(frozen=True)
@@ -98,129 +98,6 @@ class Population:
         if camp == "open":
             return self.lab_is_open.copy()
         return self.lab_camp == CAMPS.index(camp)
-
-
-@dataclass(frozen=True)
-class Params:
-    """Scenario parameters in model units (per month, USD bn, log10 FLOP, ECI points)."""
-
-    n_months: int
-    start_month: int
-    eci_per_log10_flop: float
-    algo_progress_per_month: float  # log10 FLOP-equivalents / month
-    flop_per_h100e_month: float
-    training_share: float
-    max_run_months: float
-    release_hazard: float  # probability per month of a release once allowed
-    min_release_gap_months: int
-    release_noise_points: float
-    bench_focus_points: float
-    robust_cost_points: float
-    fast_follow_rate: float
-    fast_follow_lag_months: int
-    distill_efficiency: float
-    distill_robust_carry: float
-    flywheel_points_per_month: float
-    flywheel_retention: float  # monthly multiplier, 0.5 ** (1 / half-life)
-    open_flywheel_factor: float
-    usage_scale_t_tokens: float
-    price0_usd_bn_per_h100e: float
-    compute_price_retention: float  # monthly multiplier on the compute price
-    depreciation_per_month: float
-    capex_share_of_cash: float
-    opex_usd_bn_per_h100e_month: float
-    runway_trigger_months: float
-    raise_base_probability: float
-    narrative_points_scale: float
-    round_months_of_burn: float
-    sentiment_reversion_per_month: float
-    sentiment_volatility: float
-    acquisition_probability: float
-    serving_cost_share: float
-    open_capture_share: float
-    closed_price_retention: float  # monthly multiplier on closed API prices
-    open_price_retention: float
-    safety_shocks_per_month: float
-    pressure_retention: float
-    random_shock_probability: float  # per region and month: 1 - exp(-rate / 12)
-    random_shock_size: float
-    random_shock_retention: float
-    ban_probability: float  # per month, while pressure is above the sovereign's threshold
-    crackdown_probability: float
-    export_tightening_probability: float
-    lapse_probability: float  # per month, while pressure is below lapse_pressure_share x thr
-    lapse_pressure_share: float
-    ban_threshold_flop: float
-    ban_leakage: float
-    crackdown_enforcement: float
-    export_tightening_price_factor: float
-    export_tightening_cap_factor: float
-    grant_scale: float
-    grant_pressure_weight: float
-    grant_dependency_weight: float
-    grant_ban_response: float
-
-    @classmethod
-    def from_scenario(cls, scenario: Scenario) -> Params:
-        cap, comp, fund = scenario.capability, scenario.compute, scenario.funding
-        mkt, pol = scenario.market, scenario.policy
-        return cls(
-            n_months=scenario.time.n_months,
-            start_month=parse_month(scenario.time.start),
-            eci_per_log10_flop=cap.eci_per_log10_flop,
-            algo_progress_per_month=cap.algo_progress_per_year / 12.0,
-            flop_per_h100e_month=cap.flop_per_h100e_month,
-            training_share=cap.training_share,
-            max_run_months=cap.max_run_months,
-            release_hazard=1.0 / cap.release_interval_months,
-            min_release_gap_months=cap.min_release_gap_months,
-            release_noise_points=cap.release_noise_points,
-            bench_focus_points=cap.bench_focus_points,
-            robust_cost_points=cap.robust_cost_points,
-            fast_follow_rate=cap.fast_follow_rate,
-            fast_follow_lag_months=cap.fast_follow_lag_months,
-            distill_efficiency=cap.distill_efficiency,
-            distill_robust_carry=cap.distill_robust_carry,
-            flywheel_points_per_month=cap.flywheel_points_per_month,
-            flywheel_retention=0.5 ** (1.0 / cap.flywheel_half_life_months),
-            open_flywheel_factor=cap.open_flywheel_factor,
-            usage_scale_t_tokens=cap.usage_scale_t_tokens,
-            price0_usd_bn_per_h100e=comp.price_usd_per_h100e / USD_PER_BN,
-            compute_price_retention=(1.0 - comp.price_decline_per_year) ** (1.0 / 12.0),
-            depreciation_per_month=comp.depreciation_per_month,
-            capex_share_of_cash=comp.capex_share_of_cash,
-            opex_usd_bn_per_h100e_month=comp.opex_usd_per_h100e_month / USD_PER_BN,
-            runway_trigger_months=fund.runway_trigger_months,
-            raise_base_probability=fund.raise_base_probability,
-            narrative_points_scale=fund.narrative_points_scale,
-            round_months_of_burn=fund.round_months_of_burn,
-            sentiment_reversion_per_month=fund.sentiment_reversion_per_month,
-            sentiment_volatility=fund.sentiment_volatility,
-            acquisition_probability=fund.acquisition_probability,
-            serving_cost_share=fund.serving_cost_share,
-            open_capture_share=mkt.open_capture_share,
-            closed_price_retention=(1.0 - mkt.closed_price_decline_per_year) ** (1.0 / 12.0),
-            open_price_retention=(1.0 - mkt.open_price_decline_per_year) ** (1.0 / 12.0),
-            safety_shocks_per_month=pol.safety_shock_rate_per_year / 12.0,
-            pressure_retention=0.5 ** (1.0 / pol.pressure_half_life_months),
-            random_shock_probability=-math.expm1(-fund.random_shock_rate_per_year / 12.0),
-            random_shock_size=fund.random_shock_size,
-            random_shock_retention=0.5 ** (1.0 / fund.random_shock_half_life_months),
-            ban_probability=pol.ban_probability_per_month,
-            crackdown_probability=pol.crackdown_probability_per_month,
-            export_tightening_probability=pol.export_tightening_probability_per_month,
-            lapse_probability=pol.lapse_probability_per_month,
-            lapse_pressure_share=pol.lapse_pressure_share,
-            ban_threshold_flop=pol.ban_threshold_flop,
-            ban_leakage=pol.ban_leakage,
-            crackdown_enforcement=pol.crackdown_enforcement,
-            export_tightening_price_factor=pol.export_tightening_price_factor,
-            export_tightening_cap_factor=pol.export_tightening_cap_factor,
-            grant_scale=pol.grant_scale,
-            grant_pressure_weight=pol.grant_pressure_weight,
-            grant_dependency_weight=pol.grant_dependency_weight,
-            grant_ban_response=pol.grant_ban_response,
-        )
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,6 @@ SEED_WORLD_MONTH = "2026-04"
 #: describes the world as of that month (``[time] start`` picks the world).
 SEED_WORLDS: dict[str, str] = {SEED_WORLD_MONTH: ".", "2023-01": "history-2023"}
 
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-Positive = Annotated[float, Field(gt=0.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
 
 
 class ScenarioError(InputError):
@@ -70,8 +67,8 @@ def check_month(value: Any) -> str:
 
 
 class Time(StrictModel):
-    start: str = Field(description="first simulated month, YYYY-MM")
-    end: str = Field(description="last simulated month (inclusive), YYYY-MM")
+    start: str = Field(description="first simulated month, YYYY-MM [month]")
+    end: str = Field(description="last simulated month (inclusive), YYYY-MM [month]")
 
     _months = field_validator("start", "end", mode="before")(staticmethod(check_month))
 
@@ -93,83 +90,184 @@ class Time(StrictModel):
         return parse_month(self.end) - parse_month(self.start) + 1
 
 
+def _param(description: str, **bounds: Any) -> Any:
+    """A parameter field: ``description`` says what it is and ends with its unit in square
+    brackets; ``bounds`` are pydantic's (``ge``, ``gt``, ``le``, ``lt``)."""
+    return Field(description=description, **bounds)
+
+
 class Population(StrictModel):
-    buyers_per_segment: int = Field(ge=1, le=1_000_000)
+    buyers_per_segment: int = _param(
+        "buyer agents per segment, split over jurisdictions by demand share [agents]",
+        ge=1, le=1_000_000)
 
 
 class Capability(StrictModel):
-    eci_per_log10_flop: Annotated[float, Field(gt=0.0, le=50.0)]
-    algo_progress_per_year: Annotated[float, Field(ge=0.0, le=3.0)]
-    flop_per_h100e_month: Annotated[float, Field(gt=0.0, le=1e24)]
-    training_share: Annotated[float, Field(gt=0.0, le=1.0)]
-    max_run_months: Annotated[float, Field(ge=1.0, le=60.0)]
-    release_interval_months: Annotated[float, Field(ge=1.0, le=60.0)]
-    min_release_gap_months: Annotated[int, Field(ge=0, le=24)]
-    release_noise_points: Annotated[float, Field(ge=0.0, le=20.0)]
-    bench_focus_points: Annotated[float, Field(ge=0.0, le=30.0)]
-    robust_cost_points: Annotated[float, Field(ge=0.0, le=30.0)]
-    fast_follow_rate: Fraction
-    fast_follow_lag_months: Annotated[int, Field(ge=0, le=36)]
-    distill_efficiency: Fraction
-    distill_robust_carry: Fraction
-    flywheel_points_per_month: Annotated[float, Field(ge=0.0, le=5.0)]
-    flywheel_half_life_months: Annotated[float, Field(gt=0.0, le=600.0)]
-    open_flywheel_factor: Fraction
-    usage_scale_t_tokens: Positive
+    """Training, algorithmic progress, fast-following, distillation, releases, flywheel."""
+
+    eci_per_log10_flop: float = _param(
+        "capability gained per 10x effective training compute [ECI points / log10 FLOP]",
+        gt=0.0, le=50.0)
+    algo_progress_per_year: float = _param(
+        "algorithmic efficiency gained per year [log10 FLOP-equivalents / year]",
+        ge=0.0, le=3.0)
+    flop_per_h100e_month: float = _param(
+        "training FLOP one H100e delivers in a month [FLOP / H100e-month]", gt=0.0, le=1e24)
+    training_share: float = _param(
+        "share of a lab's compute stock feeding its next frontier run [fraction]",
+        gt=0.0, le=1.0)
+    max_run_months: float = _param(
+        "a run accumulates at most this many months of compute [months]", ge=1.0, le=60.0)
+    release_interval_months: float = _param(
+        "mean wait for a release once allowed; the monthly hazard is its inverse [months]",
+        ge=1.0, le=60.0)
+    min_release_gap_months: int = _param(
+        "no release within this many months of the previous one [months]", ge=0, le=24)
+    release_noise_points: float = _param(
+        "s.d. of a release's score around its compute-implied value [ECI points]",
+        ge=0.0, le=20.0)
+    bench_focus_points: float = _param(
+        "benchmark score gained at bench_focus = 1 [ECI points]", ge=0.0, le=30.0)
+    robust_cost_points: float = _param(
+        "robustness lost at bench_focus = 1 [ECI points]", ge=0.0, le=30.0)
+    fast_follow_rate: float = _param(
+        "share of the algorithmic gap to the lagged closed leader closed per month "
+        "[fraction / month]", ge=0.0, le=1.0)
+    fast_follow_lag_months: int = _param(
+        "delay with which the leader's methods become known [months]", ge=0, le=36)
+    distill_efficiency: float = _param(
+        "share of the bench gap to the best reachable closed model that distillation "
+        "closes [fraction]", ge=0.0, le=1.0)
+    distill_robust_carry: float = _param(
+        "share of the distillation gain that carries to robustness [fraction]",
+        ge=0.0, le=1.0)
+    flywheel_points_per_month: float = _param(
+        "robustness gained per month per unit log1p(usage / scale) [ECI points / month]",
+        ge=0.0, le=5.0)
+    flywheel_half_life_months: float = _param(
+        "half-life of the flywheel stock [months]", gt=0.0, le=600.0)
+    open_flywheel_factor: float = _param(
+        "share of their usage open labs learn from (the rest runs at third-party hosts) "
+        "[fraction]", ge=0.0, le=1.0)
+    usage_scale_t_tokens: float = _param(
+        "usage at which log1p(usage / scale) = log 2 [trillion tokens / month]", gt=0.0)
 
 
 class Compute(StrictModel):
-    price_usd_per_h100e: Annotated[float, Field(gt=0.0, le=1e7)]
-    price_decline_per_year: Annotated[float, Field(ge=0.0, lt=1.0)]
-    depreciation_per_month: Fraction
-    capex_share_of_cash: Fraction
-    opex_usd_per_h100e_month: Annotated[float, Field(ge=0.0, le=1e6)]
+    """Compute prices, depreciation, purchases and running costs."""
+
+    price_usd_per_h100e: float = _param(
+        "price of one H100e of capacity at the start [USD / H100e]", gt=0.0, le=1e7)
+    price_decline_per_year: float = _param(
+        "yearly fall of the compute price [fraction / year]", ge=0.0, lt=1.0)
+    depreciation_per_month: float = _param(
+        "share of the compute stock written off each month [fraction / month]",
+        ge=0.0, le=1.0)
+    capex_share_of_cash: float = _param(
+        "share of its cash a lab spends on compute each month [fraction / month]",
+        ge=0.0, le=1.0)
+    opex_usd_per_h100e_month: float = _param(
+        "operating cost of compute (power, data centre, staff) [USD / H100e-month]",
+        ge=0.0, le=1e6)
 
 
 class Funding(StrictModel):
-    runway_trigger_months: Annotated[float, Field(gt=0.0, le=120.0)]
-    random_shock_rate_per_year: Annotated[float, Field(ge=0.0, le=12.0)]
-    random_shock_size: Annotated[float, Field(ge=0.0, lt=1.0)]
-    random_shock_half_life_months: Annotated[float, Field(gt=0.0, le=600.0)]
-    raise_base_probability: Fraction
-    narrative_points_scale: Positive
-    round_months_of_burn: Annotated[float, Field(gt=0.0, le=120.0)]
-    sentiment_reversion_per_month: Fraction
-    sentiment_volatility: Annotated[float, Field(ge=0.0, le=2.0)]
-    acquisition_probability: Fraction
-    serving_cost_share: Fraction
+    """Fundraising, investor sentiment, random funding shocks, exits and acquisitions."""
+
+    runway_trigger_months: float = _param(
+        "a lab with less runway than this tries to raise [months]", gt=0.0, le=120.0)
+    random_shock_rate_per_year: float = _param(
+        "random investor-sentiment crashes per region [shocks / year]", ge=0.0, le=12.0)
+    random_shock_size: float = _param(
+        "a random crash multiplies sentiment by 1 - size [fraction]", ge=0.0, lt=1.0)
+    random_shock_half_life_months: float = _param(
+        "half-life of a random crash's recovery [months]", gt=0.0, le=600.0)
+    raise_base_probability: float = _param(
+        "monthly success probability of a raise at neutral sentiment, at the frontier "
+        "[probability / month]", ge=0.0, le=1.0)
+    narrative_points_scale: float = _param(
+        "ECI points behind the frontier that cut raise odds and round size by a factor e "
+        "[ECI points]", gt=0.0)
+    round_months_of_burn: float = _param(
+        "a round's size in months of the lab's upkeep [months]", gt=0.0, le=120.0)
+    sentiment_reversion_per_month: float = _param(
+        "mean reversion of log investor sentiment [fraction / month]", ge=0.0, le=1.0)
+    sentiment_volatility: float = _param(
+        "monthly s.d. of log investor sentiment per region [log units / month]",
+        ge=0.0, le=2.0)
+    acquisition_probability: float = _param(
+        "chance a failing lab's compute moves to the richest surviving lab of its region "
+        "[probability]", ge=0.0, le=1.0)
+    serving_cost_share: float = _param(
+        "share of revenue spent on serving (inference) [fraction]", ge=0.0, le=1.0)
 
 
 class Market(StrictModel):
-    open_capture_share: Fraction
-    closed_price_decline_per_year: Annotated[float, Field(ge=0.0, lt=1.0)]
-    open_price_decline_per_year: Annotated[float, Field(ge=0.0, lt=1.0)]
-    local_agents_growth_per_month: Annotated[float, Field(ge=0.0, le=1.0)]
+    """API prices, open labs' share of spend and the local-agents segment."""
+
+    open_capture_share: float = _param(
+        "share of buyers' spend on open models that reaches their lab; hosts keep the rest "
+        "[fraction]", ge=0.0, le=1.0)
+    closed_price_decline_per_year: float = _param(
+        "yearly fall of closed API prices [fraction / year]", ge=0.0, lt=1.0)
+    open_price_decline_per_year: float = _param(
+        "yearly fall of hosted open-model prices [fraction / year]", ge=0.0, lt=1.0)
+    local_agents_growth_per_month: float = _param(
+        "demand growth of the open-weights-only local_agents segment [fraction / month]",
+        ge=0.0, le=1.0)
 
 
 class Policy(StrictModel):
     """Safety shocks, regulatory pressure, sovereigns' policy decisions and grants."""
 
-    safety_shock_rate_per_year: Annotated[float, Field(ge=0.0, le=100.0)]
-    pressure_half_life_months: Annotated[float, Field(gt=0.0, le=600.0)]
-    ban_probability_per_month: Fraction
-    crackdown_probability_per_month: Fraction
-    export_tightening_probability_per_month: Fraction
-    lapse_probability_per_month: Fraction
-    lapse_pressure_share: Fraction
-    ban_threshold_flop: Annotated[float, Field(gt=0.0, le=1e32)]
-    ban_leakage: Fraction
-    crackdown_enforcement: Fraction
-    export_tightening_price_factor: Annotated[float, Field(ge=1.0, le=100.0)]
-    export_tightening_cap_factor: Fraction
-    grant_scale: Annotated[float, Field(ge=0.0, le=1000.0)]
-    grant_pressure_weight: Annotated[float, Field(ge=0.0, le=100.0)]
-    grant_dependency_weight: Annotated[float, Field(ge=0.0, le=100.0)]
-    grant_ban_response: Annotated[float, Field(ge=0.0, le=100.0)]
+    safety_shock_rate_per_year: float = _param(
+        "Poisson rate of safety shocks; each adds a sovereign's stance to its pressure "
+        "[shocks / year]", ge=0.0, le=100.0)
+    pressure_half_life_months: float = _param(
+        "half-life of regulatory pressure [months]", gt=0.0, le=600.0)
+    ban_probability_per_month: float = _param(
+        "chance a sovereign above its pressure threshold enacts an open-weight ban "
+        "[probability / month]", ge=0.0, le=1.0)
+    crackdown_probability_per_month: float = _param(
+        "chance a sovereign above its threshold enacts a distillation crackdown "
+        "[probability / month]", ge=0.0, le=1.0)
+    export_tightening_probability_per_month: float = _param(
+        "chance a sovereign above its threshold tightens export controls "
+        "[probability / month]", ge=0.0, le=1.0)
+    lapse_probability_per_month: float = _param(
+        "chance an enacted policy lapses while pressure is below lapse_pressure_share x "
+        "threshold [probability / month]", ge=0.0, le=1.0)
+    lapse_pressure_share: float = _param(
+        "share of the threshold below which enacted policies may lapse [fraction]",
+        ge=0.0, le=1.0)
+    ban_threshold_flop: float = _param(
+        "enacted bans cover open models trained above this; also what counts as a large "
+        "open model [FLOP]", gt=0.0, le=1e32)
+    ban_leakage: float = _param(
+        "availability a banned foreign open model keeps under an enacted ban [fraction]",
+        ge=0.0, le=1.0)
+    crackdown_enforcement: float = _param(
+        "distillation efficiency kept under an enacted crackdown [fraction]", ge=0.0, le=1.0)
+    export_tightening_price_factor: float = _param(
+        "each tightening multiplies the target's compute price by this [x]",
+        ge=1.0, le=100.0)
+    export_tightening_cap_factor: float = _param(
+        "each tightening multiplies the target's per-lab purchase cap by this [x]",
+        ge=0.0, le=1.0)
+    grant_scale: float = _param(
+        "multiplier on the seeded sovereign grant budgets [x]", ge=0.0, le=1000.0)
+    grant_pressure_weight: float = _param(
+        "weight of mean foreign pressure / threshold in grant demand [per unit ratio]",
+        ge=0.0, le=100.0)
+    grant_dependency_weight: float = _param(
+        "weight of the share of home tokens on foreign closed models in grant demand "
+        "[per unit share]", ge=0.0, le=100.0)
+    grant_ban_response: float = _param(
+        "grant demand added per open-weight ban abroad [per ban]", ge=0.0, le=100.0)
 
 
 class _Event(StrictModel):
-    month: str
+    month: str = Field(description="the month it happens, YYYY-MM [month]")
     _month = field_validator("month", mode="before")(staticmethod(check_month))
 
 
@@ -178,9 +276,11 @@ class BanEvent(_Event):
     above it reach this market only at the ``leakage`` share of their normal availability."""
 
     kind: Literal["ban"]
-    sovereign: Jurisdiction
-    threshold_flop: Annotated[float, Field(gt=0.0, le=1e32)]
-    leakage: Fraction
+    sovereign: Jurisdiction = _param("jurisdiction of the banning sovereign [code]")
+    threshold_flop: float = _param("open models trained above this are banned [FLOP]",
+                                   gt=0.0, le=1e32)
+    leakage: float = _param("availability a banned foreign model keeps [fraction]",
+                            ge=0.0, le=1.0)
 
 
 class CrackdownEvent(_Event):
@@ -188,8 +288,8 @@ class CrackdownEvent(_Event):
     ``enforcement`` (0 = fully stopped, 1 = no effect) of its efficiency."""
 
     kind: Literal["distillation_crackdown"]
-    sovereign: Jurisdiction
-    enforcement: Fraction
+    sovereign: Jurisdiction = _param("jurisdiction of the sovereign cracking down [code]")
+    enforcement: float = _param("distillation efficiency kept [fraction]", ge=0.0, le=1.0)
 
 
 class ExportControlEvent(_Event):
@@ -197,10 +297,12 @@ class ExportControlEvent(_Event):
     each lab may add at most ``cap_h100e_per_month`` H100e a month."""
 
     kind: Literal["export_controls"]
-    sovereign: Jurisdiction
-    target: Jurisdiction
-    price_multiplier: Annotated[float, Field(ge=1.0, le=100.0)]
-    cap_h100e_per_month: NonNegative
+    sovereign: Jurisdiction = _param("jurisdiction of the controlling sovereign [code]")
+    target: Jurisdiction = _param("region whose labs are controlled [code]")
+    price_multiplier: float = _param("multiplier on the target's compute price [x]",
+                                     ge=1.0, le=100.0)
+    cap_h100e_per_month: float = _param("most compute a target lab may add a month "
+                                        "[H100e / lab-month]", ge=0.0)
 
 
 class FundingShockEvent(_Event):
@@ -208,9 +310,10 @@ class FundingShockEvent(_Event):
     half-life of ``half_life_months``. A negative size is a boom (``-0.5``: sentiment x1.5)."""
 
     kind: Literal["funding_shock"]
-    region: Jurisdiction
-    size: Annotated[float, Field(ge=-3.0, lt=1.0)]
-    half_life_months: Annotated[float, Field(gt=0.0, le=600.0)]
+    region: Jurisdiction = _param("region whose investors are hit [code]")
+    size: float = _param("sentiment is multiplied by 1 - size; negative for a boom "
+                         "[fraction]", ge=-3.0, lt=1.0)
+    half_life_months: float = _param("half-life of the recovery [months]", gt=0.0, le=600.0)
 
 
 class OpenProgramEvent(_Event):
@@ -219,16 +322,19 @@ class OpenProgramEvent(_Event):
     open lab based in its jurisdiction (``domestic_open``)."""
 
     kind: Literal["open_program"]
-    sovereign: Jurisdiction
-    usd_bn_per_month: Annotated[float, Field(ge=0.0, le=100.0)]
-    scope: Literal["backed", "domestic_open"]
+    sovereign: Jurisdiction = _param("jurisdiction of the paying sovereign [code]")
+    usd_bn_per_month: float = _param("grants paid from its month on [USD bn / month]",
+                                     ge=0.0, le=100.0)
+    scope: Literal["backed", "domestic_open"] = _param(
+        "labs it pays: those the sovereign backs or every open lab at home [choice]")
 
 
 class SafetyShockEvent(_Event):
     """A scheduled safety incident: every sovereign's pressure rises by ``size`` x stance."""
 
     kind: Literal["safety_shock"]
-    size: Annotated[float, Field(gt=0.0, le=100.0)]
+    size: float = _param("pressure added, in units of each sovereign's stance [shocks]",
+                         gt=0.0, le=100.0)
 
 
 #: Scenario event kind -> its schema model; each kind is compiled to its own record by
@@ -243,8 +349,8 @@ Event = Annotated[reduce(operator.or_, EVENT_MODELS.values()), Field(discriminat
 
 
 class Scenario(StrictModel):
-    name: str = Field(min_length=1)
-    description: str = ""
+    name: str = Field(min_length=1, description="the scenario's name [text]")
+    description: str = Field("", description="what the scenario asks [text]")
     time: Time
     population: Population
     capability: Capability

@@ -80,11 +80,11 @@ def decide_policies(enacted: np.ndarray, pressure: np.ndarray, decision_u: np.nd
     above = pressure[:, :, None] > threshold
     if not (above.any() or enacted.any()):  # nothing can be enacted and nothing can lapse
         return enacted, np.zeros(enacted.shape, dtype=np.int8)
-    enact_prob = np.array([p.ban_probability, p.crackdown_probability,
-                           p.export_tightening_probability])
+    enact_prob = np.array([p.ban_probability_per_month, p.crackdown_probability_per_month,
+                           p.export_tightening_probability_per_month])
     below = pressure[:, :, None] < p.lapse_pressure_share * threshold
     enact = ~enacted & pop.sov_can_enact[None] & above & (decision_u < enact_prob)
-    lapse = enacted & below & (decision_u < p.lapse_probability)
+    lapse = enacted & below & (decision_u < p.lapse_probability_per_month)
     return (enacted | enact) & ~lapse, enact.astype(np.int8) - lapse.astype(np.int8)
 
 
