@@ -29,8 +29,8 @@ from sim.core.engine import simulate
 from sim.core.events import Ban, FundingShock
 from sim.inputs.scenario import load_scenario, resolve_scenario_path
 from sim.inputs.seeds import load_seeds
-from sim.measures import indicators as ind
 from sim.measures import metrics
+from sim.measures.registry import measure
 from sim.report.outputs import event_log
 from sim.vocab import CAMPS, JURISDICTIONS
 
@@ -63,10 +63,11 @@ def funding_crunch(base, crunch) -> None:
     when = format_month(crunch.world.params.start_month + shock)
     print(f"\n1. cn-funding-crunch: shock at {when}, {crunch.n_runs} runs; delay until the "
           "CN-open gap has widened by 2 ECI points")
-    paired = ind.series_gap(crunch, "closed_vs_cn") - ind.series_gap(base, "closed_vs_cn")
+    gap_cn = measure("gap_points_cn")
+    paired = gap_cn.series(crunch) - gap_cn.series(base)
     print(_describe("(a) paired vs baseline", metrics.months_until(paired >= 2.0, shock)))
     for label, res in (("(b) within crunch world", crunch), ("    same in the baseline", base)):
-        gap = ind.series_gap(res, "closed_vs_cn")
+        gap = gap_cn.series(res)
         print(_describe(label, metrics.months_until(gap - gap[:, [shock - 1]] >= 2.0, shock)))
     c = CAMPS.index("open_cn")
     for what, key, drop in (("money raised (cumulative)", "raised", 0.25),
@@ -106,18 +107,18 @@ def us_ban(base, ban) -> None:
 
 
 def headline(results) -> dict[str, np.ndarray]:
-    """Per-run headline outcomes, read through the indicator library
-    (sim/measures/indicators.py)."""
-    gap = ind.series_gap(results, "closed_vs_open")
+    """Per-run headline outcomes, read through the measure registry
+    (sim/measures/registry.py)."""
+    gap = measure("gap_points[closed_vs_open]").series(results)
     t27 = _step(results, "2027-12")
     return {
         "gap 2027-12 (pts)": gap[:, t27],
         "gap 2029-12 (pts)": gap[:, -1],
-        "CN open 2027-12 (ECI)": ind.series_frontier(results, "open_cn")[:, t27],
-        "open token share end": ind.series_token_share(results, "all", "open")[:, -1],
-        "open dollar share end": ind.series_dollar_share(results, "all", "open")[:, -1],
-        "US share of open tokens": ind.series_open_usage_share(results, "open_us")[:, -1],
-        "grants end (USD bn/mo)": ind.series_sovereign_grants(results, "all")[:, -1],
+        "CN open 2027-12 (ECI)": measure("frontier_open_cn").series(results)[:, t27],
+        "open token share end": measure("token_share[all,open]").series(results)[:, -1],
+        "open dollar share end": measure("dollar_share[all,open]").series(results)[:, -1],
+        "US share of open tokens": measure("open_usage_share[open_us]").series(results)[:, -1],
+        "grants end (USD bn/mo)": measure("sovereign_grants[all]").series(results)[:, -1],
         "runs with a ban": (results.arrays["ban_active"][:, -1].sum(axis=1) > 0).astype(float),
     }
 

@@ -14,6 +14,7 @@ from sim.cli.main import main
 from sim.core.engine import simulate
 from sim.inputs.scenario import Scenario
 from sim.inputs.seeds import Seeds
+from sim.measures.registry import Measure, measure
 from sim.studies import compare
 
 TINY = ('extends = "baseline"\nname = "{name}"\n\n[time]\nend = "2027-03"\n\n'
@@ -22,7 +23,7 @@ CRACKDOWN = ('\n[[events]]\nkind = "distillation_crackdown"\nmonth = "2026-05"\n
              'sovereign = "US"\nenforcement = 0.0\n')
 
 
-def _outcomes(scenario: Scenario) -> list[compare.Outcome]:
+def _outcomes(scenario: Scenario) -> list[Measure]:
     end = parse_month(scenario.time.end)
     return compare.headline_outcomes([end], end)
 
@@ -56,7 +57,7 @@ def test_paired_standard_error_is_much_smaller_than_unpaired(small_scenario: Sce
 
 
 def test_paired_delta_statistics_by_hand() -> None:
-    outcome = compare.Outcome("x", "ECI points", 0, lambda r: r)
+    outcome = measure("gap_points").at("2026-04")
     base = np.array([1.0, 2.0, 3.0, 4.0, np.nan])
     alt = base + np.array([1.0, 1.0, 1.0, 1.0, 0.0])
     d = compare.paired_delta(outcome, "alt", base, alt)

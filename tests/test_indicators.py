@@ -1,5 +1,5 @@
-"""Indicator library: reducers on known inputs, series consistent with metrics and with the
-engine's stored outputs."""
+"""Indicator library: reducers on known inputs, series from the measure registry consistent
+with each other and with the engine's stored outputs."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sim.core.engine import Results, simulate
 from sim.inputs.scenario import Scenario
 from sim.inputs.seeds import Seeds
 from sim.measures import indicators as ind
-from sim.measures import metrics
+from sim.measures.registry import MEASURES
 from sim.vocab import ALL, ALL_OPEN, CAMPS, OPEN_CAMPS
 
 
@@ -56,18 +56,28 @@ def test_window_outside_horizon_is_undefined(results: Results) -> None:
     assert np.isnan(v).all()
 
 
-def test_share_series_match_metrics(results: Results) -> None:
-    np.testing.assert_allclose(
-        ind.series_token_share(results, ALL, ALL_OPEN),
-        metrics.open_token_share(results))
-    np.testing.assert_allclose(
-        ind.series_dollar_share(results, "knowledge_work", "closed"),
-        metrics.dollar_share(results)[:, :, 0, CAMPS.index("closed")])
-    usage = sum(ind.series_open_usage_share(results, c) for c in OPEN_CAMPS)
+def _series(results: Results, name: str, **params: str) -> np.ndarray:
+    return ind.series_values(results, name, params)
+
+
+def test_share_series_are_selections_of_the_registry(results: Results) -> None:
+    shares = MEASURES["token_share"].series(results)
+    assert np.array_equal(_series(results, "token_share", segment=ALL, camp=ALL_OPEN),
+                          shares[:, :, -1, -1])
+    # The open camps' shares added up: the same quantity, rounded differently.
+    np.testing.assert_allclose(_series(results, "token_share", segment=ALL, camp=ALL_OPEN),
+                               _series(results, "open_token_share"), rtol=1e-14)
+    assert np.array_equal(
+        _series(results, "dollar_share", segment="knowledge_work", camp="closed"),
+        MEASURES["dollar_share"].series(results)[:, :, 0, CAMPS.index("closed")])
+    usage = sum(_series(results, "open_usage_share", camp=c) for c in OPEN_CAMPS)
     np.testing.assert_allclose(usage, 1.0)
-    segs = sum(ind.series_open_segment_share(results, s)
+    segs = sum(_series(results, "open_segment_share", segment=s)
                for s in results.world.population.segments)
     np.testing.assert_allclose(segs, 1.0)
+    # The bets file's short names are aliases of the tidy table's measures.
+    assert np.array_equal(_series(results, "gap", pair="closed_vs_cn"),
+                          MEASURES["gap_points"].series(results)[:, :, 1])
 
 
 def test_served_robustness_is_bounded_by_the_released_frontier(results: Results) -> None:
@@ -85,9 +95,9 @@ def test_raise_counts_and_policy_counts_are_consistent(results: Results) -> None
     a = results.arrays
     assert np.all(a["raise_failures"] <= a["raise_attempts"])
     assert np.all(a["raise_attempts"] <= results.world.population.n_labs)
-    share = ind.series_raise_failure_share(results, "open")
+    share = _series(results, "raise_failure_share", camp="open")
     assert np.all((share[np.isfinite(share)] >= 0) & (share[np.isfinite(share)] <= 1))
-    enacted = ind.series_policies_enacted(results, ALL, ALL)
+    enacted = _series(results, "policies_enacted", policy=ALL, sovereign=ALL)
     assert np.all(np.diff(enacted, axis=1) >= 0)
 
 
@@ -99,7 +109,7 @@ def _fake(fail_cn: np.ndarray, fail_us: np.ndarray) -> SimpleNamespace:
     fails[:, :, CAMPS.index("open_us")] = fail_us
     gap = np.zeros((r, t, 5))
     return SimpleNamespace(arrays={"raise_failures": fails, "alive": np.full((r, t, 4), 2.0),
-                                   "bench_frontier": gap}, n_months=t, n_runs=r)
+                                   "bench_frontier": gap}, n_months=t, n_runs=r, world=None)
 
 
 def test_funding_difficulty_onset_and_lead() -> None:

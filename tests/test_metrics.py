@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from sim.measures import metrics
 from sim.measures.metrics import history_lag, lag_months
+from sim.measures.registry import MEASURES, measure
 
 
 def _lag1(history, leader, trailing):
@@ -99,28 +99,28 @@ def test_lag_vectorized_matches_reference():
 
 def _fake_results(tokens: np.ndarray, spend: np.ndarray) -> SimpleNamespace:
     segments = [f"seg{k}" for k in range(tokens.shape[2])]
-    world = SimpleNamespace(population=SimpleNamespace(segments=segments))
+    world = SimpleNamespace(population=SimpleNamespace(segments=segments, sovereign_ids=[]))
     return SimpleNamespace(arrays={"tokens": tokens, "spend": spend}, world=world)
 
 
-def test_shares_sum_to_one_where_demand_else_zero():
+def test_shares_sum_to_one_where_demand_else_undefined():
     rng = np.random.default_rng(0)
     tokens = rng.uniform(0, 5, size=(4, 6, 3, 4))
     tokens[:, 2, 1, :] = 0.0  # a segment with no served demand in month 2
     tokens[1, :, 0, 2] = 0.0  # a camp absent from a segment
     res = _fake_results(tokens, 2 * tokens)
-    share = metrics.token_share(res)
-    assert share.shape == (4, 6, 4, 4)
-    assert np.isfinite(share).all() and (share >= 0).all()
-    sums = share.sum(axis=3)
+    share = MEASURES["token_share"].series(res)[..., :4]  # the camps (last column: open)
+    assert MEASURES["token_share"].series(res).shape == (4, 6, 4, 5)
     served = np.concatenate([tokens.sum(axis=3), tokens.sum(axis=(2, 3))[..., None]], axis=2) > 0
-    np.testing.assert_allclose(sums[served], 1.0)
-    np.testing.assert_allclose(sums[~served], 0.0)
+    assert np.isfinite(share[served]).all() and (share[served] >= 0).all()
+    # A share of nothing is undefined (registry docstring): NaN for every camp.
+    assert np.isnan(share[~served]).all()
+    np.testing.assert_allclose(share.sum(axis=3)[served], 1.0)
     # the all-segments aggregate is the token-weighted share
     total = tokens.sum(axis=2)
     np.testing.assert_allclose(share[:, :, -1], total / total.sum(axis=2, keepdims=True))
-    np.testing.assert_allclose(metrics.dollar_share(res), share)
-    assert metrics.segment_labels(res) == ["seg0", "seg1", "seg2", "all"]
+    np.testing.assert_allclose(MEASURES["dollar_share"].series(res)[..., :4], share)
+    assert MEASURES["token_share"].labels(res.world)[0] == ("seg0", "seg1", "seg2", "all")
 
 
 def test_open_share_is_sum_of_open_camps():
@@ -128,8 +128,11 @@ def test_open_share_is_sum_of_open_camps():
     tokens[0, 0, 0] = [6, 1, 2, 1]  # closed 6, open 4
     tokens[0, 0, 1] = [0, 0, 0, 0]
     res = _fake_results(tokens, tokens)
-    assert metrics.open_token_share(res)[0, 0] == pytest.approx(0.4)
-    assert metrics.open_token_share(res, segment=1)[0, 0] == 0.0
+    assert measure("open_token_share").series(res)[0, 0] == pytest.approx(0.4)
+    # token_share[.., open] is the open camps' tokens over the total (its own column).
+    assert measure("token_share[seg0,open]").series(res)[0, 0] == pytest.approx(0.4)
+    assert measure("token_share[seg0,open_cn]").series(res)[0, 0] == pytest.approx(0.1)
+    assert np.isnan(measure("token_share[seg1,open]").series(res)[0, 0])
 
 
 def test_gap_points_pairs():
@@ -139,17 +142,11 @@ def test_gap_points_pairs():
     frontier[..., 2] = 95  # open_cn
     frontier[..., 3] = 90  # open_us
     frontier[..., 4] = 80  # open_other
-    res = SimpleNamespace(arrays={"bench_frontier": frontier})
-    gaps = metrics.gap_points(res)
-    assert set(gaps) == {"closed_vs_open", "closed_vs_cn", "closed_vs_us", "cn_vs_us"}
-    assert (gaps["closed_vs_open"] == 5).all() and (gaps["closed_vs_us"] == 10).all()
-    assert (gaps["cn_vs_us"] == 5).all()
-
-
-def test_format_summary_lines():
-    rows = [{"metric": "gap", "unit": "ECI pts", "step": 0, "month": "2026-04",
-             "p10": 1.0, "p50": 2.0, "p90": 3.0},
-            {"metric": "share", "unit": "share", "step": 0, "month": "2026-04",
-             "p10": 0.1, "p50": 0.2, "p90": 0.3}]
-    text = metrics.format_summary(rows)
-    assert "2.0 [1.0,3.0]" in text and "20% [10%,30%]" in text
+    res = SimpleNamespace(arrays={"bench_frontier": frontier}, world=None)
+    gaps = MEASURES["gap_points"].series(res)
+    assert MEASURES["gap_points"].labels(None) == (
+        ("closed_vs_open", "closed_vs_cn", "closed_vs_us", "cn_vs_us"),)
+    assert (gaps[..., 0] == 5).all() and (gaps[..., 2] == 10).all()
+    assert (gaps[..., 3] == 5).all()
+    assert (measure("gap_points").series(res) == 5).all()  # the default pair
+    assert (measure("gap_points_us").series(res) == 10).all()

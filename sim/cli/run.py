@@ -69,14 +69,15 @@ def headlines(results: Any) -> list[str]:
     """The lines printed after a run: gap, lag, open shares and policies in force."""
     from sim.calendar import format_month
     from sim.measures import metrics
+    from sim.measures.registry import measure
 
     n = results.n_months
     at = min(12, n - 1)
-    gap = metrics.quantiles(metrics.gap_points(results)["closed_vs_open"][:, at])
-    lag = metrics.quantiles(metrics.lag_by_pair(results)["closed_vs_open"][:, at])
-    gap0 = metrics.quantiles(metrics.gap_points(results)["closed_vs_open"][:, 0])
-    tok = metrics.quantiles(metrics.open_token_share(results)[:, -1])
-    usd = metrics.quantiles(metrics.open_dollar_share(results)[:, -1])
+    gap = metrics.quantiles(measure("gap_points").series(results)[:, at])
+    lag = metrics.quantiles(measure("lag_months").series(results)[:, at])
+    gap0 = metrics.quantiles(measure("gap_points").series(results)[:, 0])
+    tok = metrics.quantiles(measure("open_token_share").series(results)[:, -1])
+    usd = metrics.quantiles(measure("open_dollar_share").series(results)[:, -1])
     start = results.world.params.start_month
     m_at, m_end = format_month(start + at), format_month(start + n - 1)
     return [

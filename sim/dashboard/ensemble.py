@@ -3,7 +3,8 @@
 :func:`recompute` is what the page calls after a control changes (and what
 ``experiments/bench_app.py`` times): apply the controls to the scenario, simulate ``n_runs``
 runs with :func:`sim.core.engine.simulate`, and keep only quantiles over runs of the headline
-series, so the page holds a few kilobytes per ensemble rather than the raw arrays.
+series (measures of :mod:`sim.measures.registry`), so the page holds a few kilobytes per
+ensemble rather than the raw arrays.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sim.dashboard.settings import Settings, apply_settings, settings_summary
 from sim.inputs.scenario import Scenario
 from sim.inputs.seeds import Seeds
 from sim.measures import metrics
+from sim.measures.registry import MEASURES, PAIR
 
 #: Quantiles drawn: the band's edges and the median line.
 QUANTILES = (0.1, 0.5, 0.9)
@@ -29,7 +31,7 @@ class Bands:
     """Quantiles :data:`QUANTILES` over runs (axis 0, length 3) of the headline series.
 
     ``frontier`` (3, T, C5): released bench frontier per output camp (``OUTPUT_CAMPS``), ECI
-    points. ``gap`` / ``lag``: per camp pair of :data:`sim.measures.PAIRS`, (3, T),
+    points. ``gap`` / ``lag``: per camp pair of :data:`sim.vocab.PAIRS`, (3, T),
     ECI points and months. ``open_token_share`` / ``open_dollar_share`` (3, T): share of all
     tokens / of all buyer spend on open-weight models. ``alive`` (3, T, C4): labs operating per lab
     camp (``CAMPS``). ``dates`` (T,): first day of each simulated month. ``seconds``: wall
@@ -55,6 +57,10 @@ def ensemble_bands(scenario: Scenario, seeds: Seeds, *, n_runs: int, seed: int,
     t0 = time.perf_counter()
     results = simulate(scenario, n_runs=n_runs, seed=seed, seeds=seeds)
 
+    def _by_pair(name: str) -> list[np.ndarray]:
+        values = MEASURES[name].series(results)  # (R, T, pairs)
+        return [values[:, :, i] for i in range(values.shape[2])]
+
     def q(x: np.ndarray) -> np.ndarray:
         # np.nanquantile loops over columns in Python when any NaN is present; most series
         # have none, and for them np.quantile is the same number, vectorized.
@@ -68,12 +74,12 @@ def ensemble_bands(scenario: Scenario, seeds: Seeds, *, n_runs: int, seed: int,
         n_runs=n_runs,
         seed=seed,
         dates=to_datetime64(results.world.params.start_month, results.n_months),
-        frontier=q(results.arrays["bench_frontier"]),
-        gap={k: q(v) for k, v in metrics.gap_points(results).items()},
-        lag={k: q(v) for k, v in metrics.lag_by_pair(results).items()},
-        open_token_share=q(metrics.open_token_share(results)),
-        open_dollar_share=q(metrics.open_dollar_share(results)),
-        alive=q(results.arrays["alive"]),
+        frontier=q(MEASURES["bench_frontier"].series(results)),
+        gap={pair: q(v) for pair, v in zip(PAIR.labels, _by_pair("gap_points"), strict=True)},
+        lag={pair: q(v) for pair, v in zip(PAIR.labels, _by_pair("lag_months"), strict=True)},
+        open_token_share=q(MEASURES["open_token_share"].series(results)),
+        open_dollar_share=q(MEASURES["open_dollar_share"].series(results)),
+        alive=q(MEASURES["alive"].series(results)),
         seconds=0.0,
     )
     return replace(bands, seconds=time.perf_counter() - t0)

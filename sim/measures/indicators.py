@@ -1,260 +1,83 @@
 """Per-run indicators over a batch's :class:`~sim.core.engine.Results`: the measurable side of
-the bets (``experiments/bets.toml``, :mod:`sim.studies.bets`) and of counterfactual comparisons.
+the bets (``experiments/bets.toml``, :mod:`sim.studies.bets`).
 
-Two layers, both pure functions over ``results.arrays``:
+An indicator reduces a monthly series to one number per run, shape (R,). The series are the
+measures of :mod:`sim.measures.registry` (any name or alias there, with one label per dim
+given as parameters: ``series = "gap"``, ``pair = "closed_vs_open"``); this module only
+reduces them:
 
-* **Series** (:data:`SERIES`): a named monthly quantity, one value per run and month,
-  shape (R, T), with its unit (ECI points, months, fraction, USD bn/month, ...). NaN where
-  the quantity is undefined (e.g. a share of zero tokens).
-* **Indicators** (:data:`INDICATORS`): reduce a series over a window of months to one number
-  per run, shape (R,): its value at a month, mean, min, max, OLS slope per year, change,
-  smallest year-on-year change; plus two event-timing indicators for funding difficulties.
+* **Series indicators** (:data:`INDICATORS`, ``kind = "series"``): a series' value at a
+  month, mean, min, max, OLS slope per year, change, smallest year-on-year change over a
+  window of months;
+* **Event indicators** (``kind = "event"``): two event-timing indicators for funding
+  difficulties, with their own parameters.
 
-Months are step indices (0 = the scenario's first month); :func:`window` converts ``YYYY-MM``
-dates. Parameters are declared (:class:`Param`) so a data file can be validated before any
-simulation runs.
+Months are step indices (0 = the scenario's first month). Parameters are declared
+(:class:`Param`) so a data file can be validated before any simulation runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.measures import metrics
-from sim.vocab import ALL, ALL_OPEN, CAMPS, JURISDICTIONS, OPEN_CAMPS, OUTPUT_CAMPS, PAIRS, POLICIES
+from sim.measures import registry
+from sim.vocab import CAMPS
+
+if TYPE_CHECKING:
+    from sim.core.engine import Results
 
 #: Months per year, for slopes quoted per year.
 MONTHS_PER_YEAR = 12.0
-#: Label for "every segment" / "every sovereign" / "any policy" parameters.
-ANY = ALL  # kept as the parameter-default name in this module
 
 
 @dataclass(frozen=True)
 class Param:
-    """A parameter of a series or indicator. ``choices`` lists the allowed strings (None:
-    any value of ``kind``); the string ``"segments"`` / ``"segments+all"`` / ``"sovereigns"``
-    in ``choices_from`` means the choices come from the world (:func:`resolve_choices`)."""
+    """A parameter of a series or indicator. ``choices`` lists the allowed values (None:
+    any value of ``kind``); ``choices_of(segments, sovereigns)``, when given, computes them
+    for a world with those segments and sovereign ids instead."""
 
     name: str
     doc: str
     kind: type = str
     choices: tuple[str, ...] | None = None
-    choices_from: str | None = None
+    choices_of: Callable[[Sequence[str], Sequence[str]], tuple[str, ...]] | None = None
     default: Any = None
 
 
 def resolve_choices(param: Param, segments: list[str], sovereigns: list[str]) -> tuple | None:
     """Allowed values of ``param`` for a world with these segments and sovereigns."""
-    if param.choices_from == "segments":
-        return (*segments, ANY)
-    if param.choices_from == "sovereigns":
-        return (*sovereigns, ANY)
+    if param.choices_of is not None:
+        return param.choices_of(segments, sovereigns)
     return param.choices
 
 
 # --------------------------------------------------------------------------- series
 
 
-def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num / den, NaN where den is 0."""
-    with np.errstate(all="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+def series_names() -> list[str]:
+    """Names a series indicator may reduce: the registry's measures."""
+    return registry.names()
 
 
-def _segment_index(results: Any, segment: str) -> int:
-    """Index into a share array's segment axis (K segments then all)."""
-    return metrics.segment_labels(results).index(segment)
+def is_series(name: str) -> bool:
+    """True if ``name`` is a measure (or alias) of the registry."""
+    return name in registry.MEASURES
 
 
-def _camp_columns(camp: str) -> list[int]:
-    """Columns of a (.., C4) array summed for ``camp`` (a lab camp or ``open``)."""
-    names = OPEN_CAMPS if camp == ALL_OPEN else (camp,)
-    return [CAMPS.index(c) for c in names]
+def series_params(name: str) -> tuple[Param, ...]:
+    """The parameters of series ``name``: one per dim of the measure, its labels as choices."""
+    return tuple(Param(d.name, d.doc, choices_of=d.choices_of, default=d.default)
+                 for d in registry.MEASURES[name].dims)
 
 
-def _with_all(values: np.ndarray, axis: int = 2) -> np.ndarray:
-    """Append the sum over ``axis`` (segments) as a last entry."""
-    return np.concatenate([values, values.sum(axis=axis, keepdims=True)], axis=axis)
-
-
-def series_gap(results: Any, pair: str) -> np.ndarray:
-    """Bench gap (ECI points): leader's released frontier minus the trailing camp's."""
-    return metrics.gap_points(results)[pair]
-
-
-def series_robust_gap(results: Any, pair: str) -> np.ndarray:
-    """Robustness gap (ECI points): as :func:`series_gap` on the robustness frontiers."""
-    lead, trail = PAIRS[pair]
-    rob = results.arrays["robust_frontier"]
-    return rob[:, :, OUTPUT_CAMPS.index(lead)] - rob[:, :, OUTPUT_CAMPS.index(trail)]
-
-
-def series_robust_minus_bench_gap(results: Any, pair: str) -> np.ndarray:
-    """Robustness gap minus bench gap (ECI points); positive when the leader's lead is larger
-    on robustness than on benchmarks."""
-    return series_robust_gap(results, pair) - series_gap(results, pair)
-
-
-def series_lag(results: Any, pair: str) -> np.ndarray:
-    """Lag in months of the trailing camp behind the leader
-    (:func:`sim.measures.metrics.lag_months`), for this pair only."""
-    lead, trail = PAIRS[pair]
-    frontier = results.arrays["bench_frontier"]
-    history = np.asarray(getattr(results.world.population.history, lead), dtype=float)
-    return metrics.lag_months(frontier[:, :, OUTPUT_CAMPS.index(lead)],
-                              frontier[:, :, OUTPUT_CAMPS.index(trail)], history)
-
-
-def series_frontier(results: Any, camp: str) -> np.ndarray:
-    """Released bench frontier of an output camp (ECI points)."""
-    return results.arrays["bench_frontier"][:, :, OUTPUT_CAMPS.index(camp)]
-
-
-def series_robust_frontier(results: Any, camp: str) -> np.ndarray:
-    """Released robustness frontier of an output camp (ECI points)."""
-    return results.arrays["robust_frontier"][:, :, OUTPUT_CAMPS.index(camp)]
-
-
-def _share(values: np.ndarray, results: Any, segment: str, camp: str) -> np.ndarray:
-    full = _with_all(np.asarray(values, dtype=float))  # (R, T, K+1, C4)
-    k = _segment_index(results, segment)
-    return _safe_div(full[:, :, k, _camp_columns(camp)].sum(axis=2), full[:, :, k].sum(axis=2))
-
-
-def series_token_share(results: Any, segment: str, camp: str) -> np.ndarray:
-    """Share of a segment's tokens (fraction) served by a lab camp or by all open camps."""
-    return _share(results.arrays["tokens"], results, segment, camp)
-
-
-def series_dollar_share(results: Any, segment: str, camp: str) -> np.ndarray:
-    """Share of a segment's buyer spend (fraction) going to a lab camp or all open camps."""
-    return _share(results.arrays["spend"], results, segment, camp)
-
-
-def series_open_usage_share(results: Any, camp: str) -> np.ndarray:
-    """Share of all open-weight tokens (every segment) served by one open camp (fraction)."""
-    tokens = results.arrays["tokens"].sum(axis=2)  # (R, T, C4)
-    return _safe_div(tokens[:, :, CAMPS.index(camp)], tokens[:, :, _camp_columns(ALL_OPEN)]
-                     .sum(axis=2))
-
-
-def series_open_segment_share(results: Any, segment: str) -> np.ndarray:
-    """Share of all open-weight tokens that are used in one segment (fraction)."""
-    tokens = _with_all(results.arrays["tokens"][:, :, :, _camp_columns(ALL_OPEN)].sum(axis=3))
-    return _safe_div(tokens[:, :, _segment_index(results, segment)], tokens[:, :, -1])
-
-
-def series_served_robust_gap(results: Any, segment: str) -> np.ndarray:
-    """Token-weighted robustness of the closed models buyers use in a segment minus that of
-    the open models they use (ECI points); NaN when either side serves no tokens there."""
-    tokens = _with_all(results.arrays["tokens"])
-    weighted = _with_all(results.arrays["served_robust_tokens"])
-    k = _segment_index(results, segment)
-    closed, opens = _camp_columns("closed"), _camp_columns(ALL_OPEN)
-    return (_safe_div(weighted[:, :, k, closed].sum(axis=2), tokens[:, :, k, closed].sum(axis=2))
-            - _safe_div(weighted[:, :, k, opens].sum(axis=2), tokens[:, :, k, opens].sum(axis=2)))
-
-
-def series_alive(results: Any, camp: str) -> np.ndarray:
-    """Labs alive in a lab camp or in all open camps (count)."""
-    return results.arrays["alive"][:, :, _camp_columns(camp)].sum(axis=2)
-
-
-def series_large_open_share(results: Any, jurisdiction: str) -> np.ndarray:
-    """Share of a jurisdiction's open-weight tokens taken from large open models (trained
-    above ``policy.ban_threshold_flop``), fraction; NaN when it uses no open model."""
-    j = JURISDICTIONS.index(jurisdiction)
-    return _safe_div(results.arrays["large_open_tokens"][:, :, j],
-                     results.arrays["open_tokens_by_jurisdiction"][:, :, j])
-
-
-def series_large_open_tokens(results: Any, jurisdiction: str) -> np.ndarray:
-    """Trillion tokens per month a jurisdiction's buyers take from large open models."""
-    return results.arrays["large_open_tokens"][:, :, JURISDICTIONS.index(jurisdiction)]
-
-
-def _sovereign_columns(results: Any, sovereign: str) -> list[int]:
-    ids = list(results.world.population.sovereign_ids)
-    return list(range(len(ids))) if sovereign == ANY else [ids.index(sovereign)]
-
-
-def series_sovereign_grants(results: Any, sovereign: str) -> np.ndarray:
-    """Grants paid to open labs by one sovereign or all of them (USD bn/month)."""
-    return results.arrays["sovereign_grants"][:, :, _sovereign_columns(results, sovereign)] \
-        .sum(axis=2)
-
-
-def series_policies_enacted(results: Any, policy: str, sovereign: str) -> np.ndarray:
-    """Cumulative number of enactments (count) of a policy (or any policy) by a sovereign (or
-    any sovereign) from the first month through month t; lapses do not subtract."""
-    change = results.arrays["policy_change"][:, :, _sovereign_columns(results, sovereign)]
-    cols = list(range(len(POLICIES))) if policy == ANY else [POLICIES.index(policy)]
-    enacted = (change[:, :, :, cols] > 0).sum(axis=(2, 3))
-    return np.cumsum(enacted, axis=1).astype(float)
-
-
-def series_raise_failure_share(results: Any, camp: str) -> np.ndarray:
-    """Share of a camp's labs alive at the start of the month that tried to raise and failed
-    (fraction; NaN when none is alive). A lab tries when its runway is below
-    ``funding.runway_trigger_months``."""
-    cols = _camp_columns(camp)
-    fails = results.arrays["raise_failures"][:, :, cols].sum(axis=2)
-    alive = results.arrays["alive"][:, :, cols].sum(axis=2)
-    # Exits happen within the month: labs alive before it are those alive after it plus exits.
-    before = np.concatenate([alive[:, :1] + 0.0, alive[:, :-1]], axis=1)
-    return _safe_div(fails, np.maximum(before, alive))
-
-
-@dataclass(frozen=True)
-class Series:
-    name: str
-    unit: str
-    fn: Callable[..., np.ndarray]
-    params: tuple[Param, ...]
-
-    @property
-    def doc(self) -> str:
-        return (self.fn.__doc__ or "").strip().splitlines()[0]
-
-
-_PAIR = Param("pair", "camp pair (leader_vs_trailing)", choices=tuple(PAIRS))
-_OUT_CAMP = Param("camp", "output camp", choices=OUTPUT_CAMPS)
-_LAB_CAMP = Param("camp", "lab camp, or open for all open camps", choices=(*CAMPS, ALL_OPEN))
-_OPEN_CAMP = Param("camp", "open lab camp", choices=OPEN_CAMPS)
-_SEGMENT = Param("segment", "market segment, or all", choices_from="segments")
-_JUR = Param("jurisdiction", "jurisdiction", choices=JURISDICTIONS)
-_SOV = Param("sovereign", "sovereign id, or all", choices_from="sovereigns", default=ANY)
-
-SERIES: dict[str, Series] = {s.name: s for s in (
-    Series("gap", "ECI points", series_gap, (_PAIR,)),
-    Series("robust_gap", "ECI points", series_robust_gap, (_PAIR,)),
-    Series("robust_minus_bench_gap", "ECI points", series_robust_minus_bench_gap, (_PAIR,)),
-    Series("lag", "months", series_lag, (_PAIR,)),
-    Series("frontier", "ECI points", series_frontier, (_OUT_CAMP,)),
-    Series("robust_frontier", "ECI points", series_robust_frontier, (_OUT_CAMP,)),
-    Series("token_share", "fraction", series_token_share, (_SEGMENT, _LAB_CAMP)),
-    Series("dollar_share", "fraction", series_dollar_share, (_SEGMENT, _LAB_CAMP)),
-    Series("open_usage_share", "fraction", series_open_usage_share, (_OPEN_CAMP,)),
-    Series("open_segment_share", "fraction", series_open_segment_share, (_SEGMENT,)),
-    Series("served_robust_gap", "ECI points", series_served_robust_gap, (_SEGMENT,)),
-    Series("alive", "labs", series_alive, (_LAB_CAMP,)),
-    Series("large_open_share", "fraction", series_large_open_share, (_JUR,)),
-    Series("large_open_tokens", "trillion tokens/month", series_large_open_tokens, (_JUR,)),
-    Series("sovereign_grants", "USD bn/month", series_sovereign_grants, (_SOV,)),
-    Series("policies_enacted", "count", series_policies_enacted,
-           (Param("policy", "policy, or all", choices=(*POLICIES, ANY)), _SOV)),
-    Series("raise_failure_share", "fraction", series_raise_failure_share, (_LAB_CAMP,)),
-)}
-
-
-def series_values(results: Any, name: str, params: dict[str, Any]) -> np.ndarray:
-    """(R, T) values of series ``name`` with ``params`` (defaults filled in)."""
-    spec = SERIES[name]
-    kwargs = {p.name: params.get(p.name, p.default) for p in spec.params}
-    return np.asarray(spec.fn(results, **kwargs), dtype=float)
+def series_values(results: Results, name: str, params: dict[str, Any]) -> np.ndarray:
+    """(R, T) values of series ``name`` at the labels ``params`` (defaults filled in)."""
+    return registry.MEASURES[name].select(params).series(results)
 
 
 # --------------------------------------------------------------------------- reducers
@@ -262,8 +85,6 @@ def series_values(results: Any, name: str, params: dict[str, Any]) -> np.ndarray
 
 def _nan_reduce(fn: Callable[..., np.ndarray], x: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return fn(x, axis=1)
@@ -326,11 +147,11 @@ def reduce_yoy_min_change(x: np.ndarray, start: int, end: int) -> np.ndarray:
 # --------------------------------------------------------------------------- funding onset
 
 
-def difficulty_onset(results: Any, camp: str, level: float, months: int) -> np.ndarray:
+def difficulty_onset(results: Results, camp: str, level: float, months: int) -> np.ndarray:
     """(R,) first step at which a camp meets **funding difficulties**: the mean over the last
-    ``months`` months (fewer at the start) of :func:`series_raise_failure_share` reaches
+    ``months`` months (fewer at the start) of the registry's ``raise_failure_share`` reaches
     ``level``. ``T`` (one past the last step) when it never does."""
-    share = np.nan_to_num(series_raise_failure_share(results, camp), nan=0.0)
+    share = np.nan_to_num(series_values(results, "raise_failure_share", {"camp": camp}), nan=0.0)
     kernel = np.ones(months) / months
     # Trailing mean: pad the start with the first month so early months average what exists.
     padded = np.concatenate([np.repeat(share[:, :1], months - 1, axis=1), share], axis=1)
@@ -339,7 +160,7 @@ def difficulty_onset(results: Any, camp: str, level: float, months: int) -> np.n
     return np.where(hit.any(axis=1), hit.argmax(axis=1), share.shape[1]).astype(float)
 
 
-def onset_lead(results: Any, first: str, second: str, level: float, months: int) -> np.ndarray:
+def onset_lead(results: Results, first: str, second: str, level: float, months: int) -> np.ndarray:
     """(R,) months by which camp ``first`` meets funding difficulties (:func:`difficulty_onset`)
     before camp ``second``; a camp that never meets them counts as meeting them one month
     past the horizon. NaN when neither does (nothing to order)."""
@@ -349,7 +170,7 @@ def onset_lead(results: Any, first: str, second: str, level: float, months: int)
     return np.where((a >= t) & (b >= t), np.nan, b - a)
 
 
-def gap_response(results: Any, camp: str, pair: str, level: float, months: int,
+def gap_response(results: Results, camp: str, pair: str, level: float, months: int,
                  after_from: int, after_to: int, before: int) -> np.ndarray:
     """(R,) how much faster the ``pair`` gap widens ``after_from``..``after_to`` months after
     ``camp``'s funding-difficulty onset than over the ``before`` months up to the onset:
@@ -357,7 +178,7 @@ def gap_response(results: Any, camp: str, pair: str, level: float, months: int,
     means the difficulty shows in capability. NaN when the camp never meets difficulties or
     the windows do not fit in the horizon."""
     onset = difficulty_onset(results, camp, level, months)
-    gap = series_gap(results, pair)
+    gap = series_values(results, "gap_points", {"pair": pair})
     t = results.n_months
     out = np.full(gap.shape[0], np.nan)
     for r, o in enumerate(onset.astype(int)):
@@ -385,6 +206,7 @@ class Indicator:
     unit: str | None = None
 
 
+_PAIR = Param("pair", registry.PAIR.doc, choices=registry.PAIR.labels)
 _LEVEL = Param("level", "difficulty level: trailing mean share of labs failing to raise",
                kind=float, default=0.5)
 _MONTHS = Param("months", "months in the trailing mean", kind=int, default=3)
@@ -417,11 +239,11 @@ def indicator_unit(indicator: str, series: str | None) -> str:
     ind = INDICATORS[indicator]
     if ind.unit is not None:
         return ind.unit
-    unit = SERIES[series].unit if series else ""
+    unit = registry.MEASURES[series].unit if series else ""
     return f"{unit}/year" if indicator == "slope" else unit
 
 
-def evaluate(results: Any, indicator: str, *, series: str | None = None,
+def evaluate(results: Results, indicator: str, *, series: str | None = None,
              params: dict[str, Any] | None = None, start: int = 0,
              end: int | None = None) -> np.ndarray:
     """(R,) value of ``indicator`` per run. Series indicators reduce ``series`` (with its

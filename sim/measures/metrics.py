@@ -1,7 +1,9 @@
-"""Gaps, lags and market shares computed from a batch's :class:`~sim.core.engine.Results`.
+"""The arithmetic behind the measures: lags (Epoch's definition), the historical gap and lag,
+and summaries over runs.
 
-Every function here is pure: it reads ``results.arrays`` (shaped ``(runs, months, ...)``,
-see :class:`sim.core.engine.Results`) and returns new arrays with the run axis first.
+The measured quantities themselves (gaps, lags, shares, ... with units and dims) are defined
+once, in :mod:`sim.measures.registry`; this module holds the functions they and the figures
+share.
 
 Definitions (DESIGN.md sections 2 and 5):
 
@@ -12,8 +14,6 @@ Definitions (DESIGN.md sections 2 and 5):
   monthly ECI record (``history``, from its first month through the month before the
   simulation starts) followed by the simulated frontier, so lags early in a run can reach
   back into 2023-2025.
-* **Token share** / **dollar share** of a camp is its share of the tokens served / of buyer
-  spend in a segment (or over all segments).
 """
 
 from __future__ import annotations
@@ -22,28 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from sim.calendar import format_month
-from sim.vocab import ALL, CAMPS, OPEN_CAMP_INDEX, OUTPUT_CAMPS, PAIRS
-
-
-def _frontier(results: Any, camp: str) -> np.ndarray:
-    """(R, T) released bench frontier of an output camp."""
-    return results.arrays["bench_frontier"][:, :, OUTPUT_CAMPS.index(camp)]
+from sim.vocab import PAIRS
 
 
 def _history_series(history: Any, camp: str) -> np.ndarray:
     """(H,) Epoch's monthly running-max ECI of a camp (NaN before the camp's first model)."""
     return np.asarray(getattr(history, camp), dtype=float)
-
-
-# --------------------------------------------------------------------------- gaps
-
-
-def gap_points(results: Any) -> dict[str, np.ndarray]:
-    """Gap in ECI points per pair of :data:`PAIRS`: leader frontier minus trailing frontier,
-    each (R, T). Positive means the leader is ahead."""
-    return {name: _frontier(results, lead) - _frontier(results, trail)
-            for name, (lead, trail) in PAIRS.items()}
 
 
 # --------------------------------------------------------------------------- lags
@@ -119,19 +103,6 @@ def history_lag(history_leader: np.ndarray, history_trailing: np.ndarray) -> np.
     return _lag_core(lead, trail, np.arange(lead.shape[1]))[0]
 
 
-def _history(results: Any) -> Any:
-    return results.world.population.history
-
-
-def lag_by_pair(results: Any) -> dict[str, np.ndarray]:
-    """Lag in months (R, T) per pair of :data:`PAIRS`; the leader's Epoch history is
-    ``history.closed`` for the closed pairs and ``history.open_cn`` for ``cn_vs_us``."""
-    hist = _history(results)
-    return {name: lag_months(_frontier(results, lead), _frontier(results, trail),
-                             _history_series(hist, lead))
-            for name, (lead, trail) in PAIRS.items()}
-
-
 def history_gap_by_pair(history: Any) -> dict[str, np.ndarray]:
     """(H,) historical gap in points per pair from Epoch's record (NaN before both camps
     have a model)."""
@@ -145,47 +116,6 @@ def history_lag_by_pair(history: Any) -> dict[str, np.ndarray]:
             for name, (lead, trail) in PAIRS.items()}
 
 
-# --------------------------------------------------------------------------- shares
-
-
-def _shares(values: np.ndarray) -> np.ndarray:
-    """(R, T, K, C) -> (R, T, K+1, C): shares over camps per segment plus the all-segments
-    aggregate last. Where a segment has no served demand (total 0) every share is 0 (not
-    NaN), so shares sum to 1 exactly where there is demand and to 0 elsewhere."""
-    values = np.asarray(values, dtype=float)
-    full = np.concatenate([values, values.sum(axis=2, keepdims=True)], axis=2)
-    total = full.sum(axis=3, keepdims=True)
-    safe = np.where(total > 0, total, 1.0)
-    return np.where(total > 0, full / safe, 0.0)
-
-
-def token_share(results: Any) -> np.ndarray:
-    """(R, T, K+1, 4) share of tokens served by lab camp (CAMPS order) per segment, the last
-    segment index being all segments together. Zero demand gives all-zero shares."""
-    return _shares(results.arrays["tokens"])
-
-
-def dollar_share(results: Any) -> np.ndarray:
-    """(R, T, K+1, 4) share of buyer spend (USD) by lab camp, as :func:`token_share`."""
-    return _shares(results.arrays["spend"])
-
-
-def segment_labels(results: Any) -> list[str]:
-    """Labels of the share arrays' segment axis: the K segments then ``"all"``."""
-    return [*results.world.population.segments, ALL]
-
-
-def open_token_share(results: Any, segment: int = -1) -> np.ndarray:
-    """(R, T) share of tokens on open-weight models (all open camps) in a segment (default
-    all segments)."""
-    return token_share(results)[:, :, segment, list(OPEN_CAMP_INDEX)].sum(axis=2)
-
-
-def open_dollar_share(results: Any, segment: int = -1) -> np.ndarray:
-    """(R, T) share of spend on open-weight models in a segment (default all segments)."""
-    return dollar_share(results)[:, :, segment, list(OPEN_CAMP_INDEX)].sum(axis=2)
-
-
 # --------------------------------------------------------------------------- summaries
 
 
@@ -196,70 +126,6 @@ def quantiles(x: np.ndarray, qs: tuple[float, ...] = (0.1, 0.5, 0.9)) -> np.ndar
         return np.full((len(qs), *x.shape[1:]), np.nan)
     with np.errstate(all="ignore"):
         return np.nanquantile(x, qs, axis=0)
-
-
-def headline_series(results: Any) -> dict[str, tuple[np.ndarray, str]]:
-    """Headline (R, T) series with their units, in display order."""
-    gaps, lags = gap_points(results), lag_by_pair(results)
-    alive = results.arrays["alive"]
-    return {
-        "gap closed vs open": (gaps["closed_vs_open"], "ECI pts"),
-        "gap closed vs CN open": (gaps["closed_vs_cn"], "ECI pts"),
-        "gap closed vs US open": (gaps["closed_vs_us"], "ECI pts"),
-        "lag closed vs open": (lags["closed_vs_open"], "months"),
-        "lag closed vs CN open": (lags["closed_vs_cn"], "months"),
-        "lag closed vs US open": (lags["closed_vs_us"], "months"),
-        "open token share": (open_token_share(results), "share"),
-        "open dollar share": (open_dollar_share(results), "share"),
-        "closed labs alive": (alive[:, :, CAMPS.index("closed")], "labs"),
-        "open labs alive": (alive[:, :, list(OPEN_CAMP_INDEX)].sum(axis=2), "labs"),
-    }
-
-
-def summary_months(n_months: int) -> list[int]:
-    """Steps reported in summaries: start, +12, +24, ... and the last month."""
-    steps = list(range(0, n_months, 12))
-    if steps[-1] != n_months - 1:
-        steps.append(n_months - 1)
-    return steps
-
-
-def summary_table(results: Any, steps: list[int] | None = None) -> list[dict[str, Any]]:
-    """Median and 10-90% range over runs of the headline figures at chosen steps (default
-    :func:`summary_months`). One dict per (metric, month): metric, unit, step, month, p10,
-    p50, p90."""
-    start = results.world.params.start_month
-    steps = summary_months(results.n_months) if steps is None else steps
-    rows = []
-    for name, (series, unit) in headline_series(results).items():
-        q = quantiles(series[:, steps])
-        for i, step in enumerate(steps):
-            rows.append({"metric": name, "unit": unit, "step": step,
-                         "month": format_month(start + step),
-                         "p10": float(q[0, i]), "p50": float(q[1, i]), "p90": float(q[2, i])})
-    return rows
-
-
-def format_summary(rows: list[dict[str, Any]]) -> str:
-    """A plain-text table of :func:`summary_table` rows: one line per metric, one column per
-    month, each cell ``median [p10, p90]``."""
-    months = list(dict.fromkeys(r["month"] for r in rows))
-    metrics = list(dict.fromkeys((r["metric"], r["unit"]) for r in rows))
-    cell = {(r["metric"], r["month"]): r for r in rows}
-
-    def fmt(r: dict[str, Any]) -> str:
-        if r["unit"] == "share":
-            return f"{r['p50']:.0%} [{r['p10']:.0%},{r['p90']:.0%}]"
-        return f"{r['p50']:.1f} [{r['p10']:.1f},{r['p90']:.1f}]"
-
-    label_w = max(len(f"{m} ({u})") for m, u in metrics)
-    cells = {(m, mo): fmt(cell[(m, mo)]) for m, _ in metrics for mo in months}
-    col_w = max(max(len(c) for c in cells.values()), max(len(mo) for mo in months))
-    lines = [" " * label_w + "  " + "  ".join(mo.rjust(col_w) for mo in months)]
-    for m, u in metrics:
-        lines.append(f"{m} ({u})".ljust(label_w) + "  "
-                     + "  ".join(cells[(m, mo)].rjust(col_w) for mo in months))
-    return "\n".join(lines)
 
 
 def months_until(reached: np.ndarray, start: int) -> np.ndarray:

@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.calendar import format_month, parse_month
+from sim.errors import InputError
 from sim.measures.metrics import lag_months
 from sim.vocab import (
     ALL,
@@ -82,7 +83,7 @@ if TYPE_CHECKING:
 Compute = Callable[["Results"], np.ndarray]
 
 
-class MeasureError(ValueError):
+class MeasureError(InputError):
     """A measure name, selection or month that cannot be read; ``str(err)`` says what is
     allowed."""
 

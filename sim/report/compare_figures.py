@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sim.measures import indicators as ind
 from sim.measures import metrics
+from sim.measures.registry import measure
 from sim.report.figures import (
     BAND,
     CAMP_COLORS,
@@ -35,22 +35,24 @@ from sim.report.figures import (
     save_figure,
     simulated_dates,
 )
-from sim.vocab import ALL, ALL_OPEN
 
 TRAJECTORIES_FILE, DELTA_FILE = "trajectories.png", "delta.png"
 _ALT_COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
 
-#: Rows of delta.png: label, unit shown, scale applied to the delta, series function.
-_DELTA_ROWS: tuple[tuple[str, str, float, Callable[[Any], np.ndarray]], ...] = (
-    ("gap closed vs best open", "ECI points", 1.0,
-     lambda r: ind.series_gap(r, "closed_vs_open")),
-    ("lag closed vs best open", "months", 1.0, lambda r: ind.series_lag(r, "closed_vs_open")),
-    ("China open frontier", "ECI points", 1.0, lambda r: ind.series_frontier(r, "open_cn")),
+#: Rows of delta.png: label, unit shown, scale applied to the delta, registry measure.
+_DELTA_ROWS: tuple[tuple[str, str, float, str], ...] = (
+    ("gap closed vs best open", "ECI points", 1.0, "gap_points[closed_vs_open]"),
+    ("lag closed vs best open", "months", 1.0, "lag_months[closed_vs_open]"),
+    ("China open frontier", "ECI points", 1.0, "frontier_open_cn"),
     ("open-weight token share (all segments)", "percentage points", 100.0,
-     lambda r: ind.series_token_share(r, ALL, ALL_OPEN)),
-    ("US share of open-weight tokens", "percentage points", 100.0,
-     lambda r: ind.series_open_usage_share(r, "open_us")),
+     "token_share[all,open]"),
+    ("US share of open-weight tokens", "percentage points", 100.0, "open_usage_share[open_us]"),
 )
+
+
+def _series(name: str, results: Any) -> np.ndarray:
+    """(R, T) series of registry measure ``name``."""
+    return measure(name).series(results)
 
 
 def plot_trajectories(worlds: Sequence[Any], path: str | Path) -> Path:
@@ -62,17 +64,18 @@ def plot_trajectories(worlds: Sequence[Any], path: str | Path) -> Path:
         dates = simulated_dates(res)
         ax = axes[0, j]
         for camp in ("closed", "open_cn", "open_us"):
-            draw_fan(ax, dates, ind.series_frontier(res, camp), CAMP_COLORS[camp],
-                     CAMP_LABELS[camp])
+            draw_fan(ax, dates, _series(f"frontier_{camp}", res), CAMP_COLORS[camp],
+                 CAMP_LABELS[camp])
         ax.set_title(f"{res.scenario.name}" + (" (base)" if j == 0 else ""), fontsize=11)
         ax = axes[1, j]
         for pair in ("closed_vs_open", "closed_vs_cn", "closed_vs_us"):
-            draw_fan(ax, dates, ind.series_gap(res, pair), PAIR_COLORS[pair], PAIR_LABELS[pair])
+            draw_fan(ax, dates, _series(f"gap_points[{pair}]", res), PAIR_COLORS[pair],
+                 PAIR_LABELS[pair])
         ax.axhline(0, color="0.6", lw=0.8)
         ax = axes[2, j]
-        draw_fan(ax, dates, 100 * metrics.open_token_share(res), CAMP_COLORS["open"],
+        draw_fan(ax, dates, 100 * _series("open_token_share", res), CAMP_COLORS["open"],
              "open-weight token share")
-        draw_fan(ax, dates, 100 * metrics.open_dollar_share(res), CAMP_COLORS["open"],
+        draw_fan(ax, dates, 100 * _series("open_dollar_share", res), CAMP_COLORS["open"],
              "open-weight dollar share", ls="--")
         for row in range(3):
             mark_events(axes[row, j], res, text=row == 0)
@@ -98,10 +101,10 @@ def plot_deltas(base: Any, alts: Sequence[Any], path: str | Path) -> Path:
     rows = len(_DELTA_ROWS)
     fig, axes = plt.subplots(rows, 1, figsize=(9.5, 2.6 * rows + 0.8), sharex=True)
     dates = simulated_dates(base)
-    for ax, (label, unit, scale, fn) in zip(axes, _DELTA_ROWS, strict=True):
-        b = fn(base)
+    for ax, (label, unit, scale, name) in zip(axes, _DELTA_ROWS, strict=True):
+        b = _series(name, base)
         for i, alt in enumerate(alts):
-            d = scale * (fn(alt) - b)
+            d = scale * (_series(name, alt) - b)
             q = metrics.quantiles(d, (0.05, 0.5, 0.95))
             color = _ALT_COLORS[i % len(_ALT_COLORS)]
             ax.fill_between(dates, q[0], q[2], color=color, alpha=0.18, lw=0)

@@ -24,6 +24,7 @@ from sim.calendar import to_datetime64  # noqa: E402
 from sim.core.events import WORLD_ACTOR  # noqa: E402
 from sim.files import atomic_path  # noqa: E402
 from sim.measures import metrics  # noqa: E402
+from sim.measures.registry import MEASURES, PAIR  # noqa: E402
 from sim.vocab import (
     CAMPS,  # noqa: E402
     JURISDICTIONS,  # noqa: E402
@@ -191,7 +192,9 @@ def plot_gap(results: Any, path: str | Path,
     and lag from Epoch's record."""
     hist = results.world.population.history
     dates, hdates = simulated_dates(results), _hist_dates(results)
-    gaps, lags = metrics.gap_points(results), metrics.lag_by_pair(results)
+    gap, lag = MEASURES["gap_points"].series(results), MEASURES["lag_months"].series(results)
+    gaps = {pair: gap[:, :, i] for i, pair in enumerate(PAIR.labels)}
+    lags = {pair: lag[:, :, i] for i, pair in enumerate(PAIR.labels)}
     hgaps, hlags = metrics.history_gap_by_pair(hist), metrics.history_lag_by_pair(hist)
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 8), sharex=True)
     for pair in pairs:
@@ -223,7 +226,7 @@ def plot_gap(results: Any, path: str | Path,
 def plot_shares(results: Any, path: str | Path) -> Path:
     """Token share and dollar share by lab camp over all segments (median, 10-90% band)."""
     dates = simulated_dates(results)
-    tok, usd = metrics.token_share(results), metrics.dollar_share(results)
+    tok, usd = MEASURES["token_share"].series(results), MEASURES["dollar_share"].series(results)
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.2), sharey=True)
     for ax, share, what in ((axes[0], tok, "Token share"), (axes[1], usd, "Dollar share")):
         for c, camp in enumerate(CAMPS):
@@ -243,7 +246,7 @@ def plot_shares(results: Any, path: str | Path) -> Path:
 def plot_shares_by_segment(results: Any, path: str | Path) -> Path:
     """Token and dollar share by camp for each buyer segment (median, 10-90% band)."""
     dates = simulated_dates(results)
-    tok, usd = metrics.token_share(results), metrics.dollar_share(results)
+    tok, usd = MEASURES["token_share"].series(results), MEASURES["dollar_share"].series(results)
     segments = results.world.population.segments
     k = len(segments)
     fig, axes = plt.subplots(2, k, figsize=(3.4 * k + 1, 7.2), sharex=True, sharey=True,

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 import sim
 from sim.calendar import format_month
 from sim.files import atomic_path, write_text_atomic
-from sim.measures import metrics
+from sim.measures.registry import SEGMENT, Measure, flat_labels, is_aggregate, tidy_measures
 from sim.vocab import ALL, CAMPS, JURISDICTIONS, OUTPUT_CAMPS, PAIRS, POLICIES
 
 RESULTS_FILE = "results.parquet"
@@ -42,54 +42,24 @@ EVENTS_FILE = "events.csv"
 MANIFEST_FILE = "manifest.json"
 
 
-#: metric -> (unit, what ``camp`` holds, description). Documented in the manifest too.
-METRICS: dict[str, tuple[str, str, str]] = {
-    "bench_frontier": ("ECI points", "output camp", "released benchmark frontier (running max)"),
-    "robust_frontier": ("ECI points", "output camp", "released robustness frontier"),
-    "gap_points": ("ECI points", "camp pair", "leader frontier minus trailing frontier"),
-    "lag_months": ("months", "camp pair",
-                   "how long ago the leader first reached the trailing camp's level"),
-    "token_share": ("fraction", "lab camp", "share of tokens served (0 where no demand)"),
-    "dollar_share": ("fraction", "lab camp", "share of buyer spend (0 where no demand)"),
-    "tokens": ("trillion tokens/month", "lab camp", "tokens served"),
-    "spend": ("USD bn/month", "lab camp", "buyer spend on the camp's models"),
-    "cash": ("USD bn", "lab camp", "cash held by the camp's labs"),
-    "compute": ("H100e", "lab camp", "compute stock"),
-    "alive": ("labs", "lab camp", "labs still operating"),
-    "revenue": ("USD bn/month", "lab camp", "lab revenue"),
-    "raised": ("USD bn/month", "lab camp", "private funding raised"),
-    "grants": ("USD bn/month", "lab camp", "sovereign grants received"),
-    "releases": ("models/month", "lab camp", "flagship releases"),
-    "spend_total": ("USD bn/month", "all", "buyer spend, all models"),
-    "lab_revenue_total": ("USD bn/month", "all", "revenue of all labs"),
-    "host_margin": ("USD bn/month", "all", "third-party hosts' margin on open models"),
-    "opex_total": ("USD bn/month", "all", "operating costs of all labs"),
-    "compute_spend_total": ("USD bn/month", "all", "compute purchases of all labs"),
-    "written_off_total": ("USD bn/month", "all", "debts written off at lab exits"),
-    "safety_shocks": ("events/month", "all", "safety shocks (random and scheduled)"),
-    "pressure": ("pressure units", "sovereign id", "regulatory pressure"),
-    "ban_active": ("flag", "sovereign id", "1 while an open-weight ban is in force"),
-    "crackdown_active": ("flag", "sovereign id", "1 while a distillation crackdown is in force"),
-    "export_multiplier": ("multiplier", "jurisdiction",
-                          "compute price multiplier from export controls on the region"),
-    "sentiment": ("multiplier", "jurisdiction", "investor sentiment (1 = normal)"),
-    "sovereign_grants": ("USD bn/month", "sovereign id", "grants paid to open labs"),
-    "open_tokens": ("trillion tokens/month", "jurisdiction",
-                    "open-model tokens used by the jurisdiction's buyers"),
-    "large_open_tokens": ("trillion tokens/month", "jurisdiction",
-                          "tokens of open models trained above policy.ban_threshold_flop"),
-    "random_funding_shock": ("flag", "jurisdiction", "1 in a month a random funding shock hit"),
-}
+#: Order of the tidy table's rows within a chunk of runs: grouped by what ``camp`` holds,
+#: registry order within a group (so a reader sees metrics of one shape together).
+CAMP_GROUPS = ("output camp", "camp pair", "lab camp", "all", "sovereign id", "jurisdiction")
 
-_PER_CAMP = ("cash", "compute", "alive", "revenue", "raised", "grants", "releases")
-_TOTALS = ("spend_total", "lab_revenue_total", "host_margin", "opex_total",
-           "compute_spend_total", "written_off_total", "safety_shocks")
-_PER_SOVEREIGN = ("pressure", "ban_active", "crackdown_active", "sovereign_grants")
-#: Tidy metric name -> Results array, per jurisdiction.
-_PER_JURISDICTION = {"export_multiplier": "export_multiplier", "sentiment": "sentiment",
-                     "open_tokens": "open_tokens_by_jurisdiction",
-                     "large_open_tokens": "large_open_tokens",
-                     "random_funding_shock": "random_funding_shocks"}
+
+def camp_holds(measure: Measure) -> str:
+    """What the tidy table's ``camp`` column holds for ``measure``: the kind of label of its
+    dim other than the segment (``all`` for a market total)."""
+    other = [d.what for d in measure.dims if d.name != "segment"]
+    return other[0] if other else ALL
+
+
+def tidy_metrics() -> dict[str, tuple[str, str, str]]:
+    """metric -> (unit, what ``camp`` holds, description), from the measure registry
+    (:mod:`sim.measures.registry`, measures with ``tidy=True``), in the order of the
+    table's metric dictionary. Documented in the manifest too."""
+    return {m.name: (m.unit, camp_holds(m), m.description) for m in tidy_measures()}
+
 
 TIDY_SCHEMA = pa.schema([
     pa.field("run", pa.int32()),
@@ -132,48 +102,29 @@ def select_runs(results: Any, runs: slice | np.ndarray) -> Any:
 
 
 def _blocks(results: Any) -> Iterator[tuple[str, np.ndarray, list[str], list[str]]]:
-    """(metric, values (R, T, n), camp label per n, segment label per n) for every output."""
-    arr = results.arrays
-    pop = results.world.population
-    seg_all = metrics.segment_labels(results)
-    n_seg = len(seg_all)
-
-    def grid(values: np.ndarray, camps: Sequence[str]) -> tuple[np.ndarray, list, list]:
-        # values (R, T, K+1, C) -> (R, T, (K+1)*C), segment-major
-        r, t = values.shape[:2]
-        return (values.reshape(r, t, -1), [c for _ in seg_all for c in camps],
-                [s for s in seg_all for _ in camps])
-
-    for name in ("bench_frontier", "robust_frontier"):
-        if name in arr:
-            yield name, arr[name], list(OUTPUT_CAMPS), [ALL] * len(OUTPUT_CAMPS)
-    if "bench_frontier" in arr:
-        for name, fn in (("gap_points", metrics.gap_points), ("lag_months", metrics.lag_by_pair)):
-            pairs = fn(results)
-            yield (name, np.stack(list(pairs.values()), axis=2), list(pairs),
-                   [ALL] * len(pairs))
-    for name, fn in (("token_share", metrics.token_share), ("dollar_share", metrics.dollar_share)):
-        source = "tokens" if name == "token_share" else "spend"
-        if source in arr:
-            yield (name, *grid(fn(results), CAMPS))
-    for name in ("tokens", "spend"):
-        if name in arr:
-            v = arr[name]
-            full = np.concatenate([v, v.sum(axis=2, keepdims=True)], axis=2)
-            assert full.shape[2] == n_seg
-            yield (name, *grid(full, CAMPS))
-    for name in _PER_CAMP:
-        if name in arr:
-            yield name, arr[name], list(CAMPS), [ALL] * len(CAMPS)
-    for name in _TOTALS:
-        if name in arr:
-            yield name, arr[name][:, :, None], [ALL], [ALL]
-    for name in _PER_SOVEREIGN:
-        if name in arr:
-            yield name, arr[name], list(pop.sovereign_ids), [ALL] * pop.n_sovereigns
-    for name, source in _PER_JURISDICTION.items():
-        if source in arr:
-            yield name, arr[source], list(JURISDICTIONS), [ALL] * len(JURISDICTIONS)
+    """(metric, values (R, T, n), camp label per n, segment label per n) for every tidy
+    measure, in row order (:data:`CAMP_GROUPS`). A measure's dims are flattened in order
+    (segment-major for per-segment ones); the segment dim's labels fill ``segment``, the
+    other dim's fill ``camp``, and ``all`` stands in where there is no such dim."""
+    world = results.world
+    rank = {kind: i for i, kind in enumerate(CAMP_GROUPS)}
+    measures = sorted(tidy_measures(), key=lambda m: rank.get(camp_holds(m), len(rank)))
+    for m in measures:
+        values = m.series(results)
+        values = values.reshape(*values.shape[:2], -1)
+        segment_axis = [d.name == "segment" for d in m.dims]
+        keep, camps, segments = [], [], []
+        for i, labels in enumerate(flat_labels(m, world)):
+            if is_aggregate(m, labels):  # the parts are in the table; leave their aggregate
+                continue
+            seg = [lab for lab, is_seg in zip(labels, segment_axis, strict=True) if is_seg]
+            other = [lab for lab, is_seg in zip(labels, segment_axis, strict=True) if not is_seg]
+            keep.append(i)
+            camps.append(other[0] if other else ALL)
+            segments.append(seg[0] if seg else ALL)
+        if len(keep) < values.shape[2]:
+            values = values[:, :, keep]
+        yield m.name, values, camps, segments
 
 
 def _vocab(results: Any) -> dict[str, list[str]]:
@@ -181,16 +132,17 @@ def _vocab(results: Any) -> dict[str, list[str]]:
     pop = results.world.population
     camps = list(dict.fromkeys([*OUTPUT_CAMPS, *CAMPS, *PAIRS, *pop.sovereign_ids,
                                 *JURISDICTIONS, ALL]))
-    return {"metric": list(METRICS), "camp": camps,
-            "segment": list(dict.fromkeys([*metrics.segment_labels(results), ALL]))}
+    return {"metric": list(tidy_metrics()), "camp": camps,
+            "segment": list(dict.fromkeys([*SEGMENT.labels_in(results.world), ALL]))}
 
 
 def tidy_table(results: Any) -> pa.Table:
     """All outputs as one long table (schema :data:`TIDY_SCHEMA`).
 
     Columns: ``run`` (global run id), ``step`` (months since the start, 0 = first simulated
-    month), ``month`` (date32, first day of the month), ``metric`` (see :data:`METRICS` for
-    units), ``camp``, ``segment``, ``value`` (float64).
+    month), ``month`` (date32, first day of the month), ``metric`` (a tidy measure of
+    :mod:`sim.measures.registry`; units in :func:`tidy_metrics` and the manifest),
+    ``camp``, ``segment``, ``value`` (float64).
 
     ``camp`` names what the value is about, which depends on the metric: a lab camp
     (closed, open_cn, open_us, open_other), an output camp (those plus ``open`` = any
@@ -200,7 +152,8 @@ def tidy_table(results: Any) -> pa.Table:
     totals. ``segment`` is a buyer segment for tokens, spend and shares, and ``"all"``
     otherwise; rows with segment ``"all"`` of tokens/spend/shares aggregate every segment,
     so drop them before summing over segments. Rows whose value is not finite (a lag when a
-    camp has no released model) are left out, so ``value`` never holds NaN.
+    camp has no released model, a share of a segment that served nothing) are left out, so
+    ``value`` never holds NaN.
     """
     vocab = _vocab(results)
     index = {col: {v: i for i, v in enumerate(words)} for col, words in vocab.items()}
@@ -419,7 +372,7 @@ def manifest(results: Any, *, scenario_path: str | Path | None,
             "value": "float64, never NaN (non-finite values are left out)",
         },
         "metrics": {name: {"unit": unit, "camp": camp, "description": desc}
-                    for name, (unit, camp, desc) in METRICS.items()},
+                    for name, (unit, camp, desc) in tidy_metrics().items()},
         "history_attribution": "ECI history: Epoch AI (epoch.ai), CC BY 4.0",
     }
 

@@ -13,7 +13,7 @@ File format (TOML)::
 
     [[bets.conditions]]                  # one or more; the bet holds when all hold
     indicator = "slope"                  # a name in sim.measures.indicators.INDICATORS
-    series = "gap"                       # series indicators: a name in SERIES
+    series = "gap"                       # series indicators: a measure of sim.measures.registry
     pair = "closed_vs_open"              # the series' / indicator's own parameters
     start = "2026-04"                    # window (default: the whole horizon) ...
     end = "2027-03"
@@ -184,11 +184,12 @@ def _condition(source: str, where: str, raw: Any, segments: list[str],
     if spec.kind == "series":
         if series is None:
             raise _fail(source, f"{where}.series",
-                        f"required for indicator {name!r}; allowed: {', '.join(ind.SERIES)}")
-        if series not in ind.SERIES:
+                        f"required for indicator {name!r}; allowed: "
+                        f"{', '.join(ind.series_names())}")
+        if not ind.is_series(series):
             raise _fail(source, f"{where}.series",
-                        f"unknown series {series!r}; allowed: {', '.join(ind.SERIES)}")
-        params_spec += list(ind.SERIES[series].params)
+                        f"unknown series {series!r}; allowed: {', '.join(ind.series_names())}")
+        params_spec += list(ind.series_params(series))
         timing = ("month",) if name == "at" else ("start", "end")
     else:
         timing = ()

@@ -15,78 +15,60 @@ When the worlds' outcomes are positively correlated run by run (they share most 
 paired one is much smaller: ``var(d) = var(alt) + var(base) - 2 cov(alt, base)``. Two identical
 scenarios give ``d_r = 0`` exactly, which :func:`identical_check` verifies by re-simulating.
 
-Outcomes are per-run scalars from :mod:`sim.measures.indicators` (units in
-:func:`headline_outcomes`).
+Outcomes are measures of :mod:`sim.measures.registry` read at a month
+(:meth:`~sim.measures.registry.Measure.at`), named for the tables by
+:func:`headline_outcomes`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from sim.calendar import format_month
-from sim.measures import indicators as ind
-from sim.vocab import ALL, ALL_OPEN, OPEN_CAMPS
+from sim.measures.registry import Measure, measure
+from sim.vocab import OPEN_CAMPS
 
 #: Quantiles of the paired difference reported as its 90% interval.
 LOW_Q, HIGH_Q = 0.05, 0.95
 #: Month of the CN-open capability outcome (issue #4: "CN-open capability at 2027-12").
 CN_CAPABILITY_MONTH = "2027-12"
 
-
-@dataclass(frozen=True)
-class Outcome:
-    """A per-run scalar outcome: ``fn(results) -> (R,)`` in ``unit`` at calendar ``month``."""
-
-    name: str
-    unit: str
-    month: int
-    fn: Callable[[Any], np.ndarray]
-
-
-def _at(series: str, month: int, **params: Any) -> Callable[[Any], np.ndarray]:
-    def fn(results: Any) -> np.ndarray:
-        step = month - results.world.params.start_month
-        return ind.evaluate(results, "at", series=series, params=params, start=step, end=step)
-    return fn
+#: Headline outcomes read at each month compared: table text -> registry measure.
+HEADLINES: tuple[tuple[str, str], ...] = (
+    ("gap closed vs open", "gap_points[closed_vs_open]"),
+    ("gap closed vs CN open", "gap_points[closed_vs_cn]"),
+    ("lag closed vs open", "lag_months[closed_vs_open]"),
+    ("lag closed vs CN open", "lag_months[closed_vs_cn]"),
+    ("open token share", "token_share[all,open]"),
+    ("open dollar share", "dollar_share[all,open]"),
+    ("US share of open usage", "open_usage_share[open_us]"),
+)
 
 
-def headline_outcomes(months: Sequence[int], cn_month: int) -> list[Outcome]:
+def _outcome(text: str, name: str, month: int) -> Measure:
+    """Registry measure ``name`` at calendar ``month``, named ``text month`` for tables."""
+    when = format_month(month)
+    return replace(measure(name).at(when), name=f"{text} {when}")
+
+
+def headline_outcomes(months: Sequence[int], cn_month: int) -> list[Measure]:
     """The headline outcomes at calendar ``months``: gap (ECI points) and lag (months) of the
     best open and the China open camp behind closed, open token and dollar share (fraction,
     all segments), the US open camp's share of open-weight tokens (fraction); alive labs per
-    camp (count) at the last of ``months``; the China open frontier (ECI points) at
-    ``cn_month``."""
-    out: list[Outcome] = []
-    for m in months:
-        when = format_month(m)
-        out += [
-            Outcome(f"gap closed vs open {when}", "ECI points", m,
-                    _at("gap", m, pair="closed_vs_open")),
-            Outcome(f"gap closed vs CN open {when}", "ECI points", m,
-                    _at("gap", m, pair="closed_vs_cn")),
-            Outcome(f"lag closed vs open {when}", "months", m,
-                    _at("lag", m, pair="closed_vs_open")),
-            Outcome(f"lag closed vs CN open {when}", "months", m,
-                    _at("lag", m, pair="closed_vs_cn")),
-            Outcome(f"open token share {when}", "fraction", m,
-                    _at("token_share", m, segment=ALL, camp=ALL_OPEN)),
-            Outcome(f"open dollar share {when}", "fraction", m,
-                    _at("dollar_share", m, segment=ALL, camp=ALL_OPEN)),
-            Outcome(f"US share of open usage {when}", "fraction", m,
-                    _at("open_usage_share", m, camp="open_us")),
-        ]
+    camp (labs) at the last of ``months``; the China open frontier (ECI points) at
+    ``cn_month``. Each is a registry measure at a month whose ``name`` is the table's text
+    (``gap closed vs open 2027-12``)."""
+    out = [_outcome(text, name, m) for m in months for text, name in HEADLINES]
     last = max(months)
-    for camp in ("closed", *OPEN_CAMPS):
-        out.append(Outcome(f"alive labs {camp} {format_month(last)}", "labs", last,
-                           _at("alive", last, camp=camp)))
-    out.append(Outcome(f"CN open frontier {format_month(cn_month)}", "ECI points", cn_month,
-                       _at("frontier", cn_month, camp="open_cn")))
+    out += [_outcome(f"alive labs {camp}", f"alive_{camp}", last)
+            for camp in ("closed", *OPEN_CAMPS)]
+    out.append(_outcome("CN open frontier", "frontier_open_cn", cn_month))
     return out
 
 
@@ -94,7 +76,7 @@ def headline_outcomes(months: Sequence[int], cn_month: int) -> list[Outcome]:
 class Delta:
     """Summary of the paired difference ``alt - base`` of one outcome over runs."""
 
-    outcome: Outcome
+    outcome: Measure
     alt: str
     base_median: float
     alt_median: float
@@ -118,7 +100,7 @@ def _se(x: np.ndarray) -> float:
     return float(np.std(x, ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
 
 
-def paired_delta(outcome: Outcome, alt_name: str, base: np.ndarray, alt: np.ndarray) -> Delta:
+def paired_delta(outcome: Measure, alt_name: str, base: np.ndarray, alt: np.ndarray) -> Delta:
     """Paired statistics over runs where both values are defined (unpaired SE over each
     world's defined values)."""
     both = np.isfinite(base) & np.isfinite(alt)
@@ -136,7 +118,7 @@ def paired_delta(outcome: Outcome, alt_name: str, base: np.ndarray, alt: np.ndar
                  unpaired_se=float(np.sqrt(var_a + var_b)), runs=int(len(d)))
 
 
-def compare_worlds(base: Any, alts: Sequence[Any], outcomes: Sequence[Outcome]) -> list[Delta]:
+def compare_worlds(base: Any, alts: Sequence[Any], outcomes: Sequence[Measure]) -> list[Delta]:
     """Paired deltas of every outcome for each alternative world against ``base`` (Results
     with the same run numbers)."""
     deltas = []
@@ -144,11 +126,11 @@ def compare_worlds(base: Any, alts: Sequence[Any], outcomes: Sequence[Outcome]) 
         if not np.array_equal(alt.run_ids, base.run_ids) or alt.seed != base.seed:
             raise ValueError("paired comparison needs the same seed and run numbers")
         for o in outcomes:
-            deltas.append(paired_delta(o, alt.scenario.name, o.fn(base), o.fn(alt)))
+            deltas.append(paired_delta(o, alt.scenario.name, o.value(base), o.value(alt)))
     return deltas
 
 
-def identical_check(base: Any, again: Any, outcomes: Sequence[Outcome]) -> float:
+def identical_check(base: Any, again: Any, outcomes: Sequence[Measure]) -> float:
     """Largest |paired difference| over outcomes and runs between ``base`` and ``again``, an
     independent simulation of the same scenario on the same seed and (a prefix of) its run
     numbers. Exactly 0 when draws are common random numbers."""
@@ -157,7 +139,7 @@ def identical_check(base: Any, again: Any, outcomes: Sequence[Outcome]) -> float
         raise ValueError("identical check needs the same run numbers")
     worst = 0.0
     for o in outcomes:
-        a, b = o.fn(again), o.fn(base)[:n]
+        a, b = o.value(again), o.value(base)[:n]
         if not np.array_equal(np.isnan(a), np.isnan(b)):
             return float("inf")
         ok = np.isfinite(a)
@@ -182,7 +164,7 @@ def deltas_csv(deltas: Sequence[Delta]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for d in deltas:
-        w.writerow([d.alt, d.outcome.name, d.outcome.unit, format_month(d.outcome.month),
+        w.writerow([d.alt, d.outcome.name, d.outcome.unit, d.outcome.when,
                     d.runs, _g(d.base_median), _g(d.alt_median), _g(d.median), _g(d.low),
                     _g(d.high), _g(d.mean), _g(d.paired_se), _g(d.unpaired_se),
                     _g(d.se_ratio)])

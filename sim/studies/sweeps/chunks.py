@@ -30,7 +30,8 @@ import numpy as np
 from sim.core.world import build_world
 from sim.inputs.scenario import Scenario
 from sim.inputs.seeds import Seeds, load_seeds
-from sim.measures.outcomes import OutcomeSpec, evaluate
+from sim.measures.outcomes import evaluate
+from sim.measures.registry import Measure
 from sim.studies.sweeps.stacked import group_by_world, simulate_stack
 
 #: Most runs simulated in one engine batch: large enough that numpy's per-call overhead is
@@ -49,7 +50,7 @@ class ChunkJob:
     values: tuple[tuple[Any, ...], ...]
     replicates: int
     seed: int
-    outcomes: tuple[OutcomeSpec, ...]
+    outcomes: tuple[Measure, ...]
 
     @property
     def first(self) -> int:

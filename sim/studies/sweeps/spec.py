@@ -36,7 +36,8 @@ import sim
 from sim.calendar import parse_month
 from sim.inputs.scenario import Scenario, ScenarioError, load_scenario, resolve_scenario_path
 from sim.inputs.tomlfile import read_toml
-from sim.measures.outcomes import OutcomeError, OutcomeSpec, check_outcomes, parse_outcome
+from sim.measures.outcomes import OutcomeError, check_outcomes, parse_outcome
+from sim.measures.registry import Measure
 from sim.studies.sweeps import SweepError
 
 DESIGNS = ("grid", "lhs", "sobol")
@@ -104,7 +105,7 @@ class SweepSpec:
     replicates: int
     seed: int
     parameters: tuple[Parameter, ...]
-    outcomes: tuple[OutcomeSpec, ...]
+    outcomes: tuple[Measure, ...]
 
     @property
     def paths(self) -> tuple[str, ...]:
