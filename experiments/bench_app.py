@@ -82,11 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     n_agents = len(world.agents)
     for _ in range(n_months // 2):
         world.step()
-    track, history = world.track(), world.population.history.closed
+    track = world.track()
 
     def redraw(_: int) -> None:
         for fig in (figures.frontier_figure(bands, bands, track),
-                    figures.gap_figure(bands, bands, track, history),
+                    figures.gap_figure(bands, bands, track),
                     figures.shares_figure(bands, bands, track),
                     figures.alive_figure(bands, bands, track)):
             fig.savefig(io.BytesIO(), **figures.PNG_OPTIONS)

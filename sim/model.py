@@ -7,17 +7,24 @@ random draws: run ``run_index`` of :class:`sim.core.rng.RandomStreams` under ``s
 ``sim.core.engine.simulate(scenario, n_runs=..., seed=sim_seed)`` exactly. The agents
 (:mod:`sim.agents`) are views onto this state, so inspecting them never copies or changes it.
 
-Following Mesa's convention the DataCollector records the seeded world at construction
-(``model.steps == 0``) and then the world after each monthly step; record ``k`` (k >= 1)
-equals month ``k - 1`` of the engine's :class:`sim.core.engine.Results`. ``running`` turns False
-after the scenario's last month; further ``step()`` calls do nothing.
+The model-level reporters are the measures of :mod:`sim.measures.registry` with one value
+per month (:func:`sim.measures.registry.scalar_series`: ``gap_points``, ``lag_months_cn``,
+``frontier_open_cn``, ``open_token_share``, ``alive_open``, ...), evaluated by the registry's
+own functions on :attr:`OpenGapModel.results`, a one-run Results of the months simulated so
+far, recorded after each step exactly as the engine records them. Record ``k`` (k >= 1)
+therefore equals month ``k - 1`` of the engine's :class:`sim.core.engine.Results` for this
+run, bit for bit, including the NaN of a share where nothing was served. Following Mesa's
+convention the DataCollector also records the seeded world at construction
+(``model.steps == 0``): no month has been simulated then, so every measure is NaN in that
+record. ``running`` turns False after the scenario's last month; further ``step()`` calls do
+nothing.
 
 Example::
 
     model = OpenGapModel("baseline", sim_seed=7, overrides={"population.buyers_per_segment": 20})
     while model.running:
         model.step()
-    gaps = model.datacollector.get_model_vars_dataframe()["gap_closed_open"]
+    gaps = model.datacollector.get_model_vars_dataframe()["gap_points"]
 
 With ``mesa.batch_run`` pass a :class:`Scenario` object or an ``overrides`` dict wrapped in a
 list (``{"overrides": [{...}]}``): batch_run iterates over any non-string value.
@@ -26,6 +33,8 @@ list (``{"overrides": [{...}]}``): batch_run iterates over any non-string value.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,30 +43,31 @@ import numpy as np
 
 from sim.agents import RUN, BuyerAgent, LabAgent, SovereignAgent
 from sim.calendar import format_month
-from sim.core.engine import camp_best, output_camp_masks
+from sim.core.engine import MonthlyRecorder, Results
 from sim.core.engine import step as engine_step
 from sim.core.rng import RandomStreams
 from sim.core.world import Population, World, WorldState, build_world, initial_state
 from sim.inputs.scenario import Scenario, load_scenario, resolve_scenario_path
 from sim.inputs.seeds import Seeds, check_seed_world, load_seeds
-from sim.vocab import OUTPUT_CAMPS
+from sim.measures.registry import Measure, scalar_series
 
 if TYPE_CHECKING:
     from mesa.agent import AgentSet
 
-#: Model-level reporters: name -> attribute of :class:`OpenGapModel` (attribute names keep
-#: the DataCollector picklable, unlike lambdas).
-MODEL_REPORTERS: dict[str, str] = {
+#: The registry's measures with one value per month, by name: the model-level reporters.
+MODEL_MEASURES: dict[str, Measure] = {m.name: m for m in scalar_series()}
+
+
+def report_measure(name: str, model: OpenGapModel) -> float:
+    """DataCollector reporter: measure ``name`` in the model's last simulated month."""
+    return model.measure(name)
+
+
+#: Model-level reporters: the calendar month, then every measure of :data:`MODEL_MEASURES`
+#: (``functools.partial`` of a module-level function, so the DataCollector pickles).
+MODEL_REPORTERS: dict[str, object] = {
     "month": "last_month",
-    "closed_frontier": "closed_frontier",
-    "open_frontier": "open_frontier",
-    "gap_closed_open": "gap_closed_open",
-    "gap_closed_cn": "gap_closed_cn",
-    "gap_closed_us": "gap_closed_us",
-    "gap_cn_us": "gap_cn_us",
-    "open_token_share": "open_token_share",
-    "open_dollar_share": "open_dollar_share",
-    "alive_labs": "alive_labs",
+    **{name: partial(report_measure, name) for name in MODEL_MEASURES},
 }
 #: Per-lab reporters (collected for :class:`LabAgent` only).
 LAB_REPORTERS: dict[str, str] = {
@@ -105,8 +115,8 @@ class OpenGapModel(mesa.Model):
         sim_scenario, world, state: the resolved scenario (after overrides; not
             ``scenario``, which Mesa >= 3.5 reserves), the static world and the current state
             (arrays shaped ``(1, ...)``). ``flows``: last month's flows from the engine
-            (None before the first step). ``bench_frontier`` / ``robust_frontier``: running
-            maximum of released scores per output camp (``OUTPUT_CAMPS``), ECI points.
+            (None before the first step). :attr:`results`: the engine's outputs of the
+            months simulated so far, which :meth:`measure` reads.
     """
 
     def __init__(
@@ -132,11 +142,12 @@ class OpenGapModel(mesa.Model):
         pop = self.world.population
         self.streams = RandomStreams.for_population(self.sim_seed, [self.run_index], pop)
         self.flows: dict[str, np.ndarray] | None = None
-
-        # Released frontier per output camp, seeded from the initial models, as the engine.
-        self._masks = output_camp_masks(self.world)  # (C5, L)
-        self.bench_frontier = self._camp_max(self.state.bench)
-        self.robust_frontier = self._camp_max(self.state.robust)
+        # The engine's own monthly recording (released frontiers from the seeded models on),
+        # so every measure reads the same arrays as in a batch.
+        self._recorder = MonthlyRecorder.new(self.world, self.state)
+        # Values measured in the current month (the DataCollector asks for each once, but a
+        # user may ask again): (months done, values by name).
+        self._measured: tuple[int, dict[str, float]] = (-1, {})
 
         LabAgent.create_agents(self, pop.n_labs, list(range(pop.n_labs)))
         SovereignAgent.create_agents(self, pop.n_sovereigns, list(range(pop.n_sovereigns)))
@@ -157,16 +168,12 @@ class OpenGapModel(mesa.Model):
         if self.state.month >= self.n_months:
             self.running = False
             return
-        draws = self.streams.month(self.state.month)
+        t = self.state.month
+        draws = self.streams.month(t)
         self.state, self.flows = engine_step(self.world, self.state, draws)
-        self.bench_frontier = np.fmax(self.bench_frontier, self._camp_max(self.state.bench))
-        self.robust_frontier = np.fmax(self.robust_frontier, self._camp_max(self.state.robust))
+        self._recorder.record(t, self.world, self.state, self.flows)
         self.running = self.state.month < self.n_months
         self.datacollector.collect(self)
-
-    def _camp_max(self, scores: np.ndarray) -> np.ndarray:
-        """(C5,) best released score per output camp, as the engine records it."""
-        return camp_best(scores, self._masks)[RUN]
 
     # -- views ------------------------------------------------------------------------------
 
@@ -202,60 +209,31 @@ class OpenGapModel(mesa.Model):
             return None
         return format_month(self.world.params.start_month + self.state.month - 1)
 
-    def frontier(self, camp: str) -> float:
-        """Released frontier bench of an output camp (running max), ECI points."""
-        return float(self.bench_frontier[OUTPUT_CAMPS.index(camp)])
-
     @property
-    def closed_frontier(self) -> float:
-        """Released frontier bench of closed labs, ECI points."""
-        return self.frontier("closed")
+    def results(self) -> Results:
+        """The engine's outputs (:class:`sim.core.engine.Results`, one run) of the months
+        simulated so far: arrays shaped ``(1, months done, ...)``, and a world whose horizon
+        ends with the last month done (the measures read months 0 .. done - 1 only)."""
+        done = self.state.month
+        world = replace(self.world, params=replace(self.world.params, n_months=done))
+        arrays = {name: (v if name in ("exit_month", "acquirer") else v[:, :done])
+                  for name, v in self._recorder.arrays().items()}
+        return Results(scenario=self.sim_scenario, world=world, seed=self.sim_seed,
+                       run_ids=np.array([self.run_index]), arrays=arrays)
 
-    @property
-    def open_frontier(self) -> float:
-        """Released frontier bench of all open-weight labs, ECI points."""
-        return self.frontier("open")
+    def measure(self, name: str) -> float:
+        """Measure ``name`` of :data:`MODEL_MEASURES` in the last simulated month (units in
+        the registry); NaN before the first step."""
+        done = self.state.month
+        if self._measured[0] != done:
+            self._measured = (done, {})
+        cache = self._measured[1]
+        if not cache and done > 0:
+            view = self.results
+            cache.update({n: float(m.series(view)[RUN, -1]) for n, m in MODEL_MEASURES.items()})
+        return cache.get(name, float("nan")) if name in MODEL_MEASURES else self._unknown(name)
 
-    @property
-    def gap_closed_open(self) -> float:
-        """Closed frontier minus best open frontier, ECI points."""
-        return self.frontier("closed") - self.frontier("open")
-
-    @property
-    def gap_closed_cn(self) -> float:
-        """Closed frontier minus Chinese open frontier, ECI points."""
-        return self.frontier("closed") - self.frontier("open_cn")
-
-    @property
-    def gap_closed_us(self) -> float:
-        """Closed frontier minus US open frontier, ECI points."""
-        return self.frontier("closed") - self.frontier("open_us")
-
-    @property
-    def gap_cn_us(self) -> float:
-        """Chinese open frontier minus US open frontier, ECI points."""
-        return self.frontier("open_cn") - self.frontier("open_us")
-
-    def _open_share(self, flow: str) -> float:
-        if self.flows is None:
-            return float("nan")
-        by_lab = self.flows[flow][RUN].sum(axis=0)  # (L,)
-        total = by_lab.sum()
-        if total <= 0:
-            return float("nan")
-        return float(by_lab[self.population.lab_is_open].sum() / total)
-
-    @property
-    def open_token_share(self) -> float:
-        """Share of last month's tokens served by open-weight models (nan before step 1)."""
-        return self._open_share("tokens")
-
-    @property
-    def open_dollar_share(self) -> float:
-        """Share of last month's buyer spend on open-weight models (nan before step 1)."""
-        return self._open_share("spend")
-
-    @property
-    def alive_labs(self) -> int:
-        """Number of labs still operating."""
-        return int(self.state.alive[RUN].sum())
+    @staticmethod
+    def _unknown(name: str) -> float:
+        raise KeyError(f"{name!r} is not a measure with one value per month; allowed: "
+                       f"{', '.join(MODEL_MEASURES)}")

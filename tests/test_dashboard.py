@@ -174,9 +174,9 @@ def test_panels_have_titles_labels_and_legends(small: Scenario, seeds: Seeds) ->
     world = SteppedWorld(scenario, seeds=seeds)
     for _ in range(3):
         world.step()
-    track, history = world.track(), world.population.history.closed
+    track = world.track()
     panels = [figures.frontier_figure(bands, bands, track),
-              figures.gap_figure(bands, bands, track, history),
+              figures.gap_figure(bands, bands, track),
               figures.shares_figure(bands, None, track),
               figures.alive_figure(bands, None, None)]
     for fig in panels:

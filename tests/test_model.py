@@ -12,7 +12,7 @@ from sim.agents import BuyerAgent, LabAgent, SovereignAgent
 from sim.core.engine import simulate
 from sim.inputs.scenario import load_scenario, resolve_scenario_path
 from sim.model import MODEL_REPORTERS, OpenGapModel
-from sim.vocab import OUTPUT_CAMPS
+from sim.vocab import CAMPS, OUTPUT_CAMPS
 
 SMALL = {"population.buyers_per_segment": 10}
 
@@ -37,15 +37,17 @@ def test_model_reproduces_engine_run(sim_seed: int, run_index: int) -> None:
     cn, us = OUTPUT_CAMPS.index("open_cn"), OUTPUT_CAMPS.index("open_us")
     data = model.datacollector.get_model_vars_dataframe()
     assert len(data) == n_months + 1  # the seeded world, then one record per month
+    assert data.iloc[0].drop("month").isna().all()  # no month simulated yet: nothing measured
     after = data.iloc[1:]
-    np.testing.assert_allclose(after["gap_closed_open"], frontier[:, closed] - frontier[:, open_],
+    np.testing.assert_allclose(after["gap_points"], frontier[:, closed] - frontier[:, open_],
                                rtol=0, atol=1e-9)
-    np.testing.assert_allclose(after["gap_closed_cn"], frontier[:, closed] - frontier[:, cn],
+    np.testing.assert_allclose(after["gap_points_cn"], frontier[:, closed] - frontier[:, cn],
                                rtol=0, atol=1e-9)
-    np.testing.assert_allclose(after["gap_closed_us"], frontier[:, closed] - frontier[:, us],
+    np.testing.assert_allclose(after["gap_points_us"], frontier[:, closed] - frontier[:, us],
                                rtol=0, atol=1e-9)
-    np.testing.assert_allclose(after["closed_frontier"], frontier[:, closed], rtol=0, atol=1e-9)
-    np.testing.assert_allclose(after["alive_labs"], results.arrays["alive"][0].sum(axis=1))
+    np.testing.assert_allclose(after["frontier_closed"], frontier[:, closed], rtol=0, atol=1e-9)
+    alive = sum(after[f"alive_{camp}"] for camp in CAMPS)
+    np.testing.assert_allclose(alive, results.arrays["alive"][0].sum(axis=1))
     tokens = results.arrays["tokens"][0].sum(axis=1)  # (T, C4): closed first
     np.testing.assert_allclose(after["open_token_share"], 1 - tokens[:, 0] / tokens.sum(axis=1),
                                rtol=0, atol=1e-9)
@@ -60,7 +62,7 @@ def test_model_reproduces_engine_run(sim_seed: int, run_index: int) -> None:
 def test_model_is_deterministic_and_seed_dependent() -> None:
     def gaps(seed: int) -> np.ndarray:
         model = _run_to_end(OpenGapModel("baseline", sim_seed=seed, overrides=SMALL))
-        return model.datacollector.get_model_vars_dataframe()["gap_closed_open"].to_numpy()
+        return model.datacollector.get_model_vars_dataframe()["gap_points"].to_numpy()
 
     np.testing.assert_array_equal(gaps(1), gaps(1))
     assert not np.array_equal(gaps(1), gaps(2))
@@ -86,7 +88,7 @@ def test_batch_run_returns_reporters() -> None:
     for row in rows:
         assert set(MODEL_REPORTERS) <= set(row)
         assert row["Step"] == max_steps
-        assert np.isfinite(row["gap_closed_open"])
+        assert np.isfinite(row["gap_points"])
         assert 0.0 <= row["open_token_share"] <= 1.0
         assert 0.0 <= row["open_dollar_share"] <= 1.0
 

@@ -16,9 +16,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from sim.dashboard.ensemble import Bands
-from sim.measures.metrics import lag_months
 from sim.report.figures import CAMP_COLORS, CAMP_LABELS, PAIR_COLORS, PAIR_LABELS
-from sim.vocab import CAMPS, OUTPUT_CAMPS, PAIRS
+from sim.vocab import CAMPS, OUTPUT_CAMPS
 
 FIGSIZE = (6.4, 3.9)
 #: ``savefig`` options for the page: fast zlib level (encoding was a sixth of redraw time).
@@ -97,8 +96,7 @@ def frontier_figure(bands: Bands, baseline: Bands | None = None,
 
 
 def gap_figure(bands: Bands, baseline: Bands | None = None,
-               world: dict[str, np.ndarray] | None = None,
-               history_closed: np.ndarray | None = None) -> Figure:
+               world: dict[str, np.ndarray] | None = None) -> Figure:
     """Gap (ECI points) and lag (months) of open-weight camps behind the closed frontier."""
     fig, (gap_ax, lag_ax) = _new("Gap and lag: closed frontier vs open-weight camps", bands,
                                  "gap (ECI points)", nrows=2)
@@ -116,15 +114,12 @@ def gap_figure(bands: Bands, baseline: Bands | None = None,
             _baseline(gap_ax, baseline, None if baseline is None else baseline.gap[pair], color)
             _baseline(lag_ax, baseline, None if baseline is None else baseline.lag[pair], color)
     n = 0
-    if world is not None and len(world.get("gap_closed_open", [])):
-        gap = world["gap_closed_open"]
-        n = len(gap)
-        _world(gap_ax, bands.dates, gap, PAIR_COLORS["closed_vs_open"])
-        if history_closed is not None:
-            lead, trail = PAIRS["closed_vs_open"]
-            lag = lag_months(world[f"frontier_{lead}"][None], world[f"frontier_{trail}"][None],
-                             history_closed)[0]
-            _world(lag_ax, bands.dates, lag, PAIR_COLORS["closed_vs_open"])
+    if world is not None and len(world.get("gap_points", [])):
+        # The stepped world's headline gap and lag (closed vs best open), as recorded by its
+        # DataCollector from the measure registry.
+        n = len(world["gap_points"])
+        _world(gap_ax, bands.dates, world["gap_points"], PAIR_COLORS["closed_vs_open"])
+        _world(lag_ax, bands.dates, world.get("lag_months"), PAIR_COLORS["closed_vs_open"])
     gap_ax.axhline(0, color="0.5", lw=0.6)
     _finish([gap_ax, lag_ax], bands, baseline, n)
     return fig

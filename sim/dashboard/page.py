@@ -203,10 +203,9 @@ def Panels(computed: Computed, baseline: Bands | None, world: SteppedWorld | Non
            version: int) -> None:
     def make() -> list[Any]:
         track = world.track() if world is not None else None
-        history = world.population.history.closed if world is not None else None
         bands = computed.bands
         return [figures.frontier_figure(bands, baseline, track),
-                figures.gap_figure(bands, baseline, track, history),
+                figures.gap_figure(bands, baseline, track),
                 figures.shares_figure(bands, baseline, track),
                 figures.alive_figure(bands, baseline, track)]
 
