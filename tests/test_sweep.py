@@ -111,7 +111,7 @@ def test_sobol_needs_a_power_of_two(tmp_path: Path) -> None:
      "parameters.capability.fast_follow_lag_months.choices: value 99 is not allowed"),
     (("seed = 11", "seed = 11\ncolour = 3"), "colour: unknown key"),
     (("\"lag_months@end\"", "\"lag_months@2031-01\""), "outside the horizon"),
-    (("\"lag_months@end\"", "\"lag@end\""), "unknown name; allowed: gap_points"),
+    (("\"lag_months@end\"", "\"lagg@end\""), "unknown name; allowed: gap_points"),
     (("scale = \"log\"", "scale = \"cubic\""), "scale: allowed: linear, log"),
     (("replicates = 2", "replicates = 0"), "replicates: expected an integer from 1"),
 ])
