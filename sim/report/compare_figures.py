@@ -65,18 +65,18 @@ def plot_trajectories(worlds: Sequence[Any], path: str | Path) -> Path:
         ax = axes[0, j]
         for camp in ("closed", "open_cn", "open_us"):
             draw_fan(ax, dates, _series(f"frontier_{camp}", res), CAMP_COLORS[camp],
-                 CAMP_LABELS[camp])
+                     CAMP_LABELS[camp])
         ax.set_title(f"{res.scenario.name}" + (" (base)" if j == 0 else ""), fontsize=11)
         ax = axes[1, j]
         for pair in ("closed_vs_open", "closed_vs_cn", "closed_vs_us"):
             draw_fan(ax, dates, _series(f"gap_points[{pair}]", res), PAIR_COLORS[pair],
-                 PAIR_LABELS[pair])
+                     PAIR_LABELS[pair])
         ax.axhline(0, color="0.6", lw=0.8)
         ax = axes[2, j]
         draw_fan(ax, dates, 100 * _series("open_token_share", res), CAMP_COLORS["open"],
-             "open-weight token share")
+                 "open-weight token share")
         draw_fan(ax, dates, 100 * _series("open_dollar_share", res), CAMP_COLORS["open"],
-             "open-weight dollar share", ls="--")
+                 "open-weight dollar share", ls="--")
         for row in range(3):
             mark_events(axes[row, j], res, text=row == 0)
             format_time_axis(axes[row, j])
@@ -125,6 +125,6 @@ def plot_deltas(base: Any, alts: Sequence[Any], path: str | Path) -> Path:
     fig.suptitle(f"Paired difference run by run\n({base.n_runs} runs, seed {base.seed})",
                  fontsize=12, x=0.02, ha="left")
     add_footnote(fig, "Each run of an alternative shares its random streams with the same run of "
-              "the base; dotted lines: the alternatives' scheduled events.")
+                 "the base; dotted lines: the alternatives' scheduled events.")
     fig.tight_layout(rect=(0, 0.02, 1, 0.955))
     return save_figure(fig, path)

@@ -171,7 +171,7 @@ def plot_frontier(results: Any, path: str | Path,
         series = results.arrays["bench_frontier"][:, :, OUTPUT_CAMPS.index(camp)]
         ls = ":" if camp == "open" else "-"
         draw_fan(ax, dates, series, color, f"{CAMP_LABELS[camp]} (simulated)",
-             lw=1.6 if camp == "open" else 2.0, ls=ls)
+                 lw=1.6 if camp == "open" else 2.0, ls=ls)
         if hasattr(hist, camp) and camp != "open":
             _history_line(ax, hdates, getattr(hist, camp), color, None)
     _start_line(ax, results)
@@ -218,7 +218,7 @@ def plot_gap(results: Any, path: str | Path,
     _legend_with_band(ax1, [(plt.Line2D([], [], color="0.3", lw=1.0, marker="o", ms=2.5),
                              "Epoch ECI record")], loc="upper right", ncol=2)
     add_footnote(fig, EPOCH_CREDIT + ". Lags reaching back to the start of the record "
-              "(2023) are lower bounds.")
+                 "(2023) are lower bounds.")
     fig.tight_layout(rect=(0, 0.02, 1, 1))
     return save_figure(fig, path)
 
@@ -238,7 +238,7 @@ def plot_shares(results: Any, path: str | Path) -> Path:
     _legend_with_band(axes[0], loc="upper right")
     fig.suptitle(_title(results, "Market shares: tokens served vs dollars spent"), fontsize=11)
     add_footnote(fig, "Dollar share counts buyer spend on each camp's models, including spend "
-              "captured by third-party hosts of open weights.")
+                 "captured by third-party hosts of open weights.")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return save_figure(fig, path)
 
@@ -256,7 +256,7 @@ def plot_shares_by_segment(results: Any, path: str | Path) -> Path:
             ax = axes[row, s]
             for c, camp in enumerate(CAMPS):
                 draw_fan(ax, dates, 100 * share[:, :, s, c], CAMP_COLORS[camp], CAMP_LABELS[camp],
-                     lw=1.5)
+                         lw=1.5)
             ax.set_ylim(0, 100)
             ax.xaxis.set_major_locator(mdates.YearLocator())
             ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
