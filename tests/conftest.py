@@ -1,16 +1,30 @@
 """Shared fixtures: the baseline scenario, a small fast variant, the seeds and a scratch
-scenario folder holding a copy of ``baseline.toml`` for ``extends = "baseline"`` children."""
+scenario folder holding a copy of ``baseline.toml`` for ``extends = "baseline"`` children.
+
+Hypothesis profiles: ``ci`` (loaded when the environment has ``CI=true``, as hosted CI sets
+it, or with ``HYPOTHESIS_PROFILE=ci``, as ``.ci/run`` sets it) is derandomized (every run tries
+the same examples, derived from each test's source) and keeps no example database, so a
+property test can never fail by chance in CI; cases that once failed are kept as explicit
+``@example`` decorators. Locally the ``dev`` profile explores new random examples on every run.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from sim.inputs.scenario import Scenario, load_scenario
 from sim.inputs.seeds import Seeds, load_seeds
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
+                      or ("ci" if os.environ.get("CI", "").lower() in ("1", "true") else "dev"))
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"

@@ -181,7 +181,7 @@ class _Static:
     seg_w_robust: list[float]
     seg_alpha: list[float]
     seg_open_pref: list[float]
-    seg_switch_cost: list[float]
+    buyer_switch_gain: list[float]  # e^s - 1 of its segment (World's one definition)
     jur_domestic_pref: list[float]
     buyer_segment: list[int]
     buyer_jurisdiction: list[int]
@@ -227,7 +227,7 @@ def _static(world: World) -> _Static:
         seg_w_robust=pop.seg_w_robust.tolist(),
         seg_alpha=pop.seg_alpha.tolist(),
         seg_open_pref=pop.seg_open_pref.tolist(),
-        seg_switch_cost=pop.seg_switch_cost.tolist(),
+        buyer_switch_gain=pop.buyer_switch_gain.tolist(),
         jur_domestic_pref=pop.jur_domestic_pref.tolist(),
         buyer_segment=pop.buyer_segment.tolist(),
         buyer_jurisdiction=pop.buyer_jurisdiction.tolist(),
@@ -238,6 +238,42 @@ def _static(world: World) -> _Static:
     _STATIC_CACHE.clear()
     _STATIC_CACHE[id(world)] = (world, st)
     return st
+
+
+def choose_one(u: list[float], c: int, draw: float, switch_gain: float) -> int:
+    """One buyer's new model (or -1 if nothing is available): the per-buyer rule that
+    ``sim.core.kernels.choose_models`` compiles, with the same arithmetic step by step.
+
+    ``u`` holds the group's utilities in lab order (``-inf`` where unavailable), ``c`` the
+    current model (-1 for none), ``draw`` the uniform draw in [0, 1), ``switch_gain`` the
+    population's ``buyer_switch_gain`` (``e^s - 1``, derived once in
+    ``sim.core.world.build_population``: ``math.expm1`` and ``np.expm1`` can differ in the
+    last bit). ``q = softmax(u)`` with the sum taken left to right (not ``sum()``, which is
+    compensated from Python 3.12 on); the new model is the number of models ``m`` with
+    ``C_m + extra [m >= c] <= U (1 + extra)``. The boundary rule: a target exactly on a
+    cumulative value belongs to the next model (intervals are half-open, ``[lo, hi)``); past
+    the end, the last model with ``q > 0``.
+    """
+    top = max(u)
+    if top == -INF:
+        return -1
+    weights = [math.exp(x - top) for x in u]
+    total = 0.0
+    for w in weights:
+        total += w
+    q = [w / total for w in weights]
+    q_c = q[c] if c >= 0 else 0.0
+    current = c if c >= 0 else 0
+    extra = q_c * switch_gain
+    threshold = (1.0 + extra) * draw
+    cum, new = 0.0, 0
+    for m in range(len(q)):
+        cum += q[m]
+        if cum + (extra if m >= current else 0.0) <= threshold:
+            new += 1
+    if new >= len(q):
+        new = max(m for m in range(len(q)) if q[m] > 0)
+    return new
 
 
 def _b(flag: bool) -> float:
@@ -556,26 +592,10 @@ def _market(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
                       + st.seg_open_pref[k] * _b(st.lab_is_open[i]))
             domestic = st.jur_domestic_pref[g] * _b(st.lab_region[i] == g)
             u.append(quality + static + domestic + log_leak[g][i])
-        top = max(u)
-        if top == -INF:
-            buyer.choice = -1
-            continue
-        weights = [math.exp(x - top) for x in u]
-        total = sum(weights)
-        q = [w / total for w in weights]
-        c = buyer.choice
-        q_c = q[c] if c >= 0 else 0.0
-        current = c if c >= 0 else 0
-        extra = q_c * math.expm1(st.seg_switch_cost[k])
-        threshold = choice_u[b] * (1.0 + extra)
-        cum, new = 0.0, 0
-        for m in range(n_l):
-            cum += q[m]
-            if cum + (extra if m >= current else 0.0) <= threshold:
-                new += 1
-        if new >= n_l:
-            new = max(m for m in range(n_l) if q[m] > 0)
+        new = choose_one(u, buyer.choice, choice_u[b], st.buyer_switch_gain[b])
         buyer.choice = new
+        if new < 0:
+            continue
         tokens[k][new] += seg_tokens[k] * st.buyer_weight[b]
 
     host_margin = 0.0
