@@ -2,16 +2,18 @@
 
 A month is stored as ``year * 12 + (month - 1)`` so that differences are month counts and
 ranges are plain ``range`` objects. Strings are ISO ``YYYY-MM`` (a day part is accepted and
-ignored when parsing dates from data files).
+ignored when parsing dates from data files, but it must be a real day of that month:
+``2029-02-31`` is refused).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import numpy as np
 
-_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})(?:-\d{2})?$")
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 
 
 def parse_month(text: str) -> int:
@@ -22,6 +24,11 @@ def parse_month(text: str) -> int:
     year, month = int(match.group(1)), int(match.group(2))
     if not 1 <= month <= 12:
         raise ValueError(f"month must be 01..12, got {text!r}")
+    if match.group(3) is not None:
+        try:
+            dt.date(year, month, int(match.group(3)))
+        except ValueError:
+            raise ValueError(f"no such day: {text!r}") from None
     return year * 12 + month - 1
 
 

@@ -7,6 +7,7 @@ chunk files with it too, and studies sit below reports.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,3 +45,17 @@ def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` through :func:`atomic_path`."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+#: A name that becomes a folder (``results/<name>``): letters, digits, ``.``, ``_``, ``-`` and
+#: inner spaces, starting with a letter or digit, at most 100 characters. No ``/``, no ``..``
+#: component, never an absolute path.
+SLUG_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._ -]{0,98}[A-Za-z0-9._-])?$")
+SLUG_RULE = ("a name of letters, digits, '.', '_', '-' or inner spaces, starting with a letter "
+             "or digit (no '/', at most 100 characters)")
+
+
+def is_slug(name: object) -> bool:
+    """True if ``name`` can be joined to a folder as one safe path component (see
+    :data:`SLUG_RE`)."""
+    return isinstance(name, str) and SLUG_RE.match(name) is not None

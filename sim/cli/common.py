@@ -16,8 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import InputError
-from sim.inputs.packaged import scenarios_dir
-from sim.inputs.scenario import Scenario, ScenarioError, load_scenario, resolve_scenario_path
+from sim.inputs.scenario import (
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    resolve_scenario_path,
+    shipped_scenario_names,
+)
 
 PROG = "opengap"
 DEFAULT_RUNS = 100
@@ -103,12 +108,14 @@ def check_backend(args: argparse.Namespace) -> int:
 
 
 def load_scenario_arg(arg: str) -> tuple[Scenario, Path]:
-    """A scenario named on the command line: a TOML file, or a shipped scenario's name."""
+    """A scenario named on the command line, resolved in the order of
+    :func:`sim.inputs.scenario.resolve_scenario_path`: an existing ``.toml`` file, then a
+    shipped scenario's name."""
     path = resolve_scenario_path(arg)
-    if not path.exists() and Path(arg).suffix != ".toml" and os.sep not in arg:
-        shipped = sorted(p.stem for p in scenarios_dir().glob("*.toml"))
-        raise ScenarioError(f"{arg}: no such scenario file, and no shipped scenario of that "
-                            f"name (shipped: {', '.join(shipped) or 'none'})")
+    if path.suffix != ".toml":
+        shipped = shipped_scenario_names()
+        raise ScenarioError(f"{arg}: no such scenario: not a .toml file, and no shipped "
+                            f"scenario of that name (shipped: {', '.join(shipped) or 'none'})")
     return load_scenario(path), path
 
 

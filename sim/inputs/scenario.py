@@ -12,6 +12,12 @@ in a fragment is an error. ``inherit_events = false`` drops the ``extends`` pare
 
 Every model parameter is required (no hidden defaults in code): ``scenarios/baseline.toml``
 is the single documented source of values and other scenarios inherit from it.
+
+An error is reported against the file where the mistake is: a bad value inherited from a
+parent names the parent, an unknown key in an included fragment names the fragment, and
+``events[i]`` counts that file's own events (its first is ``events[0]``). An ``extends``
+chain may be at most :data:`MAX_EXTENDS` files long. Every number must be finite, and the
+bounds of each parameter keep the model's arithmetic in normal floating-point range.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import operator
+import re
+from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -34,6 +42,7 @@ from pydantic import (
 
 from sim.calendar import format_month, parse_month
 from sim.errors import InputError
+from sim.files import SLUG_RULE, is_slug
 from sim.inputs.packaged import scenarios_dir
 from sim.inputs.tomlfile import read_toml
 from sim.vocab import Jurisdiction
@@ -45,6 +54,9 @@ SEED_WORLD_MONTH = "2026-04"
 #: describes the world as of that month (``[time] start`` picks the world).
 SEED_WORLDS: dict[str, str] = {SEED_WORLD_MONTH: ".", "2023-01": "history-2023"}
 
+#: Longest ``extends`` chain (the file itself and its ancestors).
+MAX_EXTENDS = 32
+
 
 
 class ScenarioError(InputError):
@@ -55,7 +67,9 @@ class StrictModel(BaseModel):
     """Base of every input-file schema: unknown keys and loose types are errors."""
 
     # strict: TOML has real types, so "0.5" or true where a number belongs is a mistake.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # allow_inf_nan=False: TOML's inf and nan are never a parameter (and would be written to
+    # manifest.json as non-standard JSON).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 
@@ -111,11 +125,14 @@ class Capability(StrictModel):
     algo_progress_per_year: float = _param(
         "algorithmic efficiency gained per year [log10 FLOP-equivalents / year]",
         ge=0.0, le=3.0)
+    # Lower bounds that keep the model's numbers normal: at least a thousandth of an H100's
+    # ~2.6e21 FLOP a month, and at least 0.1% of the stock training (below either, FLOP
+    # underflow towards 0 and log10 of them fails).
     flop_per_h100e_month: float = _param(
-        "training FLOP one H100e delivers in a month [FLOP / H100e-month]", gt=0.0, le=1e24)
+        "training FLOP one H100e delivers in a month [FLOP / H100e-month]", ge=1e18, le=1e24)
     training_share: float = _param(
         "share of a lab's compute stock feeding its next frontier run [fraction]",
-        gt=0.0, le=1.0)
+        ge=1e-3, le=1.0)
     max_run_months: float = _param(
         "a run accumulates at most this many months of compute [months]", ge=1.0, le=60.0)
     release_interval_months: float = _param(
@@ -150,16 +167,19 @@ class Capability(StrictModel):
         "share of their usage open labs learn from (the rest runs at third-party hosts) "
         "[fraction]", ge=0.0, le=1.0)
     usage_scale_t_tokens: float = _param(
-        "usage at which log1p(usage / scale) = log 2 [trillion tokens / month]", gt=0.0)
+        "usage at which log1p(usage / scale) = log 2 [trillion tokens / month]",
+        ge=1e-3, le=1e6)
 
 
 class Compute(StrictModel):
     """Compute prices, depreciation, purchases and running costs."""
 
+    # A price of at least 100 USD, falling at most 90% a year: over the longest horizon
+    # (600 months) it stays above 1e-48 USD, and budget / price a finite number of H100e.
     price_usd_per_h100e: float = _param(
-        "price of one H100e of capacity at the start [USD / H100e]", gt=0.0, le=1e7)
+        "price of one H100e of capacity at the start [USD / H100e]", ge=100.0, le=1e7)
     price_decline_per_year: float = _param(
-        "yearly fall of the compute price [fraction / year]", ge=0.0, lt=1.0)
+        "yearly fall of the compute price [fraction / year]", ge=0.0, le=0.9)
     depreciation_per_month: float = _param(
         "share of the compute stock written off each month [fraction / month]",
         ge=0.0, le=1.0)
@@ -187,7 +207,7 @@ class Funding(StrictModel):
         "[probability / month]", ge=0.0, le=1.0)
     narrative_points_scale: float = _param(
         "ECI points behind the frontier that cut raise odds and round size by a factor e "
-        "[ECI points]", gt=0.0)
+        "[ECI points]", ge=0.1, le=1000.0)
     round_months_of_burn: float = _param(
         "a round's size in months of the lab's upkeep [months]", gt=0.0, le=120.0)
     sentiment_reversion_per_month: float = _param(
@@ -209,9 +229,9 @@ class Market(StrictModel):
         "share of buyers' spend on open models that reaches their lab; hosts keep the rest "
         "[fraction]", ge=0.0, le=1.0)
     closed_price_decline_per_year: float = _param(
-        "yearly fall of closed API prices [fraction / year]", ge=0.0, lt=1.0)
+        "yearly fall of closed API prices [fraction / year]", ge=0.0, le=0.9)
     open_price_decline_per_year: float = _param(
-        "yearly fall of hosted open-model prices [fraction / year]", ge=0.0, lt=1.0)
+        "yearly fall of hosted open-model prices [fraction / year]", ge=0.0, le=0.9)
     local_agents_growth_per_month: float = _param(
         "demand growth of the open-weights-only local_agents segment [fraction / month]",
         ge=0.0, le=1.0)
@@ -302,7 +322,7 @@ class ExportControlEvent(_Event):
     price_multiplier: float = _param("multiplier on the target's compute price [x]",
                                      ge=1.0, le=100.0)
     cap_h100e_per_month: float = _param("most compute a target lab may add a month "
-                                        "[H100e / lab-month]", ge=0.0)
+                                        "[H100e / lab-month]", ge=0.0, le=1e12)
 
 
 class FundingShockEvent(_Event):
@@ -349,7 +369,8 @@ Event = Annotated[reduce(operator.or_, EVENT_MODELS.values()), Field(discriminat
 
 
 class Scenario(StrictModel):
-    name: str = Field(min_length=1, description="the scenario's name [text]")
+    name: str = Field(min_length=1, description="the scenario's name; also the default "
+                      "output folder results/<name>, so a slug [text]")
     description: str = Field("", description="what the scenario asks [text]")
     time: Time
     population: Population
@@ -359,6 +380,13 @@ class Scenario(StrictModel):
     market: Market
     policy: Policy
     events: list[Event] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not is_slug(value):
+            raise ValueError(f"expected {SLUG_RULE}")
+        return value
 
     @model_validator(mode="after")
     def _events_in_horizon(self) -> Scenario:
@@ -442,26 +470,94 @@ def field_error(where: str, err: dict[str, Any], allowed_keys: str) -> str:
     return f"{where}: {msg}{suffix}"
 
 
-def _describe(err: dict[str, Any], data: dict[str, Any]) -> str:
+@dataclass
+class Origins:
+    """Which file set each value of a merged scenario, to report an error where it is.
+
+    ``keys``: dotted key path (tables too) -> the file whose value won the merge.
+    ``events``: merged event ``i`` -> (file, index among that file's own events).
+    """
+
+    keys: dict[tuple[str, ...], str] = field(default_factory=dict)
+    events: list[tuple[str, int]] = field(default_factory=list)
+
+    def add_file(self, data: dict[str, Any], source: str) -> None:
+        """Record ``source`` as the setter of every key of ``data`` (merged over what is
+        recorded) and append its own events."""
+        stack: list[tuple[tuple[str, ...], Any]] = [((), data)]
+        while stack:
+            prefix, node = stack.pop()
+            for key, value in node.items():
+                if not prefix and key == "events":
+                    if isinstance(value, list):
+                        self.events += [(source, j) for j in range(len(value))]
+                    continue
+                path = (*prefix, str(key))
+                self.keys[path] = source
+                if isinstance(value, dict):
+                    stack.append((path, value))
+
+    def locate(self, loc: tuple[Any, ...], default: str) -> tuple[str, tuple[Any, ...]]:
+        """(file, loc) of a pydantic error location in the merged data: the file that set
+        the value, and for an event the index within that file."""
+        if (len(loc) >= 2 and loc[0] == "events" and isinstance(loc[1], int)
+                and loc[1] < len(self.events)):
+            source, own = self.events[loc[1]]
+            return source, ("events", own, *loc[2:])
+        keys = tuple(str(x) for x in loc)
+        for n in range(len(keys), 0, -1):
+            if keys[:n] in self.keys:
+                return self.keys[keys[:n]], loc
+        return default, loc
+
+
+_EVENT_INDEX = re.compile(r"^events\[(\d+)\]")
+
+
+def _describe(err: dict[str, Any], data: dict[str, Any], origins: Origins | None = None,
+              source: str = "") -> str:
+    """``file: where: what`` for one pydantic error, ``file`` being where the mistake is."""
     loc = tuple(err["loc"])
+    if origins is not None:
+        if err["type"] == "missing" and not (loc and loc[0] == "events"):
+            pass  # a field nobody set: the file loaded is where to add it
+        else:
+            match = _EVENT_INDEX.match(err["msg"].removeprefix("Value error, ")) \
+                if not loc else None
+            if match:  # a scenario-level check that names a merged event index
+                i = int(match.group(1))
+                file, own = origins.locate(("events", i), source)
+                err = {**err, "msg": err["msg"].replace(f"events[{i}]", f"events[{own[1]}]",
+                                                        1)}
+                source = file
+            else:
+                source, loc = origins.locate(loc, source)
+    return f"{source}: {_describe_at(err, loc, data)}"
+
+
+def _describe_at(err: dict[str, Any], loc: tuple[Any, ...], data: dict[str, Any]) -> str:
     where = _format_loc(loc)
     if err["type"] == "union_tag_invalid":
         return f"{where}: unknown event kind; allowed: {', '.join(EVENT_KINDS)}"
     if err["type"] == "union_tag_not_found":
         return f"{where}: event needs a 'kind'; allowed: {', '.join(EVENT_KINDS)}"
-    allowed = _allowed_keys(loc, data) if err["type"] == "extra_forbidden" else ""
+    allowed = _allowed_keys(tuple(err["loc"]), data) if err["type"] == "extra_forbidden" else ""
     return field_error(where, err, allowed)
 
 
-def validate_scenario(data: dict[str, Any], *, source: str) -> Scenario:
-    """Validate merged scenario data; raise ScenarioError with one line naming the field."""
+def validate_scenario(data: dict[str, Any], *, source: str,
+                      origins: Origins | None = None) -> Scenario:
+    """Validate merged scenario data; raise ScenarioError with one line naming the file
+    (the one where the mistake is, given ``origins``) and the field."""
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
-        first = _describe(errors[0], data)
+        first = _describe(errors[0], data, origins, source)
         more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ScenarioError(f"{source}: {first}{more}") from None
+        raise ScenarioError(f"{first}{more}") from None
+    except RecursionError:
+        raise ScenarioError(f"{source}: values nested too deeply") from None
 
 
 def _deep_merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
@@ -486,13 +582,15 @@ FRAGMENT_TABLES: tuple[str, ...] = (
 )
 
 
-def _apply_includes(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+def _apply_includes(path: Path, data: dict[str, Any],
+                    origins: Origins | None = None) -> dict[str, Any]:
     """Merge the parameter fragments named in ``include = ["fragments/x.toml", ...]`` (paths
     relative to ``path``'s folder) under this file's own values.
 
     Precedence is ``extends`` parent < fragments < this file, but a key may not be set both
     in this file and in one of its fragments, nor in two fragments: a silently shadowed
-    calibrated value is a bug, so the overlap is an error naming the key.
+    calibrated value is a bug, so the overlap is an error naming the key. ``origins`` gets
+    each fragment's keys (then this file's own are recorded over them by the caller).
     """
     names = data.pop("include", None)
     if names is None:
@@ -506,7 +604,10 @@ def _apply_includes(path: Path, data: dict[str, Any]) -> dict[str, Any]:
         frag_path = path.parent / (name if name.endswith(".toml") else name + ".toml")
         if not frag_path.is_file():
             raise ScenarioError(f"{path}: include: no fragment '{name}' ({frag_path})")
-        for table, values in _read_toml(frag_path).items():
+        fragment = _read_toml(frag_path)
+        if origins is not None:
+            origins.add_file(fragment, str(frag_path))
+        for table, values in fragment.items():
             if table not in FRAGMENT_TABLES or not isinstance(values, dict):
                 raise ScenarioError(f"{frag_path}: {table}: a fragment may only set the "
                                     f"parameter tables {', '.join(FRAGMENT_TABLES)}")
@@ -524,47 +625,95 @@ def _apply_includes(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     return _deep_merge(merged, data)
 
 
-def load_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Read a scenario file and its ``extends`` chain into one merged dict (not validated)."""
-    path = path.resolve()
-    if path in _seen:
-        chain = " -> ".join(p.name for p in (*_seen, path))
-        raise ScenarioError(f"{path}: extends: inheritance cycle ({chain})")
-    data = _apply_includes(path, _read_toml(path))
-    parent_name = data.pop("extends", None)
-    inherit_events = data.pop("inherit_events", True)
-    if not isinstance(inherit_events, bool):
-        raise ScenarioError(f"{path}: inherit_events: expected true or false")
-    if parent_name is None:
-        return data
-    if not isinstance(parent_name, str) or not parent_name:
-        raise ScenarioError(f"{path}: extends: expected a scenario name such as 'baseline'")
-    file_name = parent_name if parent_name.endswith(".toml") else parent_name + ".toml"
-    parent_path = path.parent / file_name
-    if not parent_path.is_file():
-        raise ScenarioError(
-            f"{path}: extends: no scenario '{parent_name}' next to this file ({parent_path})"
-        )
-    parent = load_raw(parent_path, (*_seen, path))
-    parent.pop("name", None)
-    parent.pop("description", None)
-    if not inherit_events:
-        # A scenario on another seed world (e.g. history-2023) keeps the parent's parameters
-        # but not its schedule, whose months lie outside its horizon.
-        parent.pop("events", None)
-    return _deep_merge(parent, data)
+def load_raw(path: Path, origins: Origins | None = None) -> dict[str, Any]:
+    """Read a scenario file and its ``extends`` chain into one merged dict (not validated).
+
+    The chain is followed iteratively (at most :data:`MAX_EXTENDS` files, no cycles), then
+    merged from the oldest ancestor down; ``origins`` (if given) records which file set
+    each value."""
+    given = Path(path)
+    chain: list[tuple[str, dict[str, Any], Origins, bool]] = []
+    seen: list[Path] = []
+    current, shown = given.resolve(), str(given)
+    while True:
+        if current in seen:
+            names = " -> ".join(p.name for p in (*seen, current))
+            raise ScenarioError(f"{shown}: extends: inheritance cycle ({names})")
+        if len(seen) >= MAX_EXTENDS:
+            raise ScenarioError(f"{given}: extends: chain longer than {MAX_EXTENDS} files "
+                                f"(reached {shown})")
+        seen.append(current)
+        own_origins = Origins()
+        own = _read_toml(current)
+        data = _apply_includes(current, own, own_origins)  # records the fragments' keys
+        own_origins.add_file(own, shown)  # this file's own keys win over its fragments'
+        parent_name = data.pop("extends", None)
+        inherit_events = data.pop("inherit_events", True)
+        if not isinstance(inherit_events, bool):
+            raise ScenarioError(f"{shown}: inherit_events: expected true or false")
+        chain.append((shown, data, own_origins, inherit_events))
+        if parent_name is None:
+            break
+        if not isinstance(parent_name, str) or not parent_name:
+            raise ScenarioError(f"{shown}: extends: expected a scenario name such as "
+                                "'baseline'")
+        file_name = parent_name if parent_name.endswith(".toml") else parent_name + ".toml"
+        parent_path = current.parent / file_name
+        if not parent_path.is_file():
+            raise ScenarioError(f"{shown}: extends: no scenario '{parent_name}' next to this "
+                                f"file ({parent_path})")
+        current, shown = parent_path.resolve(), str(parent_path)
+    merged: dict[str, Any] = {}
+    total = Origins()
+    for depth, (_, data, own_origins, inherit_events) in enumerate(reversed(chain)):
+        if depth:  # ``merged`` is this file's parent, resolved
+            merged.pop("name", None)
+            merged.pop("description", None)
+            if not inherit_events:
+                # A scenario on another seed world (e.g. history-2023) keeps the parent's
+                # parameters but not its schedule, whose months lie outside its horizon.
+                merged.pop("events", None)
+                total.events = []
+        merged = _deep_merge(merged, data)
+        total.keys.update(own_origins.keys)
+        total.events += own_origins.events
+    if origins is not None:
+        origins.keys.update(total.keys)
+        origins.events += total.events
+    return merged
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Load, merge (``extends``) and validate a scenario file."""
+    """Load, merge (``extends``) and validate a scenario file; an error names the file
+    where the mistake is."""
     path = Path(path)
-    data = load_raw(path)
-    return validate_scenario(data, source=str(path))
+    origins = Origins()
+    data = load_raw(path, origins)
+    return validate_scenario(data, source=str(path), origins=origins)
+
+
+def shipped_scenario_names() -> list[str]:
+    """Names of the shipped scenarios (the ``.toml`` files of :func:`scenarios_dir`), sorted."""
+    return sorted(p.stem for p in scenarios_dir().glob("*.toml"))
 
 
 def resolve_scenario_path(name_or_path: str) -> Path:
-    """Accept a path, or a bare name of a shipped scenario (``baseline``)."""
+    """Where a scenario argument points. The resolution order:
+
+    1. a path ending in ``.toml`` that is an existing file (relative to the current folder);
+    2. a shipped scenario, named with or without ``.toml`` and without any folder part
+       (``baseline``, ``baseline.toml``): :func:`scenarios_dir` ``/<name>.toml``, matched
+       against the shipped names, so no argument reaches outside that folder;
+    3. otherwise the argument as a path, which fails to load with "not found".
+
+    A folder is never a scenario, nor is a file without ``.toml``: a folder ``baseline/``
+    (e.g. ``--out baseline``) in the current directory does not shadow the shipped one.
+    """
     candidate = Path(name_or_path)
-    if candidate.suffix == ".toml" or candidate.exists():
+    if candidate.suffix == ".toml" and candidate.is_file():
         return candidate
-    return scenarios_dir() / f"{name_or_path}.toml"
+    stem = name_or_path.removesuffix(".toml")
+    if "/" not in name_or_path and "\\" not in name_or_path \
+            and stem in shipped_scenario_names():
+        return scenarios_dir() / f"{stem}.toml"
+    return candidate
