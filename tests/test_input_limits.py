@@ -233,3 +233,51 @@ def test_a_name_never_reaches_outside_the_shipped_folder(arg) -> None:
     with pytest.raises(ScenarioError) as info:
         load_scenario_arg(arg)
     assert "no shipped scenario of that name" in str(info.value)
+
+
+# --- a non-finite number in a run stops it -----------------------------------------------
+
+
+def _poisoned(monkeypatch, field: str, value: float) -> None:
+    """Make every world built by the engine carry ``params.<field> = value``, past the
+    schema's bounds (as a future mechanism or a bound too loose could)."""
+    from dataclasses import replace
+
+    from sim.core import engine
+
+    real = engine.build_world
+
+    def build(scenario, seeds):
+        world = real(scenario, seeds)
+        return replace(world, params=replace(world.params, **{field: value}))
+
+    monkeypatch.setattr(engine, "build_world", build)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_non_finite_state_stops_the_run_naming_field_lab_and_month(small_scenario, seeds,
+                                                                    monkeypatch) -> None:
+    from sim.core.engine import NonFiniteError, simulate
+
+    _poisoned(monkeypatch, "usage_scale_t_tokens", 5e-324)
+    with pytest.raises(NonFiniteError) as info:
+        simulate(small_scenario, n_runs=3, seed=0, seeds=seeds)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("baseline: run 0: flywheel of lab openai is inf in 2026-04")
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_cli_run_reaching_nan_exits_2_and_writes_nothing(scenario_dir, tmp_path, capsys,
+                                                         monkeypatch) -> None:
+    _poisoned(monkeypatch, "price0_usd_bn_per_h100e", 5e-333)
+    path = scenario_dir / "small.toml"
+    path.write_text(CHILD.replace("child", "small") + '[time]\nend = "2026-09"\n'
+                    "[population]\nbuyers_per_segment = 3\n", encoding="utf-8")
+    out = tmp_path / "out"
+    code = main(["run", str(path), "--runs", "2", "--out", str(out), "--no-plots"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "small: run 0: cash of lab openai is nan in 2026-04" in err
+    assert not out.exists()

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.calendar import format_month
 from sim.core.arrays import sum_by_lab_group
 from sim.core.kernels import served_tallies
 from sim.core.mechanisms import (
@@ -31,6 +32,7 @@ from sim.core.mechanisms.market import buyer_tokens
 from sim.core.mechanisms.policy import investor_sentiment
 from sim.core.rng import MonthDraws, RandomStreams
 from sim.core.world import World, WorldState, build_world, initial_state
+from sim.errors import InputError
 from sim.inputs.scenario import Scenario
 from sim.inputs.seeds import Seeds, check_seed_world, load_seeds
 from sim.vocab import CAMPS, JURISDICTIONS, N_POLICIES, OUTPUT_CAMPS
@@ -38,6 +40,83 @@ from sim.vocab import CAMPS, JURISDICTIONS, N_POLICIES, OUTPUT_CAMPS
 #: Runs simulated together in one chunk of a batch (the results do not depend on it). Past
 #: ~1,000 runs the lab-level mechanisms' numpy calls no longer gain from longer rows.
 CHUNK_RUNS = 1024
+
+
+#: Lab state fields (R, L) that are finite in any valid world; checked after every month.
+FINITE_LAB_FIELDS = ("cash", "revenue", "compute", "algo", "run_flop", "bench", "robust",
+                     "released_flop", "months_since_release", "flywheel", "users",
+                     "compute_spend")
+#: Outputs that may be -inf: the best released score of an output camp with no labs.
+MAY_BE_MINUS_INF = ("bench_frontier", "robust_frontier")
+
+
+class NonFiniteError(InputError):
+    """A run reached a non-finite number (the scenario's parameters push the model out of
+    floating-point range); one line naming the first field, lab or camp, run and month."""
+
+
+def check_finite_state(world: World, state: WorldState, t: int, run_ids: np.ndarray,
+                       label: str = "") -> None:
+    """Raise :class:`NonFiniteError` naming the first lab field that is NaN or infinite
+    after step ``t``; the check reads the state and never changes it."""
+    for name in FINITE_LAB_FIELDS:
+        values = getattr(state, name)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            r, lab = (int(i) for i in np.argwhere(bad)[0])
+            raise NonFiniteError(_non_finite(world, t, int(run_ids[r]), name,
+                                             f"lab {world.population.lab_ids[lab]}",
+                                             float(values[r, lab]), label))
+
+
+def check_finite_outputs(world: World, out: dict[str, np.ndarray], run_ids: np.ndarray,
+                         label: str = "") -> None:
+    """Raise :class:`NonFiniteError` naming the first recorded output (``Results.arrays``)
+    that is NaN, or infinite where it cannot be, by month; camps are named where known."""
+    first: tuple[int, int, str, str, float] | None = None
+    for name, values in out.items():
+        bad = np.isnan(values) if name in MAY_BE_MINUS_INF else ~np.isfinite(values)
+        if name in MAY_BE_MINUS_INF:
+            bad |= np.isposinf(values)
+        if values.ndim < 2 or not bad.any():
+            continue
+        index = tuple(int(i) for i in np.argwhere(bad)[np.argmin(np.argwhere(bad)[:, 1])])
+        if first is None or index[1] < first[0]:
+            where = _output_part(world, name, values, index[2:])
+            first = (index[1], int(run_ids[index[0]]), name, where, float(values[index]))
+    if first is not None:
+        t, run, name, where, value = first
+        raise NonFiniteError(_non_finite(world, t, run, name, where, value, label))
+
+
+def _output_part(world: World, name: str, values: np.ndarray, rest: tuple[int, ...]) -> str:
+    """What index ``rest`` (after run and month) of output ``name`` is: a camp, a sovereign,
+    a region, or the total (by the output's last axis, as :func:`_allocate` shapes it)."""
+    if not rest:
+        return "total"
+    n, i = values.shape[-1], rest[-1]
+    pop = world.population
+    if name == "policy_change":
+        return f"sovereign {pop.sovereign_ids[rest[0]]}"
+    if name in MAY_BE_MINUS_INF:
+        return f"camp {OUTPUT_CAMPS[i]}"
+    if name in ("pressure", "ban_active", "crackdown_active", "sovereign_grants"):
+        return f"sovereign {pop.sovereign_ids[i]}"
+    if n == len(JURISDICTIONS) and name in ("export_multiplier", "sentiment",
+                                            "random_funding_shocks",
+                                            "open_tokens_by_jurisdiction",
+                                            "large_open_tokens"):
+        return f"region {JURISDICTIONS[i]}"
+    return f"camp {CAMPS[i]}" if n == len(CAMPS) else f"index {list(rest)}"
+
+
+def _non_finite(world: World, t: int, run: int, name: str, where: str, value: float,
+                label: str) -> str:
+    month = format_month(world.params.start_month + t)
+    prefix = f"{label}: " if label else ""
+    return (f"{prefix}run {run}: {name} of {where} is {value} in {month}: the scenario's "
+            "parameters push the model outside finite numbers; nothing was written (choose "
+            "less extreme values)")
 
 
 #: The mechanisms in their monthly order (docs/design.md section 4): each sees the state its
@@ -319,9 +398,11 @@ def simulate_world(
                                    exit_month[chunk], acquirer[chunk])
         for t in range(months):
             part_state, flows = step(part_world, part_state, streams.month(t))
+            check_finite_state(world, part_state, t, run_ids[chunk], scenario.name)
             recorder.record(t, part_world, part_state, flows)
             if progress is not None:
                 progress(lo * months + (t + 1) * (chunk.stop - lo), n_runs * months)
+        check_finite_outputs(world, recorder.out, run_ids[chunk], scenario.name)
     out["exit_month"] = exit_month
     out["acquirer"] = acquirer
     return Results(scenario=scenario, world=world, seed=seed, run_ids=run_ids, arrays=out)
