@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim.cli.main import main
+from sim.files import LOCK_FILE
 from sim.inputs.scenario import load_scenario, scenarios_dir
 
 EXPECTED_COLUMNS = ["run", "step", "month", "metric", "camp", "segment", "value"]
@@ -53,7 +54,8 @@ def test_run_writes_results_plots_and_manifest(scen_dir, tmp_path, capsys):
     for name in ("results.parquet", "events.csv", "manifest.json", "frontier.png", "gap.png",
                  "shares.png"):
         assert (out / name).is_file(), name
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+    # no temp files left (the lock file stays: see sim.files.LOCK_FILE)
+    assert not [p for p in out.iterdir() if p.name.startswith(".") and p.name != LOCK_FILE]
 
     table = pq.read_table(out / "results.parquet")
     assert table.column_names == EXPECTED_COLUMNS

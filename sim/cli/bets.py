@@ -16,6 +16,7 @@ from sim.cli.common import (
     add_count_options,
     check_counts,
     check_pairable,
+    check_run_size,
     command_line,
     load_scenario_arg,
     prepare_out_dir,
@@ -71,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
             treatment, control = bet.worlds(column)
             if control is not None:
                 check_pairable(scenarios[treatment], scenarios[control], f"bets: {bet.id}")
+    if scenarios:
+        check_run_size(next(iter(scenarios.values())), seeds, args, worlds=len(scenarios))
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out}: exists and is not a folder")
     created = prepare_out_dir(args.out)

@@ -16,6 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import InputError
+from sim.files import (
+    LOCK_FILE,
+    SLUG_RULE,
+    is_slug,
+    lock_folder,
+    remove_temporaries,
+    unlock_folder,
+)
 from sim.inputs.scenario import (
     Scenario,
     ScenarioError,
@@ -56,6 +64,112 @@ def add_count_options(parser: argparse.ArgumentParser, *, runs_help: str,
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, metavar="B",
                         help=f"runs simulated at once; bounds memory (default {DEFAULT_BATCH}); "
                         "results do not depend on it")
+    add_size_option(parser)
+
+
+def add_size_option(parser: argparse.ArgumentParser) -> None:
+    """``--allow-large``: go past the memory and time limits of :func:`check_size`."""
+    parser.add_argument("--allow-large", action="store_true",
+                        help="run even when the estimated memory or time is above the limit "
+                        "(see the error message for the estimate)")
+
+
+#: Memory a simulating command needs besides its runs (interpreter, numpy, numba, pyarrow,
+#: seeds): measured ~450 MB for `opengap run baseline --no-plots` [bytes].
+BASE_BYTES = 600e6
+#: Peak memory per run, in units of the run's recorded outputs: the batch, the runs
+#: concatenated and the tidy table being written (measured ~2.6 for the baseline, 200 ->
+#: 800 runs: +109 MB for 600 runs of 71 KB) [x].
+BYTES_PER_OUTPUT_BYTE = 4.0
+#: Seconds per run-month on one core, generous (measured ~4e-5 for the baseline on a
+#: 2-core machine: 800 runs x 45 months in 4.7 s, start-up included) [s].
+SECONDS_PER_RUN_MONTH = 1e-4
+#: Longest a command may be estimated to take without --allow-large [s].
+MAX_SECONDS = 24 * 3600.0
+
+
+def available_bytes() -> float:
+    """Memory available to a new job: ``MemAvailable`` of ``/proc/meminfo``, else half of
+    physical memory, else 8 GB [bytes]."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2
+    except (ValueError, OSError, AttributeError):
+        return 8e9
+
+
+def _human_bytes(n: float) -> str:
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n / 1e6:.2g} MB"
+
+
+def _human_seconds(s: float) -> str:
+    for unit, size in (("days", 2 * 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if s >= size:
+            return f"{s / size:.3g} {unit}"
+    return f"{s:.2g} s"
+
+
+def check_size(what: str, need_bytes: float, need_seconds: float, allow: bool) -> None:
+    """Refuse work whose estimated peak memory is above the memory available, or whose
+    estimated time is above :data:`MAX_SECONDS`, in one line giving both estimates and
+    limits, unless ``allow`` (``--allow-large``)."""
+    limit_bytes = available_bytes()
+    if allow or (need_bytes <= limit_bytes and need_seconds <= MAX_SECONDS):
+        return
+    raise UsageError(f"{what}: estimated {_human_bytes(need_bytes)} of memory and "
+                     f"{_human_seconds(need_seconds)}, above the limits of "
+                     f"{_human_bytes(limit_bytes)} available and "
+                     f"{_human_seconds(MAX_SECONDS)}; use fewer runs, or --allow-large to "
+                     "go ahead")
+
+
+def check_run_size(scenario: Scenario, seeds: Any, args: argparse.Namespace,
+                   worlds: int = 1) -> None:
+    """:func:`check_size` for ``worlds`` scenarios of ``args.runs`` runs each, all held in
+    memory at once, simulated in batches of ``args.batch_size``."""
+    from sim.core.engine import output_bytes_per_run
+    from sim.core.world import build_world
+
+    per_run = output_bytes_per_run(build_world(scenario, seeds))
+    runs = args.runs * worlds
+    need = BASE_BYTES + BYTES_PER_OUTPUT_BYTE * per_run * runs
+    seconds = SECONDS_PER_RUN_MONTH * runs * scenario.time.n_months
+    check_size(f"--runs {args.runs}" + (f" x {worlds} scenarios" if worlds > 1 else "")
+               + (f" --batch-size {args.batch_size}" if args.batch_size < args.runs else ""),
+               need, seconds, getattr(args, "allow_large", False))
+
+
+#: Driver memory per parameter set of a sweep: its design row (a tuple of Python numbers and
+#: the unit point it came from), its place in the plan and in design.parquet; measured ~180
+#: bytes with 2 parameters (1,000,000 LHS samples) [bytes].
+SWEEP_BYTES_PER_SAMPLE = 150.0
+SWEEP_BYTES_PER_SAMPLE_PARAMETER = 60.0
+
+
+def check_sweep_size(spec: Any, workers: int, allow: bool) -> None:
+    """:func:`check_size` for a sweep: the driver holds the design (per parameter set), each
+    worker one stacked batch of runs; the runs share ``workers`` cores."""
+    from sim.core.engine import output_bytes_per_run
+    from sim.core.world import build_world
+    from sim.inputs.seeds import load_seeds
+    from sim.studies.sweeps.chunks import STACK_RUNS
+
+    per_run = output_bytes_per_run(build_world(spec.base, load_seeds(start=spec.base.time.start)))
+    per_sample = SWEEP_BYTES_PER_SAMPLE + SWEEP_BYTES_PER_SAMPLE_PARAMETER * len(spec.parameters)
+    need = (BASE_BYTES + per_sample * spec.samples
+            + workers * (BASE_BYTES + BYTES_PER_OUTPUT_BYTE * per_run * STACK_RUNS))
+    seconds = SECONDS_PER_RUN_MONTH * spec.n_runs * spec.base.time.n_months / workers
+    check_size(f"{spec.source}: {spec.samples:,} parameter sets x {spec.replicates:,} "
+               f"replicates", need, seconds, allow)
 
 
 def check_counts(args: argparse.Namespace) -> None:
@@ -134,8 +248,29 @@ def command_line(args: argparse.Namespace) -> str:
 # --------------------------------------------------------------------------- output folders
 
 
+def out_dir_arg(text: str) -> Path:
+    """``--out DIR`` (an argparse ``type``): an empty path would mean the current folder,
+    which no command should fill with results by accident."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder, got an empty path (to write into "
+                                         "the current folder say --out .)")
+    return Path(text)
+
+
+def default_out(parent: Path, name: str, what: str) -> Path:
+    """``parent/name`` for a command without ``--out``; ``name`` (a scenario's or spec's)
+    must be a slug, so it cannot climb out of ``parent`` or be an absolute path."""
+    if not is_slug(name):
+        raise UsageError(f"{what} name {name!r} cannot be a folder name: expected {SLUG_RULE}; "
+                         "rename it or give --out DIR")
+    return parent / name
+
+
 def prepare_out_dir(out: Path) -> bool:
-    """Make sure ``out`` is a writable folder; returns True if it was created here."""
+    """Make sure ``out`` is a writable folder, take its lock (:func:`sim.files.lock_folder`:
+    a second writer is refused in one line; released when the command ends) and delete
+    temporary files an earlier killed writer left there. Returns True if the folder was
+    created here."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder")
     created = not out.exists()
@@ -145,15 +280,85 @@ def prepare_out_dir(out: Path) -> bool:
             pass
     except OSError as exc:
         raise UsageError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    try:
+        lock_folder(out)
+    except BaseException:
+        if created:
+            remove_if_empty(out)
+        raise
+    remove_temporaries(out)
     return created
 
 
 def remove_if_empty(path: Path) -> None:
-    """Remove a folder this command created if a failure left it empty."""
+    """Remove a folder this command created if a failure left it empty (but for the lock
+    file, which this process holds: released first)."""
+    unlock_folder(path)
     try:
+        entries = {p.name for p in path.iterdir()}
+        if entries <= {LOCK_FILE}:
+            (path / LOCK_FILE).unlink(missing_ok=True)
         path.rmdir()
     except OSError:
         pass
+
+
+def run_output_names() -> set[str]:
+    """Every file ``opengap run`` may write into its folder."""
+    from sim.report.figures import PLOT_FILES
+    from sim.report.outputs import EVENTS_FILE, MANIFEST_FILE, RESULTS_FILE
+
+    return {RESULTS_FILE, EVENTS_FILE, MANIFEST_FILE, *PLOT_FILES.values()}
+
+
+def sweep_output_names() -> set[str]:
+    """Every file ``opengap sweep`` writes at the top of its folder (chunks aside)."""
+    from sim.studies.sweeps import store
+
+    return {store.MANIFEST, store.DESIGN, store.RUNS, store.FAILURES}
+
+
+def check_run_out(out: Path, scenario: Scenario, *, force: bool) -> None:
+    """Before ``opengap run`` simulates into ``out`` (locked): refuse, unless ``force``, a
+    folder holding another scenario's results, a sweep, or result files without a run
+    manifest. Once the runs are done, :func:`clear_outputs` deletes every result file there
+    (the same scenario's earlier run's too), so that no stale file (a figure the new run
+    does not draw) stays beside the new ones."""
+    import json
+
+    from sim.report.outputs import MANIFEST_FILE
+
+    found = sorted(n for n in run_output_names() | sweep_output_names() if (out / n).exists())
+    if (out / "chunks").is_dir() and any((out / "chunks").iterdir()):
+        found.append("chunks/")
+    if found and not force:
+        try:
+            doc = json.loads((out / MANIFEST_FILE).read_text(encoding="utf-8"))
+            held = doc["scenario"]["content_hash"], doc["scenario"]["name"]
+            if "run_ids" not in doc or doc.get("kind") == "opengap-sweep":
+                raise KeyError("not a run manifest")
+        except (OSError, ValueError, KeyError, TypeError):
+            raise UsageError(f"--out {out}: holds {', '.join(found)} but no run manifest of "
+                             "opengap run; use another folder, or --force to replace them"
+                             ) from None
+        if held[0] != scenario.content_hash():
+            raise UsageError(f"--out {out}: holds the results of another scenario ('{held[1]}',"
+                             f" hash {str(held[0])[:12]}); use another folder, or --force to "
+                             "replace them")
+
+
+def clear_outputs(out: Path) -> list[str]:
+    """Delete every opengap result file in ``out`` (a run's or a sweep's, with a sweep's
+    chunks); other files are left alone. Returns the names deleted."""
+    from sim.studies.sweeps import store
+
+    removed = []
+    for name in sorted(run_output_names() | sweep_output_names()):
+        if (out / name).is_file():
+            (out / name).unlink()
+            removed.append(name)
+    removed += [f"{store.CHUNKS}/{n}" for n in store.clear_chunks(out)]
+    return removed
 
 
 # --------------------------------------------------------------------------- simulation

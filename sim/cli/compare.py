@@ -17,6 +17,7 @@ from sim.cli.common import (
     add_count_options,
     check_counts,
     check_pairable,
+    check_run_size,
     command_line,
     load_scenario_arg,
     prepare_out_dir,
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     cn_month = cn_month if first <= cn_month <= last else last
     outcomes = compare.headline_outcomes(months, cn_month)
     seeds = load_seeds(start=base.time.start)
+    check_run_size(base, seeds, args, worlds=1 + len(alts))
     out = args.out if args.out is not None else Path("results") / f"compare-{base.name}"
     created = prepare_out_dir(out)
     try:

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from types import ModuleType
 
 import sim
 from sim.cli.common import PROG, ArgumentParser
 from sim.errors import USAGE_EXIT, InputError
+from sim.files import unlock_all_folders
 
 #: command name -> module implementing it, in the order ``--help`` lists them.
 COMMANDS: dict[str, str] = {
@@ -54,8 +56,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (``kill``): unwind like Ctrl-C, so that ``finally`` blocks delete temporary
+    files and release the output folder's lock."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``opengap``; returns the exit status."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (a test calling main from a thread)
+        previous = None
+    try:
+        return _main(argv)
+    finally:
+        unlock_all_folders()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

@@ -15,7 +15,12 @@ from typing import Any
 from sim.cli.common import (
     add_count_options,
     check_counts,
+    check_run_out,
+    check_run_size,
+    clear_outputs,
+    default_out,
     load_scenario_arg,
+    out_dir_arg,
     prepare_out_dir,
     remove_if_empty,
     simulate_all,
@@ -30,8 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenario", metavar="SCENARIO",
                         help="scenario TOML file, or the name of a shipped scenario (baseline)")
     add_count_options(parser, runs_help="number of runs", seed_help="master seed, >= 0")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
-                        help="output folder (default results/<scenario name>)")
+    parser.add_argument("--out", type=out_dir_arg, default=None, metavar="DIR",
+                        help="output folder (default results/<scenario name>); locked while "
+                        "the command runs")
+    parser.add_argument("--force", action="store_true",
+                        help="replace another scenario's results (or stray result files) in "
+                        "DIR instead of refusing")
     parser.add_argument("--no-plots", action="store_true", help="skip the figures")
 
 
@@ -43,10 +52,14 @@ def run(args: argparse.Namespace) -> int:
     from sim.report.outputs import RESULTS_FILE, write_results
 
     seeds = load_seeds(start=scenario.time.start)
-    out = args.out if args.out is not None else Path("results") / scenario.name
+    check_run_size(scenario, seeds, args)
+    out = args.out if args.out is not None else default_out(Path("results"), scenario.name,
+                                                            "scenario")
     created = prepare_out_dir(out)
     try:
+        check_run_out(out, scenario, force=args.force)
         results = simulate_all(scenario, args, seeds, f"{scenario.name}:")
+        clear_outputs(out)  # checked by check_run_out: nothing stale stays
         what = "results" if args.no_plots else "results and figures"
         sys.stderr.write(f"writing {what} to {out}/ ...\n")
         written = write_results(results, out, scenario_path=scenario_path,

@@ -7,7 +7,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sim.cli.common import add_backend_options, check_backend, prepare_out_dir
+from sim.cli.common import (
+    add_backend_options,
+    add_size_option,
+    check_backend,
+    check_sweep_size,
+    default_out,
+    out_dir_arg,
+    prepare_out_dir,
+    remove_if_empty,
+)
 
 HELP = "run many parameter sets x replicates of a scenario"
 DESCRIPTION = ("Run a sweep spec (TOML): parameter sets from a grid, LHS or Sobol design, each "
@@ -17,8 +26,13 @@ DESCRIPTION = ("Run a sweep spec (TOML): parameter sets from a grid, LHS or Sobo
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", metavar="SPEC", type=Path, help="sweep spec TOML file")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
-                        help="output folder (default results/sweeps/<spec name>)")
+    parser.add_argument("--out", type=out_dir_arg, default=None, metavar="DIR",
+                        help="output folder (default results/sweeps/<spec name>); locked while "
+                        "the sweep runs")
+    parser.add_argument("--force", action="store_true",
+                        help="replace another spec's sweep (or stray sweep files) in DIR "
+                        "instead of refusing")
+    add_size_option(parser)
     add_backend_options(parser)
 
 
@@ -33,13 +47,20 @@ def run(args: argparse.Namespace) -> int:
 
     workers = check_backend(args)
     spec = load_spec(args.spec)
-    out = args.out if args.out is not None else Path("results") / "sweeps" / spec.name
-    prepare_out_dir(out)
-    progress = Progress(f"{spec.name}:")
-    summary = run_sweep(spec, out, backend=args.backend, workers=workers,
-                        scheduler=args.scheduler, chunk_size=args.chunk_size,
-                        progress=progress.update)
-    progress.finish()
+    check_sweep_size(spec, workers, args.allow_large)
+    out = args.out if args.out is not None else default_out(Path("results") / "sweeps",
+                                                            spec.name, "spec")
+    created = prepare_out_dir(out)
+    try:
+        progress = Progress(f"{spec.name}:")
+        summary = run_sweep(spec, out, backend=args.backend, workers=workers,
+                            scheduler=args.scheduler, chunk_size=args.chunk_size,
+                            progress=progress.update, force=args.force)
+        progress.finish()
+    except BaseException:
+        if created:
+            remove_if_empty(out)
+        raise
     print(f"sweep '{spec.name}': {spec.samples} parameter sets x {spec.replicates} replicates "
           f"({spec.design}), {summary.runs} runs in {out / RUNS}")
     if summary.failed_sets:

@@ -231,6 +231,12 @@ def _allocate(n_runs: int, world: World) -> dict[str, np.ndarray]:
     return {name: np.zeros((n_runs, t, *shape)) for name, shape in shapes.items()}
 
 
+def output_bytes_per_run(world: World) -> int:
+    """Bytes of one run's recorded outputs (:class:`Results` arrays) over the whole horizon:
+    what a batch holds per run, for estimating memory before simulating [bytes]."""
+    return int(sum(v.nbytes for v in _allocate(1, world).values()))
+
+
 def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
             flows: dict[str, np.ndarray], masks: np.ndarray,
             prev_frontiers: np.ndarray) -> np.ndarray:

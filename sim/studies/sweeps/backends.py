@@ -14,13 +14,17 @@ the same pure function of its job (:func:`sim.studies.sweeps.chunks.run_chunk`).
   workers must be able to import this package).
 
 With worker processes, the first chunk runs in this process before the others are handed
-out (:func:`_first_here`: the compiled loops are built once).
+out (:func:`_first_here`: the compiled loops are built once). Every worker process watches
+the driver (:func:`exit_with_driver`) and exits once it is gone, even after ``kill -9``.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
@@ -31,6 +35,39 @@ from sim.studies.sweeps.chunks import ChunkJob, ChunkResult, run_chunk
 BACKENDS = ("local", "dask")
 #: How long to keep trying to reach a Dask scheduler before giving up.
 CONNECT_TIMEOUT = "20s"
+
+
+#: Seconds between a worker's checks that its driver still runs.
+DRIVER_CHECK_SECONDS = 1.0
+
+
+def driver_alive(pid: int) -> bool:
+    """True while process ``pid`` runs (a zombie, killed but not yet reaped, is gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): the signal test above is all there is
+
+
+def exit_with_driver(driver_pid: int) -> None:
+    """Worker initializer: a daemon thread that ends this worker process at once
+    (``os._exit``) when the driver ``driver_pid`` has died, so that a sweep killed with
+    ``kill -9`` leaves no workers computing chunks nobody will store (a pool's workers
+    otherwise wait on their task queue, which their own inherited pipe ends keep open)."""
+    def watch() -> None:
+        while True:
+            time.sleep(DRIVER_CHECK_SECONDS)
+            if not driver_alive(driver_pid):
+                os._exit(1)
+
+    threading.Thread(target=watch, name="opengap-driver-watch", daemon=True).start()
 
 
 def _mp_context() -> Any:
@@ -64,7 +101,8 @@ def _pool(jobs: Iterable[ChunkJob], workers: int,
     pending: set[Future] = set()
     queue = iter(jobs)
     yield from _first_here(queue, tick)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(),
+                             initializer=exit_with_driver, initargs=(os.getpid(),)) as pool:
         try:
             for job in queue:
                 pending.add(pool.submit(run_chunk, job))

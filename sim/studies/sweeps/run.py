@@ -4,6 +4,10 @@ Running the same command again after an interruption (Ctrl-C, ``kill -9``, a cra
 the complete chunks on disk, runs only the parameter sets they do not cover, and writes the
 same final tables as an uninterrupted sweep: runs depend only on (spec, sample, replicate),
 never on which invocation or worker ran them.
+
+The folder is locked for the whole sweep (a second sweep into it is refused in one line).
+A sweep that fails before its first chunk is stored (a scheduler that cannot be reached, a
+bad backend) leaves nothing behind in a folder it started: no manifest, design or chunks.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from sim.files import folder_locked
 from sim.studies.sweeps import store
 from sim.studies.sweeps.backends import execute
 from sim.studies.sweeps.chunks import ChunkJob
@@ -91,21 +96,47 @@ def run_sweep(spec: SweepSpec, out: Path, *, backend: str = "local", workers: in
               scheduler: str | None = None, chunk_size: int | None = None,
               stream: IO[str] | None = None,
               progress: Callable[[float, int], Any] | None = None,
-              on_chunk: Callable[[Path], Any] | None = None) -> SweepSummary:
+              on_chunk: Callable[[Path], Any] | None = None,
+              force: bool = False) -> SweepSummary:
     """Run (or finish) ``spec`` into ``out``; see the module docstring.
 
     ``progress(done, total)`` is called with the runs done (those of earlier invocations
     included) as chunks or parameter sets finish; ``stream`` (default stderr) gets the
-    one-line note that a sweep is being resumed."""
-    t0 = time.monotonic()
+    one-line note that a sweep is being resumed. ``force``: replace another spec's sweep
+    (or sweep files without a manifest) in ``out`` instead of refusing."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / store.CHUNKS).mkdir(exist_ok=True)
-    resuming = store.check_resumable(out, spec)
+    with folder_locked(out):
+        return _run_locked(spec, out, backend=backend, workers=workers, scheduler=scheduler,
+                           chunk_size=chunk_size, stream=stream, progress=progress,
+                           on_chunk=on_chunk, force=force)
+
+
+def _run_locked(spec: SweepSpec, out: Path, *, backend: str, workers: int,
+                scheduler: str | None, chunk_size: int | None, stream: IO[str] | None,
+                progress: Callable[[float, int], Any] | None,
+                on_chunk: Callable[[Path], Any] | None, force: bool) -> SweepSummary:
+    t0 = time.monotonic()
+    resuming = store.check_resumable(out, spec, force=force)
     store.remove_stray_temporaries(out)
     design = design_values(spec)
+    (out / store.CHUNKS).mkdir(exist_ok=True)
     if not resuming:
         store.write_table_atomic(out / store.DESIGN, store.design_table(spec, design))
     store.write_manifest(out, store.manifest_data(spec, "running"))
+    try:
+        return _execute(spec, out, design, t0, backend=backend, workers=workers,
+                        scheduler=scheduler, chunk_size=chunk_size, stream=stream,
+                        progress=progress, on_chunk=on_chunk)
+    except BaseException:
+        if not resuming and not store.completed_chunks(out):
+            store.clear_sweep(out)  # a failed start leaves nothing behind
+        raise
+
+
+def _execute(spec: SweepSpec, out: Path, design: Sequence[tuple[Any, ...]], t0: float, *,
+             backend: str, workers: int, scheduler: str | None, chunk_size: int | None,
+             stream: IO[str] | None, progress: Callable[[float, int], Any] | None,
+             on_chunk: Callable[[Path], Any] | None) -> SweepSummary:
     done = store.completed_chunks(out)
     todo = missing_samples(spec.samples, done)
     size = chunk_size or default_chunk_size(spec, workers)
