@@ -8,6 +8,7 @@ Everything is validated before anything is written, and every file is replaced a
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
 import sys
@@ -89,19 +90,20 @@ MAX_SECONDS = 24 * 3600.0
 
 
 def available_bytes() -> float:
-    """Memory available to a new job: ``MemAvailable`` of ``/proc/meminfo``, else half of
-    physical memory, else 8 GB [bytes]."""
+    """Memory a command may plan to use: half of ``MemAvailable`` (``/proc/meminfo``; the
+    rest for other processes and the page cache that keeps writes fast), else a quarter of
+    physical memory, else 4 GB [bytes]."""
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
             for line in fh:
                 if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) * 1024
+                    return float(line.split()[1]) * 1024 / 2
     except (OSError, ValueError, IndexError):
         pass
     try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 4
     except (ValueError, OSError, AttributeError):
-        return 8e9
+        return 4e9
 
 
 def _human_bytes(n: float) -> str:
@@ -127,7 +129,7 @@ def check_size(what: str, need_bytes: float, need_seconds: float, allow: bool) -
         return
     raise UsageError(f"{what}: estimated {_human_bytes(need_bytes)} of memory and "
                      f"{_human_seconds(need_seconds)}, above the limits of "
-                     f"{_human_bytes(limit_bytes)} available and "
+                     f"{_human_bytes(limit_bytes)} (half the memory available) and "
                      f"{_human_seconds(MAX_SECONDS)}; use fewer runs, or --allow-large to "
                      "go ahead")
 
@@ -246,6 +248,17 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 # --------------------------------------------------------------------------- output folders
+
+
+def finite_float(text: str) -> float:
+    """A number argument (an argparse ``type``): ``nan`` and ``inf`` are refused."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
 
 
 def out_dir_arg(text: str) -> Path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sim.cli.common import UsageError
+from sim.cli.common import UsageError, finite_float
 
 HELP = "parameter ranges that make an outcome likely"
 DESCRIPTION = ("Scenario discovery with a PRIM box search: the parameter ranges in which "
@@ -18,16 +18,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a sweep's output folder or its runs.parquet")
     parser.add_argument("--outcome", required=True, metavar="X",
                         help="outcome column, e.g. gap_points@2027-12")
-    parser.add_argument("--threshold", required=True, type=float, metavar="T",
+    parser.add_argument("--threshold", required=True, type=finite_float, metavar="T",
                         help="a run is a case of interest if OUTCOME >= T")
     parser.add_argument("--below", action="store_true",
                         help="cases of interest are OUTCOME <= T instead")
     parser.add_argument("--boxes", type=int, default=2, metavar="K",
                         help="at most K boxes, each found among the cases the previous ones "
                         "left uncovered (default 2)")
-    parser.add_argument("--min-support", type=float, default=0.05, metavar="F",
+    parser.add_argument("--min-support", type=finite_float, default=0.05, metavar="F",
                         help="a box keeps at least this fraction of the runs (default 0.05)")
-    parser.add_argument("--min-density", type=float, default=None, metavar="P",
+    parser.add_argument("--min-density", type=finite_float, default=None, metavar="P",
                         help="pick the widest box in which P(outcome) >= P (default: the best "
                         "balance of density and coverage, F-score with beta 0.5)")
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import sim
 from sim.calendar import parse_month
+from sim.files import SLUG_RULE, is_slug
 from sim.inputs.scenario import Scenario, ScenarioError, load_scenario, resolve_scenario_path
 from sim.inputs.tomlfile import read_toml
 from sim.measures.outcomes import OutcomeError, check_outcomes, parse_outcome
@@ -288,7 +289,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     if len({o.label for o in outcomes}) != len(outcomes):
         raise _fail(source, "outcomes", "an outcome is listed twice")
     name = raw.get("name", path.stem)
-    if not isinstance(name, str) or not name:
-        raise _fail(source, "name", "expected a non-empty string")
+    if not is_slug(name):  # it names the default output folder results/sweeps/<name>
+        raise _fail(source, "name", f"expected {SLUG_RULE} (got {name!r})")
     return SweepSpec(source, name, base, design, samples, replicates, seed, parameters,
                      outcomes)
