@@ -4,6 +4,12 @@ is redrawn with different content; step the world once; overlay the baseline. Sc
 to the test's temporary folder. Nothing is downloaded: Playwright launches the system
 browser.
 
+A second test plays an attacker (issue 18): a page served under a foreign name that
+resolves to this machine (DNS rebinding: ``--host-resolver-rules`` maps ``evil.example`` to
+127.0.0.1) is refused, a websocket opened from a foreign origin is refused while the same
+websocket from the served page opens, and a scenario choice of ``../../x/evil`` sent
+through the page's own Select widget is refused with one plain line.
+
 Skipped, with the reason, when there is no ``chromium`` on this machine or no ``playwright``
 package (``.ci/run`` installs both).
 """
@@ -133,3 +139,57 @@ def test_slider_redraws_plot(server: str, tmp_path: Path) -> None:
         finally:
             context.close()
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+
+
+WEBSOCKET_PROBE = """(url) => new Promise((done) => {
+  const ws = new WebSocket(url);
+  const timer = setTimeout(() => done("timeout"), 10000);
+  ws.onopen = () => { clearTimeout(timer); ws.close(); done("open"); };
+  ws.onerror = () => { clearTimeout(timer); done("refused"); };
+})"""
+
+
+def test_foreign_origin_and_traversal_are_refused(server: str, tmp_path: Path) -> None:
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no Chromium browser on this machine (Debian package 'chromium'; "
+                    ".ci/run installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright not installed (pip install -e '.[test]')")
+    port = server.rstrip("/").rsplit(":", 1)[1]
+    ws_url = f"ws://127.0.0.1:{port}/jupyter/api/kernels/probe/channels?session_id=probe"
+    with sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=browser, headless=True,
+            args=[*BROWSER_FLAGS, "--host-resolver-rules=MAP evil.example 127.0.0.1"],
+            viewport={"width": 1600, "height": 1200})
+        try:
+            page = context.new_page()
+            # DNS rebinding: this server under a name an attacker controls.
+            response = page.goto(f"http://evil.example:{port}/")
+            assert response is not None and response.status == 403
+            assert "is not this server" in page.content()
+            # A websocket from a foreign page (served by the browser itself: no network).
+            page.route("http://evil.example/**", lambda route: route.fulfill(
+                status=200, content_type="text/html", body="<html><body>evil</body></html>"))
+            page.goto("http://evil.example/")
+            assert page.evaluate(WEBSOCKET_PROBE, ws_url) == "refused"
+            # The same websocket from the served page opens: the origin made the difference.
+            page.unroute("http://evil.example/**")
+            page.goto(server)
+            page.locator(".og-plot-gap img").wait_for(timeout=UPDATE_TIMEOUT_MS)
+            assert page.evaluate(WEBSOCKET_PROBE, ws_url) == "open"
+            # A traversal value sent through the page's own scenario Select (as a tampered
+            # client would): refused with one plain line; the scenario stays.
+            page.evaluate("""() => {
+              const el = Array.from(document.querySelectorAll('.v-select'))
+                .find(e => e.innerText.includes('Scenario'));
+              el.__vue__.$emit('input', '../../x/evil');
+            }""")
+            alert = page.locator(".v-alert", has_text="not one of the shipped scenarios")
+            sync_api.expect(alert).to_be_visible(timeout=UPDATE_TIMEOUT_MS)
+            assert "Traceback" not in page.inner_text("body")
+            assert "baseline" in page.locator(".og-status").inner_text()
+            page.screenshot(path=tmp_path / "refused.png", full_page=True)
+        finally:
+            context.close()

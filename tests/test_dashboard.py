@@ -193,7 +193,7 @@ def test_panels_have_titles_labels_and_legends(small: Scenario, seeds: Seeds) ->
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["app", "no_such_scenario"], "no shipped scenario"),
+    (["app", "no_such_scenario"], "not one of the shipped scenarios"),
     (["app", "--port", "70000"], "--port must be 1..65535"),
     (["app", "/tmp/elsewhere.toml"], "the dashboard offers the scenarios in"),
 ])

@@ -10,12 +10,17 @@ State per browser session:
   same scenario as run 0 of the ensemble, rebuilt whenever a new ensemble arrives or Reset is
   pressed; Step advances it a month; Play steps it on (see :func:`months_per_frame`).
 * ``compare``: overlay the medians of the shipped ``baseline`` scenario (same runs and seed).
+
+Every value a control sends is checked on the server (:func:`sim.dashboard.settings.
+checked_changes`) before it touches the settings; a refused value or an unexpected error
+shows one plain line on the page, and the details go only to the server's log.
 """
 
 from __future__ import annotations
 
 import functools
 import html
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -27,8 +32,12 @@ from sim.calendar import format_month, parse_month
 from sim.dashboard import figures
 from sim.dashboard.ensemble import Bands, ensemble_bands, recompute
 from sim.dashboard.settings import (
+    CHOICE_CONTROLS,
     NO_BAN,
+    NUMBER_CONTROLS,
     Settings,
+    SettingsError,
+    checked_changes,
     default_settings,
     load_named,
     settings_summary,
@@ -36,9 +45,12 @@ from sim.dashboard.settings import (
     shipped_scenarios,
 )
 from sim.dashboard.world import SteppedWorld
+from sim.errors import InputError
 from sim.inputs.scenario import Scenario, ScenarioError
 from sim.inputs.seeds import Seeds, load_seeds
-from sim.vocab import JURISDICTIONS
+
+#: Details of refused values and errors go here (the server's log), never to the page.
+LOG = logging.getLogger("opengap.dashboard")
 
 #: Seconds a control must stay still before the ensemble is recomputed.
 DEBOUNCE_SECONDS = 0.25
@@ -113,56 +125,83 @@ def MonthSlider(label: str, value: int, start: int, n_months: int, on_value: Any
                      disabled=disabled)
 
 
+def plain_error(exc: BaseException) -> str:
+    """The one line a page shows for an error: an input error's own line, otherwise a
+    generic line (the traceback is logged on the server, never sent to the browser)."""
+    if isinstance(exc, InputError):
+        return " ".join(str(exc).split())
+    LOG.error("dashboard error", exc_info=exc)
+    return "internal error; the details are in the server's log"
+
+
+def set_checked(settings: solara.Reactive[Settings], error: solara.Reactive[str],
+                n_months: int, **changes: Any) -> None:
+    """Apply control values from the browser once :func:`checked_changes` accepts them;
+    otherwise leave the settings as they were and show one plain line."""
+    try:
+        checked = checked_changes(changes, n_months)
+    except SettingsError as exc:
+        LOG.warning("refused control value %.200r: %s", changes, exc)
+        error.set(f"Refused: {exc}")
+        return
+    except Exception as exc:  # never a traceback to the browser
+        error.set(plain_error(exc))
+        return
+    error.set("")
+    settings.set(settings.value.updated(**checked))
+
+
+def _slider(name: str, label: str, value: float, set_: Any, *, disabled: bool = False) -> None:
+    """A slider drawn from its row of :data:`NUMBER_CONTROLS` (the bounds the server
+    checks)."""
+    low, high, step, integer = NUMBER_CONTROLS[name]
+    widget = solara.SliderInt if integer else solara.SliderFloat
+    widget(label, value=value, min=low, max=high, step=step, disabled=disabled,
+           on_value=lambda v: set_(**{name: v}))
+
+
 @solara.component
-def Controls(settings: solara.Reactive[Settings], base: Scenario | None) -> None:
+def Controls(settings: solara.Reactive[Settings], base: Scenario | None,
+             error: solara.Reactive[str]) -> None:
     s = settings.value
-
-    def set_(**changes: Any) -> None:
-        settings.set(settings.value.updated(**changes))
-
     start = parse_month(base.time.start) if base else 0
     n_months = base.time.n_months if base else 1
+
+    def set_(**changes: Any) -> None:
+        set_checked(settings, error, n_months, **changes)
+
     with solara.Card("Capability and markets", margin=0):
-        solara.SliderFloat(f"Distillation efficiency: {s.distill_efficiency:.2f}",
-                           value=s.distill_efficiency, min=0.0, max=1.0, step=0.05,
-                           on_value=lambda v: set_(distill_efficiency=float(v)))
-        solara.SliderFloat(f"Export-control price multiplier: x{s.export_price_multiplier:.2f}",
-                           value=s.export_price_multiplier, min=1.0, max=10.0, step=0.25,
-                           on_value=lambda v: set_(export_price_multiplier=float(v)))
-        solara.SliderFloat(f"Sovereign grants: x{s.grant_scale:.2f} seeded budgets",
-                           value=s.grant_scale, min=0.0, max=10.0, step=0.25,
-                           on_value=lambda v: set_(grant_scale=float(v)))
-        solara.SliderFloat(f"Safety-shock rate: {s.safety_shock_rate_per_year:.1f} per year",
-                           value=s.safety_shock_rate_per_year,
-                           min=0.0, max=5.0, step=0.1,
-                           on_value=lambda v: set_(safety_shock_rate_per_year=float(v)))
+        _slider("distill_efficiency", f"Distillation efficiency: {s.distill_efficiency:.2f}",
+                s.distill_efficiency, set_)
+        _slider("export_price_multiplier",
+                f"Export-control price multiplier: x{s.export_price_multiplier:.2f}",
+                s.export_price_multiplier, set_)
+        _slider("grant_scale", f"Sovereign grants: x{s.grant_scale:.2f} seeded budgets",
+                s.grant_scale, set_)
+        _slider("safety_shock_rate_per_year",
+                f"Safety-shock rate: {s.safety_shock_rate_per_year:.1f} per year",
+                s.safety_shock_rate_per_year, set_)
     with solara.Card("Funding shock", margin=0):
-        solara.Select("Region", values=list(JURISDICTIONS), value=s.funding_shock_region,
+        solara.Select("Region", values=list(CHOICE_CONTROLS["funding_shock_region"]),
+                      value=s.funding_shock_region,
                       on_value=lambda v: set_(funding_shock_region=v), dense=True)
         size = f"-{s.funding_shock_size:.0%} sentiment" if s.funding_shock_size else "none"
-        solara.SliderFloat(f"Size: {size}",
-                           value=s.funding_shock_size,
-                           min=0.0, max=0.9, step=0.05,
-                           on_value=lambda v: set_(funding_shock_size=float(v)))
+        _slider("funding_shock_size", f"Size: {size}", s.funding_shock_size, set_)
         MonthSlider("Month", s.funding_shock_month, start, n_months,
-                    lambda v: set_(funding_shock_month=int(v)),
+                    lambda v: set_(funding_shock_month=v),
                     disabled=not s.funding_shock_size)
     no_ban = s.ban_sovereign == NO_BAN
     with solara.Card("Open-weight ban", margin=0):
-        solara.Select("Sovereign (none = no ban)", values=[NO_BAN, *JURISDICTIONS],
+        solara.Select("Sovereign (none = no ban)",
+                      values=list(CHOICE_CONTROLS["ban_sovereign"]),
                       value=s.ban_sovereign, on_value=lambda v: set_(ban_sovereign=v),
                       dense=True)
-        solara.SliderFloat(f"Threshold: 1e{s.ban_threshold_log10_flop:g} training FLOP",
-                           value=s.ban_threshold_log10_flop,
-                           min=24.0, max=28.0, step=0.25,
-                           disabled=no_ban,
-                           on_value=lambda v: set_(ban_threshold_log10_flop=float(v)))
-        solara.SliderFloat(f"Leakage: {s.ban_leakage:.0%} still reaches buyers",
-                           value=s.ban_leakage,
-                           min=0.0, max=1.0, step=0.05,
-                           disabled=no_ban,
-                           on_value=lambda v: set_(ban_leakage=float(v)))
-        MonthSlider("From", s.ban_month, start, n_months, lambda v: set_(ban_month=int(v)),
+        _slider("ban_threshold_log10_flop",
+                f"Threshold: 1e{s.ban_threshold_log10_flop:g} training FLOP",
+                s.ban_threshold_log10_flop, set_, disabled=no_ban)
+        _slider("ban_leakage", f"Leakage: {s.ban_leakage:.0%} still reaches buyers",
+                s.ban_leakage, set_, disabled=no_ban)
+        MonthSlider("From", s.ban_month, start, n_months, lambda v: set_(ban_month=v),
                     disabled=no_ban)
 
 
@@ -228,6 +267,7 @@ def Page() -> None:
     version = solara.use_reactive(0)
     resets = solara.use_reactive(0)
     load_error = solara.use_reactive("")
+    control_error = solara.use_reactive("")
     s = settings.value
 
     base = solara.use_memo(lambda: _try_load(s.scenario), [s.scenario])
@@ -276,7 +316,11 @@ def Page() -> None:
         try:
             scenario = load_named(name)
         except ScenarioError as exc:
-            load_error.set(str(exc))
+            LOG.warning("refused scenario choice %.200r", name)
+            load_error.set(plain_error(exc))
+            return
+        except Exception as exc:  # never a traceback to the browser
+            load_error.set(plain_error(exc))
             return
         load_error.set("")
         settings.set(default_settings(name, scenario, n_runs=s.n_runs, seed=s.seed))
@@ -292,16 +336,21 @@ def Page() -> None:
                     solara.Text(base.description, classes=["og-small"])
                 if load_error.value:
                     solara.Error(load_error.value)
+                if control_error.value:
+                    solara.Error(control_error.value, classes=["og-refused"])
             with solara.Card("Step or play one world (run 0)", margin=0):
                 WorldControls(world, version.value, playing, step,
                               lambda: resets.set(resets.value + 1))
-            Controls(settings, base)
+            n_months = base.time.n_months if base else 1
+
+            def set_(**changes: Any) -> None:
+                set_checked(settings, control_error, n_months, **changes)
+
+            Controls(settings, base, control_error)
             with solara.Card("Ensemble", margin=0):
-                solara.SliderInt(f"Number of runs: {s.n_runs}", value=s.n_runs, min=1, max=200,
-                                 step=1, on_value=lambda v: settings.set(
-                                     settings.value.updated(n_runs=int(v))))
-                solara.InputInt("Seed", value=s.seed, on_value=lambda v: settings.set(
-                    settings.value.updated(seed=max(0, int(v or 0)))))
+                _slider("n_runs", f"Number of runs: {s.n_runs}", s.n_runs, set_)
+                solara.InputInt("Seed", value=s.seed,
+                                on_value=lambda v: set_(seed=0 if v is None else v))
                 solara.Switch(label="Compare with baseline (dashed medians)", value=compare)
                 solara.Button("Back to the scenario's own values", text=True,
                               on_click=lambda: choose_scenario(s.scenario))
@@ -317,7 +366,7 @@ def Page() -> None:
                                     solara.ResultState.WAITING)
             solara.Text(status + (" | recomputing ..." if busy else ""), classes=["og-status"])
             if result.error is not None:
-                solara.Error(f"Cannot compute these settings: {result.error}")
+                solara.Error(f"Cannot compute these settings: {plain_error(result.error)}")
             if computed is None:
                 solara.ProgressLinear(True)
                 return

@@ -14,7 +14,10 @@ returns a validated copy (plus the seed tables to simulate it with) in which
   sovereign is chosen; both add to whatever the scenario already schedules.
 
 Values are validated by the scenario schema, so a control can never produce a world the
-command line would refuse.
+command line would refuse. Before that, every value a browser sends is checked on the server
+(:func:`checked_changes`): a choice must be one of the choices offered, a number finite and
+within its control's bounds (:data:`NUMBER_CONTROLS`), an integer control an integer; the
+browser is trusted for nothing.
 """
 
 from __future__ import annotations
@@ -25,13 +28,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sim.calendar import format_month, parse_month
+from sim.errors import InputError
 from sim.inputs.scenario import (
     Scenario,
     ScenarioError,
     load_scenario,
     scenarios_dir,
+    shipped_scenario_names,
     validate_scenario,
 )
+from sim.vocab import JURISDICTIONS
 
 #: Recovery half-life of the dashboard's funding shock, months. A shock's depth is the
 #: interesting control; one year matches the baseline's sentiment reversion (~14 months).
@@ -74,19 +80,73 @@ class Settings:
         return replace(self, **changes)
 
 
+#: Bounds of the number controls: (min, max, step, integer). The page draws its sliders
+#: from this table and the server refuses any value outside it. Month controls (step
+#: indices) are bounded by the scenario's horizon in :func:`checked_changes`.
+NUMBER_CONTROLS: dict[str, tuple[float, float, float, bool]] = {
+    "distill_efficiency": (0.0, 1.0, 0.05, False),
+    "export_price_multiplier": (1.0, 10.0, 0.25, False),
+    "grant_scale": (0.0, 10.0, 0.25, False),
+    "safety_shock_rate_per_year": (0.0, 5.0, 0.1, False),
+    "funding_shock_size": (0.0, 0.9, 0.05, False),
+    "ban_threshold_log10_flop": (24.0, 28.0, 0.25, False),
+    "ban_leakage": (0.0, 1.0, 0.05, False),
+    "n_runs": (1, 200, 1, True),
+    "seed": (0, 2**31 - 1, 1, True),
+}
+#: Month controls: step indices from 0 to the scenario's last month.
+MONTH_CONTROLS = ("funding_shock_month", "ban_month")
+#: Choice controls and what they may be.
+CHOICE_CONTROLS: dict[str, tuple[str, ...]] = {
+    "funding_shock_region": tuple(JURISDICTIONS),
+    "ban_sovereign": (NO_BAN, *JURISDICTIONS),
+}
+
+
+class SettingsError(InputError):
+    """A control value the server refuses; ``str`` is one plain line for the page."""
+
+
+def checked_changes(changes: dict[str, Any], n_months: int) -> dict[str, Any]:
+    """``changes`` with every value checked and normalised (floats finite and within
+    :data:`NUMBER_CONTROLS`, integers integral, months within the horizon of ``n_months``,
+    choices from :data:`CHOICE_CONTROLS`); anything else raises :class:`SettingsError`."""
+    out: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name in CHOICE_CONTROLS:
+            if not isinstance(value, str) or value not in CHOICE_CONTROLS[name]:
+                raise SettingsError(f"{name}: not one of the choices offered")
+            out[name] = value
+            continue
+        if name in NUMBER_CONTROLS:
+            low, high, _, integer = NUMBER_CONTROLS[name]
+        elif name in MONTH_CONTROLS:
+            low, high, integer = 0, max(n_months - 1, 0), True
+        else:
+            raise SettingsError(f"{name}: not a control of this page")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SettingsError(f"{name}: expected a number")
+        if not math.isfinite(value) or not low <= value <= high:
+            raise SettingsError(f"{name}: expected a number from {low:g} to {high:g}")
+        if integer and value != int(value):
+            raise SettingsError(f"{name}: expected a whole number")
+        out[name] = int(value) if integer else float(value)
+    return out
+
+
 def shipped_scenarios() -> list[str]:
     """Names of the scenarios in :func:`sim.inputs.scenario.scenarios_dir`, baseline first."""
-    names = sorted(p.stem for p in scenarios_dir().glob("*.toml"))
-    return sorted(names, key=lambda n: n != "baseline")
+    return sorted(shipped_scenario_names(), key=lambda n: n != "baseline")
 
 
 def load_named(name: str) -> Scenario:
-    """Load a shipped scenario by name (raises ScenarioError with one line if it is bad)."""
-    path = scenarios_dir() / f"{name}.toml"
-    if not path.is_file():
-        raise ScenarioError(f"{name}: no shipped scenario of that name "
-                            f"(shipped: {', '.join(shipped_scenarios()) or 'none'})")
-    return load_scenario(path)
+    """Load a shipped scenario by name (raises ScenarioError with one line if it is bad).
+    Only the names in :func:`shipped_scenarios` are looked up, so a name such as
+    ``../../x/evil`` reaches no file, and the message does not depend on what exists."""
+    if not isinstance(name, str) or name not in shipped_scenarios():
+        raise ScenarioError(f"{str(name)[:60]!r}: not one of the shipped scenarios "
+                            f"({', '.join(shipped_scenarios()) or 'none'})")
+    return load_scenario(scenarios_dir() / f"{name}.toml")
 
 
 def export_multiplier_of(scenario: Scenario) -> float:
