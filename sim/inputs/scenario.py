@@ -645,6 +645,8 @@ def load_raw(path: Path, origins: Origins | None = None) -> dict[str, Any]:
         seen.append(current)
         own_origins = Origins()
         own = _read_toml(current)
+        if not isinstance(own.get("events", []), list):
+            raise ScenarioError(f"{shown}: events: expected a list of [[events]] tables")
         data = _apply_includes(current, own, own_origins)  # records the fragments' keys
         own_origins.add_file(own, shown)  # this file's own keys win over its fragments'
         parent_name = data.pop("extends", None)
