@@ -12,6 +12,7 @@ import pytest
 from sim.calendar import parse_month
 from sim.cli.main import main
 from sim.core.engine import simulate
+from sim.files import LOCK_FILE
 from sim.inputs.scenario import load_scenario
 from sim.inputs.seeds import load_seeds
 from sim.report.calibration import Bands, fragment_text
@@ -213,8 +214,8 @@ def test_cli_calibrate_writes_fragment_and_report(tmp_path: Path, capsys) -> Non
         '[parameters."capability.fast_follow_rate"]\nmin = 0.0\nmax = 0.2\n', "utf-8")
     out = tmp_path / "out"
     assert main(["calibrate", str(spec), "--out", str(out)]) == 0
-    assert {p.name for p in out.iterdir()} == {"calibrated.toml", "calibration.json",
-                                               "fit.png", "report.md"}
+    assert {p.name for p in out.iterdir()} - {LOCK_FILE} == {  # the lock stays: sim.files
+        "calibrated.toml", "calibration.json", "fit.png", "report.md"}
     report = (out / "report.md").read_text("utf-8")
     assert "after the period (not fitted)" in report and "fast_follow_rate" in report
     assert "calibrated 1 parameters" in capsys.readouterr().out
