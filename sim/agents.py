@@ -4,8 +4,25 @@ The engine keeps all state in arrays shaped ``(runs, agents)`` (:class:`sim.core
 and the mechanisms decide for every agent at once. An agent here therefore holds nothing but
 its index: each property reads ``self.model.state`` (run 0 of the model's one-run state) or
 the static :class:`sim.core.world.Population`, so an agent always shows the current month and can
-never drift from the arrays the engine steps. Agents have no ``step``: the month is advanced
-by :func:`sim.core.engine.step`, called from :meth:`sim.model.OpenGapModel.step`.
+never drift from the arrays the engine steps.
+
+**A month, agent type by agent type.** Every agent type has a class-level ``step(model,
+month)``: the decisions of all agents of that type in this month, taken together by the
+engine's own mechanisms (:data:`sim.core.engine.MECHANISMS`) on the month's copy of the state.
+Sovereigns act first (``policy``: pressure, enacting and lifting policies, grants), then labs
+(``funding``, ``compute``, ``research``: raising money, buying compute, training and
+releasing), then buyers (``market``, ``adoption``: choosing a model, paying for tokens, usage
+feeding the labs' flywheel). :meth:`sim.model.OpenGapModel.step` calls them in the order of
+:data:`AGENT_TYPES`, which is exactly the engine's monthly order (checked when
+:mod:`sim.model` is imported), so a Mesa run is bit-identical to
+:func:`sim.core.engine.step`. There is deliberately no per-agent ``step``: the mechanisms
+decide for every agent at once over arrays (buyers' choices, for instance, depend on every
+lab's release), so one agent stepping alone would not be the model.
+
+**Adding an agent type** on the Mesa side is its class here and one row of
+:data:`AGENT_TYPES`: the model creates one agent set per row (``model.labs``,
+``model.sovereigns``, ``model.buyers``, ...), registers its DataCollector reporters and calls
+its ``step`` (see docs/architecture.md for the engine side).
 
 Labs that exit or are acquired stay registered with ``alive == False`` (their rows stay in
 the arrays too), so indices and Mesa ``unique_id`` values are stable over a run.
@@ -13,39 +30,61 @@ the arrays too), so indices and Mesa ``unique_id`` values are stable over a run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 import mesa
 import numpy as np
 
+from sim.core.engine import MECHANISMS, apply_mechanism
+from sim.core.mechanisms import Flows
 from sim.vocab import CAMPS, JURISDICTIONS, POLICIES
 
 if TYPE_CHECKING:
+    from sim.core.rng import MonthDraws
+    from sim.core.world import WorldState
     from sim.model import OpenGapModel
 
 #: The one run of the model's state that agents view.
 RUN = 0
 
 
-class _ArrayView(mesa.Agent):
-    """An agent identified by its row ``index`` in the population's arrays."""
+class ArrayAgent(mesa.Agent):
+    """An agent identified by its row ``index`` in the population's arrays.
+
+    ``MECHANISMS`` names the rows of :data:`sim.core.engine.MECHANISMS` through which agents
+    of this type act, in monthly order.
+    """
 
     model: OpenGapModel
+    MECHANISMS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, model: OpenGapModel, index: int) -> None:
         super().__init__(model)
         self.index = int(index)
 
+    @classmethod
+    def step_type(cls, model: OpenGapModel, month: WorldState, draws: MonthDraws,
+                  flows: Flows) -> None:
+        """This month's decisions of every agent of this type: the engine's own mechanisms
+        of :attr:`MECHANISMS`, applied in turn to ``month`` (the month's copy of the state,
+        from :func:`sim.core.engine.begin_month`); their flows are added to ``flows``."""
+        for name in cls.MECHANISMS:
+            apply_mechanism(_MECHANISM[name], model.world, month, draws, flows)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(index={self.index}, unique_id={self.unique_id})"
 
 
-class LabAgent(_ArrayView):
+class LabAgent(ArrayAgent):
     """An AI lab (camp ``closed``, ``open_cn``, ``open_us`` or ``open_other``).
 
-    Decisions (compute purchases, training, releases, fundraising) are made by the mechanism
-    functions on the arrays; this agent only exposes lab ``index``'s row of them.
+    Decisions (fundraising, compute purchases, training, releases) are made by the
+    ``funding``, ``compute`` and ``research`` mechanisms for every lab at once
+    (:meth:`step_type`); this agent exposes lab ``index``'s row of the arrays.
     """
+
+    MECHANISMS = ("funding", "compute", "research")
 
     @property
     def lab_id(self) -> str:
@@ -138,8 +177,14 @@ class LabAgent(_ArrayView):
         return float(self.model.state.users[RUN, self.index])
 
 
-class SovereignAgent(_ArrayView):
-    """A sovereign (US, CN, EU, ...): regulatory pressure and the policies it has in force."""
+class SovereignAgent(ArrayAgent):
+    """A sovereign (US, CN, EU, ...): regulatory pressure and the policies it has in force.
+
+    Its month (pressure, enacting and lifting policies, grants paid) is the ``policy``
+    mechanism, run for every sovereign at once (:meth:`step_type`).
+    """
+
+    MECHANISMS = ("policy",)
 
     @property
     def sovereign_id(self) -> str:
@@ -205,6 +250,17 @@ class SovereignAgent(_ArrayView):
         return [name for name, on in zip(POLICIES, flags, strict=True) if on]
 
     @property
+    def policies_in_force(self) -> str:
+        """Policies in force in this sovereign's jurisdiction, scheduled or enacted, joined
+        by ``+`` in :data:`sim.vocab.POLICIES` order (``""``: none): ``ban`` while an
+        open-weight ban applies, ``distillation_crackdown`` while one applies,
+        ``export_tightening`` while its own export tightening is in force."""
+        on = (self.ban_active, self.crackdown_active,
+              bool(self.model.state.policy_enacted[RUN, self.index, POLICIES.index(
+                  "export_tightening")]))
+        return "+".join(name for name, flag in zip(POLICIES, on, strict=True) if flag)
+
+    @property
     def export_target(self) -> str | None:
         """Region its export-control tightening targets, or None."""
         g = int(self.model.population.sov_export_target[self.index])
@@ -216,8 +272,15 @@ class SovereignAgent(_ArrayView):
         return np.flatnonzero(self.model.population.sov_backing[self.index]).tolist()
 
 
-class BuyerAgent(_ArrayView):
-    """A buyer (a slice of one segment's token demand in one jurisdiction)."""
+class BuyerAgent(ArrayAgent):
+    """A buyer (a slice of one segment's token demand in one jurisdiction).
+
+    Its month (choosing a model among those available, paying for tokens, its usage feeding
+    the labs' RL flywheel) is the ``market`` and ``adoption`` mechanisms, run for every buyer
+    at once (:meth:`step_type`).
+    """
+
+    MECHANISMS = ("market", "adoption")
 
     @property
     def segment(self) -> str:
@@ -246,3 +309,59 @@ class BuyerAgent(_ArrayView):
         """Name of the lab whose model the buyer uses, or None."""
         lab = self.current_lab
         return None if lab is None else self.model.population.lab_names[lab]
+
+
+_MECHANISM = {m.name: m for m in MECHANISMS}
+
+#: DataCollector reporters per lab (``model.datacollector.get_agenttype_vars_dataframe``).
+LAB_REPORTERS: dict[str, str] = {
+    "name": "name",
+    "camp": "camp",
+    "alive": "alive",
+    "bench": "bench",
+    "robust": "robust",
+    "cash": "cash",
+    "compute": "compute",
+    "revenue": "revenue",
+}
+#: DataCollector reporters per sovereign.
+SOVEREIGN_REPORTERS: dict[str, str] = {
+    "sovereign": "sovereign_id",
+    "pressure": "pressure",
+    "policies_in_force": "policies_in_force",
+    "ban_active": "ban_active",
+    "crackdown_active": "crackdown_active",
+    "grants_paid": "grants_paid",
+}
+
+
+@dataclass(frozen=True)
+class AgentType:
+    """One agent type of the Mesa face: its class, the model attribute holding its
+    :class:`mesa.agent.AgentSet`, the :class:`sim.core.world.Population` attribute giving
+    how many there are, and its DataCollector reporters (empty: none collected)."""
+
+    cls: type[ArrayAgent]
+    attribute: str
+    count: str
+    reporters: dict[str, str]
+
+
+#: Every agent type, in the order they act within a month (the engine's order).
+AGENT_TYPES: tuple[AgentType, ...] = (
+    AgentType(SovereignAgent, "sovereigns", "n_sovereigns", SOVEREIGN_REPORTERS),
+    AgentType(LabAgent, "labs", "n_labs", LAB_REPORTERS),
+    # Buyers are many (hundreds per world): their choices are read through the model-level
+    # shares, not collected one by one.
+    AgentType(BuyerAgent, "buyers", "n_buyers", {}),
+)
+
+
+def check_monthly_order() -> None:
+    """Raise if :data:`AGENT_TYPES`' mechanisms, in order, are not exactly the engine's
+    :data:`sim.core.engine.MECHANISMS` (then a Mesa month would differ from the engine's)."""
+    mesa_order = [name for kind in AGENT_TYPES for name in kind.cls.MECHANISMS]
+    engine_order = [m.name for m in MECHANISMS]
+    if mesa_order != engine_order:
+        raise RuntimeError(f"agent types act through {mesa_order}, the engine's month is "
+                           f"{engine_order}: reorder AGENT_TYPES or the MECHANISMS")

@@ -11,13 +11,16 @@ The model-level reporters are the measures of :mod:`sim.measures.registry` with 
 per month (:func:`sim.measures.registry.scalar_series`: ``gap_points``, ``lag_months_cn``,
 ``frontier_open_cn``, ``open_token_share``, ``alive_open``, ...), evaluated by the registry's
 own functions on :attr:`OpenGapModel.results`, a one-run Results of the months simulated so
-far, recorded after each step exactly as the engine records them. Record ``k`` (k >= 1)
-therefore equals month ``k - 1`` of the engine's :class:`sim.core.engine.Results` for this
-run, bit for bit, including the NaN of a share where nothing was served. Following Mesa's
-convention the DataCollector also records the seeded world at construction
-(``model.steps == 0``): no month has been simulated then, so every measure is NaN in that
-record. ``running`` turns False after the scenario's last month; further ``step()`` calls do
-nothing.
+far, recorded after each step exactly as the engine records them. The DataCollector records
+after each month only (not at construction, where nothing has been measured yet), so record
+``k`` equals month ``k`` of the engine's :class:`sim.core.engine.Results` for this run, bit
+for bit, including the NaN of a share where nothing was served. ``running`` turns False after
+the scenario's last month; further ``step()`` calls do nothing.
+
+Agent reporters: per lab (:data:`sim.agents.LAB_REPORTERS`: name, camp, alive, bench, robust,
+cash, compute, revenue) and per sovereign (:data:`sim.agents.SOVEREIGN_REPORTERS`: pressure,
+policies in force, grants paid), read with ``datacollector.get_agenttype_vars_dataframe(
+LabAgent)``. ``mesa.batch_run`` rows are documented in docs/mesa.md.
 
 Example::
 
@@ -41,15 +44,14 @@ from typing import TYPE_CHECKING, Any
 import mesa
 import numpy as np
 
-from sim.agents import RUN, BuyerAgent, LabAgent, SovereignAgent
+from sim.agents import AGENT_TYPES, LAB_REPORTERS, RUN, SOVEREIGN_REPORTERS, check_monthly_order
 from sim.calendar import format_month
-from sim.core.engine import MonthlyRecorder, Results
-from sim.core.engine import step as engine_step
+from sim.core.engine import MonthlyRecorder, Results, begin_month, end_month
 from sim.core.rng import RandomStreams
 from sim.core.world import Population, World, WorldState, build_world, initial_state
 from sim.inputs.scenario import Scenario, load_scenario, resolve_scenario_path
 from sim.inputs.seeds import Seeds, check_seed_world, load_seeds
-from sim.measures.registry import Measure, scalar_series
+from sim.measures.registry import Measure, scalar_series, series_of
 
 if TYPE_CHECKING:
     from mesa.agent import AgentSet
@@ -69,24 +71,10 @@ MODEL_REPORTERS: dict[str, object] = {
     "month": "last_month",
     **{name: partial(report_measure, name) for name in MODEL_MEASURES},
 }
-#: Per-lab reporters (collected for :class:`LabAgent` only).
-LAB_REPORTERS: dict[str, str] = {
-    "name": "name",
-    "camp": "camp",
-    "alive": "alive",
-    "cash": "cash",
-    "compute": "compute",
-    "bench": "bench",
-    "robust": "robust",
-}
-#: Per-sovereign reporters (collected for :class:`SovereignAgent`).
-SOVEREIGN_REPORTERS: dict[str, str] = {
-    "sovereign": "sovereign_id",
-    "pressure": "pressure",
-    "ban_active": "ban_active",
-    "crackdown_active": "crackdown_active",
-    "grants_paid": "grants_paid",
-}
+# A Mesa month is the engine's month, agent type by agent type: fail at import otherwise.
+check_monthly_order()
+__all__ = ["LAB_REPORTERS", "MODEL_MEASURES", "MODEL_REPORTERS", "SOVEREIGN_REPORTERS",
+           "OpenGapModel", "report_measure"]
 
 
 def _as_scenario(scenario: str | Path | Scenario) -> Scenario:
@@ -149,28 +137,39 @@ class OpenGapModel(mesa.Model):
         # user may ask again): (months done, values by name).
         self._measured: tuple[int, dict[str, float]] = (-1, {})
 
-        LabAgent.create_agents(self, pop.n_labs, list(range(pop.n_labs)))
-        SovereignAgent.create_agents(self, pop.n_sovereigns, list(range(pop.n_sovereigns)))
-        BuyerAgent.create_agents(self, pop.n_buyers, list(range(pop.n_buyers)))
+        # One agent set per agent type (sim.agents.AGENT_TYPES), e.g. ``self.labs``.
+        self._sets: dict[str, AgentSet] = {}
+        for kind in AGENT_TYPES:
+            n = int(getattr(pop, kind.count))
+            kind.cls.create_agents(self, n, list(range(n)))
+            self._sets[kind.attribute] = self.agents_by_type[kind.cls]
 
         self.datacollector = mesa.DataCollector(
             model_reporters=MODEL_REPORTERS,
-            agenttype_reporters={LabAgent: LAB_REPORTERS,
-                                 SovereignAgent: SOVEREIGN_REPORTERS},
+            agenttype_reporters={kind.cls: kind.reporters for kind in AGENT_TYPES
+                                 if kind.reporters},
         )
         self.running = self.state.month < self.n_months
-        self.datacollector.collect(self)
+        # No record at construction: nothing has been measured before the first month, so
+        # record k is month k (this also makes ``mesa.batch_run``'s rows, which index the
+        # records by step, exactly the months simulated; see docs/mesa.md).
 
     # -- stepping ---------------------------------------------------------------------------
 
     def step(self) -> None:
-        """Simulate one month with :func:`sim.core.engine.step`, then collect data."""
+        """Simulate one month, then collect data: each agent type acts in turn
+        (:meth:`sim.agents.ArrayAgent.step_type`: sovereigns, labs, buyers) through the
+        engine's own mechanisms, which is :func:`sim.core.engine.step` exactly."""
         if self.state.month >= self.n_months:
             self.running = False
             return
         t = self.state.month
         draws = self.streams.month(t)
-        self.state, self.flows = engine_step(self.world, self.state, draws)
+        month, flows = begin_month(self.state), {}
+        for kind in AGENT_TYPES:
+            kind.cls.step_type(self, month, draws, flows)
+        end_month(month)
+        self.state, self.flows = month, flows
         self._recorder.record(t, self.world, self.state, self.flows)
         self.running = self.state.month < self.n_months
         self.datacollector.collect(self)
@@ -187,20 +186,13 @@ class OpenGapModel(mesa.Model):
         """Months in the scenario's horizon."""
         return self.world.params.n_months
 
-    @property
-    def labs(self) -> AgentSet:
-        """The :class:`LabAgent` set, in lab-index order."""
-        return self.agents_by_type[LabAgent]
-
-    @property
-    def sovereigns(self) -> AgentSet:
-        """The :class:`SovereignAgent` set."""
-        return self.agents_by_type[SovereignAgent]
-
-    @property
-    def buyers(self) -> AgentSet:
-        """The :class:`BuyerAgent` set."""
-        return self.agents_by_type[BuyerAgent]
+    def __getattr__(self, name: str) -> AgentSet:
+        """The agent set of an agent type by its :data:`sim.agents.AGENT_TYPES` attribute
+        (``model.labs``, ``model.sovereigns``, ``model.buyers``), in index order."""
+        sets = self.__dict__.get("_sets")
+        if sets is not None and name in sets:
+            return sets[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def last_month(self) -> str | None:
@@ -230,7 +222,8 @@ class OpenGapModel(mesa.Model):
         cache = self._measured[1]
         if not cache and done > 0:
             view = self.results
-            cache.update({n: float(m.series(view)[RUN, -1]) for n, m in MODEL_MEASURES.items()})
+            values = series_of(list(MODEL_MEASURES.values()), view)
+            cache.update({n: float(v[RUN, -1]) for n, v in values.items()})
         return cache.get(name, float("nan")) if name in MODEL_MEASURES else self._unknown(name)
 
     @staticmethod

@@ -6,6 +6,7 @@ import inspect
 
 import mesa
 import numpy as np
+import pandas as pd
 import pytest
 
 from sim.agents import BuyerAgent, LabAgent, SovereignAgent
@@ -36,9 +37,9 @@ def test_model_reproduces_engine_run(sim_seed: int, run_index: int) -> None:
     closed, open_ = OUTPUT_CAMPS.index("closed"), OUTPUT_CAMPS.index("open")
     cn, us = OUTPUT_CAMPS.index("open_cn"), OUTPUT_CAMPS.index("open_us")
     data = model.datacollector.get_model_vars_dataframe()
-    assert len(data) == n_months + 1  # the seeded world, then one record per month
-    assert data.iloc[0].drop("month").isna().all()  # no month simulated yet: nothing measured
-    after = data.iloc[1:]
+    assert len(data) == n_months  # one record per month simulated, none before the first
+    assert data["month"].iloc[0] == "2026-04"
+    after = data
     np.testing.assert_allclose(after["gap_points"], frontier[:, closed] - frontier[:, open_],
                                rtol=0, atol=1e-9)
     np.testing.assert_allclose(after["gap_points_cn"], frontier[:, closed] - frontier[:, cn],
@@ -68,8 +69,11 @@ def test_model_is_deterministic_and_seed_dependent() -> None:
     assert not np.array_equal(gaps(1), gaps(2))
 
 
-def test_batch_run_returns_reporters() -> None:
-    max_steps = 3
+def test_batch_run_rows_cover_every_month() -> None:
+    """``mesa.batch_run`` with ``data_collection_period=1`` gives every simulated month,
+    2026-04 .. 2029-12, with its measured values, under Mesa 3.3 (one row per run and month)
+    and Mesa >= 3.5 (one row per run, month and lab or sovereign, the model's columns
+    repeated): see docs/mesa.md."""
     # Mesa >= 3.4 deprecates ``iterations`` for ``rng`` (passed on to the model as ``rng``).
     replicates = (
         {"rng": [None]} if "rng" in inspect.signature(mesa.batch_run).parameters
@@ -79,18 +83,28 @@ def test_batch_run_returns_reporters() -> None:
         OpenGapModel,
         parameters={"scenario": "baseline", "sim_seed": [1, 2], "overrides": [SMALL]},
         **replicates,
-        max_steps=max_steps,
+        data_collection_period=1,
         number_processes=1,
         display_progress=False,
     )
-    assert {row["sim_seed"] for row in rows} == {1, 2}
-    assert len(rows) == 2  # one row per run: lab data is collected per agent type only
-    for row in rows:
-        assert set(MODEL_REPORTERS) <= set(row)
-        assert row["Step"] == max_steps
-        assert np.isfinite(row["gap_points"])
-        assert 0.0 <= row["open_token_share"] <= 1.0
-        assert 0.0 <= row["open_dollar_share"] <= 1.0
+    frame = pd.DataFrame(rows)
+    assert set(MODEL_REPORTERS) <= set(frame.columns)
+    model_rows = frame.drop_duplicates(["RunId", "month"])
+    months = [f"{y}-{m:02d}" for y in range(2026, 2030) for m in range(1, 13)][3:]
+    for seed in (1, 2):
+        run = model_rows[model_rows["sim_seed"] == seed]
+        assert run["month"].tolist() == months
+        assert np.isfinite(run["gap_points"].to_numpy(dtype=float)).all()
+        shares = run["open_token_share"].to_numpy(dtype=float)
+        assert ((shares >= 0) & (shares <= 1)).all()
+    one = OpenGapModel("baseline", sim_seed=1, overrides=SMALL)
+    per_month = (one.population.n_labs + one.population.n_sovereigns
+                 if "AgentID" in frame.columns else 1)
+    assert len(frame) == 2 * len(months) * per_month
+    if "AgentID" in frame.columns:  # Mesa >= 3.5: agent-type reporters in every row
+        labs = frame[frame["cash"].notna()]
+        assert len(labs) == 2 * len(months) * one.population.n_labs
+        assert {"bench", "robust", "compute", "revenue", "alive"} <= set(labs.columns)
 
 
 def test_agents_are_views_on_state() -> None:
@@ -132,7 +146,7 @@ def test_running_stops_at_horizon_and_extra_steps_do_nothing() -> None:
     state = model.state
     model.step()
     assert model.state is state
-    assert len(model.datacollector.get_model_vars_dataframe()) == model.n_months + 1
+    assert len(model.datacollector.get_model_vars_dataframe()) == model.n_months
 
 
 def test_sovereign_agents_report_policies_and_grants() -> None:
@@ -157,3 +171,45 @@ def test_sovereign_agents_report_policies_and_grants() -> None:
     frame = model.datacollector.get_agenttype_vars_dataframe(SovereignAgent)
     last = frame.xs(model.steps, level="Step")
     assert bool(last.loc[last["sovereign"] == "eu", "ban_active"].iloc[0])
+
+
+def test_agent_reporters_follow_each_lab_and_sovereign() -> None:
+    """The DataCollector's per-lab and per-sovereign records are the agents' values month by
+    month (Mesa's ``get_agenttype_vars_dataframe``)."""
+    model = OpenGapModel("baseline", sim_seed=3, overrides=SMALL)
+    for _ in range(4):
+        model.step()
+    labs = model.datacollector.get_agenttype_vars_dataframe(LabAgent)
+    assert len(labs) == 4 * model.population.n_labs
+    last = labs.xs(4, level="Step")
+    for lab in model.labs:
+        row = last.loc[lab.unique_id]
+        assert (row["cash"], row["bench"], row["revenue"]) == (lab.cash, lab.bench, lab.revenue)
+        assert (row["compute"], row["alive"], row["robust"]) == (lab.compute, lab.alive,
+                                                                   lab.robust)
+    sovereigns = model.datacollector.get_agenttype_vars_dataframe(SovereignAgent)
+    last = sovereigns.xs(4, level="Step")
+    for sov in model.sovereigns:
+        assert last.loc[sov.unique_id, "grants_paid"] == sov.grants_paid
+        assert last.loc[sov.unique_id, "policies_in_force"] == sov.policies_in_force
+
+
+def test_agent_types_act_in_the_engines_monthly_order() -> None:
+    """Sovereigns, labs, buyers: their mechanisms in turn are the engine's month."""
+    from sim.agents import AGENT_TYPES, check_monthly_order
+    from sim.core.engine import MECHANISMS
+
+    check_monthly_order()
+    assert [n for k in AGENT_TYPES for n in k.cls.MECHANISMS] == [m.name for m in MECHANISMS]
+    model = OpenGapModel("baseline", sim_seed=3, overrides=SMALL)
+    assert {k.attribute for k in AGENT_TYPES} == {"labs", "sovereigns", "buyers"}
+    assert all(isinstance(a, BuyerAgent) for a in model.buyers)
+
+
+def test_a_ban_shows_in_policies_in_force() -> None:
+    scenario = load_scenario(resolve_scenario_path("us-open-ban")).with_overrides(SMALL)
+    model = OpenGapModel(scenario, sim_seed=0)
+    while model.last_month != "2027-02":
+        model.step()
+    us = next(s for s in model.sovereigns if s.sovereign_id == "us")
+    assert "ban" in us.policies_in_force.split("+")

@@ -100,7 +100,7 @@ def test_mesa_reporters_equal_batched_measures(small_scenario: Scenario, seeds: 
         model.step()
     batch = simulate_world(model.sim_scenario, model.world, seeds=seeds, seed=4,
                            run_ids=np.array([1]), state=start)
-    data = model.datacollector.get_model_vars_dataframe().iloc[1:]
+    data = model.datacollector.get_model_vars_dataframe()
     for name, m in MODEL_MEASURES.items():
         assert np.array_equal(data[name].to_numpy(dtype=float), m.series(batch)[0],
                               equal_nan=True), name

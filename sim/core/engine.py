@@ -136,15 +136,33 @@ def step(world: World, state: WorldState, draws: MonthDraws) -> tuple[WorldState
     """Advance every run in the batch by one month. Pure: ``state`` is not modified.
     Returns the next state and the month's flows of every mechanism (``Mechanism.flows``)."""
     flows: Flows = {}
-    # The month's own copy of the state: each mechanism's updates are written into it in
-    # turn (``state`` itself is never modified).
-    state = _updated(state, {})
+    state = begin_month(state)
     for mechanism in MECHANISMS:
-        updates, info = mechanism.step(state, world, draws)
-        _set_fields(state, updates)
-        flows.update(info)
-    _set_fields(state, {"month": state.month + 1})
+        apply_mechanism(mechanism, world, state, draws, flows)
+    end_month(state)
     return state, flows
+
+
+def begin_month(state: WorldState) -> WorldState:
+    """The month's own copy of ``state``: each mechanism's updates are written into it in
+    turn by :func:`apply_mechanism` (``state`` itself is never modified)."""
+    return _updated(state, {})
+
+
+def apply_mechanism(mechanism: Mechanism, world: World, month_state: WorldState,
+                    draws: MonthDraws, flows: Flows) -> None:
+    """Run one mechanism on the month's copy of the state (from :func:`begin_month`): its
+    updates are written into ``month_state`` and its flows into ``flows``. :func:`step` is
+    :func:`begin_month`, this for every row of :data:`MECHANISMS` in order, then
+    :func:`end_month`; the Mesa model calls the same three, agent type by agent type."""
+    updates, info = mechanism.step(month_state, world, draws)
+    _set_fields(month_state, updates)
+    flows.update(info)
+
+
+def end_month(month_state: WorldState) -> None:
+    """Close the month: advance ``month_state.month`` by one."""
+    _set_fields(month_state, {"month": month_state.month + 1})
 
 
 def _updated(state: WorldState, updates: dict[str, Any]) -> WorldState:

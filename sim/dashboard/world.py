@@ -59,8 +59,8 @@ class SteppedWorld(OpenGapModel):
         return self._events[1]
 
     def track(self) -> dict[str, np.ndarray]:
-        """Recorded monthly series after each step so far (the seeded record dropped): one
-        array per DataCollector column, index k = month k of the scenario."""
-        frame = self.datacollector.get_model_vars_dataframe().iloc[1:]
+        """Recorded monthly series after each step so far: one array per DataCollector
+        column, index k = month k of the scenario."""
+        frame = self.datacollector.get_model_vars_dataframe()
         return {col: frame[col].to_numpy(dtype=float) for col in frame.columns
                 if col != "month"}

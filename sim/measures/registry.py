@@ -268,7 +268,12 @@ class Measure:
 def _selected(compute: Compute, dims: tuple[Dim, ...], picks: tuple[str, ...],
               results: Results) -> np.ndarray:
     """``compute(results)`` at one label (or sum of labels) per dim: (runs, months)."""
-    values = np.asarray(compute(results), dtype=float)
+    return _pick(np.asarray(compute(results), dtype=float), dims, picks, results)
+
+
+def _pick(values: np.ndarray, dims: tuple[Dim, ...], picks: tuple[str, ...],
+          results: Results) -> np.ndarray:
+    """``values`` (runs, months, *dims) at one label (or sum of labels) per dim."""
     where = [d.pick(p, results.world) for d, p in zip(dims, picks, strict=True)]
     # Single labels first (plain indexing), then sums over what is left, last axis first:
     # the same reductions, in the same order, as the per-quantity code this replaced.
@@ -597,6 +602,26 @@ def scalar_series() -> list[Measure]:
     return out
 
 
+def series_of(measures: Sequence[Measure], results: Results) -> dict[str, np.ndarray]:
+    """``{name: m.series(results)}`` for several measures, computing each underlying
+    quantity once: selections of one measure (``lag_months``, ``lag_months_cn``,
+    ``lag_months_us``) share its computation. Values are those of :meth:`Measure.series`,
+    bit for bit."""
+    base: dict[int, np.ndarray] = {}
+    out: dict[str, np.ndarray] = {}
+    for m in measures:
+        c = m.compute
+        if isinstance(c, partial) and c.func is _selected:
+            compute, dims, picks = c.args
+            if id(compute) not in base:
+                base[id(compute)] = np.asarray(compute(results), dtype=float)
+            out[m.name] = np.asarray(_pick(base[id(compute)], dims, picks, results),
+                                     dtype=float)
+        else:
+            out[m.name] = m.series(results)
+    return out
+
+
 def flat_labels(m: Measure, world: World) -> list[tuple[str, ...]]:
     """One label tuple per column of ``m.series(...)`` reshaped to (runs, months, -1)."""
     return list(itertools.product(*m.labels(world)))
@@ -616,4 +641,5 @@ def describe() -> str:
 
 
 __all__ = ["MEASURES", "Dim", "Measure", "MeasureError", "describe", "flat_labels",
-           "is_aggregate", "measure", "names", "scalar_series", "tidy_measures", "unique"]
+           "is_aggregate", "measure", "names", "scalar_series", "series_of", "tidy_measures",
+           "unique"]
