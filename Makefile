@@ -1,7 +1,13 @@
 # Two commands a new user needs: `make demo` and `make test`. Each creates its own
 # virtualenv in .venv (with the default python3, >= 3.11) so nothing is installed by hand.
-PYTHON ?= python3
-VENV := .venv
+# Another interpreter: `make test PY=3.12` uses python3.12 and its own .venv-3.12
+# (or name both: `make test PYTHON=/path/to/python3.13 VENV=.venv-3.13`).
+# EXTRAS: the optional extras installed with the package (`test,ema` adds the EMA workbench
+# connector's dependencies, Python >= 3.12).
+PY ?=
+PYTHON ?= $(if $(PY),python$(PY),python3)
+VENV ?= $(if $(PY),.venv-$(PY),.venv)
+EXTRAS ?= test
 BIN := $(VENV)/bin
 RUNS ?= 200
 SEED ?= 20260401
@@ -12,22 +18,22 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(VENV)/.installed-$(EXTRAS): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/opengap run scenarios/baseline.toml --runs $(RUNS) --seed $(SEED) --out results/baseline
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/ruff check sim tests experiments seeds
 	$(BIN)/python -m pytest
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/python experiments/bench_engine.py --profile
 
-backtest: $(VENV)/.installed
+backtest: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/python experiments/backtest/run_backtest.py
 
 clean:
-	rm -rf $(VENV) results .pytest_cache .hypothesis
+	rm -rf .venv .venv-3.* results .pytest_cache .hypothesis
