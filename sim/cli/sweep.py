@@ -77,4 +77,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {o.label.ljust(width)}  {q[1]:.3g} [{q[0]:.3g}, {q[2]:.3g}] {o.unit}")
             else:
                 print(f"  {o.label.ljust(width)}  all NaN")
+        if spec.design == "grid":
+            from sim.report.sweep_settings import write_settings
+
+            written = write_settings(out, spec, out / RUNS)
+            print(f"  per setting: {', '.join(str(p) for p in written)}")
     return 0

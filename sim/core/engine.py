@@ -245,6 +245,8 @@ def _allocate(n_runs: int, world: World) -> dict[str, np.ndarray]:
         "open_tokens_by_jurisdiction": (len(JURISDICTIONS),),
         "large_open_tokens": (len(JURISDICTIONS),),
         "raise_attempts": (c4,), "raise_failures": (c4,), "served_robust_tokens": (k, c4),
+        # Per lab (L): each lab's own state after the month.
+        **{name: (pop.n_labs,) for name in LAB_ARRAYS},
     }
     return {name: np.zeros((n_runs, t, *shape)) for name, shape in shapes.items()}
 
@@ -297,7 +299,27 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
     out["open_tokens_by_jurisdiction"][:, t] = open_tokens
     out["large_open_tokens"][:, t] = large_open
     out["served_robust_tokens"][:, t] = robust_tokens
+    for name, values in _lab_values(state, flows).items():
+        out[name][:, t] = values
     return frontiers
+
+
+#: Per-lab outputs (R, T, L): recorded lab by lab, not summed over camps. Name -> (unit,
+#: description); ``lab_bench`` and ``lab_robust`` are the released model's scores.
+LAB_ARRAYS: dict[str, tuple[str, str]] = {
+    "lab_bench": ("ECI points", "benchmark score of the lab's released model"),
+    "lab_robust": ("ECI points", "robustness score of the lab's released model"),
+    "lab_cash": ("USD bn", "cash on hand"),
+    "lab_compute": ("H100e", "compute stock"),
+    "lab_revenue": ("USD bn/month", "revenue this month"),
+    "lab_alive": ("flag", "1 while the lab operates (0 after an exit or acquisition)"),
+}
+
+
+def _lab_values(state: WorldState, flows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {"lab_bench": state.bench, "lab_robust": state.robust, "lab_cash": state.cash,
+            "lab_compute": state.compute, "lab_revenue": flows["revenue"],
+            "lab_alive": state.alive}
 
 
 def served_outputs(state: WorldState, world: World,

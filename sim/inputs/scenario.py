@@ -35,8 +35,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -288,7 +290,21 @@ class Policy(StrictModel):
 
 class _Event(StrictModel):
     month: str = Field(description="the month it happens, YYYY-MM [month]")
+    id: str | None = Field(
+        None, pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", max_length=64,
+        description="optional name of the event, unique in the scenario, so that sweeps and "
+        "overrides can address its fields as events.<id>.<field> (e.g. "
+        "events.us_ban.leakage) [text]")
     _month = field_validator("month", mode="before")(staticmethod(check_month))
+
+    @model_serializer(mode="wrap")
+    def _without_empty_id(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # An event without an id dumps as before ids existed, so resolved scenarios, their
+        # SHA-256 in manifests and sweep specs are unchanged.
+        data = handler(self)
+        if data.get("id") is None:
+            data.pop("id", None)
+        return data
 
 
 class BanEvent(_Event):
@@ -372,14 +388,29 @@ class Scenario(StrictModel):
     name: str = Field(min_length=1, description="the scenario's name; also the default "
                       "output folder results/<name>, so a slug [text]")
     description: str = Field("", description="what the scenario asks [text]")
-    time: Time
-    population: Population
-    capability: Capability
-    compute: Compute
-    funding: Funding
-    market: Market
-    policy: Policy
-    events: list[Event] = Field(default_factory=list)
+    time: Time = Field(description="the simulated horizon, first and last month")
+    population: Population = Field(description="how many buyer agents stand for the demand")
+    capability: Capability = Field(description="training, algorithmic progress, "
+                                   "fast-following, distillation, releases, flywheel")
+    compute: Compute = Field(description="compute prices, purchases and export controls")
+    funding: Funding = Field(description="revenue, costs, fundraising and investor sentiment")
+    market: Market = Field(description="buyers' choice among available models, prices")
+    policy: Policy = Field(description="sovereigns' pressure, policies and grants")
+    events: list[Event] = Field(default_factory=list,
+                                description="scheduled events in month order: ban, "
+                                "distillation_crackdown, export_controls, funding_shock, "
+                                "safety_shock, open_program (one table each, [[events]])")
+
+    @model_validator(mode="after")
+    def _event_ids_unique(self) -> Scenario:
+        seen: set[str] = set()
+        for i, event in enumerate(self.events):
+            if event.id is not None:
+                if event.id in seen:
+                    raise ValueError(f"events[{i}].id {event.id!r} names two events; "
+                                     "give each its own")
+                seen.add(event.id)
+        return self
 
     @field_validator("name")
     @classmethod
@@ -405,19 +436,41 @@ class Scenario(StrictModel):
         return hashlib.sha256(blob).hexdigest()
 
     def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
-        """A validated copy with dotted-path overrides, e.g. ``{"funding.size": 0.3}``."""
+        """A validated copy with dotted-path overrides, e.g. ``{"funding.size": 0.3}``.
+
+        An event is addressed by its ``id`` (``events.us_ban.leakage``) or its position
+        (``events.0.leakage``)."""
         data = self.model_dump(mode="json")
         for dotted, value in overrides.items():
-            node = data
+            node: Any = data
             keys = dotted.split(".")
             for key in keys[:-1]:
-                if not isinstance(node, dict) or key not in node:
-                    raise ScenarioError(f"<overrides>: {dotted}: unknown parameter path")
-                node = node[key]
+                node = _child(node, key, dotted, self.events)
             if not isinstance(node, dict) or keys[-1] not in node:
-                raise ScenarioError(f"<overrides>: {dotted}: unknown parameter path")
+                raise ScenarioError(f"<overrides>: {dotted}: unknown parameter path"
+                                    f"{_event_hint(dotted, self.events)}")
             node[keys[-1]] = value
         return validate_scenario(data, source="<overrides>")
+
+
+def _child(node: Any, key: str, dotted: str, events: list[Any]) -> Any:
+    """``node[key]`` in an override's path: a table's key, or an event by id or index."""
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            if (isinstance(item, dict) and item.get("id") == key) or key == str(i):
+                return item
+    elif isinstance(node, dict) and key in node:
+        return node[key]
+    raise ScenarioError(f"<overrides>: {dotted}: unknown parameter path"
+                        f"{_event_hint(dotted, events)}")
+
+
+def _event_hint(dotted: str, events: list[Any]) -> str:
+    """For a path under ``events.``: the event ids (or indices) that exist."""
+    if not dotted.startswith("events."):
+        return ""
+    names = [e.id if e.id is not None else str(i) for i, e in enumerate(events)]
+    return (f"; events: {', '.join(names)}" if names else "; the scenario has no events")
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
@@ -662,8 +715,15 @@ def load_raw(path: Path, origins: Origins | None = None) -> dict[str, Any]:
         file_name = parent_name if parent_name.endswith(".toml") else parent_name + ".toml"
         parent_path = current.parent / file_name
         if not parent_path.is_file():
-            raise ScenarioError(f"{shown}: extends: no scenario '{parent_name}' next to this "
-                                f"file ({parent_path})")
+            # A bare name not next to the file: a shipped scenario (baseline, us-open-ban,
+            # ...), so a user's scenario anywhere may extend the shipped ones.
+            shipped = scenarios_dir() / file_name
+            if "/" in parent_name or "\\" in parent_name or not shipped.is_file():
+                raise ScenarioError(
+                    f"{shown}: extends: no scenario '{parent_name}' next to this file "
+                    f"({parent_path}) nor among the shipped scenarios "
+                    f"({', '.join(shipped_scenario_names())})")
+            parent_path = shipped
         current, shown = parent_path.resolve(), str(parent_path)
     merged: dict[str, Any] = {}
     total = Origins()

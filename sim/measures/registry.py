@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.calendar import format_month, parse_month
+from sim.core.engine import LAB_ARRAYS
 from sim.errors import InputError
 from sim.measures.metrics import lag_months
 from sim.vocab import (
@@ -116,23 +117,27 @@ class Dim:
     default: str | None = None
     aggregates: tuple[str, ...] = ()
 
-    def labels_of(self, segments: Sequence[str], sovereigns: Sequence[str]) -> tuple[str, ...]:
-        """The axis labels for a world with these segments and sovereign ids."""
+    def labels_of(self, segments: Sequence[str], sovereigns: Sequence[str],
+                  labs: Sequence[str] = ()) -> tuple[str, ...]:
+        """The axis labels for a world with these segments, sovereign ids and lab ids."""
         if self.source == "segments":
             return (*segments, ALL)
         if self.source == "sovereigns":
             return tuple(sovereigns)
+        if self.source == "labs":
+            return tuple(labs)
         return (*self.labels, *self.aggregates)
 
     def labels_in(self, world: World) -> tuple[str, ...]:
         if self.source is None:  # fixed labels: the world is not read (nor needed)
             return (*self.labels, *self.aggregates)
         pop = world.population
-        return self.labels_of(pop.segments, pop.sovereign_ids)
+        return self.labels_of(pop.segments, pop.sovereign_ids, pop.lab_ids)
 
-    def choices_of(self, segments: Sequence[str], sovereigns: Sequence[str]) -> tuple[str, ...]:
+    def choices_of(self, segments: Sequence[str], sovereigns: Sequence[str],
+                   labs: Sequence[str] = ()) -> tuple[str, ...]:
         """Every label that may be asked for: the axis labels, then the sums."""
-        labels = self.labels_of(segments, sovereigns)
+        labels = self.labels_of(segments, sovereigns, labs)
         return (*labels, *(name for name, _ in self.sums if name not in labels))
 
     def pick(self, label: str, world: World) -> int | list[int]:
@@ -163,6 +168,9 @@ SOVEREIGN = Dim("sovereign", "sovereign id", "sovereign id", source="sovereigns"
 SOVEREIGN_OR_ALL = Dim("sovereign", "sovereign id, or all", "sovereign id",
                        source="sovereigns", sums=((ALL, None),), default=ALL)
 JURISDICTION = Dim("jurisdiction", "jurisdiction", "jurisdiction", JURISDICTIONS)
+JURISDICTION_OR_ALL = Dim("jurisdiction", "jurisdiction, or all", "jurisdiction",
+                          JURISDICTIONS, sums=((ALL, None),), default=ALL)
+LAB = Dim("lab", "lab id (seeds/labs.csv lab_id)", "lab id", source="labs")
 POLICY = Dim("policy", "policy, or all", "policy", POLICIES, sums=((ALL, None),))
 
 
@@ -436,6 +444,20 @@ def _raise_failure_share(results: Results) -> np.ndarray:
     return np.stack(out, axis=2)
 
 
+def _policies_in_force(results: Results) -> np.ndarray:
+    """(R, T, S) bans + crackdowns in force + the sovereign's own export tightening in force
+    (enactments minus lapses so far)."""
+    arr = results.arrays
+    tightening = np.cumsum(arr["policy_change"][..., POLICIES.index("export_tightening")],
+                           axis=1) > 0
+    return (arr["ban_active"] + arr["crackdown_active"] + tightening).astype(float)
+
+
+def _lab_frontier(results: Results) -> np.ndarray:
+    """(R, T, L) running maximum of each lab's released benchmark score."""
+    return np.fmax.accumulate(results.arrays["lab_bench"], axis=1)
+
+
 # --------------------------------------------------------------------------- the registry
 # Tidy measures first, in the order of the tidy table's metric dictionary.
 
@@ -495,7 +517,7 @@ _add("open_tokens", "trillion tokens/month", "open-model tokens used by the juri
      partial(_array, "open_tokens_by_jurisdiction"), (JURISDICTION,), tidy=True)
 _add("large_open_tokens", "trillion tokens/month",
      "tokens of open models trained above policy.ban_threshold_flop",
-     partial(_array, "large_open_tokens"), (JURISDICTION,), tidy=True)
+     partial(_array, "large_open_tokens"), (JURISDICTION_OR_ALL,), tidy=True)
 _add("random_funding_shock", "flag", "1 in a month a random funding shock hit",
      partial(_array, "random_funding_shocks"), (JURISDICTION,), tidy=True)
 
@@ -520,6 +542,15 @@ _add("policies_enacted", "count", "enactments of a policy by a sovereign from th
 _add("raise_failure_share", "fraction", "share of a camp's labs alive at the start of the "
      "month that tried to raise (runway below funding.runway_trigger_months) and failed (NaN "
      "when none is alive)", _raise_failure_share, (SHARE_CAMP,))
+
+_add("policies_in_force", "count", "policies in force in a sovereign's jurisdiction (an "
+     "open-weight ban, a distillation crackdown, its own export tightening), scheduled or "
+     "enacted; all: summed over sovereigns", _policies_in_force, (SOVEREIGN_OR_ALL,))
+# Per lab: one column per lab of the world (lab ids of seeds/labs.csv).
+for _metric, (_unit, _text) in LAB_ARRAYS.items():
+    _add(_metric, _unit, _text, partial(_array, _metric), (LAB,))
+_add("lab_frontier", "ECI points", "best benchmark score the lab has released so far "
+     "(running max of lab_bench)", _lab_frontier, (LAB,))
 
 # Named selections: the sweep outcomes' names, and the Mesa model's columns.
 _PAIR_TEXT = {"closed_vs_open": "the best open-weight", "closed_vs_cn": "the Chinese open",

@@ -26,7 +26,7 @@ The files and the chart are written by :mod:`sim.report.sensitivity`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -75,8 +75,7 @@ def evaluate_points(spec: SweepSpec, values: list[tuple[Any, ...]], *, backend: 
     """(m, outcomes) mean over replicates of each outcome for each parameter set."""
     m = len(values)
     out = np.full((m, len(spec.outcomes)), np.nan)
-    sized = SweepSpec(spec.source, spec.name, spec.base, spec.design, m, spec.replicates,
-                      spec.seed, spec.parameters, spec.outcomes)
+    sized = replace(spec, samples=m)
     size = chunk_size or default_chunk_size(sized, workers)
     tick = RunCounter(m * spec.replicates, 0, progress)
     inline = backend == "local" and workers == 1

@@ -32,6 +32,7 @@ from sim.inputs.scenario import Scenario
 from sim.inputs.seeds import Seeds, load_seeds
 from sim.measures.outcomes import evaluate
 from sim.measures.registry import Measure
+from sim.studies.sweeps.spec import scenario_for
 from sim.studies.sweeps.stacked import group_by_world, simulate_stack
 
 #: Most runs simulated in one engine batch: large enough that numpy's per-call overhead is
@@ -51,6 +52,8 @@ class ChunkJob:
     replicates: int
     seed: int
     outcomes: tuple[Measure, ...]
+    #: When scenarios are a factor: each choice's scenario (``SweepSpec.bases``).
+    bases: tuple[tuple[str, Scenario], ...] = ()
 
     @property
     def first(self) -> int:
@@ -125,8 +128,7 @@ def run_chunk(job: ChunkJob,
     valid: list[tuple[int, tuple[Any, ...], Scenario, Any]] = []
     for sample, values in zip(job.samples, job.values, strict=True):
         try:
-            scenario = (job.base.with_overrides(dict(zip(job.paths, values, strict=True)))
-                        if job.paths else job.base)
+            scenario = scenario_for(job.base, job.bases, job.paths, values)
             valid.append((sample, values, scenario, build_world(scenario, seeds)))
         except Exception as exc:  # one bad parameter set must not stop a sweep
             failures.append(_failure(sample, job, values, exc))

@@ -62,7 +62,7 @@ def plan_jobs(spec: SweepSpec, design: Sequence[tuple[Any, ...]], samples: Seque
 def _job(spec: SweepSpec, design: Sequence[tuple[Any, ...]], group: list[int]) -> ChunkJob:
     return ChunkJob(base=spec.base, paths=spec.paths, samples=tuple(group),
                     values=tuple(design[i] for i in group), replicates=spec.replicates,
-                    seed=spec.seed, outcomes=spec.outcomes)
+                    seed=spec.seed, outcomes=spec.outcomes, bases=spec.bases)
 
 
 class RunCounter:

@@ -21,6 +21,18 @@ Parameters are dotted paths into the scenario, validated against its schema at b
 each range and at every choice. A range over an integer field is rounded to integers. The
 grid design takes ``levels`` evenly spaced values per range (a top-level default, or per
 parameter) and every choice, and runs their Cartesian product.
+
+**Events** are addressed by their ``id`` (``[[events]] id = "us_ban"`` in the scenario):
+``events.us_ban.leakage``, ``events.us_ban.threshold_flop`` (a range; ``scale = "log"``
+suits it), ``events.us_ban.month`` (``choices = ["2027-01", "2028-01"]``), a funding shock's
+``events.<id>.size``. ``events.<index>.<field>`` addresses an event without an id.
+
+**A choice among scenarios** is the parameter ``scenario``
+(``[parameters.scenario] choices = ["baseline", "us-open-ban"]``: shipped names or paths
+relative to the spec); the spec's ``scenario`` key is then the first choice's role model
+only for validation and may be omitted. The fixed ``[overrides]`` and the other parameters
+apply to every chosen scenario (each must accept them), and the ``scenario`` column of
+``runs.parquet`` names the one a run used.
 """
 
 from __future__ import annotations
@@ -107,6 +119,8 @@ class SweepSpec:
     seed: int
     parameters: tuple[Parameter, ...]
     outcomes: tuple[Measure, ...]
+    #: For a ``scenario`` parameter: each choice and its scenario (fixed overrides applied).
+    bases: tuple[tuple[str, Scenario], ...] = ()
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -123,6 +137,8 @@ class SweepSpec:
             "samples": self.samples, "replicates": self.replicates, "seed": self.seed,
             "parameters": [p.as_json() for p in self.parameters],
             "outcomes": [o.label for o in self.outcomes], "opengap": sim.__version__,
+            # Only when scenarios are a factor, so other specs keep their digest.
+            **({"bases": {n: b.content_hash() for n, b in self.bases}} if self.bases else {}),
         }, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
 
@@ -132,13 +148,35 @@ def _fail(source: str, field: str, message: str) -> SweepError:
 
 
 def _leaf(data: dict[str, Any], path: str) -> Any:
-    """The value at a dotted path of a scenario dump, or KeyError."""
+    """The value at a dotted path of a scenario dump (an event by its ``id`` or index), or
+    KeyError."""
     node: Any = data
     for key in path.split("."):
-        if not isinstance(node, dict) or key not in node:
+        if isinstance(node, list):
+            hits = [e for i, e in enumerate(node)
+                    if (isinstance(e, dict) and e.get("id") == key) or str(i) == key]
+            if not hits:
+                raise KeyError(path)
+            node = hits[0]
+        elif not isinstance(node, dict) or key not in node:
             raise KeyError(path)
-        node = node[key]
+        else:
+            node = node[key]
     return node
+
+
+#: The parameter that chooses among scenarios.
+SCENARIO_PARAMETER = "scenario"
+
+
+def scenario_for(base: Scenario, bases: tuple[tuple[str, Scenario], ...],
+                 paths: tuple[str, ...], values: tuple[Any, ...]) -> Scenario:
+    """The scenario of one parameter set: the chosen scenario (``bases``, when scenarios
+    are a factor) or ``base``, with the other parameters' values applied."""
+    overrides = dict(zip(paths, values, strict=True))
+    if SCENARIO_PARAMETER in overrides:
+        base = dict(bases)[overrides.pop(SCENARIO_PARAMETER)]
+    return base.with_overrides(overrides) if overrides else base
 
 
 def _is_number(x: Any) -> bool:
@@ -218,6 +256,27 @@ def _parameter(path: str, raw: Any, base: Scenario, data: dict[str, Any], source
                      log=scale == "log", levels=levels)
 
 
+def _scenario_choices(raw: dict[str, Any], path: Path, source: str
+                      ) -> tuple[tuple[str, Scenario], ...]:
+    """The ``scenario`` parameter's choices, each loaded with the fixed overrides."""
+    param = raw.get("parameters", {}).get(SCENARIO_PARAMETER) if isinstance(
+        raw.get("parameters"), dict) else None
+    if param is None:
+        return ()
+    where = f"parameters.{SCENARIO_PARAMETER}"
+    if not isinstance(param, dict) or set(param) != {"choices"}:
+        raise _fail(source, where, "expected only 'choices = [\"baseline\", ...]' (scenario "
+                    "names or paths relative to the spec)")
+    names = param["choices"]
+    if (not isinstance(names, list) or len(names) < 2
+            or not all(isinstance(n, str) and n for n in names)
+            or len(set(names)) != len(names)):
+        raise _fail(source, f"{where}.choices", "expected a list of at least two distinct "
+                    "scenario names")
+    return tuple((name, _base_scenario({**raw, "scenario": name}, path, source))
+                 for name in names)
+
+
 def _base_scenario(raw: dict[str, Any], path: Path, source: str) -> Scenario:
     name = raw.get("scenario")
     if not isinstance(name, str) or not name:
@@ -252,6 +311,9 @@ def load_spec(path: str | Path) -> SweepSpec:
     unknown = sorted(set(raw) - set(TOP_KEYS))
     if unknown:
         raise _fail(source, unknown[0], f"unknown key; allowed keys: {', '.join(TOP_KEYS)}")
+    bases = _scenario_choices(raw, path, source)
+    if bases and "scenario" not in raw:
+        raw = {**raw, "scenario": bases[0][0]}
     base = _base_scenario(raw, path, source)
     design = raw.get("design")
     if design not in DESIGNS:
@@ -261,9 +323,15 @@ def load_spec(path: str | Path) -> SweepSpec:
     if not isinstance(params_raw, dict) or not params_raw:
         raise _fail(source, "parameters", "expected at least one [parameters.\"dotted.path\"] "
                     "table")
-    data = base.model_dump(mode="json")
-    parameters = tuple(_parameter(p, r, base, data, source, levels)
-                       for p, r in params_raw.items())
+    parameters = tuple(
+        Parameter(p, choices=tuple(n for n, _ in bases), levels=len(bases))
+        if p == SCENARIO_PARAMETER and bases else
+        _parameter(p, r, b, b.model_dump(mode="json"), source, levels)
+        for p, r in params_raw.items()
+        # Every other parameter is checked against each chosen scenario.
+        for b in ([s for _, s in bases] if bases and p != SCENARIO_PARAMETER else [base])
+    )
+    parameters = tuple(dict((q.path, q) for q in parameters).values())
     if design == "grid":
         if "samples" in raw:
             raise _fail(source, "samples", "not used by the grid design (its size is the "
@@ -292,4 +360,4 @@ def load_spec(path: str | Path) -> SweepSpec:
     if not is_slug(name):  # it names the default output folder results/sweeps/<name>
         raise _fail(source, "name", f"expected {SLUG_RULE} (got {name!r})")
     return SweepSpec(source, name, base, design, samples, replicates, seed, parameters,
-                     outcomes)
+                     outcomes, bases)
