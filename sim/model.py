@@ -50,7 +50,7 @@ from sim.core.engine import MonthlyRecorder, Results, begin_month, end_month
 from sim.core.rng import RandomStreams
 from sim.core.world import Population, World, WorldState, build_world, initial_state
 from sim.inputs.scenario import Scenario, load_scenario, resolve_scenario_path
-from sim.inputs.seeds import Seeds, check_seed_world, load_seeds
+from sim.inputs.seeds import Seeds, check_seed_world, seeds_for
 from sim.measures.registry import Measure, scalar_series, series_of
 
 if TYPE_CHECKING:
@@ -93,7 +93,8 @@ class OpenGapModel(mesa.Model):
         run_index: which run of that seed to simulate (the engine's global run number).
         overrides: dotted-path parameter overrides applied with
             :meth:`Scenario.with_overrides`, e.g. ``{"funding.raise_base_probability": 0.2}``.
-        seeds: the seed tables; loaded from ``seeds/`` when omitted.
+        seeds: the seed tables; when omitted, the shipped ones (with the scenario's own
+            ``seeds`` folder over them, if it names one).
         rng: seed of Mesa's own ``model.random`` / ``model.rng`` (default: ``sim_seed``).
             Mesa's generators are not used by the simulation, whose draws come only from
             ``(sim_seed, run_index)``; replicates therefore vary ``sim_seed`` or
@@ -123,7 +124,7 @@ class OpenGapModel(mesa.Model):
         self.sim_scenario: Scenario = base.with_overrides(dict(overrides)) if overrides else base
         self.sim_seed = int(sim_seed)
         self.run_index = int(run_index)
-        seeds = seeds or load_seeds(start=self.sim_scenario.time.start)
+        seeds = seeds or seeds_for(self.sim_scenario)
         check_seed_world(seeds, self.sim_scenario.time.start)
         self.world: World = build_world(self.sim_scenario, seeds)
         self.state: WorldState = initial_state(self.world, seeds, 1)

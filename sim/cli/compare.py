@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sim.files import write_text_atomic
-    from sim.inputs.seeds import load_seeds
+    from sim.inputs.seeds import seeds_for
     from sim.studies import compare
 
     check_counts(args)
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     cn_month = parse_month(compare.CN_CAPABILITY_MONTH)
     cn_month = cn_month if first <= cn_month <= last else last
     outcomes = compare.headline_outcomes(months, cn_month)
-    seeds = load_seeds(start=base.time.start)
+    seeds = seeds_for(base)
     check_run_size(base, seeds, args, worlds=1 + len(alts))
     out = args.out if args.out is not None else Path("results") / f"compare-{base.name}"
     created = prepare_out_dir(out)

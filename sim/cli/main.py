@@ -34,6 +34,9 @@ COMMANDS: dict[str, str] = {
     "discover": "sim.cli.discover",
     "calibrate": "sim.cli.calibrate",
     "app": "sim.cli.app",
+    "outcomes": "sim.cli.outcomes",
+    "schema": "sim.cli.schema",
+    "completion": "sim.cli.completion",
 }
 
 

@@ -42,16 +42,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace another scenario's results (or stray result files) in "
                         "DIR instead of refusing")
     parser.add_argument("--no-plots", action="store_true", help="skip the figures")
+    parser.add_argument("--seeds", type=Path, default=None, metavar="DIR",
+                        help="a folder of your own seed tables (labs.csv, sovereigns.csv, "
+                        "...) replacing the shipped ones; default: the scenario's 'seeds' key, "
+                        "else the shipped tables (docs/own-world.md)")
 
 
 def run(args: argparse.Namespace) -> int:
     # Validate everything before simulating or writing anything.
     check_counts(args)
     scenario, scenario_path = load_scenario_arg(args.scenario)
-    from sim.inputs.seeds import load_seeds
+    from sim.inputs.seeds import seeds_for
     from sim.report.outputs import RESULTS_FILE, write_results
 
-    seeds = load_seeds(start=scenario.time.start)
+    if args.seeds is not None:  # recorded in the resolved scenario (manifest.json)
+        scenario = scenario.model_copy(update={"seeds": str(args.seeds.resolve())})
+    seeds = seeds_for(scenario)
     check_run_size(scenario, seeds, args)
     out = args.out if args.out is not None else default_out(Path("results"), scenario.name,
                                                             "scenario")

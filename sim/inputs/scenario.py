@@ -396,10 +396,23 @@ class Scenario(StrictModel):
     funding: Funding = Field(description="revenue, costs, fundraising and investor sentiment")
     market: Market = Field(description="buyers' choice among available models, prices")
     policy: Policy = Field(description="sovereigns' pressure, policies and grants")
+    seeds: str | None = Field(
+        None, min_length=1,
+        description="a folder of your own seed tables (labs.csv, sovereigns.csv, ...) that "
+        "replace the shipped ones; a relative path is relative to the scenario file "
+        "(opengap run --seeds DIR overrides it; docs/own-world.md) [path]")
     events: list[Event] = Field(default_factory=list,
                                 description="scheduled events in month order: ban, "
                                 "distillation_crackdown, export_controls, funding_shock, "
                                 "safety_shock, open_program (one table each, [[events]])")
+
+    @model_serializer(mode="wrap")
+    def _without_default_seeds(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A scenario on the shipped seeds dumps as before the key existed (same SHA-256).
+        data = handler(self)
+        if data.get("seeds") is None:
+            data.pop("seeds", None)
+        return data
 
     @model_validator(mode="after")
     def _event_ids_unique(self) -> Scenario:
@@ -701,6 +714,10 @@ def load_raw(path: Path, origins: Origins | None = None) -> dict[str, Any]:
         if not isinstance(own.get("events", []), list):
             raise ScenarioError(f"{shown}: events: expected a list of [[events]] tables")
         data = _apply_includes(current, own, own_origins)  # records the fragments' keys
+        if isinstance(data.get("seeds"), str) and data["seeds"]:
+            # Relative to the file that names it (resolved here, so an extending file
+            # elsewhere keeps its parent's folder).
+            data["seeds"] = str((current.parent / data["seeds"]).resolve())
         own_origins.add_file(own, shown)  # this file's own keys win over its fragments'
         parent_name = data.pop("extends", None)
         inherit_events = data.pop("inherit_events", True)

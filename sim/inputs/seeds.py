@@ -18,7 +18,7 @@ import numpy as np
 from sim.calendar import parse_month
 from sim.errors import InputError
 from sim.inputs.packaged import seeds_dir
-from sim.inputs.scenario import SEED_WORLD_MONTH, SEED_WORLDS
+from sim.inputs.scenario import SEED_WORLD_MONTH, SEED_WORLDS, Scenario
 from sim.vocab import CAMPS, JURISDICTIONS
 
 
@@ -242,19 +242,49 @@ def seed_world_dir(start: str = SEED_WORLD_MONTH) -> Path:
     return (seeds_dir() / SEED_WORLDS[start]).resolve()
 
 
-def load_seeds(folder: Path | None = None, *, start: str = SEED_WORLD_MONTH) -> Seeds:
+def load_seeds(folder: Path | None = None, *, start: str = SEED_WORLD_MONTH,
+               overlay: Path | None = None) -> Seeds:
     """Load every seed table of the world as of ``start`` from ``folder`` (default: that
-    world's folder, :func:`seed_world_dir`)."""
+    world's folder, :func:`seed_world_dir`).
+
+    ``overlay``: a folder of your own seed tables (``opengap run --seeds DIR``, or a
+    scenario's ``seeds`` key). Each table it holds (``labs.csv``, ``sovereigns.csv``,
+    ``segments.csv``, ``jurisdictions.csv``, ``derived/eci_frontier_monthly.csv``) replaces
+    the shipped one; tables it lacks come from the shipped world, so adding a lab is one
+    edited ``labs.csv`` (docs/own-world.md)."""
     folder = folder or seed_world_dir(start)
-    labs = load_labs(folder / "labs.csv")
+    if overlay is not None and not Path(overlay).is_dir():
+        raise SeedError(f"{overlay}: seeds folder not found (give a folder holding your own "
+                        "labs.csv, sovereigns.csv, segments.csv or jurisdictions.csv)")
+
+    def table(name: str) -> Path:
+        own = Path(overlay) / name if overlay is not None else None
+        return own if own is not None and own.is_file() else folder / name
+
+    if overlay is not None and not any(Path(overlay, n).is_file() for n in SEED_TABLES):
+        raise SeedError(f"{overlay}: holds none of the seed tables {', '.join(SEED_TABLES)}")
+    labs = load_labs(table("labs.csv"))
     return Seeds(
         labs=labs,
-        sovereigns=load_sovereigns(folder / "sovereigns.csv", labs.lab_id),
-        segments=load_segments(folder / "segments.csv"),
-        jurisdictions=load_jurisdictions(folder / "jurisdictions.csv"),
-        history=load_history(folder / "derived" / "eci_frontier_monthly.csv"),
+        sovereigns=load_sovereigns(table("sovereigns.csv"), labs.lab_id),
+        segments=load_segments(table("segments.csv")),
+        jurisdictions=load_jurisdictions(table("jurisdictions.csv")),
+        history=load_history(table("derived/eci_frontier_monthly.csv")),
         world=start,
     )
+
+
+def seeds_for(scenario: Scenario, overlay: Path | None = None) -> Seeds:
+    """The seed tables a scenario runs on: the shipped world of its start month, with your
+    own tables from ``overlay`` (``--seeds DIR``) or else the scenario's ``seeds`` key."""
+    own = overlay if overlay is not None else (
+        Path(scenario.seeds) if scenario.seeds is not None else None)
+    return load_seeds(start=scenario.time.start, overlay=own)
+
+
+#: The tables of a seed world, relative to its folder.
+SEED_TABLES = ("labs.csv", "sovereigns.csv", "segments.csv", "jurisdictions.csv",
+               "derived/eci_frontier_monthly.csv")
 
 
 def check_seed_world(seeds: Seeds, start: str) -> None:

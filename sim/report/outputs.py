@@ -4,6 +4,8 @@
 
 * ``results.parquet``: the tidy (long) table of :func:`tidy_table`, one row per
   (run, month, metric, camp, segment);
+* ``labs.parquet``: the per-lab table of :func:`lab_table`, one row per (run, month, lab,
+  metric): each lab's scores, frontier, cash, compute, revenue and whether it operates;
 * ``events.csv``: :func:`event_log`, scheduled events, policy changes, safety shocks, lab
   exits and acquisitions per run;
 * ``manifest.json``: scenario (name, file, content hash, resolved values), seed, runs,
@@ -34,10 +36,18 @@ import pyarrow.parquet as pq
 import sim
 from sim.calendar import format_month
 from sim.files import atomic_path, write_text_atomic
-from sim.measures.registry import SEGMENT, Measure, flat_labels, is_aggregate, tidy_measures
+from sim.measures.registry import (
+    MEASURES,
+    SEGMENT,
+    Measure,
+    flat_labels,
+    is_aggregate,
+    tidy_measures,
+)
 from sim.vocab import ALL, CAMPS, JURISDICTIONS, OUTPUT_CAMPS, PAIRS, POLICIES
 
 RESULTS_FILE = "results.parquet"
+LABS_FILE = "labs.parquet"
 EVENTS_FILE = "events.csv"
 MANIFEST_FILE = "manifest.json"
 
@@ -61,14 +71,54 @@ def tidy_metrics() -> dict[str, tuple[str, str, str]]:
     return {m.name: (m.unit, camp_holds(m), m.description) for m in tidy_measures()}
 
 
+def _field(name: str, kind: pa.DataType, unit: str, description: str) -> pa.Field:
+    """A column with its unit and description in the Parquet field metadata (keys
+    ``unit`` and ``description``), which pyarrow, polars and duckdb readers keep."""
+    return pa.field(name, kind, metadata={"unit": unit, "description": description})
+
+
+#: Months are ``YYYY-MM`` strings (as the CLI, scenarios and docs write them): a reader
+#: filters with ``month == "2027-12"`` or ``month >= "2027-01"`` (text order is time order).
+MONTH_DESCRIPTION = "calendar month, YYYY-MM text (sorts in time order)"
+
 TIDY_SCHEMA = pa.schema([
-    pa.field("run", pa.int32()),
-    pa.field("step", pa.int16()),
-    pa.field("month", pa.date32()),
-    pa.field("metric", pa.dictionary(pa.int32(), pa.string())),
-    pa.field("camp", pa.dictionary(pa.int32(), pa.string())),
-    pa.field("segment", pa.dictionary(pa.int32(), pa.string())),
-    pa.field("value", pa.float64()),
+    _field("run", pa.int32(), "run", "global run id (run r of seed s: its own random streams)"),
+    _field("step", pa.int16(), "months", "months since the first simulated month (0 = first)"),
+    _field("month", pa.string(), "month", MONTH_DESCRIPTION),
+    _field("metric", pa.dictionary(pa.int32(), pa.string()), "name",
+           "measure name (sim/measures/registry.py); its unit in the schema metadata "
+           "'metric_units' and in manifest.json"),
+    _field("camp", pa.dictionary(pa.int32(), pa.string()), "label",
+           "lab camp, output camp, camp pair, sovereign id or jurisdiction the value is "
+           "about; 'all' for market totals"),
+    _field("segment", pa.dictionary(pa.int32(), pa.string()), "label",
+           "buyer segment; 'all' where not per segment or summed over segments"),
+    _field("value", pa.float64(), "per metric",
+           "the value, in the metric's unit (schema metadata 'metric_units'); never NaN"),
+])
+
+
+def _with_metric_units(schema: pa.Schema, units: dict[str, str]) -> pa.Schema:
+    """``schema`` with ``metric_units`` (JSON: metric -> unit) in its schema metadata."""
+    return schema.with_metadata({"metric_units": json.dumps(units), "opengap": sim.__version__})
+
+
+def tidy_schema() -> pa.Schema:
+    """:data:`TIDY_SCHEMA` with every metric's unit in the schema metadata."""
+    return _with_metric_units(TIDY_SCHEMA, {m: u for m, (u, _, _) in tidy_metrics().items()})
+
+
+#: The per-lab table ``labs.parquet``: one row per (run, month, lab, metric).
+LAB_SCHEMA = pa.schema([
+    TIDY_SCHEMA.field("run"), TIDY_SCHEMA.field("step"), TIDY_SCHEMA.field("month"),
+    _field("lab", pa.dictionary(pa.int32(), pa.string()), "label",
+           "lab id (seeds/labs.csv lab_id, or your own --seeds table)"),
+    _field("camp", pa.dictionary(pa.int32(), pa.string()), "label",
+           "the lab's camp: closed, open_cn, open_us or open_other"),
+    _field("metric", pa.dictionary(pa.int32(), pa.string()), "name",
+           "lab_bench, lab_robust, lab_frontier, lab_cash, lab_compute, lab_revenue, "
+           "lab_alive; units in the schema metadata 'metric_units' and manifest.json"),
+    TIDY_SCHEMA.field("value"),
 ])
 
 
@@ -140,7 +190,7 @@ def tidy_table(results: Any) -> pa.Table:
     """All outputs as one long table (schema :data:`TIDY_SCHEMA`).
 
     Columns: ``run`` (global run id), ``step`` (months since the start, 0 = first simulated
-    month), ``month`` (date32, first day of the month), ``metric`` (a tidy measure of
+    month), ``month`` (``YYYY-MM`` string), ``metric`` (a tidy measure of
     :mod:`sim.measures.registry`; units in :func:`tidy_metrics` and the manifest),
     ``camp``, ``segment``, ``value`` (float64).
 
@@ -159,10 +209,7 @@ def tidy_table(results: Any) -> pa.Table:
     index = {col: {v: i for i, v in enumerate(words)} for col, words in vocab.items()}
     start = results.world.params.start_month
     n_runs, n_months = results.n_runs, results.n_months
-    first_day = np.datetime64(f"{format_month(start)}-01", "M")
-    month_days = ((first_day + np.arange(n_months)).astype("datetime64[D]")
-                  .astype(np.int64).astype(np.int32))
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in TIDY_SCHEMA.names}
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in TIDY_SCHEMA.names if k != "month"}
     run_ids = np.asarray(results.run_ids, dtype=np.int32)
     for name, values, camps, segments in _blocks(results):
         n = values.shape[2]
@@ -171,7 +218,6 @@ def tidy_table(results: Any) -> pa.Table:
         cols["run"].append(np.repeat(run_ids, n_months * n)[keep])
         steps = np.tile(np.repeat(np.arange(n_months, dtype=np.int16), n), n_runs)[keep]
         cols["step"].append(steps)
-        cols["month"].append(month_days[steps])
         cols["metric"].append(np.full(keep.sum(), index["metric"][name], dtype=np.int32))
         camp_idx = np.array([index["camp"][c] for c in camps], dtype=np.int32)
         seg_idx = np.array([index["segment"][s] for s in segments], dtype=np.int32)
@@ -182,12 +228,60 @@ def tidy_table(results: Any) -> pa.Table:
     arrays = [
         pa.array(data["run"], pa.int32()),
         pa.array(data["step"], pa.int16()),
-        pa.array(data["month"], pa.int32()).cast(pa.date32()),
+        _month_strings(data["step"], start, n_months),
         *[pa.DictionaryArray.from_arrays(pa.array(data[c], pa.int32()), pa.array(vocab[c]))
           for c in ("metric", "camp", "segment")],
         pa.array(data["value"], pa.float64()),
     ]
-    return pa.Table.from_arrays(arrays, schema=TIDY_SCHEMA)
+    return pa.Table.from_arrays(arrays, schema=tidy_schema())
+
+
+def _month_strings(steps: np.ndarray, start: int, n_months: int) -> pa.Array:
+    """``YYYY-MM`` of each step (a dictionary of the horizon's months, decoded in C++)."""
+    labels = pa.array([format_month(start + t) for t in range(n_months)], pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(steps, pa.int16()), labels).cast(pa.string())
+
+
+#: Per-lab measures of the lab table, in its metric dictionary's order.
+LAB_METRICS = ("lab_bench", "lab_robust", "lab_frontier", "lab_cash", "lab_compute",
+               "lab_revenue", "lab_alive")
+
+
+def lab_table(results: Any) -> pa.Table:
+    """Every lab's own outputs as a long table (schema :data:`LAB_SCHEMA`): one row per
+    (run, month, lab, metric) of :data:`LAB_METRICS`, beside the camp table of
+    :func:`tidy_table`. Non-finite values (a lab without a released model) are left out."""
+    pop = results.world.population
+    start, n_runs, n_months, n_labs = (results.world.params.start_month, results.n_runs,
+                                       results.n_months, pop.n_labs)
+    parts: list[tuple[int, np.ndarray]] = [(k, MEASURES[name].series(results))
+                                           for k, name in enumerate(LAB_METRICS)]
+    run_ids = np.asarray(results.run_ids, dtype=np.int32)
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("run", "step", "lab", "metric", "v")}
+    for k, values in parts:
+        v = values.reshape(-1)
+        keep = np.isfinite(v)
+        cols["run"].append(np.repeat(run_ids, n_months * n_labs)[keep])
+        cols["step"].append(np.tile(np.repeat(np.arange(n_months, dtype=np.int16), n_labs),
+                                    n_runs)[keep])
+        cols["lab"].append(np.tile(np.arange(n_labs, dtype=np.int32), n_runs * n_months)[keep])
+        cols["metric"].append(np.full(keep.sum(), k, dtype=np.int32))
+        cols["v"].append(v[keep])
+    data = {k: np.concatenate(v) for k, v in cols.items()}
+    lab_camp = np.asarray(pop.lab_camp, dtype=np.int32)
+    units = {name: MEASURES[name].unit for name in LAB_METRICS}
+    return pa.Table.from_arrays([
+        pa.array(data["run"], pa.int32()),
+        pa.array(data["step"], pa.int16()),
+        _month_strings(data["step"], start, n_months),
+        pa.DictionaryArray.from_arrays(pa.array(data["lab"], pa.int32()),
+                                       pa.array(list(pop.lab_ids))),
+        pa.DictionaryArray.from_arrays(pa.array(lab_camp[data["lab"]], pa.int32()),
+                                       pa.array(list(CAMPS))),
+        pa.DictionaryArray.from_arrays(pa.array(data["metric"], pa.int32()),
+                                       pa.array(list(LAB_METRICS))),
+        pa.array(data["v"], pa.float64()),
+    ], schema=_with_metric_units(LAB_SCHEMA, units))
 
 
 # --------------------------------------------------------------------------- events
@@ -318,11 +412,29 @@ def write_tidy_parquet(results: Any, path: Path, *, runs_per_chunk: int = 200) -
     returns the number of rows."""
     n_rows = 0
     with atomic_path(path) as tmp:
-        with pq.ParquetWriter(tmp, TIDY_SCHEMA, compression="zstd") as writer:
+        with pq.ParquetWriter(tmp, tidy_schema(), compression="zstd") as writer:
             for lo in range(0, results.n_runs, runs_per_chunk):
                 table = tidy_table(select_runs(results, slice(lo, lo + runs_per_chunk)))
                 writer.write_table(table)
                 n_rows += table.num_rows
+    return n_rows
+
+
+def write_lab_parquet(results: Any, path: Path, *, runs_per_chunk: int = 200) -> int:
+    """Write :func:`lab_table` to ``path`` one chunk of runs at a time; returns the rows."""
+    n_rows = 0
+    with atomic_path(path) as tmp:
+        writer: pq.ParquetWriter | None = None
+        try:
+            for lo in range(0, results.n_runs, runs_per_chunk):
+                table = lab_table(select_runs(results, slice(lo, lo + runs_per_chunk)))
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                writer.write_table(table)
+                n_rows += table.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
     return n_rows
 
 
@@ -364,7 +476,7 @@ def manifest(results: Any, *, scenario_path: str | Path | None,
         "tidy_columns": {
             "run": "global run id (int32)",
             "step": "months since the first simulated month (int16)",
-            "month": "first day of the month (date32)",
+            "month": "calendar month, YYYY-MM (string; text order is time order)",
             "metric": "output name, see metrics",
             "camp": "lab camp, output camp, camp pair, sovereign id or jurisdiction the value "
                     "is about (see metrics[...].camp); 'all' for market totals",
@@ -373,6 +485,9 @@ def manifest(results: Any, *, scenario_path: str | Path | None,
         },
         "metrics": {name: {"unit": unit, "camp": camp, "description": desc}
                     for name, (unit, camp, desc) in tidy_metrics().items()},
+        "lab_metrics": {name: {"unit": MEASURES[name].unit,
+                               "description": MEASURES[name].description}
+                        for name in LAB_METRICS},
         "history_attribution": "ECI history: Epoch AI (epoch.ai), CC BY 4.0",
     }
 
@@ -386,8 +501,9 @@ def write_results(results: Any, out_dir: str | Path, *, scenario_path: str | Pat
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_tidy_parquet(results, out / RESULTS_FILE)
+    write_lab_parquet(results, out / LABS_FILE)
     write_text_atomic(out / EVENTS_FILE, events_csv(event_log(results)))
-    names = [RESULTS_FILE, EVENTS_FILE]
+    names = [RESULTS_FILE, LABS_FILE, EVENTS_FILE]
     if plots:
         from sim.report import figures as plotting  # matplotlib only when figures are wanted
 

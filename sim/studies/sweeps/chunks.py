@@ -23,6 +23,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -82,10 +83,10 @@ class ChunkResult:
     cpu_seconds: float = 0.0  # CPU time the chunk took in its process
 
 
-@functools.lru_cache(maxsize=1)
-def _seeds() -> Seeds:
+@functools.lru_cache(maxsize=4)
+def _seeds(start: str, own: str | None) -> Seeds:
     # Loaded once per worker process and reused by every chunk it runs.
-    return load_seeds()
+    return load_seeds(start=start, overlay=None if own is None else Path(own))
 
 
 def _failure(sample: int, job: ChunkJob, values: tuple[Any, ...],
@@ -123,7 +124,7 @@ def run_chunk(job: ChunkJob,
     batches of about ``STACK_RUNS`` runs; ``tick(runs)`` after each batch. A batch that
     raises is re-run set by set, so only the failing sets are lost."""
     cpu0 = time.process_time()
-    seeds = _seeds()
+    seeds = _seeds(job.base.time.start, job.base.seeds)
     failures: list[dict[str, Any]] = []
     valid: list[tuple[int, tuple[Any, ...], Scenario, Any]] = []
     for sample, values in zip(job.samples, job.values, strict=True):
