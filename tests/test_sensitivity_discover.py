@@ -78,3 +78,56 @@ def test_sweep_then_discover_and_sensitivity_commands(tmp_path: Path, capsys) ->
     assert (sens / "sensitivity.png").stat().st_size > 0
     assert main(["sensitivity", str(spec), "--n", "6", "--workers", "1"]) == 2
     assert "--n must be a power of 2" in capsys.readouterr().err
+
+
+def test_quasi_p_separates_a_real_bound_from_a_chance_one() -> None:
+    """A planted bound on x0 gets a tiny quasi-p; a bound on pure noise x1, added by hand,
+    a large one (dropping it barely changes the density)."""
+    from sim.studies.discover import Box, quasi_p
+
+    rng = np.random.default_rng(3)
+    x = rng.random((3000, 2))
+    y = np.where(x[:, 0] >= 0.6, rng.random(3000) < 0.8, rng.random(3000) < 0.1)
+    box = Box(np.array([0.6, -np.inf]), np.array([np.inf, 0.9]))
+    qp = {(j, side): p for j, side, p in quasi_p(box, x, y)}
+    assert set(qp) == {(0, "lower"), (1, "upper")}
+    assert qp[0, "lower"] < 1e-6 and qp[1, "upper"] > 0.05
+
+
+def test_discover_writes_boxes_and_figure(tmp_path: Path) -> None:
+    from sim.report.discover import write_discovery
+
+    rng = np.random.default_rng(2)
+    a, b = rng.random(2000), rng.random(2000)
+    table = pa.table({"run": np.arange(2000), "sample": np.arange(2000),
+                      "replicate": np.zeros(2000, dtype=int), "p.a": a, "p.b": b,
+                      "gap@end": 10 * a + rng.normal(0, 0.5, 2000)})
+    found: dict = {}
+    report = discover(table, tmp_path / "runs.parquet", outcome="gap@end", threshold=7.0,
+                      found=found)
+    assert "quasi-p" in report and "significant" in report
+    csv_path, json_path, png_path = write_discovery(found, tmp_path)
+    doc = json.loads(json_path.read_text())
+    first = doc["boxes"][0]["bounds"][0]
+    assert first["parameter"] == "p.a" and first["side"] == "lower"
+    assert first["quasi_p"] < 1e-6 and abs(first["bound"] - 0.7) < 0.05
+    assert csv_path.read_text().splitlines()[0].startswith("box,parameter,side,bound,quasi_p")
+    assert png_path.stat().st_size > 10_000
+
+
+def test_sensitivity_warns_on_s1_above_st_and_small_samples() -> None:
+    from sim.report.sensitivity import index_warnings
+    from sim.studies.sensitivity import SobolIndices
+
+    first = np.array([[1.04, 0.1]])
+    total = np.array([[0.85, 0.12]])
+    first_ci = np.stack([first - 0.05, first + 0.05])
+    total_ci = np.stack([total - 0.1, total + 0.1])
+    small = SobolIndices(("y@end",), ("a", "b"), first, total, first_ci, total_ci, 16, 64)
+    text = "\n".join(index_warnings(small))
+    assert "a: first-order S1 1.040 exceeds the total ST 0.850" in text
+    assert "n = 16 is too small" in text
+    big = SobolIndices(("y@end",), ("a", "b"), np.array([[0.5, 0.1]]), np.array([[0.55, 0.12]]),
+                       np.stack([np.array([[0.45, 0.05]]), np.array([[0.55, 0.15]])]),
+                       np.stack([np.array([[0.5, 0.08]]), np.array([[0.6, 0.16]])]), 1024, 4096)
+    assert index_warnings(big) == []

@@ -10,7 +10,9 @@ from sim.cli.common import UsageError, finite_float
 
 HELP = "parameter ranges that make an outcome likely"
 DESCRIPTION = ("Scenario discovery with a PRIM box search: the parameter ranges in which "
-               "OUTCOME >= T (or <= T with --below) is most likely, printed as rules.")
+               "OUTCOME >= T (or <= T with --below) is most likely, printed as rules with the "
+               "quasi-p value of each bound (its stability), and written as "
+               "discover_<outcome>.csv/.json/.png into the results folder (or --out).")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-density", type=finite_float, default=None, metavar="P",
                         help="pick the widest box in which P(outcome) >= P (default: the best "
                         "balance of density and coverage, F-score with beta 0.5)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="where to write the boxes (CSV, JSON) and figure (default: the "
+                        "sweep's folder)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +46,16 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--boxes must be at least 1 (got {args.boxes})")
     if args.min_density is not None and not 0 < args.min_density <= 1:
         raise UsageError(f"--min-density must be in (0, 1] (got {args.min_density})")
+    found: dict = {}
     print(discover_from_file(args.results, outcome=args.outcome, threshold=args.threshold,
                              below=args.below, max_boxes=args.boxes,
-                             min_support=args.min_support, min_density=args.min_density))
+                             min_support=args.min_support, min_density=args.min_density,
+                             found=found))
+    if found.get("boxes") is not None:
+        from sim.report.discover import write_discovery
+
+        out = args.out if args.out is not None else (
+            args.results if args.results.is_dir() else args.results.parent)
+        paths = write_discovery(found, out)
+        print(f"boxes: {paths[0]}, {paths[1]}; figure: {paths[2]}")
     return 0

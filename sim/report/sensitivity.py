@@ -67,6 +67,37 @@ def format_report(ix: SobolIndices) -> str:
     return "\n".join(lines)
 
 
+#: Below this base sample size the bootstrap intervals of Sobol indices are themselves
+#: unreliable (Saltelli et al. 2010 use n in the thousands; the bootstrap needs enough
+#: distinct points to resample).
+MIN_RELIABLE_N = 128
+#: An interval wider than this (on the 0..1 scale of an index) is too wide to rank parameters.
+MAX_INTERVAL_WIDTH = 0.25
+
+
+def index_warnings(ix: SobolIndices) -> list[str]:
+    """Warnings on the indices: a first-order index above its total index by more than the
+    total's interval (impossible for exact indices: the estimates have not converged), and a
+    sample too small for the intervals printed."""
+    out = []
+    for k, label in enumerate(ix.outcomes):
+        for i, p in enumerate(ix.parameters):
+            if ix.first[k, i] > ix.total_ci[1, k, i]:
+                out.append(f"warning: {label}, {p}: first-order S1 {ix.first[k, i]:.3f} "
+                           f"exceeds the total ST {ix.total[k, i]:.3f} beyond ST's interval "
+                           f"(upper {ix.total_ci[1, k, i]:.3f}); S1 <= ST for exact indices, "
+                           "so these estimates have not converged: increase --n")
+    widths = np.concatenate([(ix.first_ci[1] - ix.first_ci[0]).ravel(),
+                             (ix.total_ci[1] - ix.total_ci[0]).ravel()])
+    widest = float(np.nanmax(widths)) if widths.size else 0.0
+    if ix.n < MIN_RELIABLE_N or widest > MAX_INTERVAL_WIDTH:
+        out.append(f"warning: n = {ix.n} is too small for the intervals printed (widest "
+                   f"{widest:.2f} on the 0..1 index scale; bootstrap intervals need "
+                   f"n >= {MIN_RELIABLE_N} to be trusted): rerun with a larger --n (a power "
+                   "of 2) before ranking parameters")
+    return out
+
+
 def _csv(ix: SobolIndices) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -92,7 +123,9 @@ def write_sensitivity(ix: SobolIndices, spec: SweepSpec, out: Path, *,
         "outcomes": list(ix.outcomes), "parameters": list(ix.parameters),
         "first_order": ix.first.tolist(), "total_order": ix.total.tolist(),
         "first_ci": ix.first_ci.tolist(), "total_ci": ix.total_ci.tolist(),
+        "warnings": index_warnings(ix),
     }, indent=2) + "\n")
     plot_indices(ix, out / PLOT_FILE, spec.name)
-    return (format_report(ix) + f"\nwrote {out / CSV_FILE}, {out / JSON_FILE}, "
+    warned = "".join(f"\n{w}" for w in index_warnings(ix))
+    return (format_report(ix) + warned + f"\nwrote {out / CSV_FILE}, {out / JSON_FILE}, "
             f"{out / PLOT_FILE}")

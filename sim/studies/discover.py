@@ -20,6 +20,13 @@ Further boxes are searched among the runs outside the earlier ones (the covering
 approach). Rules read ``distill_efficiency >= 0.42 and sentiment_volatility <= 0.08:
 P(outcome) = 0.81 (n=412, coverage 64%)``: ``n`` runs in the box, a share ``P`` of which
 are cases, holding ``coverage`` of all cases.
+
+**Stability: quasi-p values.** Each bound of a box gets the quasi-p value of Bryant and
+Lempert (2010), as the EMA workbench computes it: drop that one bound (keep the others), and
+ask how likely a density at least the box's would be in ``n`` runs drawn at the density of
+the relaxed box (one-sided binomial test). A small value (below 0.05) says the bound matters;
+a large one that it may be chance (the box would be about as dense without it). Bounds are
+listed with their quasi-p in the report, ``boxes.csv`` / ``boxes.json`` and the figure.
 """
 
 from __future__ import annotations
@@ -58,10 +65,14 @@ class Box:
 
 @dataclass(frozen=True)
 class BoxStats:
+    """A box, its runs ``n``, density and coverage; ``qp``: (parameter index, side,
+    quasi-p value) per bound, for the boxes :func:`find_boxes` returns."""
+
     box: Box
     n: int
     density: float
     coverage: float
+    qp: tuple[tuple[int, str, float], ...] = ()
 
 
 def _stats(box: Box, x: np.ndarray, y: np.ndarray, n_cases: int) -> BoxStats:
@@ -168,9 +179,30 @@ def find_boxes(x: np.ndarray, y: np.ndarray, *, max_boxes: int = 2,
         inside = box.contains(x) & remaining
         hits = int(y[inside].sum())
         n = int(inside.sum())
-        boxes.append(BoxStats(box, n, hits / n if n else 0.0, hits / n_cases))
+        boxes.append(BoxStats(box, n, hits / n if n else 0.0, hits / n_cases,
+                              tuple(quasi_p(box, x[remaining], y[remaining]))))
         remaining &= ~inside
     return boxes
+
+
+def quasi_p(box: Box, x: np.ndarray, y: np.ndarray) -> list[tuple[int, str, float]]:
+    """(parameter index, ``lower``/``upper``, quasi-p value) for each finite bound of
+    ``box`` over runs ``x``, flags ``y`` (see the module docstring)."""
+    from scipy.stats import binom
+
+    inside = box.contains(x)
+    n, hits = int(inside.sum()), int(y[inside].sum())
+    out = []
+    for j in range(x.shape[1]):
+        for side, bounds in (("lower", box.lo), ("upper", box.hi)):
+            if not np.isfinite(bounds[j]):
+                continue
+            lo, hi = box.lo.copy(), box.hi.copy()
+            (lo if side == "lower" else hi)[j] = -np.inf if side == "lower" else np.inf
+            relaxed = Box(lo, hi).contains(x)
+            p = y[relaxed].mean() if relaxed.any() else 0.0
+            out.append((j, side, float(binom.sf(hits - 1, n, p)) if n else float("nan")))
+    return out
 
 
 def _num(v: float, integer: bool) -> str:
@@ -215,8 +247,10 @@ def _parameter_columns(table: pa.Table, path: Path) -> list[str]:
 
 def discover(table: pa.Table, path: Path, *, outcome: str, threshold: float,
              below: bool = False, max_boxes: int = 2, min_support: float = 0.05,
-             min_density: float | None = None) -> str:
-    """The report printed by ``opengap discover``."""
+             min_density: float | None = None, found: dict | None = None) -> str:
+    """The report printed by ``opengap discover``. ``found``, if given, receives the boxes
+    and data (``names``, ``integer``, ``boxes``, ``x``, ``y``, ...) for
+    :func:`box_records` and the figure."""
     outcomes = [c for c in table.column_names if "@" in c]
     if outcome not in table.column_names:
         raise SweepError(f"{path}: --outcome {outcome}: no such column; allowed: "
@@ -256,11 +290,32 @@ def discover(table: pa.Table, path: Path, *, outcome: str, threshold: float,
             f"-{k - 1})" if k > 2 else ")")
         lines.append(f"box {k}{where}: {rule_text(s.box, numeric, integer)}: P(outcome) = "
                      f"{s.density:.2f} (n={s.n}, coverage {s.coverage:.0%})")
+        for j, side, p in s.qp:
+            bound = s.box.lo[j] if side == "lower" else s.box.hi[j]
+            verdict = "significant" if p < 0.05 else "NOT significant (may be chance)"
+            lines.append(f"    {numeric[j]} {'>=' if side == 'lower' else '<='} "
+                         f"{_num(bound, integer[j])}: quasi-p {p:.2g}, {verdict}")
         inside_any |= s.box.contains(x)
     rest = ~inside_any
     if boxes and rest.any():
         lines.append(f"elsewhere: P(outcome) = {y[rest].mean():.2f} (n={int(rest.sum())})")
+    if found is not None:
+        found.update(names=numeric, integer=integer, boxes=boxes, x=x, y=y,
+                     outcome=outcome, threshold=threshold, below=below)
     return "\n".join(lines)
+
+
+def box_records(found: dict) -> list[dict]:
+    """One record per (box, restricted bound) of a :func:`discover` result (``found``):
+    box, parameter, side, bound, quasi-p, and the box's n, density and coverage."""
+    rows = []
+    for k, s in enumerate(found["boxes"], 1):
+        for j, side, p in s.qp:
+            rows.append({"box": k, "parameter": found["names"][j], "side": side,
+                         "bound": float(s.box.lo[j] if side == "lower" else s.box.hi[j]),
+                         "quasi_p": p, "n": s.n, "density": s.density,
+                         "coverage": s.coverage})
+    return rows
 
 
 def discover_from_file(results: Path, **kwargs: object) -> str:
