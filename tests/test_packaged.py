@@ -12,6 +12,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,3 +63,33 @@ def test_commands_run_from_another_folder_on_the_wheel(unpacked_wheel: Path,
     history = _opengap(unpacked_wheel, tmp_path, "run", "history-2023", "--runs", "1",
                        "--no-plots", "--out", "hist")
     assert history.returncode == 0, history.stderr
+    assert pq.read_table(tmp_path / "out" / "labs.parquet").num_rows > 0
+
+
+def test_more_commands_from_another_folder_on_the_wheel(unpacked_wheel: Path,
+                                                        tmp_path: Path) -> None:
+    """outcomes, schema, completion, compare, a user scenario extending a shipped one with
+    its own seed tables, and a sweep over a named event, all on the wheel's packaged data."""
+    for argv in (["outcomes"], ["schema", "--out", "schema.json"], ["completion", "bash"]):
+        done = _opengap(unpacked_wheel, tmp_path, *argv)
+        assert done.returncode == 0, (argv, done.stderr)
+    assert (tmp_path / "schema.json").is_file()
+    compare = _opengap(unpacked_wheel, tmp_path, "compare", "baseline", "us-open-ban",
+                       "--runs", "2", "--out", "cmp")
+    assert compare.returncode == 0, compare.stderr
+    labs = (unpacked_wheel / "sim" / "_seeds" / "labs.csv").read_text(encoding="utf-8")
+    (tmp_path / "world").mkdir()
+    (tmp_path / "world" / "labs.csv").write_text(labs, encoding="utf-8")
+    (tmp_path / "mine.toml").write_text('extends = "us-open-ban"\nname = "mine"\n'
+                                        'seeds = "world"\n')
+    mine = _opengap(unpacked_wheel, tmp_path, "run", "mine.toml", "--runs", "2",
+                    "--no-plots", "--out", "mine")
+    assert mine.returncode == 0, mine.stderr
+    (tmp_path / "spec.toml").write_text(
+        'scenario = "us-open-ban"\ndesign = "grid"\nreplicates = 1\n'
+        'outcomes = ["large_open_tokens[US]@end"]\n[overrides]\n"time.end" = "2027-03"\n'
+        '[parameters."events.us_ban.leakage"]\nchoices = [0.1, 0.5]\n')
+    sweep = _opengap(unpacked_wheel, tmp_path, "sweep", "spec.toml", "--out", "sweep",
+                     "--workers", "1")
+    assert sweep.returncode == 0, sweep.stderr
+    assert (tmp_path / "sweep" / "settings.csv").is_file()
