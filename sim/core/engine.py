@@ -200,6 +200,8 @@ class Results:
     this month (runway below the trigger) / tried and failed. ``served_robust_tokens``
     (R, T, K, C4): robustness score of the serving model times tokens served (ECI points x
     trillion tokens); divided by ``tokens`` it is the token-weighted robustness buyers got.
+    ``lab_bench``, ``lab_robust``, ``lab_cash``, ``lab_compute``, ``lab_revenue``,
+    ``lab_alive`` (R, T, L): each lab's own values (:data:`LAB_ARRAYS`, units there).
     """
 
     scenario: Scenario
