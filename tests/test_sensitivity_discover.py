@@ -131,3 +131,12 @@ def test_sensitivity_warns_on_s1_above_st_and_small_samples() -> None:
                        np.stack([np.array([[0.45, 0.05]]), np.array([[0.55, 0.15]])]),
                        np.stack([np.array([[0.5, 0.08]]), np.array([[0.6, 0.16]])]), 1024, 4096)
     assert index_warnings(big) == []
+
+
+def test_sensitivity_of_one_parameter_is_a_one_line_error(tmp_path: Path, capsys) -> None:
+    spec = tmp_path / "one.toml"
+    spec.write_text('scenario = "baseline"\ndesign = "sobol"\nsamples = 8\n'
+                    'outcomes = ["gap_points@end"]\n'
+                    '[parameters."capability.distill_efficiency"]\nrange = [0.1, 0.6]\n')
+    assert main(["sensitivity", str(spec), "--out", str(tmp_path / "out")]) == 2
+    assert "need at least two parameters" in capsys.readouterr().err

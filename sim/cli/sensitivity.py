@@ -44,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
     if n < 2 or n & (n - 1):
         source = "" if args.n is not None else f", the samples of {spec.source}; give --n"
         raise SweepError(f"--n must be a power of 2, at least 2 (got {n}{source})")
+    if len(spec.parameters) < 2:
+        # One parameter explains all the variance (S1 = ST = 1); scipy's estimator also
+        # fails on a single column.
+        raise SweepError(f"{spec.source}: parameters: Sobol indices need at least two "
+                         f"parameters (got {len(spec.parameters)})")
     out = args.out if args.out is not None else Path("results") / "sensitivity" / spec.name
     prepare_out_dir(out)
     d = len(spec.parameters)
