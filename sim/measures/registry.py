@@ -132,7 +132,9 @@ class Dim:
         if self.source is None:  # fixed labels: the world is not read (nor needed)
             return (*self.labels, *self.aggregates)
         pop = world.population
-        return self.labels_of(pop.segments, pop.sovereign_ids, pop.lab_ids)
+        if self.source == "labs":
+            return tuple(pop.lab_ids)
+        return self.labels_of(pop.segments, pop.sovereign_ids)
 
     def choices_of(self, segments: Sequence[str], sovereigns: Sequence[str],
                    labs: Sequence[str] = ()) -> tuple[str, ...]:
