@@ -18,8 +18,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# Installing also compiles the engine's Numba loops into their on-disk cache (about 5 s),
+# so that the first run loads them instead of compiling them (docs/performance.md).
 $(VENV)/.installed-$(EXTRAS): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	$(BIN)/python -m compileall -q sim
+	$(BIN)/python -c "from sim.core.engine import compile_kernels; compile_kernels()"
 	touch $@
 
 demo: $(VENV)/.installed-$(EXTRAS)

@@ -65,6 +65,9 @@ def add_count_options(parser: argparse.ArgumentParser, *, runs_help: str,
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, metavar="B",
                         help=f"runs simulated at once; bounds memory (default {DEFAULT_BATCH}); "
                         "results do not depend on it")
+    parser.add_argument("--processes", type=int, default=None, metavar="P",
+                        help="processes simulating batches and drawing figures at once "
+                        "(default: one per CPU); results do not depend on it")
     add_size_option(parser)
 
 
@@ -182,6 +185,15 @@ def check_counts(args: argparse.Namespace) -> None:
         raise UsageError(f"--seed must be a non-negative integer (got {args.seed})")
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1 (got {args.batch_size})")
+    if args.processes is not None and args.processes < 1:
+        raise UsageError(f"--processes must be at least 1 (got {args.processes})")
+
+
+def processes_of(args: argparse.Namespace) -> int:
+    """``--processes``, or one per CPU this process may use."""
+    from sim.parallel import default_processes
+
+    return args.processes if getattr(args, "processes", None) else default_processes()
 
 
 def default_workers() -> int:
@@ -377,25 +389,119 @@ def clear_outputs(out: Path) -> list[str]:
 # --------------------------------------------------------------------------- simulation
 
 
-def simulate_all(scenario: Scenario, args: argparse.Namespace, seeds: Any, label: str,
-                 runs: int | None = None) -> Any:
-    """Runs 0..runs-1 of ``scenario`` on ``args.seed``, in batches of ``args.batch_size``,
-    with a progress line; one :class:`~sim.core.engine.Results` for all of them."""
-    from sim.core.engine import simulate
-    from sim.report.outputs import concat_results
+#: Fewest runs worth a worker process of their own: about 40 ms of simulation, against
+#: about 10-20 ms to fork a worker and return its results.
+MIN_RUNS_PER_PROCESS = 20
+
+
+def plan_batches(runs: int, batch_size: int, processes: int, *, align: int = 1) -> list[slice]:
+    """Runs ``0..runs-1`` cut into batches of at most ``batch_size`` runs: as few as that
+    allows, but at least one per process (so all of them have work; fewer processes when
+    there are not :data:`MIN_RUNS_PER_PROCESS` runs for each), of equal size but for the
+    last. With ``align`` > 1 every batch but the last is a multiple of ``align`` runs
+    (at least ``align``; the tidy table's chunks must not straddle two batches)."""
+    processes = max(1, min(processes, runs // MIN_RUNS_PER_PROCESS))
+    n = max(-(-runs // batch_size), processes)
+    n = -(-n // processes) * processes if n > 1 else 1  # a whole number of rounds
+    size = -(-runs // n)
+    if align > 1:
+        size = max(align, size // align * align)
+    return [slice(lo, min(lo + size, runs)) for lo in range(0, runs, size)]
+
+
+class BatchSimulator:
+    """Simulates spans of runs of one (scenario, seed) in sub-batches of ``batch_size``;
+    built before worker processes are forked, so they inherit the built world."""
+
+    def __init__(self, scenario: Scenario, seed: int, seeds: Any, batch_size: int) -> None:
+        from sim.core.engine import warm_up
+        from sim.core.world import build_world
+        from sim.inputs.seeds import check_seed_world
+
+        check_seed_world(seeds, scenario.time.start)
+        self.scenario, self.seed, self.seeds, self.batch_size = scenario, seed, seeds, batch_size
+        self.world = build_world(scenario, seeds)
+        # The compiled loops are loaded (or, on a fresh machine, built and cached) here,
+        # once, before any worker is forked: workers inherit them instead of each loading
+        # them, and never compile the same code at once (numba issue 4807).
+        warm_up(self.world, seeds)
+        #: ``on_runs(k)``: k runs of the span being simulated in this process are done.
+        self.on_runs: Any = None
+
+    def arrays(self, runs: slice) -> dict[str, Any]:
+        """``Results.arrays`` of runs ``runs.start .. runs.stop - 1``."""
+        import numpy as np
+
+        from sim.core.engine import simulate_world
+        from sim.report.outputs import concat_results
+
+        parts = []
+        for lo in range(runs.start, runs.stop, self.batch_size):
+            hi = min(lo + self.batch_size, runs.stop)
+            tick = None
+            if self.on_runs is not None:
+                def tick(done: int, total: int, _lo: int = lo - runs.start,
+                         _n: int = hi - lo) -> None:
+                    self.on_runs(_lo + _n * done / total)
+            parts.append(simulate_world(self.scenario, self.world, seeds=self.seeds,
+                                        seed=self.seed, run_ids=np.arange(lo, hi),
+                                        progress=tick))
+        return concat_results(parts).arrays
+
+    def results(self, runs: slice, arrays: dict[str, Any] | None = None) -> Any:
+        """A ``Results`` of runs ``runs`` (simulated here unless ``arrays`` are given)."""
+        import numpy as np
+
+        from sim.core.engine import Results
+
+        return Results(scenario=self.scenario, world=self.world, seed=self.seed,
+                       run_ids=np.arange(runs.start, runs.stop),
+                       arrays=self.arrays(runs) if arrays is None else arrays)
+
+
+def simulate_batches(sim: BatchSimulator, work: Any, batches: list[slice], label: str,
+                     processes: int, while_waiting: Any = None) -> Any:
+    """``work(batch)`` for each of ``batches`` (slices of runs) in order, computed in
+    ``processes`` processes, with a progress line (advanced as batches finish);
+    ``while_waiting()`` runs here once the first batches are handed out."""
+    from sim.parallel import fork_available, ordered_map
     from sim.report.progress import Progress
 
-    runs = args.runs if runs is None else runs
+    runs = batches[-1].stop if batches else 0
     progress = Progress(label)
-    parts, done = [], 0
-    for first in range(0, runs, args.batch_size):
-        n = min(args.batch_size, runs - first)
-
-        def tick(months: int, total: int, _done: int = done, _n: int = n) -> None:
-            progress.update(_done + _n * months / total, runs)
-
-        parts.append(simulate(scenario, n_runs=n, seed=args.seed, first_run=first,
-                              seeds=seeds, progress=tick))
-        done += n
+    progress.update(0, runs)
+    here = processes <= 1 or len(batches) <= 1 or not fork_available()
+    current = [0]
+    if here:  # finer progress: months of runs done in this process
+        sim.on_runs = lambda k: progress.update(current[0] + k, runs)
+    try:
+        for batch, result in zip(batches, ordered_map(work, batches, processes=processes,
+                                                             while_waiting=while_waiting),
+                                 strict=True):
+            progress.update(batch.stop, runs)
+            current[0] = batch.stop
+            yield result
+    finally:
+        sim.on_runs = None
     progress.finish()
-    return concat_results(parts)
+
+
+def simulate_all(scenario: Scenario, args: argparse.Namespace, seeds: Any, label: str,
+                 runs: int | None = None) -> Any:
+    """Runs 0..runs-1 of ``scenario`` on ``args.seed``, in batches of at most
+    ``args.batch_size`` spread over ``--processes`` processes, with a progress line; one
+    :class:`~sim.core.engine.Results` for all of them (the same whatever the batches)."""
+    import numpy as np
+
+    runs = args.runs if runs is None else runs
+    processes = processes_of(args)
+    sim = BatchSimulator(scenario, args.seed, seeds, args.batch_size)
+    batches = plan_batches(runs, args.batch_size, processes)
+    out: dict[str, Any] = {}
+    for batch, arrays in zip(batches, simulate_batches(sim, sim.arrays, batches, label,
+                                                       processes), strict=True):
+        for name, values in arrays.items():
+            if name not in out:  # filled in place: no second copy of every array
+                out[name] = np.empty((runs, *values.shape[1:]), values.dtype)
+            out[name][batch] = values
+    return sim.results(slice(0, runs), out)

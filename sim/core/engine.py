@@ -410,6 +410,33 @@ class MonthlyRecorder:
         return {**self.out, "exit_month": self.exit_month, "acquirer": self.acquirer}
 
 
+def warm_up(world: World, seeds: Seeds) -> None:
+    """Load every compiled loop of one month of ``world`` (or, on a fresh machine, compile
+    and cache it) by stepping two runs through their first month; nothing is kept. Call it
+    before forking worker processes, which then inherit the loaded loops."""
+    # Two runs: with one, numpy marks slices of the draw blocks contiguous and Numba would
+    # load other variants of the loops than a batch of runs calls.
+    state = initial_state(world, seeds, 2)
+    streams = RandomStreams.for_population(0, np.arange(2), world.population)
+    recorder = MonthlyRecorder.new(world, state)
+    state, flows = step(world, state, streams.month(0))
+    recorder.record(0, world, state, flows)
+
+
+def compile_kernels() -> None:
+    """Compile every compiled loop the engine calls and cache it on disk (Numba), by
+    simulating one run of the shipped baseline. ``make`` runs this when it installs the
+    package, so that a user's first run loads the loops instead of compiling them."""
+    from sim.inputs.scenario import load_scenario, resolve_scenario_path
+
+    seeds = load_seeds()
+    # One run and two: with one run numpy marks slices of the draw blocks contiguous, and
+    # Numba compiles other variants of some loops than for a batch of runs.
+    for n_runs in (1, 2):
+        simulate(load_scenario(resolve_scenario_path("baseline")), n_runs=n_runs, seed=0,
+                 seeds=seeds)
+
+
 def simulate_world(
     scenario: Scenario,
     world: World,

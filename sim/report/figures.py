@@ -8,7 +8,7 @@ camp across every figure (:data:`CAMP_COLORS`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -340,15 +340,30 @@ def plot_policy(results: Any, path: str | Path) -> Path:
     return save_figure(fig, path)
 
 
-def write_all(results: Any, out_dir: str | Path) -> list[str]:
-    """Write every figure into ``out_dir`` (atomically); returns the file names."""
+def write_all(results: Any, out_dir: str | Path, *, processes: int = 1,
+              before: Callable[[], Any] | None = None,
+              on_file: Callable[[Path], Any] | None = None) -> list[str]:
+    """Write every figure into ``out_dir`` (atomically), in the order of :data:`PLOT_FILES`
+    (the ones a reader opens first come first); returns the file names.
+
+    With ``processes`` > 1 the figures are shared between this process and forked helpers
+    (:func:`sim.parallel.shared_jobs`), each taking the next figure not yet drawn;
+    ``before()`` runs here meanwhile. ``on_file(path)`` is called as each figure is saved,
+    from the process that drew it."""
+    from sim.parallel import shared_jobs
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     funcs = {"frontier": plot_frontier, "gap": plot_gap, "shares": plot_shares,
              "shares_by_segment": plot_shares_by_segment, "labs": plot_labs,
              "policy": plot_policy}
-    names = []
-    for key, fn in funcs.items():
-        fn(results, out / PLOT_FILES[key])
-        names.append(PLOT_FILES[key])
-    return names
+
+    def job(key: str) -> Callable[[], None]:
+        def draw() -> None:
+            path = funcs[key](results, out / PLOT_FILES[key])
+            if on_file is not None:
+                on_file(path)
+        return draw
+
+    shared_jobs([job(key) for key in PLOT_FILES], processes=processes, before=before)
+    return list(PLOT_FILES.values())

@@ -23,8 +23,8 @@ import datetime as dt
 import io
 import json
 import platform
-from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -186,6 +186,24 @@ def _vocab(results: Any) -> dict[str, list[str]]:
             "segment": list(dict.fromkeys([*SEGMENT.labels_in(results.world), ALL]))}
 
 
+def arrow_array(values: np.ndarray, kind: pa.DataType) -> pa.Array:
+    """An Arrow array of ``kind`` over a numpy array of the same width (no copy). Not
+    ``pa.array``: that imports pandas (half a second) to check for pandas objects."""
+    width = {pa.int16(): np.int16, pa.int32(): np.int32, pa.date32(): np.int32,
+             pa.float64(): np.float64}[kind]
+    values = np.ascontiguousarray(values, dtype=width)
+    return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
+
+
+def arrow_strings(words: Sequence[str]) -> pa.Array:
+    """An Arrow string array of ``words`` (built from buffers, see :func:`arrow_array`)."""
+    encoded = [w.encode("utf-8") for w in words]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    return pa.Array.from_buffers(pa.string(), len(encoded),
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))])
+
+
 def tidy_table(results: Any) -> pa.Table:
     """All outputs as one long table (schema :data:`TIDY_SCHEMA`).
 
@@ -226,20 +244,22 @@ def tidy_table(results: Any) -> pa.Table:
         cols["value"].append(v[keep])
     data = {k: np.concatenate(v) for k, v in cols.items()}
     arrays = [
-        pa.array(data["run"], pa.int32()),
-        pa.array(data["step"], pa.int16()),
+        arrow_array(data["run"], pa.int32()),
+        arrow_array(data["step"], pa.int16()),
         _month_strings(data["step"], start, n_months),
-        *[pa.DictionaryArray.from_arrays(pa.array(data[c], pa.int32()), pa.array(vocab[c]))
+        *[pa.DictionaryArray.from_arrays(arrow_array(data[c], pa.int32()),
+                                         arrow_strings(vocab[c]))
           for c in ("metric", "camp", "segment")],
-        pa.array(data["value"], pa.float64()),
+        arrow_array(data["value"], pa.float64()),
     ]
     return pa.Table.from_arrays(arrays, schema=tidy_schema())
 
 
 def _month_strings(steps: np.ndarray, start: int, n_months: int) -> pa.Array:
     """``YYYY-MM`` of each step (a dictionary of the horizon's months, decoded in C++)."""
-    labels = pa.array([format_month(start + t) for t in range(n_months)], pa.string())
-    return pa.DictionaryArray.from_arrays(pa.array(steps, pa.int16()), labels).cast(pa.string())
+    labels = arrow_strings([format_month(start + t) for t in range(n_months)])
+    return pa.DictionaryArray.from_arrays(arrow_array(steps, pa.int16()),
+                                          labels).cast(pa.string())
 
 
 #: Per-lab measures of the lab table, in its metric dictionary's order.
@@ -271,16 +291,16 @@ def lab_table(results: Any) -> pa.Table:
     lab_camp = np.asarray(pop.lab_camp, dtype=np.int32)
     units = {name: MEASURES[name].unit for name in LAB_METRICS}
     return pa.Table.from_arrays([
-        pa.array(data["run"], pa.int32()),
-        pa.array(data["step"], pa.int16()),
+        arrow_array(data["run"], pa.int32()),
+        arrow_array(data["step"], pa.int16()),
         _month_strings(data["step"], start, n_months),
-        pa.DictionaryArray.from_arrays(pa.array(data["lab"], pa.int32()),
-                                       pa.array(list(pop.lab_ids))),
-        pa.DictionaryArray.from_arrays(pa.array(lab_camp[data["lab"]], pa.int32()),
-                                       pa.array(list(CAMPS))),
-        pa.DictionaryArray.from_arrays(pa.array(data["metric"], pa.int32()),
-                                       pa.array(list(LAB_METRICS))),
-        pa.array(data["v"], pa.float64()),
+        pa.DictionaryArray.from_arrays(arrow_array(data["lab"], pa.int32()),
+                                       arrow_strings(list(pop.lab_ids))),
+        pa.DictionaryArray.from_arrays(arrow_array(lab_camp[data["lab"]], pa.int32()),
+                                       arrow_strings(list(CAMPS))),
+        pa.DictionaryArray.from_arrays(arrow_array(data["metric"], pa.int32()),
+                                       arrow_strings(list(LAB_METRICS))),
+        arrow_array(data["v"], pa.float64()),
     ], schema=_with_metric_units(LAB_SCHEMA, units))
 
 
@@ -407,12 +427,34 @@ def events_csv(rows: list[dict[str, Any]]) -> str:
 # --------------------------------------------------------------------------- writing
 
 
-def write_tidy_parquet(results: Any, path: Path, *, runs_per_chunk: int = 200) -> int:
+#: Runs per chunk of the tidy table: rows are ordered by chunk, then by metric within it, so
+#: this fixes the row order (and must not change, or files differ from earlier ones).
+TIDY_CHUNK_RUNS = 200
+
+#: Columns dictionary-encoded in the Parquet file. ``value`` is left out: its values rarely
+#: repeat, so a dictionary only costs time (about a fifth of the write) and space.
+DICTIONARY_COLUMNS = ["metric", "camp", "segment"]
+
+#: Arrays of ``Results`` that the figures and the run's headline lines read: the only ones
+#: kept for every run while the tidy table is streamed to disk (about 30 KiB a run, against
+#: 70 KiB for all arrays).
+SUMMARY_ARRAYS = ("bench_frontier", "tokens", "spend", "alive", "cash", "ban_active",
+                  "crackdown_active", "sovereign_grants", "large_open_tokens")
+
+
+def parquet_writer(path: Path) -> pq.ParquetWriter:
+    """A writer of the tidy table (schema :func:`tidy_schema`, zstd) at ``path``."""
+    return pq.ParquetWriter(path, tidy_schema(), compression="zstd",
+                            use_dictionary=DICTIONARY_COLUMNS)
+
+
+def write_tidy_parquet(results: Any, path: Path, *,
+                       runs_per_chunk: int = TIDY_CHUNK_RUNS) -> int:
     """Write :func:`tidy_table` to ``path`` one chunk of runs at a time (bounded memory);
     returns the number of rows."""
     n_rows = 0
     with atomic_path(path) as tmp:
-        with pq.ParquetWriter(tmp, tidy_schema(), compression="zstd") as writer:
+        with parquet_writer(tmp) as writer:
             for lo in range(0, results.n_runs, runs_per_chunk):
                 table = tidy_table(select_runs(results, slice(lo, lo + runs_per_chunk)))
                 writer.write_table(table)
@@ -436,6 +478,103 @@ def write_lab_parquet(results: Any, path: Path, *, runs_per_chunk: int = 200) ->
             if writer is not None:
                 writer.close()
     return n_rows
+
+
+@dataclass
+class BatchOutput:
+    """What one batch of runs adds to an output folder, made where the batch was simulated
+    (a worker process) so that the writer only appends it: ``tables``, the batch's tidy rows
+    in chunks of :data:`TIDY_CHUNK_RUNS` runs; ``lab_tables``, its rows of
+    :func:`lab_table` in the same chunks; ``events``, its rows of :func:`event_log`;
+    ``summary``, its :data:`SUMMARY_ARRAYS` (R, T, ...)."""
+
+    run_ids: np.ndarray
+    tables: list[pa.Table]
+    lab_tables: list[pa.Table]
+    events: list[dict[str, Any]]
+    summary: dict[str, np.ndarray]
+
+
+def batch_output(results: Any) -> BatchOutput:
+    """The :class:`BatchOutput` of a batch whose first run starts a tidy chunk (its position
+    in the whole run set is a multiple of :data:`TIDY_CHUNK_RUNS`), so that the rows come
+    out in the same order as :func:`write_tidy_parquet` of every run at once."""
+    chunks = [select_runs(results, slice(lo, lo + TIDY_CHUNK_RUNS))
+              for lo in range(0, results.n_runs, TIDY_CHUNK_RUNS)]
+    return BatchOutput(run_ids=np.asarray(results.run_ids),
+                       tables=[tidy_table(chunk) for chunk in chunks],
+                       lab_tables=[lab_table(chunk) for chunk in chunks],
+                       events=event_log(results),
+                       summary={k: results.arrays[k] for k in SUMMARY_ARRAYS})
+
+
+def write_streamed(batches: Iterable[BatchOutput], out_dir: str | Path, *, scenario: Any,
+                   world: Any, seed: int, n_runs: int, scenario_path: str | Path | None,
+                   plots: bool = False, extra_files: Sequence[str] = (), processes: int = 1,
+                   on_file: Callable[[Path], Any] | None = None,
+                   on_complete: Callable[[], Any] | None = None) -> tuple[list[Path], Any]:
+    """Write an output folder from ``batches`` of runs arriving in run order (``n_runs`` in
+    all), keeping only their summary arrays: ``results.parquet``, ``labs.parquet`` and
+    ``events.csv`` grow batch by batch, then the figures (``plots=True``; drawn by
+    ``processes`` processes, in the order of :data:`sim.report.figures.PLOT_FILES`) and
+    ``manifest.json`` last.
+    ``on_file(path)`` is called as each file is complete (from the process that wrote it);
+    ``on_complete()`` once every batch has arrived, before any file is moved into place.
+    Returns the paths written and a ``Results`` of every run
+    holding only :data:`SUMMARY_ARRAYS`."""
+    from sim.core.engine import Results
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run_ids = np.empty(n_runs, dtype=np.int64)
+    summary: dict[str, np.ndarray] = {}
+    done = 0
+    # Both files grow batch by batch (the event log of 10,000 runs held as rows took
+    # hundreds of MB); each is moved into place only once complete.
+    with (atomic_path(out / RESULTS_FILE) as tmp, atomic_path(out / LABS_FILE) as lab_tmp,
+          atomic_path(out / EVENTS_FILE) as ev_tmp):
+        lab_writer: pq.ParquetWriter | None = None
+        with parquet_writer(tmp) as writer, open(ev_tmp, "w", encoding="utf-8",
+                                                   newline="") as ev_file:
+            ev_file.write(events_csv([]))  # the header
+            for batch in batches:
+                n = len(batch.run_ids)
+                for table in batch.tables:
+                    writer.write_table(table)
+                for table in batch.lab_tables:
+                    if lab_writer is None:  # its schema carries the units: from the table
+                        lab_writer = pq.ParquetWriter(lab_tmp, table.schema, compression="zstd")
+                    lab_writer.write_table(table)
+                ev_file.write(events_csv(batch.events).split("\n", 1)[1])
+                for name, values in batch.summary.items():
+                    if name not in summary:  # filled in place: no second copy at the end
+                        summary[name] = np.empty((n_runs, *values.shape[1:]), values.dtype)
+                    summary[name][done:done + n] = values
+                run_ids[done:done + n] = batch.run_ids
+                done += n
+        if lab_writer is not None:
+            lab_writer.close()
+        if done != n_runs:
+            raise ValueError(f"write_streamed: {done} runs arrived, {n_runs} expected")
+        if on_complete is not None:
+            on_complete()
+    if on_file is not None:
+        for name in (RESULTS_FILE, LABS_FILE, EVENTS_FILE):
+            on_file(out / name)
+    results = Results(scenario=scenario, world=world, seed=seed, run_ids=run_ids,
+                      arrays=summary)
+
+    names = [RESULTS_FILE, LABS_FILE, EVENTS_FILE]
+    if plots:
+        from sim.report import figures as plotting  # matplotlib only when figures are wanted
+
+        names += plotting.write_all(results, out, processes=processes, on_file=on_file)
+    names += [*extra_files, MANIFEST_FILE]
+    doc = manifest(results, scenario_path=scenario_path, files=names)
+    write_text_atomic(out / MANIFEST_FILE, json.dumps(doc, indent=2) + "\n")
+    if on_file is not None:
+        on_file(out / MANIFEST_FILE)
+    return [out / name for name in names], results
 
 
 def _version(dist: str) -> str | None:
@@ -498,17 +637,10 @@ def write_results(results: Any, out_dir: str | Path, *, scenario_path: str | Pat
     :func:`sim.report.figures.write_all`, then ``manifest.json`` last, into ``out_dir`` (created if
     missing). Each file is written atomically. ``extra_files`` (names of other files already
     in ``out_dir``) are listed in the manifest too. Returns the paths written."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_tidy_parquet(results, out / RESULTS_FILE)
-    write_lab_parquet(results, out / LABS_FILE)
-    write_text_atomic(out / EVENTS_FILE, events_csv(event_log(results)))
-    names = [RESULTS_FILE, LABS_FILE, EVENTS_FILE]
-    if plots:
-        from sim.report import figures as plotting  # matplotlib only when figures are wanted
-
-        names += plotting.write_all(results, out)
-    names += [*extra_files, MANIFEST_FILE]
-    doc = manifest(results, scenario_path=scenario_path, files=names)
-    write_text_atomic(out / MANIFEST_FILE, json.dumps(doc, indent=2) + "\n")
-    return [out / name for name in names]
+    batches = (batch_output(select_runs(results, slice(lo, lo + TIDY_CHUNK_RUNS)))
+               for lo in range(0, results.n_runs, TIDY_CHUNK_RUNS))
+    written, _ = write_streamed(batches, out_dir, scenario=results.scenario,
+                                world=results.world, seed=results.seed, n_runs=results.n_runs,
+                                scenario_path=scenario_path, plots=plots,
+                                extra_files=extra_files)
+    return written

@@ -100,8 +100,16 @@ def _pool(jobs: Iterable[ChunkJob], workers: int,
           tick: Callable[[int], Any] | None) -> Iterator[ChunkResult]:
     pending: set[Future] = set()
     queue = iter(jobs)
+    ctx = _mp_context()
+    if ctx.get_start_method() == "forkserver":
+        # Start the fork server now: it imports the engine (about a second) while this
+        # process runs the first chunk, instead of after it. It is started with fork+exec,
+        # so this process's state is not copied.
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
     yield from _first_here(queue, tick)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(),
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                              initializer=exit_with_driver, initargs=(os.getpid(),)) as pool:
         try:
             for job in queue:
