@@ -414,17 +414,16 @@ class BatchSimulator:
     built before worker processes are forked, so they inherit the built world."""
 
     def __init__(self, scenario: Scenario, seed: int, seeds: Any, batch_size: int) -> None:
-        from sim.core.engine import warm_up
-        from sim.core.world import build_world
+        from sim.core import engine
         from sim.inputs.seeds import check_seed_world
 
         check_seed_world(seeds, scenario.time.start)
         self.scenario, self.seed, self.seeds, self.batch_size = scenario, seed, seeds, batch_size
-        self.world = build_world(scenario, seeds)
+        self.world = engine.build_world(scenario, seeds)  # as engine.simulate builds it
         # The compiled loops are loaded (or, on a fresh machine, built and cached) here,
         # once, before any worker is forked: workers inherit them instead of each loading
         # them, and never compile the same code at once (numba issue 4807).
-        warm_up(self.world, seeds)
+        engine.warm_up(self.world, seeds)
         #: ``on_runs(k)``: k runs of the span being simulated in this process are done.
         self.on_runs: Any = None
 
