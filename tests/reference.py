@@ -42,7 +42,9 @@ MAX_SHOCKS_PER_MONTH = 60
 USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK = 1e-3
 
 LAB_FIELDS = ("alive", "cash", "revenue", "compute", "algo", "run_flop", "bench", "robust",
-              "released_flop", "months_since_release", "flywheel", "users", "compute_spend")
+              "released_flop", "months_since_release", "flywheel", "users", "compute_spend",
+              "net_inflow", "run_months_left", "contract_h100e", "contract_price", "next_h100e",
+              "next_price", "next_lead")
 SOV_FIELDS = ("pressure", "ban_threshold", "ban_leakage", "distill_enforcement")
 REGION_FIELDS = ("export_multiplier", "export_cap", "log_sentiment", "shock_log")
 
@@ -65,6 +67,13 @@ class RefLab:
     flywheel: float
     users: float
     compute_spend: float
+    net_inflow: float
+    run_months_left: float
+    contract_h100e: float
+    contract_price: float
+    next_h100e: float
+    next_price: float
+    next_lead: float
 
 
 @dataclass
@@ -188,6 +197,8 @@ class _Static:
     buyer_weight: list[float]
     available: list[list[list[bool]]]  # [g][k][l] before bans and exits
     jur_sovereign: list[int]  # sovereign governing each jurisdiction, -1 if none
+    lab_camp: list[int]
+    distill_blocked: list[list[bool]]  # [student][teacher]
 
 
 _STATIC_CACHE: dict[int, tuple[World, _Static]] = {}
@@ -234,6 +245,8 @@ def _static(world: World) -> _Static:
         buyer_weight=pop.buyer_demand_weight.tolist(),
         available=pop.base_available.tolist(),
         jur_sovereign=jur_sov,
+        lab_camp=pop.lab_camp.tolist(),
+        distill_blocked=pop.distill_blocked.tolist(),
     )
     _STATIC_CACHE.clear()
     _STATIC_CACHE[id(world)] = (world, st)
@@ -418,6 +431,12 @@ def _grants(run: RefRun, world: World, st: _Static) -> tuple[list[float], list[f
     return received, paid
 
 
+def _rental_price(world: World, run: RefRun, region: int) -> float:
+    p = world.params
+    return (p.rental0_usd_bn_per_h100e_month * p.compute_price_retention ** run.month
+            * run.regions[region].export_multiplier)
+
+
 def _funding(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
     p = world.params
     labs = run.labs
@@ -425,9 +444,19 @@ def _funding(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
     received, grants_paid = _grants(run, world, st)
     alive_bench = [lab.bench for lab in labs if lab.alive]
     frontier = max(alive_bench) if alive_bench else max(lab.bench for lab in labs)
+    camp_flop: dict[int, float] = {}
+    for i, lab in enumerate(labs):
+        c = st.lab_camp[i]
+        camp_flop.setdefault(c, 0.0)
+        if lab.alive:
+            camp_flop[c] = max(camp_flop[c], lab.released_flop)
+    duration = p.pretrain_months + p.post_train_months
+    lead = float(p.contract_lead_months)
+    parent_row = world.parent_budget[min(run.month, p.n_months - 1)]
 
     opex, grants, revenue, raised, wants = [0.0] * n_l, [0.0] * n_l, [0.0] * n_l, \
         [0.0] * n_l, [False] * n_l
+    parent, paid, cancelled = [0.0] * n_l, [0.0] * n_l, [False] * n_l
     cash2 = [0.0] * n_l
     for i, lab in enumerate(labs):
         a = _b(lab.alive)
@@ -435,25 +464,46 @@ def _funding(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
                    + p.serving_cost_share * lab.revenue) * a
         grants[i] = received[i] * a
         revenue[i] = lab.revenue * a
-        cash1 = lab.cash + revenue[i] + grants[i] - opex[i] if lab.alive else 0.0
-        # Operating burn: compute purchases are discretionary and left out.
-        burn = opex[i] - revenue[i] - grants[i]
+        parent[i] = float(parent_row[i]) * a
+        running = lab.alive and lab.run_months_left > 0
+        payment = lab.contract_h100e * lab.contract_price if running else 0.0
+        cash1 = (lab.cash + revenue[i] + grants[i] + parent[i] - opex[i] - payment
+                 if lab.alive else 0.0)
+        burn = opex[i] + payment - revenue[i] - grants[i] - parent[i]
         runway = cash1 / burn if burn > 0 else INF
-        wants[i] = lab.alive and (runway < p.runway_trigger_months or cash1 < 0)
+        committed = (lab.contract_h100e * lab.contract_price * max(lab.run_months_left - 1.0, 0.0)
+                     + lab.next_h100e * lab.next_price * duration)
+        keep_up = 0.0
+        if lab.next_lead < 0 and lab.run_months_left <= lead + 1.0:
+            rate = p.training_share * p.flop_per_h100e_month * p.pretrain_months
+            needed = max(camp_flop[st.lab_camp[i]] / rate - lab.compute, 0.0)
+            keep_up = needed * _rental_price(world, run, st.lab_region[i]) * duration
+        net = revenue[i] + grants[i] + parent[i] - opex[i]
+        reserve = p.reserve_months * max(-net, 0.0)
+        short = cash1 < committed + keep_up + reserve
+        wants[i] = lab.alive and (runway < p.runway_trigger_months or cash1 < 0 or short)
         narrative = math.exp(-max(frontier - lab.bench, 0.0) / p.narrative_points_scale)
         reg = run.regions[st.lab_region[i]]
         sentiment = math.exp(reg.log_sentiment + reg.shock_log)
         prob = min(1.0, p.raise_base_probability * sentiment * narrative)
         if wants[i] and d["raise_u"][i] < prob:
-            # Rounds are sized on the upkeep of the lab's current scale: opex plus the
-            # depreciation of its compute at today's (export-adjusted) price.
-            compute_price = (p.price0_usd_bn_per_h100e * p.compute_price_retention ** run.month
-                             * reg.export_multiplier)
-            upkeep = opex[i] + p.depreciation_per_month * lab.compute * compute_price
-            round_size = min(p.round_months_of_burn * upkeep * sentiment * narrative,
-                             MAX_ROUND_USD_BN)
-            raised[i] = max(round_size, 0.0)
-        cash2[i] = cash1 + raised[i]
+            valuation = sentiment * (p.revenue_multiple * 12.0 * revenue[i]
+                                     + p.narrative_valuation_usd_bn * narrative)
+            raised[i] = max(min(p.dilution * valuation, MAX_ROUND_USD_BN), 0.0)
+        total = cash1 + raised[i]
+        if total < 0 and running:
+            cancelled[i] = True
+            total = total + payment
+            payment = 0.0
+            lab.run_months_left, lab.contract_h100e, lab.contract_price = 0.0, 0.0, 0.0
+            lab.run_flop = 0.0
+        if total < 0 and lab.next_lead >= 0:
+            cancelled[i] = True
+            lab.next_h100e, lab.next_price, lab.next_lead = 0.0, 0.0, -1.0
+        paid[i] = payment
+        cash2[i] = total
+        lab.net_inflow = net
+        lab.compute_spend = payment
 
     exits = [lab.alive and cash2[i] < 0 for i, lab in enumerate(labs)]
     alive2 = [lab.alive and not exits[i] for i, lab in enumerate(labs)]
@@ -476,34 +526,64 @@ def _funding(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
         written_off[i] = -cash2[i] if exits[i] else 0.0
         lab.cash = 0.0 if exits[i] else cash2[i]
         lab.alive = alive2[i]
-    run.flows.update(revenue_in=revenue, grants=grants, grants_paid=grants_paid, opex=opex,
-                     raised=raised, written_off=written_off, exits=exits, acquired=acquired,
-                     acquirer=acquirer, raise_attempts=wants)
+        lab.net_inflow = lab.net_inflow * _b(lab.alive)
+    run.flows.update(revenue_in=revenue, grants=grants, grants_paid=grants_paid,
+                     parent_funds=parent, opex=opex, compute_spend=paid, raised=raised,
+                     written_off=written_off, exits=exits, acquired=acquired,
+                     acquirer=acquirer, raise_attempts=wants, runs_cancelled=cancelled)
 
 
 def _compute(run: RefRun, world: World, st: _Static) -> None:
     p = world.params
-    spend_all = []
+    duration = p.pretrain_months + p.post_train_months
+    lead = float(p.contract_lead_months)
+    planned, delayed, planned_flop, started = [], [], [], []
     for i, lab in enumerate(run.labs):
-        reg = run.regions[st.lab_region[i]]
-        price = (p.price0_usd_bn_per_h100e * p.compute_price_retention ** run.month
-                 * reg.export_multiplier)
-        budget = p.capex_share_of_cash * max(lab.cash, 0.0) * _b(lab.alive)
-        bought = min(budget / price, reg.export_cap)
-        spend = bought * price
-        lab.compute = lab.compute * (1.0 - p.depreciation_per_month) + bought
-        lab.cash = lab.cash - spend
-        lab.compute_spend = spend
-        spend_all.append(spend)
-    run.flows["compute_spend"] = spend_all
+        lab.compute = lab.compute * (1.0 - p.depreciation_per_month)
+        plan, delay, flop_out, start = False, False, 0.0, False
+        if lab.alive:
+            if lab.next_lead > 0:
+                lab.next_lead = lab.next_lead - 1.0
+            elif lab.next_lead < 0 and lab.run_months_left <= lead:
+                committed = lab.contract_h100e * lab.contract_price * lab.run_months_left
+                reserve = p.reserve_months * max(-lab.net_inflow, 0.0)
+                free = lab.cash - committed - reserve
+                budget = max(free / p.plan_horizon_months + lab.net_inflow, 0.0)
+                reg = run.regions[st.lab_region[i]]
+                price = _rental_price(world, run, st.lab_region[i])
+                size = min(budget / price, reg.export_cap * max(lead, 1.0))
+                flop = (p.training_share * (lab.compute + size) * p.flop_per_h100e_month
+                        * p.pretrain_months)
+                if flop < p.min_run_flop_ratio * lab.released_flop or flop <= 0.0:
+                    delay = True
+                else:
+                    plan, flop_out = True, flop
+                    lab.next_h100e, lab.next_price, lab.next_lead = size, price, lead
+            if lab.next_lead == 0.0 and lab.run_months_left <= 0.0:
+                start = True
+                lab.run_months_left = duration
+                lab.contract_h100e, lab.contract_price = lab.next_h100e, lab.next_price
+                lab.next_h100e, lab.next_price, lab.next_lead = 0.0, 0.0, -1.0
+        planned.append(plan)
+        delayed.append(delay)
+        planned_flop.append(flop_out)
+        started.append(start)
+    run.flows.update(runs_planned=planned, runs_delayed=delayed, planned_flop=planned_flop,
+                     runs_started=started)
 
 
 def _research(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
     p = world.params
     labs, t, lag = run.labs, run.month, p.fast_follow_lag_months
-    # Algorithmic progress, then fast-following the best closed lab of tau months ago.
-    for lab in labs:
-        lab.algo = lab.algo + p.algo_progress_per_month * _b(lab.alive)
+    # Own progress from research compute relative to the best-resourced lab.
+    research = [(1.0 - p.training_share)
+                * (lab.compute + (lab.contract_h100e if lab.run_months_left > 0 else 0.0))
+                * _b(lab.alive) for lab in labs]
+    top = max(research)
+    for i, lab in enumerate(labs):
+        share = min(research[i] / (top if top > 0 else 1.0), 1.0)
+        lab.algo = lab.algo + (p.algo_progress_per_month * share ** p.research_elasticity
+                               * _b(research[i] > 0))
     closed_algo = [lab.algo for i, lab in enumerate(labs)
                    if lab.alive and not st.lab_is_open[i]]
     if closed_algo:
@@ -516,45 +596,68 @@ def _research(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None
                                * _b(lab.alive))
     run.leader_algo[t % (lag + 1)] = leader_now
 
-    # Candidate models (distillation reads every lab's *previous* released bench).
+    # Runs, their end and releases (distillation reads every lab's *previous* bench).
     prev_bench = [lab.bench for lab in labs]
+    prev_alive = [lab.alive for lab in labs]
     teachers = []
     for j, lab in enumerate(labs):
         if lab.alive and not st.lab_is_open[j]:
             s = st.lab_sovereign[j]
             enf = run.sovereigns[s].distill_enforcement if s >= 0 else 1.0
             teachers.append((j, enf))
-    releases, gains = [], []
+    price = [st.price0[j] * p.closed_price_retention ** t if not st.lab_is_open[j]
+             else st.price0[j] * p.open_price_retention ** t for j in range(len(labs))]
+    releases, gains, ended = [False] * len(labs), [0.0] * len(labs), [False] * len(labs)
+    paid = [0.0] * len(labs)
     for i, lab in enumerate(labs):
-        rate = p.training_share * lab.compute * p.flop_per_h100e_month
-        lab.run_flop = min(lab.run_flop + rate, p.max_run_months * rate) * _b(lab.alive)
         months_since = lab.months_since_release + 1.0
+        lab.months_since_release = months_since
+        if not (prev_alive[i] and lab.run_months_left > 0):
+            continue
+        if lab.run_months_left > p.post_train_months:
+            lab.run_flop = lab.run_flop + (p.training_share * (lab.compute + lab.contract_h100e)
+                                           * p.flop_per_h100e_month)
+        lab.run_months_left = lab.run_months_left - 1.0
+        if lab.run_months_left > 0:
+            continue
+        ended[i] = True
+        lab.run_months_left, lab.contract_h100e = 0.0, 0.0
         s = st.lab_sovereign[i]
         home_thr = run.sovereigns[s].ban_threshold if (s >= 0 and st.lab_is_open[i]) else INF
         train_flop = min(lab.run_flop, home_thr)
+        lab.run_flop = 0.0
+        if not train_flop > 0:
+            continue
         effective = math.log10(max(train_flop, 1.0)) + lab.algo
         base = (world.initial_anchor + p.eci_per_log10_flop * effective
                 + p.release_noise_points * d["release_z"][i])
-        gain = 0.0
+        gain, teacher, best = 0.0, -1, 0.0
         if st.lab_is_open[i]:
-            best = 0.0
             for j, enf in teachers:
-                best = max(best, enf * max(prev_bench[j] - base, 0.0))
-            gain = p.distill_efficiency * best
+                access = p.distill_blocked_access if st.distill_blocked[i][j] else 1.0
+                value = enf * access * max(prev_bench[j] - base, 0.0)
+                if value > best:
+                    best, teacher = value, j
+        cost = 0.0
+        if teacher >= 0:
+            cost = p.distill_tokens_t * price[teacher] * USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK
+            if lab.cash >= cost:
+                gain = p.distill_efficiency * best
         new_bench = base + st.bench_focus[i] * p.bench_focus_points + gain
         new_robust = (base - st.bench_focus[i] * p.robust_cost_points + lab.flywheel
                       + p.distill_robust_carry * gain)
-        release = (lab.alive and months_since >= p.min_release_gap_months and train_flop > 0
-                   and d["release_u"][i] < p.release_hazard and new_bench > lab.bench)
-        if release:
-            lab.run_flop = 0.0
+        if new_bench > prev_bench[i]:
+            releases[i] = True
             lab.months_since_release = 0.0
             lab.bench, lab.robust, lab.released_flop = new_bench, new_robust, train_flop
-        else:
-            lab.months_since_release = months_since
-        releases.append(release)
-        gains.append(gain if release else 0.0)
-    run.flows.update(releases=releases, distill_gain=gains)
+            gains[i] = gain
+            if gain > 0:
+                lab.cash -= cost
+                labs[teacher].cash += cost
+                paid[i] -= cost
+                paid[teacher] += cost
+    run.flows.update(releases=releases, distill_gain=gains, distill_paid=paid,
+                     runs_ended=ended)
 
 
 def _market(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
@@ -617,10 +720,12 @@ def _market(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
 
 def _adoption(run: RefRun, world: World, st: _Static) -> None:
     p = world.params
+    on = 1.0 if run.month >= world.rl_era_step else 0.0
     for i, lab in enumerate(run.labs):
         factor = p.open_flywheel_factor if st.lab_is_open[i] else 1.0
+        room = max(1.0 - lab.flywheel / p.flywheel_max_points, 0.0)
         gain = (p.flywheel_points_per_month * factor
-                * math.log1p(lab.users / p.usage_scale_t_tokens))
+                * math.log1p(lab.users / p.usage_scale_t_tokens) * room * on)
         lab.flywheel = (p.flywheel_retention * lab.flywheel + gain) * _b(lab.alive)
 
 

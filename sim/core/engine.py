@@ -197,7 +197,13 @@ class Results:
     ``open_tokens_by_jurisdiction`` / ``large_open_tokens`` (R, T, G) trillion tokens of open
     models (all / trained above ``policy.ban_threshold_flop``) used by each jurisdiction.
     ``raise_attempts`` / ``raise_failures`` (R, T, C4): labs per camp that tried to raise
-    this month (runway below the trigger) / tried and failed. ``served_robust_tokens``
+    this month (short runway or short of the next run) / tried and failed. ``parent_funds``
+    (R, T, C4) USD bn paid by corporate parents; ``runs_cancelled`` / ``runs_delayed`` /
+    ``runs_planned`` / ``runs_in_progress`` (R, T, C4) labs per camp; ``planned_flop`` (R, T,
+    C4) FLOP of the runs planned this month; ``contracted_h100e`` (R, T, C4) H100e under
+    contract for runs in progress; ``distill_paid`` (R, T, C4) USD bn received for
+    distillation less paid; ``largest_run_flop`` (R, T) FLOP of the largest released model
+    of any lab. ``served_robust_tokens``
     (R, T, K, C4): robustness score of the serving model times tokens served (ECI points x
     trillion tokens); divided by ``tokens`` it is the token-weighted robustness buyers got.
     ``lab_bench``, ``lab_robust``, ``lab_cash``, ``lab_compute``, ``lab_revenue``,
@@ -249,6 +255,9 @@ def _allocate(n_runs: int, world: World) -> dict[str, np.ndarray]:
         "raise_attempts": (c4,), "raise_failures": (c4,), "served_robust_tokens": (k, c4),
         # Per lab (L): each lab's own state after the month.
         **{name: (pop.n_labs,) for name in LAB_ARRAYS},
+        "parent_funds": (c4,), "runs_cancelled": (c4,), "runs_delayed": (c4,),
+        "runs_planned": (c4,), "planned_flop": (c4,), "contracted_h100e": (c4,),
+        "runs_in_progress": (c4,), "distill_paid": (c4,), "largest_run_flop": (),
     }
     return {name: np.zeros((n_runs, t, *shape)) for name, shape in shapes.items()}
 
@@ -272,7 +281,14 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
     per_lab = {"cash": state.cash, "compute": state.compute, "alive": state.alive,
                "revenue": flows["revenue"], "raised": flows["raised"], "grants": flows["grants"],
                "releases": flows["releases"], "raise_attempts": attempts,
-               "raise_failures": attempts & ~(flows["raised"] > 0)}
+               "raise_failures": attempts & ~(flows["raised"] > 0),
+               "parent_funds": flows["parent_funds"], "runs_cancelled": flows["runs_cancelled"],
+               "runs_delayed": flows["runs_delayed"], "runs_planned": flows["runs_planned"],
+               "planned_flop": flows["planned_flop"],
+               "contracted_h100e": np.where(state.run_months_left > 0, state.contract_h100e,
+                                            0.0),
+               "runs_in_progress": state.run_months_left > 0,
+               "distill_paid": flows["distill_paid"]}
     n_k = flows["tokens"].shape[1]
     totals = sum_by_lab_group(np.concatenate(
         [flows["tokens"], flows["spend"], *(v[:, None] for v in per_lab.values())], axis=1),
@@ -288,6 +304,7 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
     out["compute_spend_total"][:, t] = flows["compute_spend"].sum(axis=1)
     out["written_off_total"][:, t] = flows["written_off"].sum(axis=1)
     out["safety_shocks"][:, t] = flows["safety_shocks"]
+    out["largest_run_flop"][:, t] = state.released_flop.max(axis=1)
     out["pressure"][:, t] = state.pressure
     out["ban_active"][:, t] = np.isfinite(state.ban_threshold)
     out["crackdown_active"][:, t] = state.distill_enforcement < 1.0

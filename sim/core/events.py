@@ -47,11 +47,21 @@ class Compiler:
     distinct (region, half-life) pair in file order (components ``0..G-1`` are the regions'
     random shocks)."""
 
-    def __init__(self, scenario_name: str, sovereign_index: dict[str, int]) -> None:
+    def __init__(self, scenario_name: str, sovereign_index: dict[str, int],
+                 lab_index: dict[str, int] | None = None) -> None:
         self.scenario_name = scenario_name
         self.position = 0
         self._sovereigns = sovereign_index
+        self._labs = lab_index or {}
         self._components: dict[tuple[int, float], int] = {}
+
+    def lab(self, lab_id: str) -> int:
+        """The index of lab ``lab_id`` in the seed world."""
+        if lab_id not in self._labs:
+            raise ScenarioError(
+                f"{self.scenario_name}: events[{self.position}].labs: no lab {lab_id!r} in the "
+                f"seed world; allowed: {', '.join(sorted(self._labs))}")
+        return self._labs[lab_id]
 
     def sovereign(self, code: str) -> int:
         if code not in self._sovereigns:
@@ -106,6 +116,9 @@ class ScheduledEvent:
     def raise_pressure(self, pressure: np.ndarray, stance: np.ndarray) -> np.ndarray:
         """Regulatory pressure (R, S) after it, in its month (pressure units)."""
         return pressure
+
+    def set_parent_budget(self, multiplier: np.ndarray) -> None:
+        """Write the multiplier on parents' budgets into the (T, L) array, from its month on."""
 
     def add_funding_shock(self, components: np.ndarray) -> None:
         """Add it, in its month, to the funding-shock components (R, H) (log sentiment)."""
@@ -283,8 +296,30 @@ class SafetyShock(ScheduledEvent):
         return pressure + self.size * stance
 
 
+@dataclass(frozen=True)
+class ParentBudget(ScheduledEvent):
+    """From its month on, the corporate parents of ``labs`` (lab indices) fund them at
+    ``multiplier`` (x) times their seeded budget path; a later event for a lab replaces it."""
+
+    labs: tuple[int, ...]
+    multiplier: float
+    kind: ClassVar[str] = "parent_budget"
+    short: ClassVar[str] = "parent budget"
+
+    @classmethod
+    def compile(cls, event: Any, month: int, index: Compiler) -> ParentBudget:
+        return cls(month, tuple(index.lab(lab) for lab in event.labs), event.multiplier)
+
+    def label(self, pop: Population) -> str:
+        names = ", ".join(pop.lab_ids[i] for i in self.labs)
+        return f"parent budget of {names} x{self.multiplier:g}"
+
+    def set_parent_budget(self, multiplier: np.ndarray) -> None:
+        multiplier[self.month:, list(self.labs)] = self.multiplier
+
+
 #: Scenario event ``kind`` -> its compiled record: the one place kinds are dispatched.
 EVENT_TYPES: dict[str, type[ScheduledEvent]] = {
     cls.kind: cls for cls in (Ban, DistillationCrackdown, ExportControls, FundingShock,
-                              SafetyShock, OpenProgram)
+                              SafetyShock, OpenProgram, ParentBudget)
 }

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 #: USD per USD bn: the TOML states money in USD, the engine in USD bn.
 USD_PER_BN = 1e9
+#: Hours in an H100e-month (8,760 hours a year / 12), the unit rental prices are quoted in.
+HOURS_PER_MONTH = 730.0
 
 #: Schema tables whose fields are engine parameters (``population`` and ``time`` shape the
 #: world instead: the buyer agents and the horizon).
@@ -70,12 +72,11 @@ def usd_bn(source: str, unit: str) -> Conversion:
 CONVERSIONS: dict[str, Conversion] = {
     "algo_progress_per_month": per_month("capability.algo_progress_per_year",
                                          "log10 FLOP-equivalents"),
-    "release_hazard": Conversion(
-        "capability.release_interval_months", lambda months: 1.0 / months,
-        "1 / capability.release_interval_months [probability of a release / month, "
-        "once allowed]"),
     "flywheel_retention": retention_of_half_life("capability.flywheel_half_life_months"),
-    "price0_usd_bn_per_h100e": usd_bn("compute.price_usd_per_h100e", "/ H100e"),
+    "rental0_usd_bn_per_h100e_month": Conversion(
+        "compute.rental_usd_per_h100e_hour", lambda x: x * HOURS_PER_MONTH / USD_PER_BN,
+        "compute.rental_usd_per_h100e_hour x 730 / 1e9 [USD bn / H100e-month]"),
+    "narrative_valuation_usd_bn": usd_bn("funding.narrative_valuation_usd", ""),
     "compute_price_retention": retention_of_yearly_decline("compute.price_decline_per_year"),
     "opex_usd_bn_per_h100e_month": usd_bn("compute.opex_usd_per_h100e_month",
                                           "/ H100e-month"),

@@ -76,6 +76,9 @@ class Population:
     domestic_or_unavailable: np.ndarray  # (G, K, L) jur_domestic_pref where the lab is based
     #                                      in g, -inf where unavailable (base_available)
     history: object  # seeds.EciHistory, for lags measured against the pre-start record
+    parent0_usd_bn: np.ndarray  # (L,) corporate parent's budget at the start, USD bn/month
+    distill_blocked: np.ndarray  # (L, L) bool [student, teacher]: the student's home market
+    #                              blocks the teacher's closed API (outputs only via leaks)
 
     @property
     def n_labs(self) -> int:
@@ -140,11 +143,16 @@ class GrantLines:
 class WorldState:
     """Everything that changes during a run, shaped ``(runs, ...)``.
 
-    Labs ``(R, L)``: alive flag, cash (USD bn), last month's revenue (USD bn), compute stock
-    (H100e), algorithmic efficiency ``algo`` (log10 FLOP-equivalents), FLOP accumulated for
-    the next run, released bench / robustness score (ECI points), the released model's
-    training FLOP, months since its release, RL flywheel stock (ECI points), users (trillion
-    tokens served last month), last month's compute spend (USD bn).
+    Labs ``(R, L)``: alive flag, cash (USD bn), last month's revenue (USD bn), owned compute
+    stock (H100e), algorithmic efficiency ``algo`` (log10 FLOP-equivalents), FLOP the run in
+    progress has accumulated, released bench / robustness score (ECI points), the released
+    model's training FLOP, months since its release, RL flywheel stock (ECI points), users
+    (trillion tokens served last month), last month's compute-contract payment (USD bn), last
+    month's net operating inflow ``net_inflow`` (revenue + grants + parent - opex, USD bn).
+    The run in progress: ``run_months_left`` (months until it ends and releases; 0 = no run)
+    and its compute contract ``contract_h100e`` (H100e) at ``contract_price`` (USD bn per
+    H100e-month, locked at signing). The next run's signed contract: ``next_h100e``,
+    ``next_price`` and ``next_lead`` (months until it comes online; -1 = none signed).
     Sovereigns ``(R, S)``: regulatory pressure, and the policy in force: ban threshold (FLOP;
     inf = no ban), ban leakage, distillation enforcement (1 = no crackdown);
     ``policy_enacted`` ``(R, S, 3)`` flags the policies the sovereign enacted itself (order
@@ -170,6 +178,13 @@ class WorldState:
     flywheel: np.ndarray
     users: np.ndarray
     compute_spend: np.ndarray
+    net_inflow: np.ndarray
+    run_months_left: np.ndarray
+    contract_h100e: np.ndarray
+    contract_price: np.ndarray
+    next_h100e: np.ndarray
+    next_price: np.ndarray
+    next_lead: np.ndarray
     pressure: np.ndarray
     ban_threshold: np.ndarray
     ban_leakage: np.ndarray
@@ -223,6 +238,11 @@ class World:
     shock_retention: np.ndarray
     #: (H, G) float one-hot of ``shock_region``: sums the components into regions.
     shock_region_onehot: np.ndarray
+    #: (T, L) USD bn a month each lab's corporate parent pays it at each step: the seeded
+    #: budget x (1 + growth) ** (t / 12) x the scheduled ``parent_budget`` multiplier.
+    parent_budget: np.ndarray
+    #: Step of the first month of the RL era (negative if it began before the start).
+    rl_era_step: int
 
     def events_at(self, month: int) -> list[ScheduledEvent]:
         """The scheduled events of step ``month``, in schedule order."""
@@ -334,6 +354,8 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
                                  * (labs.region[None, None, :] == np.arange(n_g)[:, None, None])
                                  + np.where(available, 0.0, -np.inf)),
         history=seeds.history,
+        parent0_usd_bn=labs.parent_usd_bn_per_month,
+        distill_blocked=jur.blocks_closed[labs.region[:, None], labs.region[None, :]],
     )
 
 
@@ -342,7 +364,8 @@ def compile_schedule(scenario: Scenario, population: Population) -> tuple[Schedu
     month (stable in file order)."""
     start = parse_month(scenario.time.start)
     index = Compiler(scenario.name,
-                     {JURISDICTIONS[g]: s for s, g in enumerate(population.sov_jurisdiction)})
+                     {JURISDICTIONS[g]: s for s, g in enumerate(population.sov_jurisdiction)},
+                     {lab: i for i, lab in enumerate(population.lab_ids)})
     out = []
     for i, ev in enumerate(scenario.events):
         index.position = i
@@ -413,51 +436,107 @@ def shock_components(schedule: tuple[ScheduledEvent, ...],
     return region.astype(np.int64), retention
 
 
-def _typical_run_flop(compute_h100e: np.ndarray, p: Params) -> np.ndarray:
-    """FLOP of a lab's next run if trained on today's stock for a typical run length:
-    ``compute * training_share * flop_per_h100e_month * min(max_run_months, interval)``."""
-    return (compute_h100e * p.training_share * p.flop_per_h100e_month
-            * min(p.max_run_months, 1.0 / p.release_hazard))
+def parent_budget_path(pop: Population, schedule: tuple[ScheduledEvent, ...],
+                       p: Params) -> np.ndarray:
+    """(T, L) USD bn a month each lab's corporate parent pays it:
+    ``parent0 * (1 + parent_budget_growth_per_year) ** (t / 12) * multiplier[t]``, the
+    multiplier set by ``parent_budget`` events from their month on (1 otherwise)."""
+    multiplier = np.ones((p.n_months, pop.n_labs))
+    for ev in schedule:  # in month order: a later event for the same lab replaces it
+        if 0 <= ev.month < p.n_months:
+            ev.set_parent_budget(multiplier)
+    growth = (1.0 + p.parent_budget_growth_per_year) ** (np.arange(p.n_months) / 12.0)
+    return pop.parent0_usd_bn[None, :] * growth[:, None] * multiplier
 
 
-def _seeded_base(eci: np.ndarray, bench_focus: np.ndarray, p: Params) -> np.ndarray:
-    """Underlying capability of a seeded model: its ECI minus the benchmark-focus premium."""
-    return eci - bench_focus * p.bench_focus_points
+def distill_access(pop: Population, p: Params) -> np.ndarray:
+    """(L, L) [student, teacher] share of distillation efficiency the student keeps from the
+    teacher: 1 where its home market reaches the teacher's API, ``distill_blocked_access``
+    where it is blocked (leaked outputs, proxies)."""
+    return np.where(pop.distill_blocked, p.distill_blocked_access, 1.0)
+
+
+def _seeded_base(eci: np.ndarray, pop: Population, p: Params) -> np.ndarray:
+    """Underlying capability of each seeded model: its ECI minus the benchmark-focus premium
+    and, for open labs, minus the distillation gain the release rule would have added
+    (``bench = base + focus k + delta * a * (T - base)`` for the best accessible closed
+    teacher ``T``, solved for ``base``), so that the first simulated releases continue the
+    seeded scores instead of jumping."""
+    plain = eci - pop.bench_focus * p.bench_focus_points
+    access = distill_access(pop, p)
+    teachers = ~pop.lab_is_open
+    # The teacher that gives the largest gain at the plain estimate, then the exact solution.
+    gap = np.where(teachers[None, :], access * (eci[None, :] - plain[:, None]), -np.inf)
+    best = np.argmax(gap, axis=1)
+    a, top = access[np.arange(len(eci)), best], eci[best]
+    share = p.distill_efficiency * a
+    solved = (plain - share * top) / np.maximum(1.0 - share, 1e-12)
+    distilled = pop.lab_is_open & (gap.max(axis=1) > 0) & (share < 1.0) & (solved < top)
+    return np.where(distilled, solved, plain)
 
 
 def build_world(scenario: Scenario, seeds: Seeds) -> World:
     population = build_population(seeds, scenario)
     params = Params.from_scenario(scenario)
     labs = seeds.labs
-    # Capability is anchored on the best closed lab so that
-    # ``base = anchor + b * (log10 FLOP + algo)`` with algo = 0 reproduces its seeded score.
-    base = _seeded_base(labs.eci, labs.bench_focus, params)
+    # Capability is anchored on the best closed lab: ``base = anchor + b * (log10 FLOP +
+    # algo)`` with algo = 0 reproduces its seeded score from the FLOP of its run in progress.
+    base = _seeded_base(labs.eci, population, params)
     ref = int(np.argmax(np.where(population.lab_is_open, -np.inf, labs.eci)))
-    typical = _typical_run_flop(labs.compute_h100e, params)
-    anchor = float(base[ref] - params.eci_per_log10_flop * math.log10(typical[ref]))
+    full_run = _full_run_flop(labs.compute_h100e, params)
+    anchor = float(base[ref] - params.eci_per_log10_flop * math.log10(full_run[ref]))
     schedule = compile_schedule(scenario, population)
     region, retention = shock_components(schedule, params)
     return World(population, params, schedule, anchor,
                  scheduled_policy(schedule, population.n_sovereigns, params.n_months),
                  grant_lines(schedule, population), region, retention,
-                 (region[:, None] == np.arange(len(JURISDICTIONS))[None, :]).astype(float))
+                 (region[:, None] == np.arange(len(JURISDICTIONS))[None, :]).astype(float),
+                 parent_budget_path(population, schedule, params),
+                 parse_month(params.rl_era_start) - parse_month(scenario.time.start))
+
+
+def _full_run_flop(compute_h100e: np.ndarray, p: Params) -> np.ndarray:
+    """FLOP of a run on the lab's owned compute alone:
+    ``training_share * compute * flop_per_h100e_month * pretrain_months``."""
+    return compute_h100e * p.training_share * p.flop_per_h100e_month * p.pretrain_months
+
+
+def run_in_progress(months_since_release: np.ndarray, compute_h100e: np.ndarray,
+                    p: Params) -> tuple[np.ndarray, np.ndarray]:
+    """The run each lab has in progress at the start (prior rule, seeds/README.md): it began
+    when the seeded model was released, on the lab's owned compute, and has run
+    ``done = min(months since release, D - 1)`` of its ``D = pretrain + post_train`` months.
+    Returns (months left ``D - done``, FLOP accumulated
+    ``training_share * compute * flop_per_h100e_month * min(done, pretrain)``)."""
+    total = p.pretrain_months + p.post_train_months
+    done = np.minimum(months_since_release, max(total - 1.0, 0.0))
+    flop = (p.training_share * compute_h100e * p.flop_per_h100e_month
+            * np.minimum(done, p.pretrain_months))
+    return np.maximum(total - done, 1.0), flop
 
 
 def initial_state(world: World, seeds: Seeds, n_runs: int) -> WorldState:
     """The seeded world at the start month, replicated over ``n_runs`` runs."""
     pop, p, labs = world.population, world.params, seeds.labs
     n_l, n_s, n_g = pop.n_labs, pop.n_sovereigns, len(JURISDICTIONS)
-    base = _seeded_base(labs.eci, labs.bench_focus, p)
-    typical = _typical_run_flop(labs.compute_h100e, p)
-    # Each lab's algorithmic efficiency is what makes its seeded score consistent with its
-    # compute: labs that score above their compute (efficient or distilling) get a higher algo.
-    algo = (base - world.initial_anchor) / p.eci_per_log10_flop - np.log10(typical)
+    base = _seeded_base(labs.eci, pop, p)
+    # Each lab's algorithmic efficiency makes its seeded score what its run in progress (on
+    # its owned compute) would score today, so the first releases continue the seeded scores
+    # (plus the progress of the months in between) instead of jumping: the seeded FLOP of
+    # released models are mostly priors, and their ratio to the lab's compute is not known
+    # well enough to carry a jump (seeds/README.md). Labs that score above their compute
+    # (efficient or distilling) get a higher algo.
+    algo = ((base - world.initial_anchor) / p.eci_per_log10_flop
+            - np.log10(_full_run_flop(labs.compute_h100e, p)))
     robust = base - labs.bench_focus * p.robust_cost_points
+    since = np.maximum(p.start_month - labs.release_month, 0)
+    months_left, run_flop = run_in_progress(since, labs.compute_h100e, p)
 
     def rep(x: np.ndarray, dtype=float) -> np.ndarray:
         return np.broadcast_to(np.asarray(x, dtype=dtype), (n_runs, *np.shape(x))).copy()
 
     leader0 = float(np.max(np.where(pop.lab_is_open, -np.inf, algo)))
+    zeros = np.zeros((n_runs, n_l))
     return WorldState(
         month=0,
         alive=np.ones((n_runs, n_l), dtype=bool),
@@ -465,14 +544,21 @@ def initial_state(world: World, seeds: Seeds, n_runs: int) -> WorldState:
         revenue=rep(labs.revenue_usd_bn_per_month),
         compute=rep(labs.compute_h100e),
         algo=rep(algo),
-        run_flop=np.zeros((n_runs, n_l)),
+        run_flop=rep(run_flop),
         bench=rep(labs.eci),
         robust=rep(robust),
         released_flop=rep(labs.training_flop),
-        months_since_release=rep(np.maximum(p.start_month - labs.release_month, 0)),
-        flywheel=np.zeros((n_runs, n_l)),
-        users=np.zeros((n_runs, n_l)),
-        compute_spend=np.zeros((n_runs, n_l)),
+        months_since_release=rep(since),
+        flywheel=zeros.copy(),
+        users=zeros.copy(),
+        compute_spend=zeros.copy(),
+        net_inflow=zeros.copy(),
+        run_months_left=rep(months_left),
+        contract_h100e=zeros.copy(),
+        contract_price=zeros.copy(),
+        next_h100e=zeros.copy(),
+        next_price=zeros.copy(),
+        next_lead=np.full((n_runs, n_l), -1.0),
         pressure=np.zeros((n_runs, n_s)),
         ban_threshold=np.full((n_runs, n_s), np.inf),
         ban_leakage=np.ones((n_runs, n_s)),

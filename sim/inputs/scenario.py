@@ -135,13 +135,19 @@ class Capability(StrictModel):
     training_share: float = _param(
         "share of a lab's compute stock feeding its next frontier run [fraction]",
         ge=1e-3, le=1.0)
-    max_run_months: float = _param(
-        "a run accumulates at most this many months of compute [months]", ge=1.0, le=60.0)
-    release_interval_months: float = _param(
-        "mean wait for a release once allowed; the monthly hazard is its inverse [months]",
-        ge=1.0, le=60.0)
-    min_release_gap_months: int = _param(
-        "no release within this many months of the previous one [months]", ge=0, le=24)
+    pretrain_months: float = _param(
+        "duration of a run's pre-training phase, during which it accumulates FLOP [months]",
+        ge=1.0, le=36.0)
+    post_train_months: float = _param(
+        "duration of a run's post-training phase after pre-training; the release comes at "
+        "its end [months]", ge=0.0, le=24.0)
+    min_run_flop_ratio: float = _param(
+        "a lab delays its next run while the run it can afford is below this share of its "
+        "last released model's FLOP [fraction]", ge=0.0, le=10.0)
+    research_elasticity: float = _param(
+        "elasticity of a lab's algorithmic progress to its research compute relative to the "
+        "best-resourced lab: rate = frontier rate x min(1, R / R_max) ** e [dimensionless]",
+        ge=0.0, le=2.0)
     release_noise_points: float = _param(
         "s.d. of a release's score around its compute-implied value [ECI points]",
         ge=0.0, le=20.0)
@@ -149,6 +155,12 @@ class Capability(StrictModel):
         "benchmark score gained at bench_focus = 1 [ECI points]", ge=0.0, le=30.0)
     robust_cost_points: float = _param(
         "robustness lost at bench_focus = 1 [ECI points]", ge=0.0, le=30.0)
+    distill_tokens_t: float = _param(
+        "teacher output a distilled release consumes, paid at the teacher's API price "
+        "[trillion tokens / release]", ge=0.0, le=1000.0)
+    distill_blocked_access: float = _param(
+        "share of distillation efficiency a student keeps from a teacher whose API its home "
+        "market blocks (leaked outputs, proxies) [fraction]", ge=0.0, le=1.0)
     fast_follow_rate: float = _param(
         "share of the algorithmic gap to the lagged closed leader closed per month "
         "[fraction / month]", ge=0.0, le=1.0)
@@ -163,6 +175,12 @@ class Capability(StrictModel):
     flywheel_points_per_month: float = _param(
         "robustness gained per month per unit log1p(usage / scale) [ECI points / month]",
         ge=0.0, le=5.0)
+    flywheel_max_points: float = _param(
+        "saturation level of the RL-from-use flywheel stock: gains shrink as 1 - stock / max "
+        "[ECI points]", gt=0.0, le=100.0)
+    rl_era_start: str = Field(
+        description="first month of the RL post-training era (o1); the flywheel accrues from "
+        "it on, YYYY-MM [month]")
     flywheel_half_life_months: float = _param(
         "half-life of the flywheel stock [months]", gt=0.0, le=600.0)
     open_flywheel_factor: float = _param(
@@ -172,22 +190,25 @@ class Capability(StrictModel):
         "usage at which log1p(usage / scale) = log 2 [trillion tokens / month]",
         ge=1e-3, le=1e6)
 
+    _rl_month = field_validator("rl_era_start", mode="before")(staticmethod(check_month))
+
 
 class Compute(StrictModel):
     """Compute prices, depreciation, purchases and running costs."""
 
-    # A price of at least 100 USD, falling at most 90% a year: over the longest horizon
-    # (600 months) it stays above 1e-48 USD, and budget / price a finite number of H100e.
-    price_usd_per_h100e: float = _param(
-        "price of one H100e of capacity at the start [USD / H100e]", ge=100.0, le=1e7)
+    # A rental price of at least 1 cent an hour, falling at most 90% a year: over the
+    # longest horizon (600 months) budget / price stays a finite number of H100e.
+    rental_usd_per_h100e_hour: float = _param(
+        "contract (one-year) rental price of one H100e at the start; an H100e-month is 730 "
+        "hours [USD / H100e-hour]", ge=0.01, le=1000.0)
     price_decline_per_year: float = _param(
-        "yearly fall of the compute price [fraction / year]", ge=0.0, le=0.9)
+        "yearly fall of the rental price [fraction / year]", ge=0.0, le=0.9)
     depreciation_per_month: float = _param(
-        "share of the compute stock written off each month [fraction / month]",
+        "share of the owned compute stock written off each month [fraction / month]",
         ge=0.0, le=1.0)
-    capex_share_of_cash: float = _param(
-        "share of its cash a lab spends on compute each month [fraction / month]",
-        ge=0.0, le=1.0)
+    contract_lead_months: int = _param(
+        "months between signing a compute contract and its capacity coming online [months]",
+        ge=0, le=24)
     opex_usd_per_h100e_month: float = _param(
         "operating cost of compute (power, data centre, staff) [USD / H100e-month]",
         ge=0.0, le=1e6)
@@ -210,8 +231,23 @@ class Funding(StrictModel):
     narrative_points_scale: float = _param(
         "ECI points behind the frontier that cut raise odds and round size by a factor e "
         "[ECI points]", ge=0.1, le=1000.0)
-    round_months_of_burn: float = _param(
-        "a round's size in months of the lab's upkeep [months]", gt=0.0, le=120.0)
+    dilution: float = _param(
+        "share of the company sold in a round: round = dilution x valuation [fraction]",
+        ge=0.0, le=1.0)
+    revenue_multiple: float = _param(
+        "valuation per USD of annualised revenue at neutral sentiment [x]", ge=0.0, le=1000.0)
+    narrative_valuation_usd: float = _param(
+        "valuation of a lab at the frontier before revenue (\"keeping up\"), scaled by "
+        "exp(-points behind / narrative_points_scale) [USD]", ge=0.0, le=1e13)
+    plan_horizon_months: float = _param(
+        "a lab spreads its free cash over this many months when it sizes a run's compute "
+        "contract [months]", ge=1.0, le=120.0)
+    reserve_months: float = _param(
+        "months of operating cost a lab keeps in reserve: it raises ahead of a run when cash "
+        "falls short of commitments plus this reserve [months]", ge=0.0, le=60.0)
+    parent_budget_growth_per_year: float = _param(
+        "yearly growth of corporate parents' budgets for their model lines, tied to their "
+        "capex [fraction / year]", ge=-0.9, le=10.0)
     sentiment_reversion_per_month: float = _param(
         "mean reversion of log investor sentiment [fraction / month]", ge=0.0, le=1.0)
     sentiment_volatility: float = _param(
@@ -365,6 +401,16 @@ class OpenProgramEvent(_Event):
         "labs it pays: those the sovereign backs or every open lab at home [choice]")
 
 
+class ParentBudgetEvent(_Event):
+    """From ``month`` on, the corporate parents of ``labs`` fund them at ``multiplier`` times
+    their seeded budget path (0 = the parent stops funding the line)."""
+
+    kind: Literal["parent_budget"]
+    labs: list[str] = Field(min_length=1, description="lab ids whose parent budget changes "
+                            "(seeds/labs.csv lab_id) [ids]")
+    multiplier: float = _param("multiplier on the parent budget path [x]", ge=0.0, le=100.0)
+
+
 class SafetyShockEvent(_Event):
     """A scheduled safety incident: every sovereign's pressure rises by ``size`` x stance."""
 
@@ -378,7 +424,7 @@ class SafetyShockEvent(_Event):
 EVENT_MODELS: dict[str, type[_Event]] = {
     get_args(model.model_fields["kind"].annotation)[0]: model
     for model in (BanEvent, CrackdownEvent, ExportControlEvent, FundingShockEvent,
-                  SafetyShockEvent, OpenProgramEvent)
+                  SafetyShockEvent, OpenProgramEvent, ParentBudgetEvent)
 }
 EVENT_KINDS = tuple(EVENT_MODELS)
 Event = Annotated[reduce(operator.or_, EVENT_MODELS.values()), Field(discriminator="kind")]

@@ -75,6 +75,8 @@ class LabSeeds:
     revenue_usd_bn_per_month: np.ndarray
     price_usd_per_mtok: np.ndarray
     bench_focus: np.ndarray
+    #: USD bn/month the lab's corporate parent funds it with at the start (0 for none).
+    parent_usd_bn_per_month: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ def load_labs(path: Path) -> LabSeeds:
         revenue_usd_bn_per_month=_floats(rows, "revenue_usd_bn_per_month", path),
         price_usd_per_mtok=_floats(rows, "price_usd_per_mtok", path),
         bench_focus=_floats(rows, "bench_focus", path),
+        parent_usd_bn_per_month=_floats(rows, "parent_usd_bn_per_month", path),
     )
 
 

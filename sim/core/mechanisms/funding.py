@@ -1,8 +1,13 @@
-"""Mechanism 2: cash, fundraising, exit and acquisition (market constriction).
+"""Mechanism 2: cash, parent budgets, fundraising, run cancellation, exit and acquisition.
 
 Per alive lab and month (USD bn):
 
-* ``opex = opex_per_h100e * compute + serving_cost_share * revenue``
+* ``opex = opex_per_h100e * compute + serving_cost_share * revenue``: running the owned
+  compute, and serving users (inference compute, which competes with training for the same
+  cash: OpenAI's 2024 compute was ~5 USD bn R&D and ~2 USD bn inference, Epoch);
+* ``payment = contract_h100e * contract_price`` while a run is in progress: the run's compute
+  contract, at the rental price locked when it was signed (mechanism 3);
+* ``parent``: the corporate parent's budget (``World.parent_budget``);
 * ``grants``: sovereign grant lines (:class:`sim.core.world.GrantLines`), each split equally over
   the alive labs it backs. A sovereign's seeded line pays
   ``budget * grant_scale * (1 + demand)`` with
@@ -11,24 +16,28 @@ Per alive lab and month (USD bn):
   ``dependency`` the share of its jurisdiction's tokens served last month by foreign closed
   labs, ``bans_abroad`` the number of other sovereigns with an open-weight ban in force.
   ``open_program`` lines pay their fixed amount from their start month.
-* ``cash1 = cash + revenue + grants - opex``
-* Operating burn ``burn = opex - revenue - grants`` (compute purchases are discretionary and
-  scale with cash, so they are left out); a lab whose runway ``cash1 / burn`` is below
-  ``runway_trigger_months`` (or whose cash is negative) tries to raise.
+* ``cash1 = cash + revenue + grants + parent - opex - payment``
+* A lab tries to raise when its runway ``cash1 / burn`` (burn: all outflows less inflows) is
+  below ``runway_trigger_months``, or, *ahead of its runs*, when ``cash1`` is short of its
+  commitments (the rest of its contracts) plus, if it will plan a run within the lead time,
+  the cost of a run keeping up with its camp's largest released run
+  (``max(F_camp / (training_share * flop_per_h100e_month * pretrain) - compute, 0) * price *
+  (pretrain + post_train)``), plus a reserve of ``reserve_months`` of net operating burn
+  (``net = revenue + grants + parent - opex``, kept in the state as ``net_inflow`` for the
+  run planning of mechanism 3).
 * Success probability ``p = min(1, p0 * sentiment[region] * narrative)`` with
   ``narrative = exp(-max(0, frontier_bench - bench) / narrative_points_scale)`` ("keeping
-  up"); round size ``round_months_of_burn * upkeep * sentiment * narrative`` where
-  ``upkeep = opex + depreciation * compute * compute_price`` is the monthly cost of keeping
-  the lab at its current scale. Investors size rounds on the lab's scale, not on its cash:
-  sizing on a burn that includes cash-proportional compute spending would feed back
-  (more cash, more spending, bigger rounds) and explode. Rounds are capped at
-  ``MAX_ROUND_USD_BN``.
-* A lab with negative cash after the round exits. With ``acquisition_probability`` its
-  compute moves to the richest surviving lab of the same home region; otherwise the compute
-  is lost. Its negative cash is written off (creditors' loss, recorded as ``written_off``).
+  up"). Round ``= dilution * valuation``, ``valuation = sentiment * (revenue_multiple * 12 *
+  revenue + narrative_valuation * narrative)``: a revenue multiple, and a narrative value
+  that lets pre-revenue labs raise. Rounds are capped at ``MAX_ROUND_USD_BN``.
+* A lab whose cash after the round is negative cancels the run in progress (its contract is
+  terminated, this month's payment is not made, the run's FLOP are lost: no release) and any
+  signed next contract; if its cash is still negative it exits. With
+  ``acquisition_probability`` its compute moves to the richest surviving lab of the same home
+  region; otherwise it is lost. Its negative cash is written off (``written_off``).
 
-Money is conserved: ``sum(cash') - sum(cash) = revenue + grants + raised - opex + written_off``
-(``written_off`` is minus the cash of exiting labs); compute purchases follow in mechanism 3.
+Money is conserved: ``sum(cash') - sum(cash) = revenue + grants + parent + raised - opex -
+compute_spend + written_off`` (``written_off`` is minus the cash of exiting labs).
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ import numpy as np
 from sim.core.arrays import sum_over_labs
 from sim.core.kernels import compiled, param_at, tokens_by_jurisdiction
 from sim.core.mechanisms import Flows, Updates
-from sim.core.mechanisms.compute import compute_price
+from sim.core.mechanisms.compute import rental_price
 from sim.core.mechanisms.market import buyer_tokens
 from sim.core.mechanisms.policy import investor_sentiment
 from sim.core.rng import MonthDraws
@@ -52,11 +61,13 @@ MAX_ROUND_USD_BN = 1000.0
 
 #: Per lab (R, L), USD bn this month unless stated: ``revenue_in`` last month's revenue
 #: credited to cash, ``grants`` received, ``grants_paid`` (R, S) paid by each sovereign,
-#: ``opex``, ``raised``, ``written_off`` (minus the cash of exiting labs), ``exits`` and
+#: ``parent_funds`` paid by corporate parents, ``opex``, ``compute_spend`` (contract
+#: payments), ``raised``, ``written_off`` (minus the cash of exiting labs), ``exits`` and
 #: ``acquired`` (bool), ``acquirer`` (lab index, -1 for none), ``raise_attempts`` (bool:
-#: runway below the trigger).
-FLOWS = ("revenue_in", "grants", "grants_paid", "opex", "raised", "written_off", "exits",
-         "acquired", "acquirer", "raise_attempts")
+#: short runway or short of the next run), ``runs_cancelled`` (bool).
+FLOWS = ("revenue_in", "grants", "grants_paid", "parent_funds", "opex", "compute_spend",
+         "raised", "written_off", "exits", "acquired", "acquirer", "raise_attempts",
+         "runs_cancelled")
 
 
 def foreign_closed_dependency(choice: np.ndarray, month: int, pop: Population) -> np.ndarray:
@@ -130,28 +141,46 @@ def acquisitions(exits: np.ndarray, alive: np.ndarray, cash: np.ndarray,
 
 @compiled
 def fundraising(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
-                last_revenue: np.ndarray, grants: np.ndarray, bench: np.ndarray,
-                raise_u: np.ndarray, sentiment: np.ndarray, compute_price: np.ndarray,
-                opex_rate: float | np.ndarray, serving_cost_share: float | np.ndarray,
-                runway_trigger: float | np.ndarray, narrative_scale: float | np.ndarray,
-                raise_base_probability: float | np.ndarray, depreciation: float | np.ndarray,
-                round_months: float | np.ndarray) -> tuple[np.ndarray, ...]:
-    """One month of operating costs and fundraising, lab by lab: the module doc's equations
-    as a compiled loop, because in a single world they were some sixty tiny array operations
-    a month.
+                last_revenue: np.ndarray, grants: np.ndarray, parent: np.ndarray,
+                bench: np.ndarray, released_flop: np.ndarray, lab_camp: np.ndarray,
+                run_months_left: np.ndarray, contract_h100e: np.ndarray,
+                contract_price: np.ndarray, next_h100e: np.ndarray, next_price: np.ndarray,
+                next_lead: np.ndarray, raise_u: np.ndarray, sentiment: np.ndarray,
+                price: np.ndarray, opex_rate: float | np.ndarray,
+                serving_cost_share: float | np.ndarray, runway_trigger: float | np.ndarray,
+                narrative_scale: float | np.ndarray,
+                raise_base_probability: float | np.ndarray, dilution: float | np.ndarray,
+                revenue_multiple: float | np.ndarray, narrative_valuation: float | np.ndarray,
+                reserve_months: float | np.ndarray, training_share: float | np.ndarray,
+                flop_per_h100e_month: float | np.ndarray, pretrain: float | np.ndarray,
+                post_train: float | np.ndarray, lead: float | np.ndarray,
+                ) -> tuple[np.ndarray, ...]:
+    """One month of costs, contract payments, fundraising and cancellations, lab by lab: the
+    module doc's equations as a compiled loop.
 
     Arrays are (R, L): ``sentiment`` is the investor sentiment of each lab's region,
-    ``compute_price`` USD bn per H100e; the parameters are numbers or (R, 1) per-run values.
-    Returns ``opex``, ``revenue`` (this month's, of alive labs), ``raised``, ``cash`` after
-    the round, ``wants`` (tried to raise) and ``exits`` (cash below zero), each (R, L).
-    Every expression keeps the order of operations of the array form it replaced, so the
-    numbers are the same bit for bit.
+    ``price`` today's rental price (USD bn per H100e-month), ``parent`` this month's parent
+    budget; ``lab_camp`` (L,); the parameters are numbers or (R, 1) per-run values. Returns
+    ``opex``, ``revenue`` (this month's, of alive labs), ``parent`` paid, contract ``paid``,
+    ``raised``, ``cash`` after the round, ``wants`` (tried to raise), ``cancelled`` and
+    ``exits`` (cash below zero after cancelling), each (R, L), and the run state after
+    cancellations: ``run_months_left``, ``contract_h100e``, ``contract_price``,
+    ``next_h100e``, ``next_price``, ``next_lead``.
     """
     n_runs, n_labs = alive.shape
     opex, revenue = np.empty((n_runs, n_labs)), np.empty((n_runs, n_labs))
+    parent_paid, paid = np.empty((n_runs, n_labs)), np.empty((n_runs, n_labs))
     raised, cash2 = np.empty((n_runs, n_labs)), np.empty((n_runs, n_labs))
     wants = np.empty((n_runs, n_labs), dtype=np.bool_)
+    cancelled = np.zeros((n_runs, n_labs), dtype=np.bool_)
     exits = np.empty((n_runs, n_labs), dtype=np.bool_)
+    net_inflow = np.empty((n_runs, n_labs))
+    months_left, h100e, locked = run_months_left.copy(), contract_h100e.copy(), contract_price.copy()
+    n_h100e, n_price, n_lead = next_h100e.copy(), next_price.copy(), next_lead.copy()
+    n_camps = 0
+    for lab in range(n_labs):
+        n_camps = max(n_camps, lab_camp[lab] + 1)
+    camp_flop = np.empty(n_camps)
     for r in range(n_runs):
         # "Keeping up" is measured against the best alive lab (any lab if none is alive).
         frontier = -np.inf
@@ -161,44 +190,93 @@ def fundraising(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
         if frontier == -np.inf:
             for lab in range(n_labs):
                 frontier = max(frontier, bench[r, lab])
+        # The largest released run of each camp among alive labs (0 if none).
+        for c in range(n_camps):
+            camp_flop[c] = 0.0
+        for lab in range(n_labs):
+            if alive[r, lab]:
+                camp_flop[lab_camp[lab]] = max(camp_flop[lab_camp[lab]], released_flop[r, lab])
+        duration = param_at(pretrain, r) + param_at(post_train, r)
         for lab in range(n_labs):
             is_alive = 1.0 if alive[r, lab] else 0.0
             cost = (param_at(opex_rate, r) * compute[r, lab]
                     + param_at(serving_cost_share, r) * last_revenue[r, lab]) * is_alive
             income = last_revenue[r, lab] * is_alive
-            cash1 = cash[r, lab] + income + grants[r, lab] - cost if alive[r, lab] else 0.0
-            burn = cost - income - grants[r, lab]
+            funds = parent[r, lab] * is_alive
+            running = alive[r, lab] and months_left[r, lab] > 0
+            payment = h100e[r, lab] * locked[r, lab] if running else 0.0
+            cash1 = (cash[r, lab] + income + grants[r, lab] + funds - cost - payment
+                     if alive[r, lab] else 0.0)
+            burn = cost + payment - income - grants[r, lab] - funds
             runway = cash1 / burn if burn > 0 else np.inf
-            tries = alive[r, lab] and (runway < param_at(runway_trigger, r) or cash1 < 0)
+            # Commitments: the rest of the current contract and the signed next one.
+            committed = (h100e[r, lab] * locked[r, lab] * max(months_left[r, lab] - 1.0, 0.0)
+                         + n_h100e[r, lab] * n_price[r, lab] * duration)
+            keep_up = 0.0
+            if n_lead[r, lab] < 0 and months_left[r, lab] <= param_at(lead, r) + 1.0:
+                rate = (param_at(training_share, r) * param_at(flop_per_h100e_month, r)
+                        * param_at(pretrain, r))
+                needed = max(camp_flop[lab_camp[lab]] / rate - compute[r, lab], 0.0)
+                keep_up = needed * price[r, lab] * duration
+            net = income + grants[r, lab] + funds - cost
+            reserve = param_at(reserve_months, r) * max(-net, 0.0)
+            short = cash1 < committed + keep_up + reserve
+            tries = alive[r, lab] and (runway < param_at(runway_trigger, r) or cash1 < 0
+                                       or short)
             narrative = np.exp(-max(frontier - bench[r, lab], 0.0)
                                / param_at(narrative_scale, r))
             mood = sentiment[r, lab]
             prob = min(1.0, param_at(raise_base_probability, r) * mood * narrative)
-            upkeep = cost + (param_at(depreciation, r) * compute[r, lab] * compute_price[r, lab])
-            round_size = min(param_at(round_months, r) * upkeep * mood * narrative,
-                             MAX_ROUND_USD_BN)
+            valuation = mood * (param_at(revenue_multiple, r) * 12.0 * income
+                                + param_at(narrative_valuation, r) * narrative)
+            round_size = min(param_at(dilution, r) * valuation, MAX_ROUND_USD_BN)
             amount = max(round_size, 0.0) if tries and raise_u[r, lab] < prob else 0.0
+            total = cash1 + amount
+            if total < 0 and running:
+                # The run is cancelled: the contract is terminated before this month's payment.
+                cancelled[r, lab] = True
+                total = total + payment
+                payment = 0.0
+                months_left[r, lab], h100e[r, lab], locked[r, lab] = 0.0, 0.0, 0.0
+            if total < 0 and n_lead[r, lab] >= 0:
+                cancelled[r, lab] = True
+                n_h100e[r, lab], n_price[r, lab], n_lead[r, lab] = 0.0, 0.0, -1.0
             opex[r, lab], revenue[r, lab], raised[r, lab] = cost, income, amount
-            cash2[r, lab] = cash1 + amount
+            parent_paid[r, lab], paid[r, lab] = funds, payment
+            net_inflow[r, lab] = net
+            cash2[r, lab] = total
             wants[r, lab] = tries
-            exits[r, lab] = alive[r, lab] and cash2[r, lab] < 0
-    return opex, revenue, raised, cash2, wants, exits
+            exits[r, lab] = alive[r, lab] and total < 0
+    return (opex, revenue, parent_paid, paid, raised, cash2, wants, cancelled, exits, net_inflow,
+            months_left, h100e, locked, n_h100e, n_price, n_lead)
 
 
 def funding_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Updates, Flows]:
-    """Grants, operating costs, fundraising, exits and acquisitions for one month."""
+    """Grants, parent budgets, costs, fundraising, cancellations, exits and acquisitions."""
     pop, p = world.population, world.params
     alive = state.alive
     grants, grants_paid = sovereign_grants(state, world)
-    opex, revenue, raised, cash2, wants, exits = fundraising(
+    parent = np.broadcast_to(world.parent_budget[min(state.month, p.n_months - 1)],
+                             alive.shape)
+    (opex, revenue, parent_paid, paid, raised, cash2, wants, cancelled, exits, net_inflow,
+     months_left,
+     h100e, locked, n_h100e, n_price, n_lead) = fundraising(
         alive=alive, cash=state.cash, compute=state.compute, last_revenue=state.revenue,
-        grants=grants, bench=state.bench, raise_u=draws.raise_u,
+        grants=grants, parent=parent, bench=state.bench, released_flop=state.released_flop,
+        lab_camp=pop.lab_camp, run_months_left=state.run_months_left,
+        contract_h100e=state.contract_h100e, contract_price=state.contract_price,
+        next_h100e=state.next_h100e, next_price=state.next_price, next_lead=state.next_lead,
+        raise_u=draws.raise_u,
         sentiment=investor_sentiment(state.log_sentiment, state.shock_log)[:, pop.lab_region],
-        compute_price=compute_price(state.month, state.export_multiplier, pop, p),
+        price=rental_price(state.month, state.export_multiplier, pop, p),
         opex_rate=p.opex_usd_bn_per_h100e_month, serving_cost_share=p.serving_cost_share,
         runway_trigger=p.runway_trigger_months, narrative_scale=p.narrative_points_scale,
-        raise_base_probability=p.raise_base_probability,
-        depreciation=p.depreciation_per_month, round_months=p.round_months_of_burn)
+        raise_base_probability=p.raise_base_probability, dilution=p.dilution,
+        revenue_multiple=p.revenue_multiple, narrative_valuation=p.narrative_valuation_usd_bn,
+        reserve_months=p.reserve_months, training_share=p.training_share,
+        flop_per_h100e_month=p.flop_per_h100e_month, pretrain=p.pretrain_months,
+        post_train=p.post_train_months, lead=float(p.contract_lead_months))
+    run_flop = np.where(cancelled & (months_left == 0), 0.0, state.run_flop)
     if exits.any():
         alive2 = alive & ~exits
         compute, acquired, acquirer = acquisitions(exits, alive2, cash2, state.compute,
@@ -210,11 +288,15 @@ def funding_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Up
         acquired = exits
         acquirer = np.full(exits.shape, -1, dtype=np.int64)
         written_off = np.zeros(cash2.shape)
-    updates = dict(alive=alive2, cash=cash3, compute=compute)
+    updates = dict(alive=alive2, cash=cash3, compute=compute, compute_spend=paid,
+                   net_inflow=net_inflow * alive2,
+                   run_months_left=months_left, run_flop=run_flop, contract_h100e=h100e,
+                   contract_price=locked, next_h100e=n_h100e, next_price=n_price,
+                   next_lead=n_lead)
     flows = dict(
-        revenue_in=revenue, grants=grants, grants_paid=grants_paid, opex=opex, raised=raised,
-        written_off=written_off,
+        revenue_in=revenue, grants=grants, grants_paid=grants_paid, parent_funds=parent_paid,
+        opex=opex, compute_spend=paid, raised=raised, written_off=written_off,
         exits=exits, acquired=acquired, acquirer=acquirer,
-        raise_attempts=wants,
+        raise_attempts=wants, runs_cancelled=cancelled,
     )
     return updates, flows

@@ -2,22 +2,33 @@
 
 Per alive lab and month:
 
-* ``algo += algo_progress_per_month`` (log10 FLOP-equivalents), then fast-following from
+* Research compute ``R = (1 - training_share) * (compute + contract_h100e)`` (the contract
+  counts while a run is in progress): Epoch found ~90% of OpenAI's 2024 R&D compute went to
+  experiments, not final runs. Own algorithmic progress
+  ``algo += g * min(1, R / R_max) ** e`` (log10 FLOP-equivalents), ``g`` the measured
+  frontier rate (compute for fixed performance halves every ~8 months, Ho et al. 2024) and
+  ``R_max`` the largest research compute of an alive lab; then fast-following from
   publications and open releases: ``algo += phi * max(0, leader(t - tau) - algo)`` where
   ``leader`` is the best closed lab's ``algo``, remembered in a ring buffer of ``tau + 1``
   months.
-* The next run accumulates ``training_share * compute * flop_per_h100e_month`` FLOP a month,
-  capped at ``max_run_months`` months of the current rate.
-* A home ban on open weights caps an open lab's releasable FLOP at the threshold.
-* Candidate score: ``base = anchor + b * (log10 FLOP + algo) + noise * z``.
-* Distillation (open labs): ``gain = delta * max_j(enforcement_j * max(0, bench_j - base))``
-  over alive closed labs ``j``; ``enforcement_j`` is 1 unless the closed lab's home sovereign
-  cracks down.
+* The run in progress (mechanism 3) accumulates ``training_share * (compute + contract) *
+  flop_per_h100e_month`` FLOP a month while more than ``post_train_months`` remain (the
+  pre-training phase), then post-trains; ``run_months_left`` counts down, and the run ends
+  when it reaches 0 (its contract ends with it).
+* When a run ends, its model is scored. A home ban on open weights caps an open lab's
+  releasable FLOP at the threshold. ``base = anchor + b * (log10 FLOP + algo) + noise * z``.
+* Distillation (open labs): ``gain = delta * max_j(enforcement_j * access_ij *
+  max(0, bench_j - base))`` over alive closed teachers ``j``; ``enforcement_j`` is 1 unless
+  the teacher's home sovereign cracks down, ``access_ij`` is 1 where the student's home market
+  reaches the teacher's API and ``distill_blocked_access`` where it is blocked. With
+  ``delta <= 1`` the gain never lifts a student above its teacher. It costs
+  ``distill_tokens_t`` trillion tokens at the teacher's API price, paid by the student to the
+  teacher (money moves, none is created); a student that cannot pay does not distil.
 * ``bench = base + focus * k_focus + gain``; ``robust = base - focus * k_cost + flywheel +
   carry * gain``.
-* Release: once ``min_release_gap_months`` have passed, with probability ``release_hazard``
-  a month, if the candidate beats the lab's current released bench score. A release resets
-  the run.
+* Release: the model is released when its run ends, if it beats the lab's current released
+  bench score (a lab does not ship a flagship worse than the one it serves); otherwise the run
+  is written off. A cancelled run (mechanism 2) never ends, so it never releases.
 """
 
 from __future__ import annotations
@@ -26,12 +37,15 @@ import numpy as np
 
 from sim.core.kernels import compiled, param_at
 from sim.core.mechanisms import Flows, Updates
+from sim.core.mechanisms.market import USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK, model_prices
 from sim.core.rng import MonthDraws
-from sim.core.world import Population, World, WorldState
+from sim.core.world import Population, World, WorldState, distill_access
 
 #: ``releases`` (R, L) bool: the lab released a model this month; ``distill_gain`` (R, L)
-#: ECI points the released model gained from distillation (0 without a release).
-FLOWS = ("releases", "distill_gain")
+#: ECI points the released model gained from distillation (0 without a release);
+#: ``distill_paid`` (R, L) USD bn received for distillation (teachers) minus paid (students);
+#: ``runs_ended`` (R, L) bool: a run ended this month (released or written off).
+FLOWS = ("releases", "distill_gain", "distill_paid", "runs_ended")
 
 
 def home_sovereign_value(per_sovereign: np.ndarray, pop: Population,
@@ -46,76 +60,107 @@ def home_ban_threshold(ban_threshold: np.ndarray, pop: Population) -> np.ndarray
     return np.where(pop.lab_is_open, home_sovereign_value(ban_threshold, pop, np.inf), np.inf)
 
 
+def research_compute(state: WorldState, training_share: float | np.ndarray) -> np.ndarray:
+    """(R, L) H100e of research compute: ``(1 - training_share) * (compute + contract)``, the
+    contract while a run is in progress; 0 for exited labs."""
+    contract = np.where(state.run_months_left > 0, state.contract_h100e, 0.0)
+    return (1.0 - training_share) * (state.compute + contract) * state.alive
+
+
+def own_progress(research: np.ndarray, rate: float | np.ndarray,
+                 elasticity: float | np.ndarray) -> np.ndarray:
+    """(R, L) own algorithmic progress this month: ``rate * min(1, R / R_max) ** e``."""
+    top = research.max(axis=1, keepdims=True)
+    share = np.minimum(research / np.where(top > 0, top, 1.0), 1.0)
+    return rate * share ** elasticity * (research > 0)
+
+
 @compiled
-def candidates_and_releases(
-    alive: np.ndarray, compute: np.ndarray, run_flop: np.ndarray, months_since: np.ndarray,
-    algo: np.ndarray, home_ban: np.ndarray, enforcement: np.ndarray, bench: np.ndarray,
-    robust: np.ndarray, flywheel: np.ndarray, released_flop: np.ndarray,
-    release_z: np.ndarray, release_u: np.ndarray, lab_is_open: np.ndarray,
-    bench_focus: np.ndarray, anchor: float | np.ndarray, training_share: float | np.ndarray,
-    flop_per_h100e_month: float | np.ndarray, max_run_months: float | np.ndarray,
-    eci_per_log10_flop: float | np.ndarray, release_noise: float | np.ndarray,
-    distill_efficiency: float | np.ndarray, bench_focus_points: float | np.ndarray,
-    robust_cost_points: float | np.ndarray, distill_robust_carry: float | np.ndarray,
-    min_release_gap: float | np.ndarray, release_hazard: float | np.ndarray,
+def runs_and_releases(
+    alive: np.ndarray, compute: np.ndarray, contract_h100e: np.ndarray,
+    run_months_left: np.ndarray, run_flop: np.ndarray, months_since: np.ndarray,
+    algo: np.ndarray, home_ban: np.ndarray, enforcement: np.ndarray, access: np.ndarray,
+    bench: np.ndarray, robust: np.ndarray, flywheel: np.ndarray, released_flop: np.ndarray,
+    cash: np.ndarray, teacher_price: np.ndarray, release_z: np.ndarray,
+    lab_is_open: np.ndarray, bench_focus: np.ndarray, anchor: float | np.ndarray,
+    training_share: float | np.ndarray, flop_per_h100e_month: float | np.ndarray,
+    post_train: float | np.ndarray, eci_per_log10_flop: float | np.ndarray,
+    release_noise: float | np.ndarray, distill_efficiency: float | np.ndarray,
+    bench_focus_points: float | np.ndarray, robust_cost_points: float | np.ndarray,
+    distill_robust_carry: float | np.ndarray, distill_tokens: float | np.ndarray,
 ) -> tuple[np.ndarray, ...]:
-    """Training runs, candidate models, distillation and releases for one month, lab by lab
-    (the module doc's bullets from "The next run" on, as a compiled loop: in a single world
-    they were some forty tiny array operations a month).
+    """Training runs, their end, distillation and releases for one month, lab by lab (the
+    module doc's bullets from "The run in progress" on).
 
     Arrays are (R, L): ``algo`` after this month's progress and fast-following,
     ``home_ban`` the FLOP cap on the lab's open releases (inf if none), ``enforcement`` its
-    home sovereign's distillation enforcement; ``lab_is_open``, ``bench_focus`` (L,); the
-    parameters are numbers or (R, 1) per-run values. Returns the new ``run_flop``,
-    ``months_since`` release, ``bench``, ``robust``, ``released_flop``, the ``release``
-    flags and the distillation gain of the released models, each (R, L). Every expression
-    keeps the order of operations of the array form it replaced, so the numbers are the
-    same bit for bit.
+    home sovereign's distillation enforcement; ``access`` (L, L) [student, teacher];
+    ``teacher_price`` (L,) USD per million tokens; ``lab_is_open``, ``bench_focus`` (L,);
+    the parameters are numbers or (R, 1) per-run values. Returns the new ``run_flop``,
+    ``run_months_left``, ``contract_h100e``, ``months_since`` release, ``bench``,
+    ``robust``, ``released_flop``, ``cash``, the ``release`` and ``ended`` flags, the
+    distillation gain of released models and the distillation payments, each (R, L).
     """
     n_runs, n_labs = alive.shape
-    new_run_flop, new_months = np.empty((n_runs, n_labs)), np.empty((n_runs, n_labs))
+    new_run_flop, new_left = run_flop.copy(), run_months_left.copy()
+    new_contract, new_months = contract_h100e.copy(), np.empty((n_runs, n_labs))
     new_bench, new_robust = bench.copy(), robust.copy()
-    new_released = released_flop.copy()
+    new_released, new_cash = released_flop.copy(), cash.copy()
     release = np.zeros((n_runs, n_labs), dtype=np.bool_)
+    ended = np.zeros((n_runs, n_labs), dtype=np.bool_)
     released_gain = np.zeros((n_runs, n_labs))
-    base = np.empty(n_labs)
-    train = np.empty(n_labs)
+    paid = np.zeros((n_runs, n_labs))
     for r in range(n_runs):
         for lab in range(n_labs):
-            is_alive = 1.0 if alive[r, lab] else 0.0
-            rate = param_at(training_share, r) * compute[r, lab] * param_at(
-                flop_per_h100e_month, r)
-            new_run_flop[r, lab] = min(run_flop[r, lab] + rate,
-                                       param_at(max_run_months, r) * rate) * is_alive
             new_months[r, lab] = months_since[r, lab] + 1.0
-            train[lab] = min(new_run_flop[r, lab], home_ban[r, lab])
-            effective = np.log10(max(train[lab], 1.0)) + algo[r, lab]
-            base[lab] = (param_at(anchor, r) + param_at(eci_per_log10_flop, r) * effective
-                         + param_at(release_noise, r) * release_z[r, lab])
-        for lab in range(n_labs):
-            # Distillation: an open lab closes part of its gap to the best alive closed
-            # model it may learn from (the teacher's home sovereign sets the enforcement).
-            gain = 0.0
+            if not (alive[r, lab] and run_months_left[r, lab] > 0):
+                continue
+            if run_months_left[r, lab] > param_at(post_train, r):
+                new_run_flop[r, lab] = run_flop[r, lab] + (
+                    param_at(training_share, r) * (compute[r, lab] + contract_h100e[r, lab])
+                    * param_at(flop_per_h100e_month, r))
+            new_left[r, lab] = run_months_left[r, lab] - 1.0
+            if new_left[r, lab] > 0:
+                continue
+            ended[r, lab] = True
+            new_left[r, lab], new_contract[r, lab] = 0.0, 0.0
+            train = min(new_run_flop[r, lab], home_ban[r, lab])
+            new_run_flop[r, lab] = 0.0
+            if not train > 0:
+                continue
+            effective = np.log10(max(train, 1.0)) + algo[r, lab]
+            base = (param_at(anchor, r) + param_at(eci_per_log10_flop, r) * effective
+                    + param_at(release_noise, r) * release_z[r, lab])
+            # Distillation from the best reachable alive closed teacher (previous scores).
+            gain, teacher, best = 0.0, -1, 0.0
             if lab_is_open[lab]:
-                best = 0.0
-                for teacher in range(n_labs):
-                    if alive[r, teacher] and not lab_is_open[teacher]:
-                        best = max(best, enforcement[r, teacher]
-                                   * max(bench[r, teacher] - base[lab], 0.0))
-                gain = param_at(distill_efficiency, r) * best
-            candidate_bench = base[lab] + bench_focus[lab] * param_at(bench_focus_points, r) + gain
-            candidate_robust = (base[lab] - bench_focus[lab] * param_at(robust_cost_points, r)
+                for j in range(n_labs):
+                    if alive[r, j] and not lab_is_open[j]:
+                        value = enforcement[r, j] * access[lab, j] * max(bench[r, j] - base, 0.0)
+                        if value > best:
+                            best, teacher = value, j
+            cost = 0.0
+            if teacher >= 0:
+                cost = (param_at(distill_tokens, r) * teacher_price[teacher]
+                        * USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK)
+                if new_cash[r, lab] >= cost:
+                    gain = param_at(distill_efficiency, r) * best
+            candidate_bench = base + bench_focus[lab] * param_at(bench_focus_points, r) + gain
+            candidate_robust = (base - bench_focus[lab] * param_at(robust_cost_points, r)
                                 + flywheel[r, lab] + param_at(distill_robust_carry, r) * gain)
-            if (alive[r, lab] and new_months[r, lab] >= param_at(min_release_gap, r)
-                    and train[lab] > 0 and release_u[r, lab] < param_at(release_hazard, r)
-                    and candidate_bench > bench[r, lab]):
+            if candidate_bench > bench[r, lab]:
                 release[r, lab] = True
-                new_run_flop[r, lab] = 0.0
                 new_months[r, lab] = 0.0
                 new_bench[r, lab], new_robust[r, lab] = candidate_bench, candidate_robust
-                new_released[r, lab] = train[lab]
+                new_released[r, lab] = train
                 released_gain[r, lab] = gain
-    return new_run_flop, new_months, new_bench, new_robust, new_released, release, released_gain
+                if gain > 0:
+                    new_cash[r, lab] -= cost
+                    new_cash[r, teacher] += cost
+                    paid[r, lab] -= cost
+                    paid[r, teacher] += cost
+    return (new_run_flop, new_left, new_contract, new_months, new_bench, new_robust,
+            new_released, new_cash, release, ended, released_gain, paid)
 
 
 def research_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Updates, Flows]:
@@ -123,7 +168,8 @@ def research_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[U
     pop, p = world.population, world.params
     alive = state.alive
     t, lag = state.month, p.fast_follow_lag_months
-    algo = state.algo + p.algo_progress_per_month * alive
+    algo = state.algo + own_progress(research_compute(state, p.training_share),
+                                     p.algo_progress_per_month, p.research_elasticity)
     closed_alive = alive & ~pop.lab_is_open
     leader_now = np.where(closed_alive, algo, -np.inf).max(axis=1)
     last = state.leader_algo[:, (t - 1) % (lag + 1)] if t > 0 else state.leader_algo[:, 0]
@@ -133,23 +179,26 @@ def research_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[U
     leader_algo = state.leader_algo.copy()
     leader_algo[:, t % (lag + 1)] = leader_now
 
-    (run_flop, months_since, bench, robust, released_flop, release,
-     released_gain) = candidates_and_releases(
-        alive=alive, compute=state.compute, run_flop=state.run_flop,
+    (run_flop, months_left, contract, months_since, bench, robust, released_flop, cash,
+     release, ended, released_gain, paid) = runs_and_releases(
+        alive=alive, compute=state.compute, contract_h100e=state.contract_h100e,
+        run_months_left=state.run_months_left, run_flop=state.run_flop,
         months_since=state.months_since_release, algo=algo,
         home_ban=home_ban_threshold(state.ban_threshold, pop),
         enforcement=home_sovereign_value(state.distill_enforcement, pop, 1.0),
-        bench=state.bench, robust=state.robust, flywheel=state.flywheel,
-        released_flop=state.released_flop, release_z=draws.release_z,
-        release_u=draws.release_u, lab_is_open=pop.lab_is_open, bench_focus=pop.bench_focus,
+        access=distill_access(pop, p), bench=state.bench, robust=state.robust,
+        flywheel=state.flywheel, released_flop=state.released_flop, cash=state.cash,
+        teacher_price=model_prices(t, pop, p), release_z=draws.release_z,
+        lab_is_open=pop.lab_is_open, bench_focus=pop.bench_focus,
         anchor=world.initial_anchor, training_share=p.training_share,
-        flop_per_h100e_month=p.flop_per_h100e_month, max_run_months=p.max_run_months,
+        flop_per_h100e_month=p.flop_per_h100e_month, post_train=p.post_train_months,
         eci_per_log10_flop=p.eci_per_log10_flop, release_noise=p.release_noise_points,
         distill_efficiency=p.distill_efficiency, bench_focus_points=p.bench_focus_points,
         robust_cost_points=p.robust_cost_points,
-        distill_robust_carry=p.distill_robust_carry,
-        min_release_gap=p.min_release_gap_months, release_hazard=p.release_hazard)
+        distill_robust_carry=p.distill_robust_carry, distill_tokens=p.distill_tokens_t)
     updates = dict(algo=algo, leader_algo=leader_algo, run_flop=run_flop,
+                   run_months_left=months_left, contract_h100e=contract,
                    months_since_release=months_since, bench=bench, robust=robust,
-                   released_flop=released_flop)
-    return updates, dict(releases=release, distill_gain=released_gain)
+                   released_flop=released_flop, cash=cash)
+    return updates, dict(releases=release, distill_gain=released_gain, distill_paid=paid,
+                         runs_ended=ended)

@@ -35,17 +35,17 @@ from sim.inputs.seeds import Seeds
 
 #: Params fields that may differ between the runs of one batch (see the module docstring).
 BATCHABLE: frozenset[str] = frozenset({
-    "acquisition_probability", "algo_progress_per_month", "capex_share_of_cash",
+    "acquisition_probability", "algo_progress_per_month",
     "depreciation_per_month", "distill_efficiency", "distill_robust_carry",
     "fast_follow_rate", "flywheel_points_per_month", "flywheel_retention",
     "min_release_gap_months", "narrative_points_scale", "open_capture_share",
     "open_flywheel_factor", "opex_usd_bn_per_h100e_month", "pressure_retention",
-    "price0_usd_bn_per_h100e", "raise_base_probability", "release_noise_points",
-    "round_months_of_burn", "runway_trigger_months", "sentiment_reversion_per_month",
+    "raise_base_probability", "release_noise_points",
+    "runway_trigger_months", "sentiment_reversion_per_month",
     "sentiment_volatility", "serving_cost_share", "usage_scale_t_tokens",
     # These also set the capability anchor and the initial state, which are stacked too.
     "eci_per_log10_flop", "bench_focus_points", "robust_cost_points", "training_share",
-    "flop_per_h100e_month", "max_run_months", "release_hazard",
+    "flop_per_h100e_month",
 })
 
 
