@@ -148,7 +148,7 @@ def _precious(out: Path) -> dict[str, bytes]:
     ("body", "field"),
     [
         ("[capability]\nno_such_knob = 1.0\n", "capability.no_such_knob"),
-        ("[capability]\nrelease_interval_months = 0.5\n", "capability.release_interval_months"),
+        ("[capability]\npretrain_months = 0.5\n", "capability.pretrain_months"),
         ("[time]\nend = \"2026-01\"\n", "time"),
     ],
 )

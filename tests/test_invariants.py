@@ -58,9 +58,13 @@ PARAMS: dict[str, st.SearchStrategy[Any]] = {
     "population.buyers_per_segment": st.integers(1, 20),
     "capability.algo_progress_per_year": _real(0.0, 3.0),
     "capability.training_share": _real(1e-3, 1.0),
-    "capability.max_run_months": _real(1.0, 60.0),
-    "capability.release_interval_months": _real(1.0, 60.0),
-    "capability.min_release_gap_months": st.integers(0, 24),
+    "capability.pretrain_months": _real(1.0, 36.0),
+    "capability.post_train_months": _real(0.0, 24.0),
+    "capability.min_run_flop_ratio": _real(0.0, 10.0),
+    "capability.research_elasticity": _real(0.0, 2.0),
+    "capability.distill_tokens_t": _real(0.0, 1000.0),
+    "capability.distill_blocked_access": _real(0.0, 1.0),
+    "capability.flywheel_max_points": _real(0.0, 100.0, lo_open=True, extremes=(1e-3, 100.0)),
     "capability.release_noise_points": _real(0.0, 20.0),
     "capability.bench_focus_points": _real(0.0, 30.0),
     "capability.robust_cost_points": _real(0.0, 30.0),
@@ -74,12 +78,19 @@ PARAMS: dict[str, st.SearchStrategy[Any]] = {
     "capability.open_flywheel_factor": _real(0.0, 1.0),
     "compute.price_decline_per_year": _real(0.0, 0.9),
     "compute.depreciation_per_month": _real(0.0, 1.0),
-    "compute.capex_share_of_cash": _real(0.0, 1.0),
+    "compute.rental_usd_per_h100e_hour": _real(0.0, 1000.0, lo_open=True,
+                                                extremes=(1e-3, 1000.0)),
+    "compute.contract_lead_months": st.integers(0, 24),
     "compute.opex_usd_per_h100e_month": _real(0.0, 1e5),
     "funding.runway_trigger_months": _real(0.0, 120.0, lo_open=True, extremes=(0.01, 120.0)),
     "funding.raise_base_probability": _real(0.0, 1.0),
     "funding.narrative_points_scale": _real(0.1, 1000.0),
-    "funding.round_months_of_burn": _real(0.0, 120.0, lo_open=True, extremes=(0.01, 120.0)),
+    "funding.dilution": _real(0.0, 1.0),
+    "funding.revenue_multiple": _real(0.0, 1000.0),
+    "funding.narrative_valuation_usd": _real(0.0, 1e13),
+    "funding.plan_horizon_months": _real(1.0, 120.0),
+    "funding.reserve_months": _real(0.0, 60.0),
+    "funding.parent_budget_growth_per_year": _real(-0.9, 10.0),
     "funding.sentiment_reversion_per_month": _real(0.0, 1.0),
     "funding.sentiment_volatility": _real(0.0, 2.0),
     "funding.acquisition_probability": _real(0.0, 1.0),
@@ -194,26 +205,34 @@ _HOSTILE_EVENTS = [
 LOW = {path: 0.0 for path in PARAMS if "." in path}
 LOW.update({
     "population.buyers_per_segment": 1, "capability.training_share": 1e-3,
-    "capability.max_run_months": 1.0, "capability.release_interval_months": 1.0,
-    "capability.min_release_gap_months": 0, "capability.fast_follow_lag_months": 0,
+    "capability.pretrain_months": 1.0,
+    "capability.fast_follow_lag_months": 0, "capability.flywheel_max_points": 1e-3,
+    "compute.rental_usd_per_h100e_hour": 0.01, "compute.contract_lead_months": 0,
+    "funding.plan_horizon_months": 1.0, "funding.parent_budget_growth_per_year": -0.9,
     "capability.flywheel_half_life_months": 0.01, "funding.runway_trigger_months": 0.01,
-    "funding.narrative_points_scale": 0.1, "funding.round_months_of_burn": 0.01,
+    "funding.narrative_points_scale": 0.1,
     "policy.pressure_half_life_months": 0.01, "policy.ban_threshold_flop": 1.0,
     "policy.export_tightening_price_factor": 1.0, "funding.random_shock_half_life_months": 0.01,
 })
 HIGH = {
     "population.buyers_per_segment": 20, "capability.algo_progress_per_year": 3.0,
-    "capability.training_share": 1.0, "capability.max_run_months": 60.0,
-    "capability.release_interval_months": 60.0, "capability.min_release_gap_months": 24,
+    "capability.training_share": 1.0, "capability.pretrain_months": 36.0,
+    "capability.post_train_months": 24.0, "capability.min_run_flop_ratio": 10.0,
+    "capability.research_elasticity": 2.0, "capability.distill_tokens_t": 1000.0,
+    "capability.distill_blocked_access": 1.0, "capability.flywheel_max_points": 100.0,
+    "compute.rental_usd_per_h100e_hour": 1000.0, "compute.contract_lead_months": 24,
+    "funding.dilution": 1.0, "funding.revenue_multiple": 1000.0,
+    "funding.narrative_valuation_usd": 1e13, "funding.plan_horizon_months": 120.0,
+    "funding.reserve_months": 60.0, "funding.parent_budget_growth_per_year": 10.0,
     "capability.release_noise_points": 20.0, "capability.bench_focus_points": 30.0,
     "capability.robust_cost_points": 30.0, "capability.fast_follow_rate": 1.0,
     "capability.fast_follow_lag_months": 36, "capability.distill_efficiency": 1.0,
     "capability.distill_robust_carry": 1.0, "capability.flywheel_points_per_month": 5.0,
     "capability.flywheel_half_life_months": 600.0, "capability.open_flywheel_factor": 1.0,
     "compute.price_decline_per_year": 0.9, "compute.depreciation_per_month": 1.0,
-    "compute.capex_share_of_cash": 1.0, "compute.opex_usd_per_h100e_month": 1e5,
+    "compute.opex_usd_per_h100e_month": 1e5,
     "funding.runway_trigger_months": 120.0, "funding.raise_base_probability": 1.0,
-    "funding.narrative_points_scale": 1000.0, "funding.round_months_of_burn": 120.0,
+    "funding.narrative_points_scale": 1000.0,
     "funding.sentiment_reversion_per_month": 0.0, "funding.sentiment_volatility": 2.0,
     "funding.acquisition_probability": 1.0, "funding.serving_cost_share": 1.0,
     "market.open_capture_share": 1.0, "market.closed_price_decline_per_year": 0.9,
@@ -231,8 +250,9 @@ HIGH = {
     "market.local_agents_growth_per_month": 1.0,
 }
 # Rich labs that raise every month at huge sentiment: the cash ledger at its largest scale.
-BOOM = {"compute.capex_share_of_cash": 1.0, "funding.raise_base_probability": 1.0,
-        "funding.round_months_of_burn": 120.0, "funding.sentiment_volatility": 2.0,
+BOOM = {"funding.dilution": 1.0, "funding.raise_base_probability": 1.0,
+        "funding.revenue_multiple": 1000.0, "funding.sentiment_volatility": 2.0,
+        "compute.rental_usd_per_h100e_hour": 1e-3, "funding.plan_horizon_months": 1.0,
         "funding.sentiment_reversion_per_month": 0.0, "funding.runway_trigger_months": 120.0}
 # Everyone goes bust: opex dwarfs revenue and no one can raise.
 BUST = {"compute.opex_usd_per_h100e_month": 1e5, "funding.raise_base_probability": 0.0,
@@ -355,6 +375,8 @@ def test_results_invariants(small_scenario: Scenario, seeds: Seeds, ov: dict[str
 
 _FINITE_STATE = ("cash", "revenue", "compute", "algo", "run_flop", "bench", "robust",
                  "released_flop", "months_since_release", "flywheel", "users", "compute_spend",
+                 "net_inflow", "run_months_left", "contract_h100e", "contract_price",
+                 "next_h100e", "next_price", "next_lead",
                  "pressure", "ban_leakage", "distill_enforcement", "export_multiplier",
                  "log_sentiment", "shock_log", "shock_components", "leader_algo")
 _NO_NAN_STATE = ("ban_threshold", "export_cap")  # inf means "no ban" / "no cap"
@@ -384,10 +406,15 @@ def test_step_ledger_and_state(small_scenario: Scenario, seeds: Seeds, ov: dict[
                                    rtol=1e-12, atol=1e-12)
 
         # Cash ledger per run.
-        terms = (flows["revenue_in"], flows["grants"], flows["raised"], -flows["opex"],
-                 flows["written_off"], -flows["compute_spend"])
-        for name, flow, sign in zip(("revenue_in", "grants", "raised", "opex", "written_off",
-                                     "compute_spend"), terms, (1, 1, 1, -1, 1, -1), strict=True):
+        # Distillation moves money between labs: what students pay, teachers receive.
+        _close(flows["distill_paid"].sum(axis=1), 0.0,
+               np.abs(flows["distill_paid"]).sum(axis=1) + 1.0, f"distillation at {t}")
+        terms = (flows["revenue_in"], flows["grants"], flows["parent_funds"], flows["raised"],
+                 -flows["opex"], flows["written_off"], -flows["compute_spend"],
+                 flows["distill_paid"])
+        for name, flow, sign in zip(("revenue_in", "grants", "parent_funds", "raised", "opex",
+                                     "written_off", "compute_spend"), terms[:-1],
+                                    (1, 1, 1, 1, -1, 1, -1), strict=True):
             assert np.isfinite(flow).all(), name
             assert (sign * flow >= 0).all(), f"{name} has the wrong sign"
         net = sum(f.sum(axis=1) for f in terms)

@@ -135,7 +135,7 @@ seeds = load_seeds()
 small = load_scenario({path!r}).with_overrides({small!r})
 assert np.isfinite(simulate(small, n_runs=2, seed=1, seeds=seeds).arrays["cash"]).all()
 sets = [small, small.with_overrides({{"funding.raise_base_probability": 0.2,
-                                      "capability.min_release_gap_months": 4}})]
+                                      "capability.release_noise_points": 2.0}})]
 worlds = [build_world(s, seeds) for s in sets]
 stacked = simulate_stack(sets, worlds, 2, 1, seeds)
 assert np.isfinite(stacked.arrays["cash"]).all()

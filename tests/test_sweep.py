@@ -44,8 +44,8 @@ range = [0.01, 0.2]
 scale = "log"
 [parameters."capability.fast_follow_lag_months"]
 choices = [3, 6, 12]
-[parameters."capability.release_interval_months"]
-range = [2.0, 8.0]
+[parameters."capability.pretrain_months"]
+range = [4.0, 8.0]
 levels = 2
 """
 

@@ -199,7 +199,8 @@ class Results:
     ``raise_attempts`` / ``raise_failures`` (R, T, C4): labs per camp that tried to raise
     this month (short runway or short of the next run) / tried and failed. ``parent_funds``
     (R, T, C4) USD bn paid by corporate parents; ``runs_cancelled`` / ``runs_delayed`` /
-    ``runs_planned`` / ``runs_in_progress`` (R, T, C4) labs per camp; ``planned_flop`` (R, T,
+    ``runs_planned`` / ``runs_started`` / ``runs_ended`` / ``runs_in_progress`` (R, T, C4)
+    labs per camp; ``planned_flop`` (R, T,
     C4) FLOP of the runs planned this month; ``contracted_h100e`` (R, T, C4) H100e under
     contract for runs in progress; ``distill_paid`` (R, T, C4) USD bn received for
     distillation less paid; ``largest_run_flop`` (R, T) FLOP of the largest released model
@@ -258,6 +259,7 @@ def _allocate(n_runs: int, world: World) -> dict[str, np.ndarray]:
         "parent_funds": (c4,), "runs_cancelled": (c4,), "runs_delayed": (c4,),
         "runs_planned": (c4,), "planned_flop": (c4,), "contracted_h100e": (c4,),
         "runs_in_progress": (c4,), "distill_paid": (c4,), "largest_run_flop": (),
+        "runs_started": (c4,), "runs_ended": (c4,),
     }
     return {name: np.zeros((n_runs, t, *shape)) for name, shape in shapes.items()}
 
@@ -288,7 +290,8 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
                "contracted_h100e": np.where(state.run_months_left > 0, state.contract_h100e,
                                             0.0),
                "runs_in_progress": state.run_months_left > 0,
-               "distill_paid": flows["distill_paid"]}
+               "distill_paid": flows["distill_paid"], "runs_started": flows["runs_started"],
+               "runs_ended": flows["runs_ended"]}
     n_k = flows["tokens"].shape[1]
     totals = sum_by_lab_group(np.concatenate(
         [flows["tokens"], flows["spend"], *(v[:, None] for v in per_lab.values())], axis=1),
