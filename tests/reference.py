@@ -723,10 +723,11 @@ def _adoption(run: RefRun, world: World, st: _Static) -> None:
     on = 1.0 if run.month >= world.rl_era_step else 0.0
     for i, lab in enumerate(run.labs):
         factor = p.open_flywheel_factor if st.lab_is_open[i] else 1.0
-        room = max(1.0 - lab.flywheel / p.flywheel_max_points, 0.0)
         gain = (p.flywheel_points_per_month * factor
-                * math.log1p(lab.users / p.usage_scale_t_tokens) * room * on)
-        lab.flywheel = (p.flywheel_retention * lab.flywheel + gain) * _b(lab.alive)
+                * math.log1p(lab.users / p.usage_scale_t_tokens))
+        kept = p.flywheel_retention * lab.flywheel
+        filled = -math.expm1(-gain * on / p.flywheel_max_points)
+        lab.flywheel = (kept + (p.flywheel_max_points - kept) * filled) * _b(lab.alive)
 
 
 # --------------------------------------------------------------------------- driver
