@@ -131,8 +131,9 @@ def test_first_months_continue_the_seeds(seeds) -> None:
     """No start-up transient: over the first three months the released frontiers move by
     less than two ECI points in every run (releases then come from runs seeded in progress,
     scored with the algo backed out of the seeded models)."""
-    from sim.inputs.scenario import load_scenario
     from pathlib import Path
+
+    from sim.inputs.scenario import load_scenario
     base = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "baseline.toml")
     res = simulate(base.with_overrides({"time.end": "2026-07",
                                         "population.buyers_per_segment": 10}),

@@ -79,7 +79,7 @@ PARAMS: dict[str, st.SearchStrategy[Any]] = {
     "compute.price_decline_per_year": _real(0.0, 0.9),
     "compute.depreciation_per_month": _real(0.0, 1.0),
     "compute.rental_usd_per_h100e_hour": _real(0.0, 1000.0, lo_open=True,
-                                                extremes=(1e-3, 1000.0)),
+                                                extremes=(0.01, 1000.0)),
     "compute.contract_lead_months": st.integers(0, 24),
     "compute.opex_usd_per_h100e_month": _real(0.0, 1e5),
     "funding.runway_trigger_months": _real(0.0, 120.0, lo_open=True, extremes=(0.01, 120.0)),
@@ -252,7 +252,7 @@ HIGH = {
 # Rich labs that raise every month at huge sentiment: the cash ledger at its largest scale.
 BOOM = {"funding.dilution": 1.0, "funding.raise_base_probability": 1.0,
         "funding.revenue_multiple": 1000.0, "funding.sentiment_volatility": 2.0,
-        "compute.rental_usd_per_h100e_hour": 1e-3, "funding.plan_horizon_months": 1.0,
+        "compute.rental_usd_per_h100e_hour": 0.01, "funding.plan_horizon_months": 1.0,
         "funding.sentiment_reversion_per_month": 0.0, "funding.runway_trigger_months": 120.0}
 # Everyone goes bust: opex dwarfs revenue and no one can raise.
 BUST = {"compute.opex_usd_per_h100e_month": 1e5, "funding.raise_base_probability": 0.0,

@@ -4,7 +4,8 @@ With ``kept = retention * flywheel`` and, from the first month of the RL era
 (``capability.rl_era_start``: o1, 2024-09) on, ``g = rho * factor * log1p(users /
 usage_scale)`` (0 before it), ``flywheel' = kept + (M - kept) * (1 - exp(-g / M))`` for alive
 labs, ``M = flywheel_max_points``: for small ``g`` it adds ``g * (1 - kept / M)``, and it
-never passes ``M``, however much use a lab sees (the gain saturates). With ``retention = 0.5 ** (1 / half_life)``, ``factor = 1`` for closed labs (they serve
+never passes ``M``, however much use a lab sees (the gain saturates). With
+``retention = 0.5 ** (1 / half_life)``, ``factor = 1`` for closed labs (they serve
 users directly and learn from their feedback) and ``open_flywheel_factor`` for open labs
 (whose usage mostly runs through third-party hosts they do not see). The flywheel stock
 (ECI points) is added to the robustness of a lab's next release.

@@ -15,8 +15,9 @@ Per alive lab and month:
   free cash over ``plan_horizon_months`` and adds its net operating inflow
   ``net = revenue + grants + parent - opex`` of the month (mechanism 2):
   ``budget = max((cash - committed - reserve) / H + net, 0)`` a month (``committed`` the
-  rest of the current contract, ``reserve = reserve_months * max(-net, 0)``). The contract is ``h = min(budget / price, export_cap
-  * max(lead, 1))`` H100e for the run's ``pretrain + post_train`` months at today's price.
+  rest of the current contract, ``reserve = reserve_months * max(-net, 0)``). The contract
+  is ``h = min(budget / price, export_cap * max(lead, 1))`` H100e for the run's
+  ``pretrain + post_train`` months at today's price.
   Its planned FLOP ``training_share * (compute + h) * flop_per_h100e_month * pretrain``; if
   that is below ``min_run_flop_ratio`` times the lab's last released FLOP the lab delays
   (plans again next month). So the next run's size follows the money the lab has and
@@ -67,7 +68,8 @@ def plan_runs(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
     ``started`` flows."""
     n_runs, n_labs = alive.shape
     new_compute = np.empty((n_runs, n_labs))
-    months_left, h100e, locked = run_months_left.copy(), contract_h100e.copy(), contract_price.copy()
+    months_left, h100e = run_months_left.copy(), contract_h100e.copy()
+    locked = contract_price.copy()
     n_h100e, n_price, n_lead = next_h100e.copy(), next_price.copy(), next_lead.copy()
     planned = np.zeros((n_runs, n_labs), dtype=np.bool_)
     delayed = np.zeros((n_runs, n_labs), dtype=np.bool_)
@@ -95,7 +97,8 @@ def plan_runs(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
                 else:
                     planned[r, lab] = True
                     planned_flop[r, lab] = flop
-                    n_h100e[r, lab], n_price[r, lab], n_lead[r, lab] = size, price[r, lab], lead_months
+                    n_h100e[r, lab], n_price[r, lab] = size, price[r, lab]
+                    n_lead[r, lab] = lead_months
             if n_lead[r, lab] == 0.0 and months_left[r, lab] <= 0.0:
                 started[r, lab] = True
                 months_left[r, lab] = duration

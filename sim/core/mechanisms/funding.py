@@ -175,7 +175,8 @@ def fundraising(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
     cancelled = np.zeros((n_runs, n_labs), dtype=np.bool_)
     exits = np.empty((n_runs, n_labs), dtype=np.bool_)
     net_inflow = np.empty((n_runs, n_labs))
-    months_left, h100e, locked = run_months_left.copy(), contract_h100e.copy(), contract_price.copy()
+    months_left, h100e = run_months_left.copy(), contract_h100e.copy()
+    locked = contract_price.copy()
     n_h100e, n_price, n_lead = next_h100e.copy(), next_price.copy(), next_lead.copy()
     n_camps = 0
     for lab in range(n_labs):

@@ -1,0 +1,114 @@
+"""Validation of the money -> capability channel (issue 15, "What to show").
+
+    PYTHONPATH=. python experiments/validation/validate.py [--runs N] [--seed S]
+
+Runs the checks and prints ONE table: check | record | model median [10%, 90%] | inside?
+None of these figures was used to fit or tune a parameter. The table is also written to
+``experiments/validation/validation.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from sim.calendar import parse_month
+from sim.core.engine import simulate
+from sim.inputs.scenario import load_scenario
+from sim.inputs.seeds import load_seeds
+from sim.vocab import CAMPS, OUTPUT_CAMPS
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+
+def _q(x: np.ndarray) -> str:
+    x = np.asarray(x, dtype=float)
+    lo, mid, hi = np.nanpercentile(x, [10, 50, 90])
+    return f"{mid:.3g} [{lo:.3g}, {hi:.3g}]"
+
+
+def _run(name: str, runs: int, seed: int):
+    return simulate(load_scenario(ROOT / "scenarios" / f"{name}.toml"), n_runs=runs, seed=seed)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=20260401)
+    args = ap.parse_args()
+    rows: list[tuple[str, str, str, str]] = []
+    cn, us, closed = (OUTPUT_CAMPS.index(c) for c in ("open_cn", "open_us", "closed"))
+
+    base = _run("baseline", args.runs, args.seed)
+    crunch = _run("cn-funding-crunch", args.runs, args.seed)
+    shock = parse_month("2026-10") - parse_month("2026-04")
+    fb, fc = base.arrays["bench_frontier"], crunch.arrays["bench_frontier"]
+    for k in (6, 12, 24):
+        d = fc[:, shock + k, cn] - fb[:, shock + k, cn]
+        rows.append((f"cn-funding-crunch: CN open frontier delta +{k} mo (ECI)", "none set",
+                     _q(d), "-"))
+    gap_delta = ((fc[:, :, closed] - fc[:, :, cn]) - (fb[:, :, closed] - fb[:, :, cn]))[:, shock:]
+    wide = gap_delta >= 2.0
+    months = np.where(wide.any(axis=1), wide.argmax(axis=1), np.nan)
+    rows.append(("cn-funding-crunch: months until CN gap +2 ECI (paired)", "none set",
+                 f"{_q(months)}; widened in {np.mean(~np.isnan(months)):.0%} of runs", "-"))
+    ci = CAMPS.index("open_cn")
+    window = slice(shock, shock + 24)
+    for flow in ("raised", "runs_cancelled", "runs_delayed", "planned_flop",
+                 "contracted_h100e"):
+        b = base.arrays[flow][:, window, ci].sum(axis=1)
+        c = crunch.arrays[flow][:, window, ci].sum(axis=1)
+        ratio = np.where(b > 0, c / np.where(b > 0, b, 1.0), np.nan)
+        rows.append((f"  decomposition, CN open 24 mo after shock: {flow} crunch/base",
+                     "none set", _q(ratio) if np.isfinite(ratio).any()
+                     else f"base {b.mean():.3g}, crunch {c.mean():.3g}", "-"))
+
+    for name in ("us-open-resurgence", "export-controls-tighten"):
+        alt = _run(name, args.runs, args.seed)
+        fa = alt.arrays["bench_frontier"]
+        for camp in ("open_us", "open_cn", "closed"):
+            j = OUTPUT_CAMPS.index(camp)
+            rows.append((f"{name}: {camp} frontier delta at end (ECI)", "none set",
+                         _q(fa[:, -1, j] - fb[:, -1, j]), "-"))
+
+    hist = _run("history-2023", args.runs, args.seed)
+    h = hist.arrays["bench_frontier"]
+    split = parse_month("2024-04") - parse_month("2023-01")
+    n = h.shape[1]
+    before = (h[:, split, closed] - h[:, 0, closed]) / (split / 12)
+    after = (h[:, n - 1, closed] - h[:, split, closed]) / ((n - 1 - split) / 12)
+    ratio = after / before
+    lo, mid, hi = np.percentile(ratio, [10, 50, 90])
+    rows.append(("history-2023: closed slope after/before 2024-04", "~1.9 (15.5 / 8.3)",
+                 _q(ratio), "yes" if lo <= 1.9 <= hi else "no"))
+    largest = hist.arrays["largest_run_flop"]
+    growth = (largest[:, -1] / largest[:, 0]) ** (12 / (n - 1))
+    lo, hi = np.percentile(growth, [10, 90])
+    rows.append(("history-2023: growth of largest run 2023-2026 (x/yr)", "~4-5 (Epoch)",
+                 _q(growth), "yes" if lo <= 5 and hi >= 4 else "no"))
+    y25 = parse_month("2025-01") - parse_month("2023-01")
+    lead = (h[:, y25:, cn] > h[:, y25:, us]).mean(axis=1)
+    rows.append(("history-2023: share of 2025-26 months CN open > US open", "~1 (ECI record)",
+                 _q(lead), "yes" if np.median(lead) >= 0.8 else "no"))
+    seeds26 = load_seeds()
+    seeded = seeds26.labs.compute_h100e[seeds26.labs.camp == CAMPS.index("closed")].sum()
+    model = (hist.arrays["compute"][:, -1, CAMPS.index("closed")]
+             + hist.arrays["contracted_h100e"][:, -1, CAMPS.index("closed")])
+    r = model / seeded
+    lo, hi = np.percentile(r, [10, 90])
+    rows.append(("history-2023: closed compute 2026-03 / 2026-04 seeds (owned + contracted)",
+                 "within [0.5, 2]", _q(r), "yes" if lo >= 0.5 and hi <= 2 else "no"))
+
+    width = max(len(r[0]) for r in rows)
+    out = [f"{'check':<{width}} | record | model median [10%, 90%] | inside?"]
+    out += [f"{c:<{width}} | {rec} | {m} | {ok}" for c, rec, m, ok in rows]
+    text = "\n".join(out) + f"\n({args.runs} runs per scenario, seed {args.seed})\n"
+    print(text)
+    (HERE / "validation.txt").write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
