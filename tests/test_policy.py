@@ -401,9 +401,10 @@ def test_cn_funding_crunch_means_less_money_and_compute_for_cn_labs(baseline, se
     base, alt = _run(scenario, seeds, 12), _run(crunch, seeds, 12)
     c = CAMPS.index("open_cn")
     assert alt["raised"][:, :, c].sum() < base["raised"][:, :, c].sum()
-    assert alt["compute"][:, -1, c].sum() < base["compute"][:, -1, c].sum()
+    # Compute is added through contracts for runs: less money, less compute under contract.
+    assert alt["contracted_h100e"][:, :, c].sum() < base["contracted_h100e"][:, :, c].sum()
     # Before the shock the two worlds are identical.
-    np.testing.assert_array_equal(alt["compute"][:, :2], base["compute"][:, :2])
+    np.testing.assert_array_equal(alt["contracted_h100e"][:, :2], base["contracted_h100e"][:, :2])
 
 
 # --------------------------------------------------------------------------- local agents

@@ -498,10 +498,26 @@ for _metric, _unit, _text in (
         ("lab_revenue_total", "USD bn/month", "revenue of all labs"),
         ("host_margin", "USD bn/month", "third-party hosts' margin on open models"),
         ("opex_total", "USD bn/month", "operating costs of all labs"),
-        ("compute_spend_total", "USD bn/month", "compute purchases of all labs"),
+        ("compute_spend_total", "USD bn/month", "compute-contract payments of all labs"),
         ("written_off_total", "USD bn/month", "debts written off at lab exits"),
         ("safety_shocks", "events/month", "safety shocks (random and scheduled)")):
     _add(_metric, _unit, _text, partial(_array, _metric), tidy=True)
+# Financed training runs (sim/core/mechanisms/{funding,compute,research}.py), not in the
+# tidy table.
+for _metric, _unit, _text in (
+        ("parent_funds", "USD bn/month", "corporate parents' budgets paid to the camp's labs"),
+        ("runs_planned", "labs/month", "labs that signed a compute contract for their next run"),
+        ("runs_delayed", "labs/month", "labs that could not afford a run worth training"),
+        ("runs_cancelled", "labs/month", "labs whose run or signed contract was cancelled"),
+        ("runs_started", "labs/month", "runs that came online"),
+        ("runs_ended", "labs/month", "runs that ended (released or written off)"),
+        ("runs_in_progress", "labs", "labs with a training run in progress"),
+        ("planned_flop", "FLOP/month", "FLOP of the runs planned this month"),
+        ("contracted_h100e", "H100e", "compute under contract for runs in progress"),
+        ("distill_paid", "USD bn/month", "distillation payments received less paid")):
+    _add(_metric, _unit, _text, partial(_array, _metric), (LAB_CAMP,))
+_add("largest_run_flop", "FLOP", "training FLOP of the largest released model of any lab",
+     partial(_array, "largest_run_flop"))
 _add("pressure", "pressure units", "regulatory pressure", partial(_array, "pressure"),
      (SOVEREIGN,), tidy=True)
 _add("ban_active", "flag", "1 while an open-weight ban is in force",
@@ -542,7 +558,7 @@ _add("large_open_share", "fraction", "share of a jurisdiction's open-weight toke
 _add("policies_enacted", "count", "enactments of a policy by a sovereign from the first month "
      "through this one (lapses do not subtract)", _policies_enacted, (POLICY, SOVEREIGN_OR_ALL))
 _add("raise_failure_share", "fraction", "share of a camp's labs alive at the start of the "
-     "month that tried to raise (runway below funding.runway_trigger_months) and failed (NaN "
+     "month that tried to raise (short runway, or short of its next run) and failed (NaN "
      "when none is alive)", _raise_failure_share, (SHARE_CAMP,))
 
 _add("policies_in_force", "count", "policies in force in a sovereign's jurisdiction (an "
