@@ -30,6 +30,7 @@ def adoption_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[U
     on = 1.0 if state.month >= world.rl_era_step else 0.0
     gain = p.flywheel_points_per_month * factor * np.log1p(state.users / p.usage_scale_t_tokens)
     kept = p.flywheel_retention * state.flywheel
-    filled = -np.expm1(-gain * on / p.flywheel_max_points)
+    with np.errstate(over="ignore"):  # a huge gain over a tiny ceiling fills it: -inf -> 1
+        filled = -np.expm1(-gain * on / p.flywheel_max_points)
     flywheel = (kept + (p.flywheel_max_points - kept) * filled) * state.alive
     return dict(flywheel=flywheel), {}
