@@ -138,8 +138,47 @@ class LabAgent(ArrayAgent):
 
     @property
     def compute_spend(self) -> float:
-        """Spent on compute last month, USD bn."""
+        """Paid on its compute contract last month, USD bn."""
         return float(self.model.state.compute_spend[RUN, self.index])
+
+    @property
+    def run_months_left(self) -> float:
+        """Months until the training run in progress ends and releases; 0 = no run."""
+        return float(self.model.state.run_months_left[RUN, self.index])
+
+    @property
+    def run_flop(self) -> float:
+        """FLOP the run in progress has accumulated so far."""
+        return float(self.model.state.run_flop[RUN, self.index])
+
+    @property
+    def contract_h100e(self) -> float:
+        """Compute under contract for the run in progress, H100e (0 without a run)."""
+        state = self.model.state
+        return float(state.contract_h100e[RUN, self.index]
+                     if state.run_months_left[RUN, self.index] > 0 else 0.0)
+
+    @property
+    def contract_price(self) -> float:
+        """Rental price locked in that contract, USD bn per H100e-month."""
+        return float(self.model.state.contract_price[RUN, self.index])
+
+    @property
+    def next_contract_h100e(self) -> float:
+        """Compute signed for the next run, H100e (0 if none is signed)."""
+        return float(self.model.state.next_h100e[RUN, self.index])
+
+    @property
+    def next_contract_lead(self) -> float:
+        """Months until the signed next contract comes online; -1 if none is signed."""
+        return float(self.model.state.next_lead[RUN, self.index])
+
+    @property
+    def parent_budget(self) -> float:
+        """This month's budget from the lab's corporate parent, USD bn per month."""
+        world = self.model.world
+        month = min(self.model.state.month, world.params.n_months - 1)
+        return float(world.parent_budget[month, self.index])
 
     @property
     def algo(self) -> float:
