@@ -6,7 +6,7 @@ buyers. It is written from the mechanism docstrings and mirrors the vectorized e
 (:func:`sim.core.engine.step`) rule by rule and in the same order of operations, so that, fed the
 same random draws (:class:`sim.core.rng.MonthDraws`), both produce the same state to round-off:
 
-* policy -> funding -> compute -> research -> market -> adoption;
+* policy -> funding -> compute -> research -> market -> adoption -> entry;
 * ties are broken like ``np.argmax`` (first index): the acquirer of an exiting lab is the
   first same-region survivor with the most cash;
 * a buyer's choice is the inverse CDF, over labs in lab order, of the switching-cost
@@ -44,7 +44,7 @@ USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK = 1e-3
 LAB_FIELDS = ("alive", "cash", "revenue", "compute", "algo", "run_flop", "bench", "robust",
               "released_flop", "months_since_release", "flywheel", "users", "compute_spend",
               "net_inflow", "run_months_left", "contract_h100e", "contract_price", "next_h100e",
-              "next_price", "next_lead")
+              "next_price", "next_lead", "rl_flop", "entered")
 SOV_FIELDS = ("pressure", "ban_threshold", "ban_leakage", "distill_enforcement")
 REGION_FIELDS = ("export_multiplier", "export_cap", "log_sentiment", "shock_log")
 
@@ -74,6 +74,8 @@ class RefLab:
     next_h100e: float
     next_price: float
     next_lead: float
+    rl_flop: float
+    entered: bool
 
 
 @dataclass
@@ -109,13 +111,16 @@ class RefRun:
     buyers: list[RefBuyer]
     leader_algo: list[float]  # ring buffer, slot t % (lag + 1) written at step t
     shock_components: list[float]  # funding-shock components (World.shock_region)
+    closed_revenue_trailing: float = 0.0
     flows: dict[str, Any] = field(default_factory=dict)  # last step's flows
 
     @classmethod
     def from_state(cls, state: WorldState, r: int) -> RefRun:
         def lab(i: int) -> RefLab:
-            kw = {f: float(getattr(state, f)[r, i]) for f in LAB_FIELDS if f != "alive"}
-            return RefLab(alive=bool(state.alive[r, i]), **kw)
+            kw = {f: float(getattr(state, f)[r, i]) for f in LAB_FIELDS
+                  if f not in ("alive", "entered")}
+            return RefLab(alive=bool(state.alive[r, i]), entered=bool(state.entered[r, i]),
+                          **kw)
 
         return cls(
             month=int(state.month),
@@ -128,6 +133,7 @@ class RefRun:
             buyers=[RefBuyer(int(c)) for c in state.choice[r]],
             leader_algo=[float(x) for x in state.leader_algo[r]],
             shock_components=[float(x) for x in state.shock_components[r]],
+            closed_revenue_trailing=float(state.closed_revenue_trailing[r]),
         )
 
     def copy(self) -> RefRun:
@@ -141,6 +147,7 @@ class RefRun:
             buyers=[RefBuyer(b.choice) for b in self.buyers],
             leader_algo=list(self.leader_algo),
             shock_components=list(self.shock_components),
+            closed_revenue_trailing=self.closed_revenue_trailing,
         )
 
     def to_arrays(self) -> dict[str, Any]:
@@ -148,7 +155,7 @@ class RefRun:
         (``leader_algo`` as ``(lag + 1,)``)."""
         out: dict[str, Any] = {"month": self.month}
         for f in LAB_FIELDS:
-            dtype = bool if f == "alive" else float
+            dtype = bool if f in ("alive", "entered") else float
             out[f] = np.array([getattr(lab, f) for lab in self.labs], dtype=dtype)
         for f in SOV_FIELDS:
             out[f] = np.array([getattr(s, f) for s in self.sovereigns], dtype=float)
@@ -158,6 +165,7 @@ class RefRun:
         out["shock_components"] = np.array(self.shock_components, dtype=float)
         out["choice"] = np.array([b.choice for b in self.buyers], dtype=np.int64)
         out["leader_algo"] = np.array(self.leader_algo, dtype=float)
+        out["closed_revenue_trailing"] = self.closed_revenue_trailing
         return out
 
 
@@ -199,6 +207,9 @@ class _Static:
     jur_sovereign: list[int]  # sovereign governing each jurisdiction, -1 if none
     lab_camp: list[int]
     distill_blocked: list[list[bool]]  # [student][teacher]
+    lab_entrant: list[bool]
+    seed_cash: list[float]
+    valuation_multiple: list[float]
 
 
 _STATIC_CACHE: dict[int, tuple[World, _Static]] = {}
@@ -247,6 +258,9 @@ def _static(world: World) -> _Static:
         jur_sovereign=jur_sov,
         lab_camp=pop.lab_camp.tolist(),
         distill_blocked=pop.distill_blocked.tolist(),
+        lab_entrant=[bool(x) for x in pop.lab_entrant],
+        seed_cash=pop.lab_seed_cash.tolist(),
+        valuation_multiple=pop.lab_valuation_multiple.tolist(),
     )
     _STATIC_CACHE.clear()
     _STATIC_CACHE[id(world)] = (world, st)
@@ -453,6 +467,7 @@ def _funding(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
     duration = p.pretrain_months + p.post_train_months
     lead = float(p.contract_lead_months)
     parent_row = world.parent_budget[min(run.month, p.n_months - 1)]
+    access_row = world.investor_access[min(run.month, p.n_months - 1)]
 
     opex, grants, revenue, raised, wants = [0.0] * n_l, [0.0] * n_l, [0.0] * n_l, \
         [0.0] * n_l, [False] * n_l
@@ -485,10 +500,11 @@ def _funding(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
         narrative = math.exp(-max(frontier - lab.bench, 0.0) / p.narrative_points_scale)
         reg = run.regions[st.lab_region[i]]
         sentiment = math.exp(reg.log_sentiment + reg.shock_log)
-        prob = min(1.0, p.raise_base_probability * sentiment * narrative)
+        prob = min(1.0, p.raise_base_probability * sentiment * narrative
+                   * float(access_row[i]))
         if wants[i] and d["raise_u"][i] < prob:
-            valuation = sentiment * (p.revenue_multiple * 12.0 * revenue[i]
-                                     + p.narrative_valuation_usd_bn * narrative)
+            valuation = st.valuation_multiple[i] * sentiment * (
+                p.revenue_multiple * 12.0 * revenue[i] + p.narrative_valuation_usd_bn * narrative)
             raised[i] = max(min(p.dilution * valuation, MAX_ROUND_USD_BN), 0.0)
         total = cash1 + raised[i]
         if total < 0 and running:
@@ -496,7 +512,7 @@ def _funding(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
             total = total + payment
             payment = 0.0
             lab.run_months_left, lab.contract_h100e, lab.contract_price = 0.0, 0.0, 0.0
-            lab.run_flop = 0.0
+            lab.run_flop, lab.rl_flop = 0.0, 0.0
         if total < 0 and lab.next_lead >= 0:
             cancelled[i] = True
             lab.next_h100e, lab.next_price, lab.next_lead = 0.0, 0.0, -1.0
@@ -607,6 +623,9 @@ def _research(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None
             teachers.append((j, enf))
     price = [st.price0[j] * p.closed_price_retention ** t if not st.lab_is_open[j]
              else st.price0[j] * p.open_price_retention ** t for j in range(len(labs))]
+    months_rl = max(float(t - world.rl_era_step), 0.0)
+    rl_use = 10.0 ** min(math.log10(p.rl_use_before_era) + months_rl / p.rl_tenfold_months,
+                         0.0)
     releases, gains, ended = [False] * len(labs), [0.0] * len(labs), [False] * len(labs)
     paid = [0.0] * len(labs)
     for i, lab in enumerate(labs):
@@ -614,9 +633,12 @@ def _research(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None
         lab.months_since_release = months_since
         if not (prev_alive[i] and lab.run_months_left > 0):
             continue
+        month_flop = (p.training_share * (lab.compute + lab.contract_h100e)
+                      * p.flop_per_h100e_month)
         if lab.run_months_left > p.post_train_months:
-            lab.run_flop = lab.run_flop + (p.training_share * (lab.compute + lab.contract_h100e)
-                                           * p.flop_per_h100e_month)
+            lab.run_flop = lab.run_flop + month_flop
+        else:
+            lab.rl_flop = lab.rl_flop + rl_use * month_flop
         lab.run_months_left = lab.run_months_left - 1.0
         if lab.run_months_left > 0:
             continue
@@ -624,13 +646,21 @@ def _research(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None
         lab.run_months_left, lab.contract_h100e = 0.0, 0.0
         s = st.lab_sovereign[i]
         home_thr = run.sovereigns[s].ban_threshold if (s >= 0 and st.lab_is_open[i]) else INF
-        train_flop = min(lab.run_flop, home_thr)
-        lab.run_flop = 0.0
+        pre_flop, rl_flop = lab.run_flop, lab.rl_flop
+        train_flop = min(pre_flop, home_thr)
+        lab.run_flop, lab.rl_flop = 0.0, 0.0
         if not train_flop > 0:
             continue
         effective = math.log10(max(train_flop, 1.0)) + lab.algo
         base = (world.initial_anchor + p.eci_per_log10_flop * effective
                 + p.release_noise_points * d["release_z"][i])
+        reference = p.rl_use_before_era * p.post_train_months / p.pretrain_months * pre_flop
+        if reference > 0 and rl_flop > 0:
+            ratio = rl_flop * (1.0 + p.rl_data_weight * lab.flywheel
+                               / p.flywheel_max_points) / reference
+            if ratio > 1.0:
+                x = p.rl_points_per_decade * math.log10(ratio)
+                base = base - p.rl_max_points * math.expm1(-x / p.rl_max_points)
         gain, teacher, best = 0.0, -1, 0.0
         if st.lab_is_open[i]:
             for j, enf in teachers:
@@ -687,7 +717,7 @@ def _market(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
         avail = st.available[g][k]
         u = []
         for i, lab in enumerate(labs):
-            if not (avail[i] and lab.alive):
+            if not (avail[i] and lab.alive and lab.released_flop > 0):
                 u.append(-INF)
                 continue
             quality = st.seg_w_bench[k] * lab.bench + st.seg_w_robust[k] * lab.robust
@@ -730,6 +760,38 @@ def _adoption(run: RefRun, world: World, st: _Static) -> None:
         lab.flywheel = (kept + (p.flywheel_max_points - kept) * filled) * _b(lab.alive)
 
 
+def _entry(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
+    p = world.params
+    labs = run.labs
+    revenue = sum(lab.revenue for i, lab in enumerate(labs) if not st.lab_is_open[i])
+    old = run.closed_revenue_trailing
+    trailing = old + (revenue - old) / p.entry_revenue_window_months if old > 0 else revenue
+    run.closed_revenue_trailing = trailing
+    success = revenue / trailing if trailing > 0 else 1.0
+    best = {}
+    for kind in (False, True):
+        algos = [lab.algo for i, lab in enumerate(labs) if lab.alive and st.lab_is_open[i] == kind]
+        best[kind] = max(algos) if algos else None
+    entries, seed = [False] * len(labs), [0.0] * len(labs)
+    for i, lab in enumerate(labs):
+        if not st.lab_entrant[i] or lab.entered:
+            continue
+        reg = run.regions[st.lab_region[i]]
+        sentiment = math.exp(reg.log_sentiment + reg.shock_log)
+        rate = p.entry_rate_per_month * sentiment * success ** p.entry_success_elasticity
+        if d["entry_u"][i] < -math.expm1(-rate):
+            entries[i], seed[i] = True, st.seed_cash[i]
+    for i, lab in enumerate(labs):
+        if entries[i]:
+            lab.alive, lab.entered = True, True
+            lab.cash = lab.cash + seed[i]
+            team = best[st.lab_is_open[i]]
+            if team is not None:
+                lab.algo = team
+            lab.months_since_release = 0.0
+    run.flows.update(entries=entries, seed_capital=seed)
+
+
 # --------------------------------------------------------------------------- driver
 
 
@@ -745,6 +807,7 @@ def _run_draws(draws: MonthDraws, r: int) -> dict[str, Any]:
         "choice_u": draws.choice_u[r].tolist(),
         "decision_u": draws.decision_u[r].tolist(),
         "funding_shock_u": draws.funding_shock_u[r].tolist(),
+        "entry_u": draws.entry_u[r].tolist(),
     }
 
 
@@ -760,6 +823,7 @@ def reference_step(world: World, run: RefRun, draws: MonthDraws, r: int) -> RefR
     _research(nxt, world, st, d)
     _market(nxt, world, st, d)
     _adoption(nxt, world, st)
+    _entry(nxt, world, st, d)
     nxt.month = run.month + 1
     return nxt
 

@@ -76,6 +76,11 @@ PARAMS: dict[str, st.SearchStrategy[Any]] = {
     "capability.flywheel_half_life_months": _real(0.0, 600.0, lo_open=True,
                                                   extremes=(0.01, 600.0)),
     "capability.open_flywheel_factor": _real(0.0, 1.0),
+    "capability.rl_use_before_era": _real(0.0, 1.0, lo_open=True, extremes=(1e-9, 1.0)),
+    "capability.rl_tenfold_months": _real(0.0, 600.0, lo_open=True, extremes=(0.01, 600.0)),
+    "capability.rl_points_per_decade": _real(0.0, 50.0),
+    "capability.rl_max_points": _real(0.0, 100.0, lo_open=True, extremes=(1e-3, 100.0)),
+    "capability.rl_data_weight": _real(0.0, 100.0),
     "compute.price_decline_per_year": _real(0.0, 0.9),
     "compute.depreciation_per_month": _real(0.0, 1.0),
     "compute.rental_usd_per_h100e_hour": _real(0.0, 1000.0, lo_open=True,
@@ -95,6 +100,9 @@ PARAMS: dict[str, st.SearchStrategy[Any]] = {
     "funding.sentiment_volatility": _real(0.0, 2.0),
     "funding.acquisition_probability": _real(0.0, 1.0),
     "funding.serving_cost_share": _real(0.0, 1.0),
+    "funding.entry_rate_per_year": _real(0.0, 120.0),
+    "funding.entry_success_elasticity": _real(0.0, 10.0),
+    "funding.entry_revenue_window_months": _real(1.0, 120.0),
     "market.open_capture_share": _real(0.0, 1.0),
     "market.closed_price_decline_per_year": _real(0.0, 0.9),
     "market.open_price_decline_per_year": _real(0.0, 0.9),
@@ -155,6 +163,12 @@ EVENTS = st.one_of(
         "usd_bn_per_month": _real(0.0, 100.0),
         "scope": st.sampled_from(["backed", "domestic_open"]),
     }),
+    st.fixed_dictionaries({
+        "kind": st.just("investor_access"), "month": months,
+        "labs": st.lists(st.sampled_from(["moonshot", "openai", "mistral", "entrant_us_open"]),
+                         min_size=1, max_size=3, unique=True),
+        "multiplier": _real(0.0, 100.0),
+    }),
 )
 
 
@@ -201,6 +215,9 @@ _HOSTILE_EVENTS = [
      "scope": "domestic_open"},
     {"kind": "open_program", "month": "2026-05", "sovereign": "GULF",
      "usd_bn_per_month": 100.0, "scope": "backed"},
+    {"kind": "investor_access", "month": "2026-05", "labs": ["openai", "entrant_cn_open_a"],
+     "multiplier": 0.0},
+    {"kind": "investor_access", "month": "2026-06", "labs": ["moonshot"], "multiplier": 100.0},
 ]
 LOW = {path: 0.0 for path in PARAMS if "." in path}
 LOW.update({
@@ -213,6 +230,8 @@ LOW.update({
     "funding.narrative_points_scale": 0.1,
     "policy.pressure_half_life_months": 0.01, "policy.ban_threshold_flop": 1.0,
     "policy.export_tightening_price_factor": 1.0, "funding.random_shock_half_life_months": 0.01,
+    "capability.rl_use_before_era": 1e-9, "capability.rl_tenfold_months": 0.01,
+    "capability.rl_max_points": 1e-3, "funding.entry_revenue_window_months": 1.0,
 })
 HIGH = {
     "population.buyers_per_segment": 20, "capability.algo_progress_per_year": 3.0,
@@ -248,6 +267,10 @@ HIGH = {
     "policy.grant_ban_response": 100.0, "funding.random_shock_rate_per_year": 12.0,
     "funding.random_shock_size": 0.99, "funding.random_shock_half_life_months": 600.0,
     "market.local_agents_growth_per_month": 1.0,
+    "capability.rl_use_before_era": 1.0, "capability.rl_tenfold_months": 600.0,
+    "capability.rl_points_per_decade": 50.0, "capability.rl_max_points": 100.0,
+    "capability.rl_data_weight": 100.0, "funding.entry_rate_per_year": 120.0,
+    "funding.entry_success_elasticity": 10.0, "funding.entry_revenue_window_months": 120.0,
 }
 # Rich labs that raise every month at huge sentiment: the cash ledger at its largest scale.
 BOOM = {"funding.dilution": 1.0, "funding.raise_base_probability": 1.0,
@@ -336,7 +359,9 @@ def test_results_invariants(small_scenario: Scenario, seeds: Seeds, ov: dict[str
     assert (a["cash"] >= -1e-9 * scale).all()
     alive = a["alive"]
     assert (alive >= 0).all() and (alive <= _camp_sizes(results)).all()
-    assert (np.diff(alive, axis=1) <= 0).all(), "a lab came back to life"
+    # Labs only leave, except entrant slots entering (mechanism 7).
+    assert (np.diff(alive, axis=1) <= a["entries"][:, 1:]).all(), "a lab came back to life"
+    assert (a["seed_capital"] >= 0).all() and (a["entries"] >= 0).all()
     for flow in ("raised", "grants", "releases"):
         assert (a[flow] >= 0).all(), flow
     for flow in ("opex_total", "compute_spend_total", "written_off_total", "safety_shocks"):
@@ -347,7 +372,11 @@ def test_results_invariants(small_scenario: Scenario, seeds: Seeds, ov: dict[str
     assert ((exit_month >= -1) & (exit_month < n_t)).all()
     exited = np.stack([(exit_month >= 0) & (pop.lab_camp == c)[None] for c in range(len(CAMPS))],
                       axis=-1).sum(axis=1)  # (R, C4)
-    np.testing.assert_array_equal(alive[:, -1], _camp_sizes(results)[None] - exited)
+    entrants = np.array([(pop.lab_entrant & (pop.lab_camp == c)).sum()
+                         for c in range(len(CAMPS))])
+    entered = a["entries"].sum(axis=1)  # (R, C4)
+    np.testing.assert_array_equal(alive[:, -1], _camp_sizes(results)[None] - entrants[None]
+                                  + entered - exited)
     for r, lab in zip(*np.nonzero(acquirer >= 0), strict=True):
         buyer = acquirer[r, lab]
         assert exit_month[r, lab] >= 0
@@ -411,10 +440,10 @@ def test_step_ledger_and_state(small_scenario: Scenario, seeds: Seeds, ov: dict[
                np.abs(flows["distill_paid"]).sum(axis=1) + 1.0, f"distillation at {t}")
         terms = (flows["revenue_in"], flows["grants"], flows["parent_funds"], flows["raised"],
                  -flows["opex"], flows["written_off"], -flows["compute_spend"],
-                 flows["distill_paid"])
+                 flows["seed_capital"], flows["distill_paid"])
         for name, flow, sign in zip(("revenue_in", "grants", "parent_funds", "raised", "opex",
-                                     "written_off", "compute_spend"), terms[:-1],
-                                    (1, 1, 1, 1, -1, 1, -1), strict=True):
+                                     "written_off", "compute_spend", "seed_capital"), terms[:-1],
+                                    (1, 1, 1, 1, -1, 1, -1, 1), strict=True):
             assert np.isfinite(flow).all(), name
             assert (sign * flow >= 0).all(), f"{name} has the wrong sign"
         net = sum(f.sum(axis=1) for f in terms)
@@ -423,7 +452,9 @@ def test_step_ledger_and_state(small_scenario: Scenario, seeds: Seeds, ov: dict[
         _close(change, net, scale, f"cash ledger at month {t}")
 
         # Labs only exit; dead labs hold nothing; cash and compute stay non-negative.
-        assert not (new.alive & ~state.alive).any(), "a lab came back to life"
+        assert not (new.alive & ~state.alive & ~flows["entries"]).any(), "a lab came back"
+        assert not (flows["entries"] & state.entered).any(), "a lab entered twice"
+        assert (new.alive <= new.entered).all()
         np.testing.assert_array_equal(flows["exits"], state.alive & ~new.alive)
         assert (new.cash[~new.alive] == 0).all()
         assert (new.compute[~new.alive] == 0).all()

@@ -32,13 +32,14 @@ ROOT = Path(__file__).resolve().parents[1]
 RTOL = ATOL = 1e-9
 N_RUNS = 3
 SEED = 20260401
-EXACT = ("alive", "choice")
+EXACT = ("alive", "choice", "entered")
 #: Flows both implementations report, compared like state fields.
 FLOWS = ("safety_shocks", "policy_change", "random_funding_shocks", "grants_paid",
          "raised", "grants", "opex", "written_off", "exits", "acquired",
-         "acquirer", "raise_attempts", "compute_spend", "releases", "revenue", "host_margin")
+         "acquirer", "raise_attempts", "compute_spend", "releases", "revenue", "host_margin",
+         "entries", "seed_capital")
 EXACT_FLOWS = ("safety_shocks", "policy_change", "random_funding_shocks", "exits", "acquired",
-               "acquirer", "raise_attempts", "releases")
+               "acquirer", "raise_attempts", "releases", "entries")
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +124,7 @@ def run_side_by_side(scenario: Scenario, seeds, n_runs: int = N_RUNS,
         seen["lapsed"] += int((flows["policy_change"] < 0).sum())
         seen["export_tightened"] += int(state.policy_enacted[:, :, 2].sum())
         seen["random_funding_shocks"] += int(flows["random_funding_shocks"].sum())
+        seen["entries"] += int(flows["entries"].sum())
     seen["dead_at_end"] = int((~state.alive).sum())
     seen["all_dead_runs"] = int((~state.alive.any(axis=1)).sum())
     return seen
@@ -142,6 +144,20 @@ def test_baseline_agrees(small, seeds):
     assert seen["raises"] > 0
     assert seen["switches"] > 0
     assert seen["distill_releases"] > 0
+    assert seen["entries"] > 0
+
+
+def test_history_world_agrees():
+    """The 2023-01 world through the RL era's start (2024-09): entrants (xAI, Mistral,
+    Moonshot, StepFun, Sarvam) and the RL post-training channel switching on."""
+    full = load_scenario(ROOT / "scenarios" / "history-2023.toml")
+    events = [e for e in full.model_dump(mode="json")["events"] if e["month"] <= "2025-03"]
+    history = full.with_overrides(
+        {"population.buyers_per_segment": 8, "time.end": "2025-03",
+         "funding.entry_rate_per_year": 3.0, "events": events})
+    seen = run_side_by_side(history, load_seeds(start="2023-01"), n_runs=2)
+    assert seen["entries"] > 0
+    assert seen["releases"] > 0
 
 
 def test_scheduled_events_agree(small, seeds):
@@ -170,6 +186,8 @@ def test_scheduled_events_agree(small, seeds):
         {"kind": "funding_shock", "month": "2026-10", "region": "US", "size": 0.3,
          "half_life_months": 3.0},
         {"kind": "safety_shock", "month": "2026-05", "size": 2.0},
+        {"kind": "investor_access", "month": "2026-06", "labs": ["moonshot", "zhipu"],
+         "multiplier": 0.0},
         {"kind": "export_controls", "month": "2026-11", "sovereign": "US", "target": "GULF",
          "price_multiplier": 2.0, "cap_h100e_per_month": 500.0},
     ])
@@ -229,6 +247,7 @@ def test_total_collapse_agrees(small, seeds):
         "funding.raise_base_probability": 0.0,
         "compute.opex_usd_per_h100e_month": 20000.0,
         "funding.acquisition_probability": 1.0,
+        "funding.entry_rate_per_year": 0.0,
     })
     seen = run_side_by_side(scenario, seeds)
     assert seen["all_dead_runs"] > 0
@@ -282,7 +301,7 @@ def test_acquirer_ties_break_to_first_index(small, seeds):
                        release_u=np.ones((1, n_l)), release_z=np.zeros((1, n_l)),
                        choice_u=np.full((1, n_b), 0.5),
                        decision_u=np.ones((1, pop.n_sovereigns, 3)),
-                       funding_shock_u=np.ones((1, n_g)))
+                       funding_shock_u=np.ones((1, n_g)), entry_u=np.ones((1, n_l)))
     new, flows = step(world, state, draws)
     ref = reference_step(world, RefRun.from_state(state, 0), draws, 0)
     assert flows["exits"][0, failing] and flows["acquired"][0, failing]

@@ -54,9 +54,13 @@ def test_history_scenario_starts_in_2023_without_baseline_events(history) -> Non
 def test_history_seeds_hold_only_labs_that_existed(seeds_2023) -> None:
     labs = seeds_2023.labs
     assert seeds_2023.world == "2023-01"
-    assert not FOUNDED_AFTER_2023_01 & set(labs.lab_id)
-    assert len(labs.lab_id) == 17
-    assert np.isfinite(labs.eci).all() and (labs.compute_h100e > 0).all()
+    # Labs founded after 2023-01 are entrant slots (mechanism 7), not in the world at start.
+    entrants = {lab for lab, e in zip(labs.lab_id, labs.entrant, strict=True) if e}
+    assert entrants == FOUNDED_AFTER_2023_01 & set(labs.lab_id)
+    assert entrants == {"xai", "mistral", "moonshot", "stepfun", "sarvam"}
+    assert len(labs.lab_id) - len(entrants) == 17
+    assert np.isfinite(labs.eci).all() and (labs.compute_h100e[~labs.entrant] > 0).all()
+    assert (labs.eci[labs.entrant] < labs.eci[~labs.entrant].max()).all()
 
 
 def test_history_seeds_cite_epoch_or_say_prior() -> None:
@@ -65,7 +69,9 @@ def test_history_seeds_cite_epoch_or_say_prior() -> None:
     rows = list(csv.DictReader(io.StringIO((seed_world_dir("2023-01") / "labs.csv").read_text())))
     for row in rows:
         for column in ("eci_source", "compute_source", "cash_source"):
-            assert "prior" in row[column] or "Epoch" in row[column], (row["lab_id"], column)
+            # an entrant's seed capital is its first recorded round (the facts file)
+            cited = ("prior", "Epoch", "facts") if row["entrant"] == "yes" else ("prior", "Epoch")
+            assert any(word in row[column] for word in cited), (row["lab_id"], column)
         if row["released_model"] in models:  # scored models carry Epoch's score exactly
             assert float(row["eci"]) == pytest.approx(models[row["released_model"]], abs=1e-3)
         else:

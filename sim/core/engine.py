@@ -23,6 +23,7 @@ from sim.core.mechanisms import (
     Mechanism,
     adoption,
     compute,
+    entry,
     funding,
     market,
     policy,
@@ -129,6 +130,7 @@ MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("research", research.research_step, research.FLOWS),
     Mechanism("market", market.market_step, market.FLOWS),
     Mechanism("adoption", adoption.adoption_step, adoption.FLOWS),
+    Mechanism("entry", entry.entry_step, entry.FLOWS),
 )
 
 
@@ -202,7 +204,8 @@ class Results:
     ``runs_planned`` / ``runs_started`` / ``runs_ended`` / ``runs_in_progress`` (R, T, C4)
     labs per camp; ``planned_flop`` (R, T,
     C4) FLOP of the runs planned this month; ``contracted_h100e`` (R, T, C4) H100e under
-    contract for runs in progress; ``distill_paid`` (R, T, C4) USD bn received for
+    contract for runs in progress; ``entries`` (R, T, C4) entrant slots that entered and
+    ``seed_capital`` (R, T, C4) USD bn they brought; ``distill_paid`` (R, T, C4) USD bn received for
     distillation less paid; ``largest_run_flop`` (R, T) FLOP of the largest released model
     of any lab. ``served_robust_tokens``
     (R, T, K, C4): robustness score of the serving model times tokens served (ECI points x
@@ -237,6 +240,12 @@ def camp_best(scores: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return np.max(np.where(masks, scores[..., None, :], -np.inf), axis=-1)
 
 
+def entered_scores(state: WorldState) -> np.ndarray:
+    """(2, R, L) released bench and robustness scores of the labs that have entered the
+    world; -inf for entrant slots not yet in it (their placeholder is no release)."""
+    return np.where(state.entered, np.stack([state.bench, state.robust]), -np.inf)
+
+
 def _allocate(n_runs: int, world: World) -> dict[str, np.ndarray]:
     t = world.params.n_months
     pop = world.population
@@ -259,7 +268,7 @@ def _allocate(n_runs: int, world: World) -> dict[str, np.ndarray]:
         "parent_funds": (c4,), "runs_cancelled": (c4,), "runs_delayed": (c4,),
         "runs_planned": (c4,), "planned_flop": (c4,), "contracted_h100e": (c4,),
         "runs_in_progress": (c4,), "distill_paid": (c4,), "largest_run_flop": (),
-        "runs_started": (c4,), "runs_ended": (c4,),
+        "runs_started": (c4,), "runs_ended": (c4,), "entries": (c4,), "seed_capital": (c4,),
     }
     return {name: np.zeros((n_runs, t, *shape)) for name, shape in shapes.items()}
 
@@ -275,7 +284,7 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
             prev_frontiers: np.ndarray) -> np.ndarray:
     """Store step ``t``'s outputs; returns the released frontiers (2, R, C5), bench and
     robustness, running maxima over ``prev_frontiers``."""
-    frontiers = np.fmax(prev_frontiers, camp_best(np.stack([state.bench, state.robust]), masks))
+    frontiers = np.fmax(prev_frontiers, camp_best(entered_scores(state), masks))
     out["bench_frontier"][:, t] = frontiers[0]
     out["robust_frontier"][:, t] = frontiers[1]
     # Every per-lab quantity recorded as camp totals, summed in one call.
@@ -291,7 +300,8 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
                                             0.0),
                "runs_in_progress": state.run_months_left > 0,
                "distill_paid": flows["distill_paid"], "runs_started": flows["runs_started"],
-               "runs_ended": flows["runs_ended"]}
+               "runs_ended": flows["runs_ended"], "entries": flows["entries"],
+               "seed_capital": flows["seed_capital"]}
     n_k = flows["tokens"].shape[1]
     totals = sum_by_lab_group(np.concatenate(
         [flows["tokens"], flows["spend"], *(v[:, None] for v in per_lab.values())], axis=1),
@@ -408,7 +418,7 @@ class MonthlyRecorder:
                  exit_month: np.ndarray, acquirer: np.ndarray) -> None:
         self.out, self.exit_month, self.acquirer = out, exit_month, acquirer
         self._masks = output_camp_masks(world)
-        self._frontiers = camp_best(np.stack([start.bench, start.robust]), self._masks)
+        self._frontiers = camp_best(entered_scores(start), self._masks)
 
     @classmethod
     def new(cls, world: World, start: WorldState) -> MonthlyRecorder:

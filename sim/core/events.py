@@ -120,6 +120,10 @@ class ScheduledEvent:
     def set_parent_budget(self, multiplier: np.ndarray) -> None:
         """Write the multiplier on parents' budgets into the (T, L) array, from its month on."""
 
+    def set_investor_access(self, multiplier: np.ndarray) -> None:
+        """Write the multiplier on labs' odds of raising into the (T, L) array, from its
+        month on."""
+
     def add_funding_shock(self, components: np.ndarray) -> None:
         """Add it, in its month, to the funding-shock components (R, H) (log sentiment)."""
 
@@ -318,8 +322,31 @@ class ParentBudget(ScheduledEvent):
         multiplier[self.month:, list(self.labs)] = self.multiplier
 
 
+@dataclass(frozen=True)
+class InvestorAccess(ScheduledEvent):
+    """From its month on, investors fund ``labs`` (lab indices) at ``multiplier`` (x) times
+    the usual success probability of a round; a later event for a lab replaces it."""
+
+    labs: tuple[int, ...]
+    multiplier: float
+    kind: ClassVar[str] = "investor_access"
+    short: ClassVar[str] = "investor access"
+
+    @classmethod
+    def compile(cls, event: Any, month: int, index: Compiler) -> InvestorAccess:
+        return cls(month, tuple(index.lab(lab) for lab in event.labs), event.multiplier)
+
+    def label(self, pop: Population) -> str:
+        names = ", ".join(pop.lab_ids[i] for i in self.labs)
+        return f"investor access of {names} x{self.multiplier:g}"
+
+    def set_investor_access(self, multiplier: np.ndarray) -> None:
+        multiplier[self.month:, list(self.labs)] = self.multiplier
+
+
 #: Scenario event ``kind`` -> its compiled record: the one place kinds are dispatched.
 EVENT_TYPES: dict[str, type[ScheduledEvent]] = {
     cls.kind: cls for cls in (Ban, DistillationCrackdown, ExportControls, FundingShock,
-                              SafetyShock, OpenProgram, ParentBudget)
+                              SafetyShock, OpenProgram, ParentBudget,
+                              InvestorAccess)
 }

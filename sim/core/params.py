@@ -88,6 +88,7 @@ CONVERSIONS: dict[str, Conversion] = {
     "closed_price_retention": retention_of_yearly_decline(
         "market.closed_price_decline_per_year"),
     "open_price_retention": retention_of_yearly_decline("market.open_price_decline_per_year"),
+    "entry_rate_per_month": per_month("funding.entry_rate_per_year", "entries / slot"),
     "safety_shocks_per_month": per_month("policy.safety_shock_rate_per_year", "shocks"),
     "pressure_retention": retention_of_half_life("policy.pressure_half_life_months"),
 }

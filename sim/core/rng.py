@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 #: Stream names, in a fixed order: the index is part of each stream's spawn key, so never
 #: reorder; append new streams at the end.
 STREAMS: tuple[str, ...] = ("policy", "sentiment", "funding", "releases", "market",
-                            "decisions", "funding_shocks")
+                            "decisions", "funding_shocks", "entry")
 #: Policies a sovereign decides on each month (``sim.vocab.POLICIES``).
 BLOCK_MONTHS = 12
 
@@ -41,6 +41,7 @@ class MonthDraws:
     noise on a released model's score. ``choice_u`` (R, B): uniform for each buyer's choice.
     ``decision_u`` (R, S, 3): uniforms for each sovereign's enact/lapse decision per policy.
     ``funding_shock_u`` (R, G): uniforms for random regional funding shocks.
+    ``entry_u`` (R, L): uniforms for the entry of entrant slots.
     """
 
     shock_u: np.ndarray
@@ -52,6 +53,7 @@ class MonthDraws:
     choice_u: np.ndarray
     decision_u: np.ndarray
     funding_shock_u: np.ndarray
+    entry_u: np.ndarray
 
 
 class RandomStreams:
@@ -89,7 +91,7 @@ class RandomStreams:
             "policy": block(1), "sentiment": block(self.n_regions), "funding": block(2 * n_l),
             "release_u": block(n_l), "release_z": block(n_l), "market": block(self.n_buyers),
             "decisions": block(self.n_sovereigns * N_POLICIES),
-            "funding_shocks": block(self.n_regions),
+            "funding_shocks": block(self.n_regions), "entry": block(n_l),
         }
         for r in range(n_runs):
             self._gens["policy"][r].random(out=self._block["policy"][r])
@@ -101,6 +103,7 @@ class RandomStreams:
             self._gens["market"][r].random(out=self._block["market"][r])
             self._gens["decisions"][r].random(out=self._block["decisions"][r])
             self._gens["funding_shocks"][r].random(out=self._block["funding_shocks"][r])
+            self._gens["entry"][r].random(out=self._block["entry"][r])
         self._block_start = first_month
 
     def month(self, t: int) -> MonthDraws:
@@ -121,6 +124,7 @@ class RandomStreams:
             choice_u=self._block["market"][:, i],
             decision_u=self._block["decisions"][:, i].reshape(-1, self.n_sovereigns, N_POLICIES),
             funding_shock_u=self._block["funding_shocks"][:, i],
+            entry_u=self._block["entry"][:, i],
         )
 
 

@@ -79,6 +79,9 @@ class Population:
     parent0_usd_bn: np.ndarray  # (L,) corporate parent's budget at the start, USD bn/month
     distill_blocked: np.ndarray  # (L, L) bool [student, teacher]: the student's home market
     #                              blocks the teacher's closed API (outputs only via leaks)
+    lab_entrant: np.ndarray  # (L,) bool: an entrant slot, out of the world until it enters
+    lab_seed_cash: np.ndarray  # (L,) USD bn an entrant brings when it enters (0 for others)
+    lab_valuation_multiple: np.ndarray  # (L,) x, the regional valuation multiple of its home
 
     @property
     def n_labs(self) -> int:
@@ -151,8 +154,12 @@ class WorldState:
     month's net operating inflow ``net_inflow`` (revenue + grants + parent - opex, USD bn).
     The run in progress: ``run_months_left`` (months until it ends and releases; 0 = no run)
     and its compute contract ``contract_h100e`` (H100e) at ``contract_price`` (USD bn per
-    H100e-month, locked at signing). The next run's signed contract: ``next_h100e``,
+    H100e-month, locked at signing), and ``rl_flop``, the RL FLOP its post-training phase has
+    accumulated. The next run's signed contract: ``next_h100e``,
     ``next_price`` and ``next_lead`` (months until it comes online; -1 = none signed).
+    ``entered`` (R, L): the lab is in the world (seeded labs from the start, entrant slots
+    from their entry on; an exited lab stays entered). ``closed_revenue_trailing`` (R,):
+    trailing mean of closed labs' monthly revenue (USD bn), 0 until the first month sets it.
     Sovereigns ``(R, S)``: regulatory pressure, and the policy in force: ban threshold (FLOP;
     inf = no ban), ban leakage, distillation enforcement (1 = no crackdown);
     ``policy_enacted`` ``(R, S, 3)`` flags the policies the sovereign enacted itself (order
@@ -185,6 +192,9 @@ class WorldState:
     next_h100e: np.ndarray
     next_price: np.ndarray
     next_lead: np.ndarray
+    rl_flop: np.ndarray
+    entered: np.ndarray
+    closed_revenue_trailing: np.ndarray
     pressure: np.ndarray
     ban_threshold: np.ndarray
     ban_leakage: np.ndarray
@@ -243,6 +253,9 @@ class World:
     parent_budget: np.ndarray
     #: Step of the first month of the RL era (negative if it began before the start).
     rl_era_step: int
+    #: (T, L) multiplier on the success probability of each lab's rounds at each step (1
+    #: unless an ``investor_access`` event sets it).
+    investor_access: np.ndarray
 
     def events_at(self, month: int) -> list[ScheduledEvent]:
         """The scheduled events of step ``month``, in schedule order."""
@@ -356,6 +369,9 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
         history=seeds.history,
         parent0_usd_bn=labs.parent_usd_bn_per_month,
         distill_blocked=jur.blocks_closed[labs.region[:, None], labs.region[None, :]],
+        lab_entrant=labs.entrant,
+        lab_seed_cash=np.where(labs.entrant, labs.cash_usd_bn, 0.0),
+        lab_valuation_multiple=jur.valuation_multiple[labs.region],
     )
 
 
@@ -449,6 +465,44 @@ def parent_budget_path(pop: Population, schedule: tuple[ScheduledEvent, ...],
     return pop.parent0_usd_bn[None, :] * growth[:, None] * multiplier
 
 
+def investor_access_path(pop: Population, schedule: tuple[ScheduledEvent, ...],
+                         p: Params) -> np.ndarray:
+    """(T, L) multiplier on each lab's odds of raising, set by ``investor_access`` events
+    from their month on (1 otherwise)."""
+    multiplier = np.ones((p.n_months, pop.n_labs))
+    for ev in schedule:  # in month order: a later event for the same lab replaces it
+        if 0 <= ev.month < p.n_months:
+            ev.set_investor_access(multiplier)
+    return multiplier
+
+
+def rl_use_share(step: int | np.ndarray, rl_era_step: int, p: Params) -> np.ndarray:
+    """Share of the post-training phase's compute spent on RL at ``step``:
+    ``u(t) = min(1, u0 * 10 ** (max(t - t_rl, 0) / m10))`` with ``u0`` the RLHF-era share
+    (``rl_use_before_era``) and ``m10`` the months of a tenfold rise (``rl_tenfold_months``:
+    o1 -> o3 took ~10x the RL compute in ~4 months, Epoch)."""
+    months = np.maximum(np.asarray(step, dtype=float) - rl_era_step, 0.0)
+    # As 10 ** min(log10 u0 + months / m10, 0): the same number without overflow.
+    return 10.0 ** np.minimum(np.log10(p.rl_use_before_era) + months / p.rl_tenfold_months,
+                              0.0)
+
+
+def rl_gain_points(ratio: np.ndarray, p: Params) -> np.ndarray:
+    """ECI points of RL post-training for a run whose effective RL compute is ``ratio``
+    times that of a pre-RL-era run of the same pre-training FLOP:
+    ``M * (1 - exp(-b * max(log10 ratio, 0) / M))`` (``b = rl_points_per_decade``,
+    ``M = rl_max_points``)."""
+    x = p.rl_points_per_decade * np.log10(np.maximum(ratio, 1.0))
+    return p.rl_max_points * -np.expm1(-x / p.rl_max_points)
+
+
+def seeded_rl_gain(release_step: np.ndarray, rl_era_step: int, p: Params) -> np.ndarray:
+    """(L,) RL gain each seeded model carries: a run released at ``release_step`` on
+    constant compute with no flywheel has ``ratio = u(release) / u0``
+    (:func:`rl_use_share`, :func:`rl_gain_points`)."""
+    return rl_gain_points(rl_use_share(release_step, rl_era_step, p) / p.rl_use_before_era, p)
+
+
 def distill_access(pop: Population, p: Params) -> np.ndarray:
     """(L, L) [student, teacher] share of distillation efficiency the student keeps from the
     teacher: 1 where its home market reaches the teacher's API, ``distill_blocked_access``
@@ -481,8 +535,11 @@ def build_world(scenario: Scenario, seeds: Seeds) -> World:
     labs = seeds.labs
     # Capability is anchored on the best closed lab: ``base = anchor + b * (log10 FLOP +
     # algo)`` with algo = 0 reproduces its seeded score from the FLOP of its run in progress.
-    base = _seeded_base(labs.eci, population, params)
-    ref = int(np.argmax(np.where(population.lab_is_open, -np.inf, labs.eci)))
+    rl_era = parse_month(params.rl_era_start) - parse_month(scenario.time.start)
+    base = (_seeded_base(labs.eci, population, params)
+            - seeded_rl_gain(labs.release_month - params.start_month, rl_era, params))
+    ref = int(np.argmax(np.where(population.lab_is_open | population.lab_entrant, -np.inf,
+                                 labs.eci)))
     full_run = _full_run_flop(labs.compute_h100e, params)
     anchor = float(base[ref] - params.eci_per_log10_flop * math.log10(full_run[ref]))
     schedule = compile_schedule(scenario, population)
@@ -491,8 +548,8 @@ def build_world(scenario: Scenario, seeds: Seeds) -> World:
                  scheduled_policy(schedule, population.n_sovereigns, params.n_months),
                  grant_lines(schedule, population), region, retention,
                  (region[:, None] == np.arange(len(JURISDICTIONS))[None, :]).astype(float),
-                 parent_budget_path(population, schedule, params),
-                 parse_month(params.rl_era_start) - parse_month(scenario.time.start))
+                 parent_budget_path(population, schedule, params), rl_era,
+                 investor_access_path(population, schedule, params))
 
 
 def _full_run_flop(compute_h100e: np.ndarray, p: Params) -> np.ndarray:
@@ -502,23 +559,29 @@ def _full_run_flop(compute_h100e: np.ndarray, p: Params) -> np.ndarray:
 
 
 def run_in_progress(months_since_release: np.ndarray, compute_h100e: np.ndarray,
-                    p: Params) -> tuple[np.ndarray, np.ndarray]:
+                    p: Params, rl_use: float | np.ndarray = 0.0,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The run each lab has in progress at the start (prior rule, seeds/README.md): it began
     when the seeded model was released, on the lab's owned compute, and has run
     ``done = min(months since release, D - 1)`` of its ``D = pretrain + post_train`` months.
     Returns (months left ``D - done``, FLOP accumulated
-    ``training_share * compute * flop_per_h100e_month * min(done, pretrain)``)."""
+    ``training_share * compute * flop_per_h100e_month * min(done, pretrain)``, RL FLOP
+    accumulated ``rl_use * training_share * compute * flop_per_h100e_month *
+    max(done - pretrain, 0)``)."""
     total = p.pretrain_months + p.post_train_months
     done = np.minimum(months_since_release, max(total - 1.0, 0.0))
-    flop = (p.training_share * compute_h100e * p.flop_per_h100e_month
-            * np.minimum(done, p.pretrain_months))
-    return np.maximum(total - done, 1.0), flop
+    month_flop = p.training_share * compute_h100e * p.flop_per_h100e_month
+    flop = month_flop * np.minimum(done, p.pretrain_months)
+    rl = rl_use * month_flop * np.maximum(done - p.pretrain_months, 0.0)
+    return np.maximum(total - done, 1.0), flop, rl
 
 
 def initial_state(world: World, seeds: Seeds, n_runs: int) -> WorldState:
     """The seeded world at the start month, replicated over ``n_runs`` runs."""
     pop, p, labs = world.population, world.params, seeds.labs
     n_l, n_s, n_g = pop.n_labs, pop.n_sovereigns, len(JURISDICTIONS)
+    entrant = pop.lab_entrant
+    rl0 = seeded_rl_gain(labs.release_month - p.start_month, world.rl_era_step, p)
     base = _seeded_base(labs.eci, pop, p)
     # Each lab's algorithmic efficiency makes its seeded score what its run in progress (on
     # its owned compute) would score today, so the first releases continue the seeded scores
@@ -526,28 +589,36 @@ def initial_state(world: World, seeds: Seeds, n_runs: int) -> WorldState:
     # released models are mostly priors, and their ratio to the lab's compute is not known
     # well enough to carry a jump (seeds/README.md). Labs that score above their compute
     # (efficient or distilling) get a higher algo.
-    algo = ((base - world.initial_anchor) / p.eci_per_log10_flop
-            - np.log10(_full_run_flop(labs.compute_h100e, p)))
+    # The seeded score already holds the RL gain of its release (seeded_rl_gain): backed out
+    # too, so that the first releases add it again rather than twice. Entrants have no
+    # model: their algo is set when they enter (mechanism 7).
+    full_run = _full_run_flop(labs.compute_h100e, p)
+    algo = np.where(entrant, 0.0,
+                    (base - rl0 - world.initial_anchor) / p.eci_per_log10_flop
+                    - np.log10(np.where(full_run > 0, full_run, 1.0)))
     robust = base - labs.bench_focus * p.robust_cost_points
     since = np.maximum(p.start_month - labs.release_month, 0)
-    months_left, run_flop = run_in_progress(since, labs.compute_h100e, p)
+    months_left, run_flop, rl_flop = run_in_progress(since, labs.compute_h100e, p,
+                                                     rl_use_share(0, world.rl_era_step, p))
+    months_left, run_flop, rl_flop = (np.where(entrant, 0.0, x)
+                                      for x in (months_left, run_flop, rl_flop))
 
     def rep(x: np.ndarray, dtype=float) -> np.ndarray:
         return np.broadcast_to(np.asarray(x, dtype=dtype), (n_runs, *np.shape(x))).copy()
 
-    leader0 = float(np.max(np.where(pop.lab_is_open, -np.inf, algo)))
+    leader0 = float(np.max(np.where(pop.lab_is_open | entrant, -np.inf, algo)))
     zeros = np.zeros((n_runs, n_l))
     return WorldState(
         month=0,
-        alive=np.ones((n_runs, n_l), dtype=bool),
-        cash=rep(labs.cash_usd_bn),
-        revenue=rep(labs.revenue_usd_bn_per_month),
-        compute=rep(labs.compute_h100e),
+        alive=rep(~entrant, dtype=bool),
+        cash=rep(np.where(entrant, 0.0, labs.cash_usd_bn)),
+        revenue=rep(np.where(entrant, 0.0, labs.revenue_usd_bn_per_month)),
+        compute=rep(np.where(entrant, 0.0, labs.compute_h100e)),
         algo=rep(algo),
         run_flop=rep(run_flop),
         bench=rep(labs.eci),
         robust=rep(robust),
-        released_flop=rep(labs.training_flop),
+        released_flop=rep(np.where(entrant, 0.0, labs.training_flop)),
         months_since_release=rep(since),
         flywheel=zeros.copy(),
         users=zeros.copy(),
@@ -559,6 +630,9 @@ def initial_state(world: World, seeds: Seeds, n_runs: int) -> WorldState:
         next_h100e=zeros.copy(),
         next_price=zeros.copy(),
         next_lead=np.full((n_runs, n_l), -1.0),
+        rl_flop=rep(rl_flop),
+        entered=rep(~entrant, dtype=bool),
+        closed_revenue_trailing=np.zeros(n_runs),
         pressure=np.zeros((n_runs, n_s)),
         ban_threshold=np.full((n_runs, n_s), np.inf),
         ban_leakage=np.ones((n_runs, n_s)),

@@ -183,6 +183,20 @@ class Capability(StrictModel):
         "it on, YYYY-MM [month]")
     flywheel_half_life_months: float = _param(
         "half-life of the flywheel stock [months]", gt=0.0, le=600.0)
+    rl_use_before_era: float = _param(
+        "share of the post-training phase's compute spent on RL before the RL era (RLHF) "
+        "[fraction]", gt=0.0, le=1.0)
+    rl_tenfold_months: float = _param(
+        "months in which the RL share of post-training compute grows tenfold from the RL "
+        "era's start, until all of it is RL [months]", gt=0.0, le=600.0)
+    rl_points_per_decade: float = _param(
+        "capability gained per 10x RL compute relative to a pre-RL-era run of the same "
+        "pre-training FLOP, before saturation [ECI points / log10]", ge=0.0, le=50.0)
+    rl_max_points: float = _param(
+        "saturation level of the RL post-training gain [ECI points]", gt=0.0, le=100.0)
+    rl_data_weight: float = _param(
+        "multiplier on effective RL compute from real-use interaction data at a full "
+        "flywheel: x (1 + w x flywheel / flywheel_max_points) [x]", ge=0.0, le=100.0)
     open_flywheel_factor: float = _param(
         "share of their usage open labs learn from (the rest runs at third-party hosts) "
         "[fraction]", ge=0.0, le=1.0)
@@ -258,6 +272,15 @@ class Funding(StrictModel):
         "[probability]", ge=0.0, le=1.0)
     serving_cost_share: float = _param(
         "share of revenue spent on serving (inference) [fraction]", ge=0.0, le=1.0)
+    entry_rate_per_year: float = _param(
+        "entry rate of each entrant slot at neutral sentiment and flat closed revenue "
+        "[entries / slot / year]", ge=0.0, le=120.0)
+    entry_success_elasticity: float = _param(
+        "elasticity of the entry rate to the commercial success of the frontier, closed "
+        "labs' revenue over its trailing mean [dimensionless]", ge=0.0, le=10.0)
+    entry_revenue_window_months: float = _param(
+        "mean age of the trailing closed revenue that success is measured against: "
+        "trailing' = trailing + (revenue - trailing) / window [months]", ge=1.0, le=120.0)
 
 
 class Market(StrictModel):
@@ -411,6 +434,17 @@ class ParentBudgetEvent(_Event):
     multiplier: float = _param("multiplier on the parent budget path [x]", ge=0.0, le=100.0)
 
 
+class InvestorAccessEvent(_Event):
+    """From ``month`` on, investors fund ``labs`` at ``multiplier`` times the usual odds of a
+    round (0 = no investor will fund them: 01.AI and Inflection in 2024)."""
+
+    kind: Literal["investor_access"]
+    labs: list[str] = Field(min_length=1, description="lab ids cut off or favoured "
+                            "(seeds/labs.csv lab_id) [ids]")
+    multiplier: float = _param("multiplier on the success probability of their rounds [x]",
+                               ge=0.0, le=100.0)
+
+
 class SafetyShockEvent(_Event):
     """A scheduled safety incident: every sovereign's pressure rises by ``size`` x stance."""
 
@@ -424,7 +458,7 @@ class SafetyShockEvent(_Event):
 EVENT_MODELS: dict[str, type[_Event]] = {
     get_args(model.model_fields["kind"].annotation)[0]: model
     for model in (BanEvent, CrackdownEvent, ExportControlEvent, FundingShockEvent,
-                  SafetyShockEvent, OpenProgramEvent, ParentBudgetEvent)
+                  SafetyShockEvent, OpenProgramEvent, ParentBudgetEvent, InvestorAccessEvent)
 }
 EVENT_KINDS = tuple(EVENT_MODELS)
 Event = Annotated[reduce(operator.or_, EVENT_MODELS.values()), Field(discriminator="kind")]

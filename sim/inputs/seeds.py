@@ -47,6 +47,15 @@ def _months(rows: list[dict[str, str]], column: str, path: Path) -> np.ndarray:
         raise SeedError(f"{path}: column {column!r}: expected dates YYYY-MM-DD ({exc})") from None
 
 
+def _flags(rows: list[dict[str, str]], column: str, path: Path) -> np.ndarray:
+    """A yes/no column as bools."""
+    values = [r.get(column, "").strip() for r in rows]
+    bad = [v for v in values if v not in ("yes", "no")]
+    if bad:
+        raise SeedError(f"{path}: column {column!r}: {bad[0]!r} not in yes, no")
+    return np.array([v == "yes" for v in values], dtype=bool)
+
+
 def _codes(
     rows: list[dict[str, str]], column: str, allowed: tuple[str, ...], path: Path
 ) -> np.ndarray:
@@ -77,6 +86,10 @@ class LabSeeds:
     bench_focus: np.ndarray
     #: USD bn/month the lab's corporate parent funds it with at the start (0 for none).
     parent_usd_bn_per_month: np.ndarray
+    #: True for an entrant slot: the lab is not in the world at the start and enters
+    #: stochastically (mechanism 7); its ``cash_usd_bn`` is its seed capital at entry, its
+    #: ``eci`` a placeholder below every seeded model.
+    entrant: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -117,6 +130,8 @@ class JurisdictionSeeds:
     demand_share: np.ndarray
     domestic_pref: np.ndarray
     blocks_closed: np.ndarray
+    #: Regional factor on a lab's valuation (x), fit on the region's recorded rounds.
+    valuation_multiple: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -156,6 +171,7 @@ def load_labs(path: Path) -> LabSeeds:
         price_usd_per_mtok=_floats(rows, "price_usd_per_mtok", path),
         bench_focus=_floats(rows, "bench_focus", path),
         parent_usd_bn_per_month=_floats(rows, "parent_usd_bn_per_month", path),
+        entrant=_flags(rows, "entrant", path),
     )
 
 
@@ -209,16 +225,22 @@ def load_jurisdictions(path: Path) -> JurisdictionSeeds:
     n = len(JURISDICTIONS)
     demand = np.zeros(n)
     pref = np.zeros(n)
+    multiple = np.ones(n)
     blocks = np.zeros((n, n), dtype=bool)
     for g, row in zip(order, rows, strict=True):
         demand[g] = float(row["demand_share"])
         pref[g] = float(row["domestic_pref"])
+        try:
+            multiple[g] = float(row["valuation_multiple"])
+        except (KeyError, ValueError) as exc:
+            raise SeedError(f"{path}: column 'valuation_multiple': expected numbers ({exc})"
+                            ) from None
         for region in filter(None, (x.strip() for x in row["blocks_closed_from"].split(";"))):
             if region not in JURISDICTIONS:
                 raise SeedError(f"{path}: column 'blocks_closed_from': unknown region {region!r}")
             blocks[g, JURISDICTIONS.index(region)] = True
     return JurisdictionSeeds(demand_share=demand / demand.sum(), domestic_pref=pref,
-                             blocks_closed=blocks)
+                             blocks_closed=blocks, valuation_multiple=multiple)
 
 
 def load_history(path: Path) -> EciHistory:

@@ -25,11 +25,15 @@ Per alive lab and month (USD bn):
   (pretrain + post_train)``), plus a reserve of ``reserve_months`` of net operating burn
   (``net = revenue + grants + parent - opex``, kept in the state as ``net_inflow`` for the
   run planning of mechanism 3).
-* Success probability ``p = min(1, p0 * sentiment[region] * narrative)`` with
+* Success probability ``p = min(1, p0 * sentiment[region] * narrative * access)`` with
   ``narrative = exp(-max(0, frontier_bench - bench) / narrative_points_scale)`` ("keeping
-  up"). Round ``= dilution * valuation``, ``valuation = sentiment * (revenue_multiple * 12 *
-  revenue + narrative_valuation * narrative)``: a revenue multiple, and a narrative value
-  that lets pre-revenue labs raise. Rounds are capped at ``MAX_ROUND_USD_BN``.
+  up") and ``access`` the lab's investor access (1 unless an ``investor_access`` event cuts
+  or raises it: ``World.investor_access``). Round ``= dilution * valuation``,
+  ``valuation = m[region] * sentiment * (revenue_multiple * 12 * revenue +
+  narrative_valuation * narrative)``: a revenue multiple, a narrative value that lets
+  pre-revenue labs raise, and the regional valuation multiple ``m`` fit on the region's
+  recorded rounds (``seeds/jurisdictions.csv``: US 1 by construction, CN 0.44, EU 0.9).
+  Rounds are capped at ``MAX_ROUND_USD_BN``.
 * A lab whose cash after the round is negative cancels the run in progress (its contract is
   terminated, this month's payment is not made, the run's FLOP are lost: no release) and any
   signed next contract; if its cash is still negative it exits. With
@@ -146,6 +150,7 @@ def fundraising(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
                 run_months_left: np.ndarray, contract_h100e: np.ndarray,
                 contract_price: np.ndarray, next_h100e: np.ndarray, next_price: np.ndarray,
                 next_lead: np.ndarray, raise_u: np.ndarray, sentiment: np.ndarray,
+                access: np.ndarray, valuation_multiple: np.ndarray,
                 price: np.ndarray, opex_rate: float | np.ndarray,
                 serving_cost_share: float | np.ndarray, runway_trigger: float | np.ndarray,
                 narrative_scale: float | np.ndarray,
@@ -160,7 +165,8 @@ def fundraising(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
 
     Arrays are (R, L): ``sentiment`` is the investor sentiment of each lab's region,
     ``price`` today's rental price (USD bn per H100e-month), ``parent`` this month's parent
-    budget; ``lab_camp`` (L,); the parameters are numbers or (R, 1) per-run values. Returns
+    budget, ``access`` the investor access; ``lab_camp``, ``valuation_multiple`` (L,); the
+    parameters are numbers or (R, 1) per-run values. Returns
     ``opex``, ``revenue`` (this month's, of alive labs), ``parent`` paid, contract ``paid``,
     ``raised``, ``cash`` after the round, ``wants`` (tried to raise), ``cancelled`` and
     ``exits`` (cash below zero after cancelling), each (R, L), and the run state after
@@ -227,9 +233,11 @@ def fundraising(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
             narrative = np.exp(-max(frontier - bench[r, lab], 0.0)
                                / param_at(narrative_scale, r))
             mood = sentiment[r, lab]
-            prob = min(1.0, param_at(raise_base_probability, r) * mood * narrative)
-            valuation = mood * (param_at(revenue_multiple, r) * 12.0 * income
-                                + param_at(narrative_valuation, r) * narrative)
+            prob = min(1.0, param_at(raise_base_probability, r) * mood * narrative
+                       * access[r, lab])
+            valuation = valuation_multiple[lab] * mood * (
+                param_at(revenue_multiple, r) * 12.0 * income
+                + param_at(narrative_valuation, r) * narrative)
             round_size = min(param_at(dilution, r) * valuation, MAX_ROUND_USD_BN)
             amount = max(round_size, 0.0) if tries and raise_u[r, lab] < prob else 0.0
             total = cash1 + amount
@@ -269,6 +277,9 @@ def funding_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Up
         next_h100e=state.next_h100e, next_price=state.next_price, next_lead=state.next_lead,
         raise_u=draws.raise_u,
         sentiment=investor_sentiment(state.log_sentiment, state.shock_log)[:, pop.lab_region],
+        access=np.broadcast_to(world.investor_access[min(state.month, p.n_months - 1)],
+                               alive.shape),
+        valuation_multiple=pop.lab_valuation_multiple,
         price=rental_price(state.month, state.export_multiplier, pop, p),
         opex_rate=p.opex_usd_bn_per_h100e_month, serving_cost_share=p.serving_cost_share,
         runway_trigger=p.runway_trigger_months, narrative_scale=p.narrative_points_scale,
@@ -277,7 +288,9 @@ def funding_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Up
         reserve_months=p.reserve_months, training_share=p.training_share,
         flop_per_h100e_month=p.flop_per_h100e_month, pretrain=p.pretrain_months,
         post_train=p.post_train_months, lead=float(p.contract_lead_months))
-    run_flop = np.where(cancelled & (months_left == 0), 0.0, state.run_flop)
+    lost = cancelled & (months_left == 0)
+    run_flop = np.where(lost, 0.0, state.run_flop)
+    rl_flop = np.where(lost, 0.0, state.rl_flop)
     if exits.any():
         alive2 = alive & ~exits
         compute, acquired, acquirer = acquisitions(exits, alive2, cash2, state.compute,
@@ -291,7 +304,8 @@ def funding_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Up
         written_off = np.zeros(cash2.shape)
     updates = dict(alive=alive2, cash=cash3, compute=compute, compute_spend=paid,
                    net_inflow=net_inflow * alive2,
-                   run_months_left=months_left, run_flop=run_flop, contract_h100e=h100e,
+                   run_months_left=months_left, run_flop=run_flop, rl_flop=rl_flop,
+                   contract_h100e=h100e,
                    contract_price=locked, next_h100e=n_h100e, next_price=n_price,
                    next_lead=n_lead)
     flows = dict(

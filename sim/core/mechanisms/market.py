@@ -8,8 +8,8 @@ Utility of lab ``l`` for a buyer of segment ``k`` in jurisdiction ``g``::
 where ``log(leakage)`` applies to foreign open models (lab region other than ``g``) above an
 active ban threshold in ``g`` (leakage 0 removes them; the ban stops domestic labs from
 releasing above the threshold, mechanism 4, but their earlier releases stay), and
-unavailable models (exited labs, closed APIs blocked in ``g``, closed models for
-``local_agents``) are excluded. A buyer adds ``switch_cost[k]`` to
+unavailable models (exited labs, entrants before their first release, closed APIs blocked
+in ``g``, closed models for ``local_agents``) are excluded. A buyer adds ``switch_cost[k]`` to
 its current model's utility. With group probabilities ``q`` (softmax of ``u``), the buyer's
 probabilities are ``p_m = q_m * e^{s [m = c]} / (1 + q_c (e^s - 1))``; the choice is the
 inverse CDF of ``p`` (models in lab order) at the buyer's uniform draw.
@@ -62,7 +62,8 @@ def group_utilities(state: WorldState, pop: Population, price: np.ndarray) -> np
     static = -pop.seg_alpha[:, None] * np.log(price)[None, :] + pop.open_bonus  # (K, L)
     quality = (pop.seg_w_bench[None, :, None] * state.bench[:, None, :]
                + pop.seg_w_robust[None, :, None] * state.robust[:, None, :])  # (R, K, L)
-    exited = np.where(state.alive, 0.0, -np.inf)[:, None, :]  # (R, 1, L)
+    # Only labs with a released model serve: an entrant waits for its first release.
+    exited = np.where(state.alive & (state.released_flop > 0), 0.0, -np.inf)[:, None, :]
     u = np.empty((state.n_runs, n_g, len(pop.segments), pop.n_labs))
     if not np.isfinite(state.ban_threshold).any():
         # No ban penalty: the last term is 0 or -inf, and adding it before the domestic term
