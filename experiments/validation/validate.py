@@ -1,5 +1,8 @@
 """Validation of the money -> capability channel (issue 15, "What to show").
 
+Every check compares the model with a figure from the record that no parameter was fit or
+tuned on; the founding dates of the entrants and the one-lab-cut timing included.
+
     PYTHONPATH=. python experiments/validation/validate.py [--runs N] [--seed S]
 
 Runs the checks and prints ONE table: check | record | model median [10%, 90%] | inside?
@@ -15,7 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from sim.calendar import parse_month
-from sim.core.engine import simulate
+from sim.core.engine import simulate, step
+from sim.core.rng import RandomStreams
+from sim.core.world import build_world, initial_state
 from sim.inputs.scenario import load_scenario
 from sim.inputs.seeds import load_seeds
 from sim.vocab import CAMPS, OUTPUT_CAMPS
@@ -32,6 +37,25 @@ def _q(x: np.ndarray) -> str:
 
 def _run(name: str, runs: int, seed: int):
     return simulate(load_scenario(ROOT / "scenarios" / f"{name}.toml"), n_runs=runs, seed=seed)
+
+
+def _lab_gap(name: str, lab_id: str, runs: int, seed: int) -> np.ndarray:
+    """(runs, months) ECI points by which ``lab_id`` trails the best released model of its
+    own camp (labs that have entered), month by month (the engine's own ``step``)."""
+    scenario = load_scenario(ROOT / "scenarios" / f"{name}.toml")
+    seeds = load_seeds(start=scenario.time.start)
+    world = build_world(scenario, seeds)
+    pop = world.population
+    lab = pop.lab_ids.index(lab_id)
+    camp = pop.lab_camp == pop.lab_camp[lab]
+    state = initial_state(world, seeds, runs)
+    streams = RandomStreams.for_population(seed, np.arange(runs), pop)
+    out = []
+    for t in range(world.params.n_months):
+        state, _ = step(world, state, streams.month(t))
+        best = np.where(state.entered[:, camp], state.bench[:, camp], -np.inf).max(axis=1)
+        out.append(best - state.bench[:, lab])
+    return np.stack(out, axis=1)
 
 
 def main() -> None:
@@ -74,6 +98,22 @@ def main() -> None:
             rows.append((f"{name}: {camp} frontier delta at end (ECI)", "none set",
                          _q(fa[:, -1, j] - fb[:, -1, j]), "-"))
 
+    cut_month = parse_month("2026-07") - parse_month("2026-04")
+    g_base = _lab_gap("baseline", "moonshot", args.runs, args.seed)
+    g_cut = _lab_gap("one-lab-cut", "moonshot", args.runs, args.seed)
+    behind = (g_cut - g_base)[:, cut_month:] >= 2.0
+    m_behind = np.where(behind.any(axis=1), behind.argmax(axis=1), np.nan)
+    share = np.mean(~np.isnan(m_behind))
+    rows.append(("one-lab-cut: months until Moonshot trails its camp by +2 ECI (paired)",
+                 "~12 (01.AI, Inflection)",
+                 f"{_q(m_behind)}; in {share:.0%} of runs",
+                 "yes" if share >= 0.5 and np.nanmedian(m_behind) <= 18 else "no"))
+    for k in (12, 24):
+        if cut_month + k < g_cut.shape[1]:
+            rows.append((f"  one-lab-cut: Moonshot's gap to its camp, cut - base, +{k} mo (ECI)",
+                         "none set", _q(g_cut[:, cut_month + k] - g_base[:, cut_month + k]),
+                         "-"))
+
     hist = _run("history-2023", args.runs, args.seed)
     h = hist.arrays["bench_frontier"]
     split = parse_month("2024-04") - parse_month("2023-01")
@@ -93,6 +133,11 @@ def main() -> None:
     lead = (h[:, y25:, cn] > h[:, y25:, us]).mean(axis=1)
     rows.append(("history-2023: share of 2025-26 months CN open > US open", "~1 (ECI record)",
                  _q(lead), "yes" if np.median(lead) >= 0.8 else "no"))
+    entries = hist.arrays["entries"].sum(axis=2)  # (R, T)
+    y23 = parse_month("2023-12") - parse_month("2023-01")
+    rows.append(("history-2023: entrants in by 2023-12 (of 5 slots)",
+                 "5 (founded 2023-03..07)", _q(entries[:, :y23 + 1].sum(axis=1)),
+                 "yes" if np.median(entries[:, :y23 + 1].sum(axis=1)) >= 4 else "no"))
     seeds26 = load_seeds()
     seeded = seeds26.labs.compute_h100e[seeds26.labs.camp == CAMPS.index("closed")].sum()
     model = (hist.arrays["compute"][:, -1, CAMPS.index("closed")]
