@@ -493,7 +493,8 @@ def rl_gain_points(ratio: np.ndarray, p: Params) -> np.ndarray:
     ``M * (1 - exp(-b * max(log10 ratio, 0) / M))`` (``b = rl_points_per_decade``,
     ``M = rl_max_points``)."""
     x = p.rl_points_per_decade * np.log10(np.maximum(ratio, 1.0))
-    return p.rl_max_points * -np.expm1(-x / p.rl_max_points)
+    with np.errstate(over="ignore"):  # a huge gain over a tiny ceiling fills it: -inf -> M
+        return p.rl_max_points * -np.expm1(-x / p.rl_max_points)
 
 
 def seeded_rl_gain(release_step: np.ndarray, rl_era_step: int, p: Params) -> np.ndarray:
