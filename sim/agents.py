@@ -64,13 +64,25 @@ class ArrayAgent(mesa.Agent):
         self.index = int(index)
 
     @classmethod
+    def act(cls, name: str, model: OpenGapModel, month: WorldState, draws: MonthDraws,
+            flows: Flows) -> None:
+        """One of this type's decisions for every agent of the type: the engine's own
+        mechanism ``name`` (one of :attr:`MECHANISMS`), applied to ``month`` (the month's
+        copy of the state, from :func:`sim.core.engine.begin_month`); its flows are added
+        to ``flows``."""
+        if name not in cls.MECHANISMS:
+            raise ValueError(f"{cls.__name__} does not act through {name!r}")
+        apply_mechanism(_MECHANISM[name], model.world, month, draws, flows)
+
+    @classmethod
     def step_type(cls, model: OpenGapModel, month: WorldState, draws: MonthDraws,
                   flows: Flows) -> None:
-        """This month's decisions of every agent of this type: the engine's own mechanisms
-        of :attr:`MECHANISMS`, applied in turn to ``month`` (the month's copy of the state,
-        from :func:`sim.core.engine.begin_month`); their flows are added to ``flows``."""
+        """Every decision of this type in one go (:attr:`MECHANISMS` in order). The model's
+        month interleaves the types in the engine's order instead (:func:`monthly_order`):
+        labs decide on funding, compute and research before buyers choose, and entrants
+        are founded at the end of the month."""
         for name in cls.MECHANISMS:
-            apply_mechanism(_MECHANISM[name], model.world, month, draws, flows)
+            cls.act(name, model, month, draws, flows)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(index={self.index}, unique_id={self.unique_id})"
@@ -84,7 +96,7 @@ class LabAgent(ArrayAgent):
     (:meth:`step_type`); this agent exposes lab ``index``'s row of the arrays.
     """
 
-    MECHANISMS = ("funding", "compute", "research")
+    MECHANISMS = ("funding", "compute", "research", "entry")
 
     @property
     def lab_id(self) -> str:
@@ -396,11 +408,23 @@ AGENT_TYPES: tuple[AgentType, ...] = (
 )
 
 
-def check_monthly_order() -> None:
-    """Raise if :data:`AGENT_TYPES`' mechanisms, in order, are not exactly the engine's
-    :data:`sim.core.engine.MECHANISMS` (then a Mesa month would differ from the engine's)."""
-    mesa_order = [name for kind in AGENT_TYPES for name in kind.cls.MECHANISMS]
+def monthly_order() -> tuple[tuple[type[ArrayAgent], str], ...]:
+    """(agent type, mechanism) for every mechanism of the engine's month, in its order
+    (:data:`sim.core.engine.MECHANISMS`); raises if a mechanism has no agent type or more
+    than one (then a Mesa month would differ from the engine's)."""
+    owners: dict[str, list[type[ArrayAgent]]] = {}
+    for kind in AGENT_TYPES:
+        for name in kind.cls.MECHANISMS:
+            owners.setdefault(name, []).append(kind.cls)
     engine_order = [m.name for m in MECHANISMS]
-    if mesa_order != engine_order:
-        raise RuntimeError(f"agent types act through {mesa_order}, the engine's month is "
-                           f"{engine_order}: reorder AGENT_TYPES or the MECHANISMS")
+    wrong = sorted(set(owners) ^ set(engine_order)) + sorted(
+        n for n, o in owners.items() if len(o) > 1)
+    if wrong:
+        raise RuntimeError(f"agent types must act through each of the engine's mechanisms "
+                           f"{engine_order} exactly once; check {wrong}")
+    return tuple((owners[name][0], name) for name in engine_order)
+
+
+def check_monthly_order() -> None:
+    """Raise if the agent types do not cover the engine's month exactly once."""
+    monthly_order()

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import mesa
 import numpy as np
 
-from sim.agents import AGENT_TYPES, LAB_REPORTERS, RUN, SOVEREIGN_REPORTERS, check_monthly_order
+from sim.agents import AGENT_TYPES, LAB_REPORTERS, RUN, SOVEREIGN_REPORTERS, monthly_order
 from sim.calendar import format_month
 from sim.core.engine import MonthlyRecorder, Results, begin_month, end_month
 from sim.core.rng import RandomStreams
@@ -71,8 +71,9 @@ MODEL_REPORTERS: dict[str, object] = {
     "month": "last_month",
     **{name: partial(report_measure, name) for name in MODEL_MEASURES},
 }
-# A Mesa month is the engine's month, agent type by agent type: fail at import otherwise.
-check_monthly_order()
+#: A Mesa month is the engine's month, mechanism by mechanism, each acted by its agent type
+#: (fails at import if the agent types do not cover the engine's month exactly once).
+MONTH = monthly_order()
 __all__ = ["LAB_REPORTERS", "MODEL_MEASURES", "MODEL_REPORTERS", "SOVEREIGN_REPORTERS",
            "OpenGapModel", "report_measure"]
 
@@ -158,17 +159,18 @@ class OpenGapModel(mesa.Model):
     # -- stepping ---------------------------------------------------------------------------
 
     def step(self) -> None:
-        """Simulate one month, then collect data: each agent type acts in turn
-        (:meth:`sim.agents.ArrayAgent.step_type`: sovereigns, labs, buyers) through the
-        engine's own mechanisms, which is :func:`sim.core.engine.step` exactly."""
+        """Simulate one month, then collect data: the agent types act in the engine's order
+        (:func:`sim.agents.monthly_order`: sovereigns set policy, labs fund, buy compute and
+        train, buyers choose and adopt, entrants are founded) through the engine's own
+        mechanisms, which is :func:`sim.core.engine.step` exactly."""
         if self.state.month >= self.n_months:
             self.running = False
             return
         t = self.state.month
         draws = self.streams.month(t)
         month, flows = begin_month(self.state), {}
-        for kind in AGENT_TYPES:
-            kind.cls.step_type(self, month, draws, flows)
+        for agent_type, mechanism in MONTH:
+            agent_type.act(mechanism, self, month, draws, flows)
         end_month(month)
         self.state, self.flows = month, flows
         self._recorder.record(t, self.world, self.state, self.flows)

@@ -195,12 +195,16 @@ def test_agent_reporters_follow_each_lab_and_sovereign() -> None:
 
 
 def test_agent_types_act_in_the_engines_monthly_order() -> None:
-    """Sovereigns, labs, buyers: their mechanisms in turn are the engine's month."""
-    from sim.agents import AGENT_TYPES, check_monthly_order
+    """Every mechanism of the engine's month is acted by exactly one agent type, in the
+    engine's order (sovereigns, labs, buyers, then entrant labs)."""
+    from sim.agents import AGENT_TYPES, LabAgent, SovereignAgent, monthly_order
     from sim.core.engine import MECHANISMS
 
-    check_monthly_order()
-    assert [n for k in AGENT_TYPES for n in k.cls.MECHANISMS] == [m.name for m in MECHANISMS]
+    order = monthly_order()
+    assert [name for _, name in order] == [m.name for m in MECHANISMS]
+    assert order[0] == (SovereignAgent, "policy") and order[-1] == (LabAgent, "entry")
+    assert sorted(n for k in AGENT_TYPES for n in k.cls.MECHANISMS) == sorted(
+        m.name for m in MECHANISMS)
     model = OpenGapModel("baseline", sim_seed=3, overrides=SMALL)
     assert {k.attribute for k in AGENT_TYPES} == {"labs", "sovereigns", "buyers"}
     assert all(isinstance(a, BuyerAgent) for a in model.buyers)
