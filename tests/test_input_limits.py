@@ -53,7 +53,7 @@ def test_infinite_event_cap_is_refused(write_scenario) -> None:
 @pytest.mark.parametrize("table,key,value", [
     ("capability", "flop_per_h100e_month", "1e-200"),  # was: math domain error traceback
     ("capability", "training_share", "1e-200"),  # was: math domain error traceback
-    ("compute", "price_usd_per_h100e", "5e-324"),  # was: nan headlines, rows dropped
+    ("compute", "rental_usd_per_h100e_hour", "5e-324"),  # was (as price_usd_per_h100e): nan
     ("compute", "price_decline_per_year", "0.9999999999999999"),  # was: nan, long horizon
     ("capability", "usage_scale_t_tokens", "5e-324"),  # was: nan headlines
     ("market", "open_price_decline_per_year", "0.9999999999999999"),
