@@ -18,7 +18,7 @@ from sim.inputs.seeds import SeedError, load_seeds
 NEW_LAB = ("frontier_us_open,Frontier Open US (hypothetical),open_us,US,Hypothetical,prior,"
            "2026-03-01,152.0,5e+25,prior: hypothetical,300000,prior: hypothetical,20,"
            "prior: hypothetical,0.2,prior: hypothetical,1.0,prior: hypothetical,0.4,"
-           "prior: hypothetical\n")
+           "prior: hypothetical,0,prior: hypothetical (no parent),no\n")
 
 
 def _world_with_new_lab(folder: Path) -> Path:

@@ -34,6 +34,11 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def _floats(rows: list[dict[str, str]], column: str, path: Path) -> np.ndarray:
+    for i, row in enumerate(rows, start=2):
+        if row.get(column) is None and column in row:
+            # csv.DictReader fills the columns a short row lacks with None.
+            raise SeedError(f"{path}: row {i}: column {column!r} is missing (the row has "
+                            f"fewer fields than the header)")
     try:
         return np.array([float(r[column]) for r in rows], dtype=float)
     except (KeyError, ValueError) as exc:
