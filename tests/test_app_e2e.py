@@ -23,6 +23,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +42,17 @@ def _chromium() -> str | None:
         if candidate and Path(candidate).is_file():
             return candidate
     return None
+
+
+def _browser_and_playwright() -> tuple[str, Any]:
+    """Debian's Chromium and Playwright's sync API, or skip the test saying which is missing."""
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no Chromium browser on this machine (Debian package 'chromium'; "
+                    ".ci/run installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright not installed (pip install -e '.[test]')")
+    return browser, sync_api
 
 
 def _free_port() -> int:
@@ -93,12 +105,7 @@ def server(tmp_path: Path):
 
 
 def test_slider_redraws_plot(server: str, tmp_path: Path) -> None:
-    browser = _chromium()
-    if browser is None:
-        pytest.skip("no Chromium browser on this machine (Debian package 'chromium'; "
-                    ".ci/run installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="playwright not installed (pip install -e '.[test]')")
+    browser, sync_api = _browser_and_playwright()
 
     with sync_api.sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
@@ -150,12 +157,7 @@ WEBSOCKET_PROBE = """(url) => new Promise((done) => {
 
 
 def test_foreign_origin_and_traversal_are_refused(server: str, tmp_path: Path) -> None:
-    browser = _chromium()
-    if browser is None:
-        pytest.skip("no Chromium browser on this machine (Debian package 'chromium'; "
-                    ".ci/run installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="playwright not installed (pip install -e '.[test]')")
+    browser, sync_api = _browser_and_playwright()
     port = server.rstrip("/").rsplit(":", 1)[1]
     ws_url = f"ws://127.0.0.1:{port}/jupyter/api/kernels/probe/channels?session_id=probe"
     with sync_api.sync_playwright() as pw:
