@@ -241,8 +241,9 @@ def main(argv: list[str] | None = None) -> int:
         "is a forecast *conditional on* knowing them; (2) the seed priors, the parameter set, "
         "its bounds and the event magnitudes were chosen by someone who had seen the whole "
         "record, so the out-of-sample figures are, if anything, optimistic; "
-        "(3) no lab founded after 2023-01 (xAI, Mistral, Moonshot, StepFun, Sarvam) "
-        "appears, because the model has no entry mechanism.",
+        "(3) the labs founded after 2023-01 (xAI, Mistral, Moonshot, StepFun, Sarvam) are "
+        "entrant slots that enter at a sentiment- and revenue-driven rate (a prior), not on "
+        "their historical dates, so they may appear later than they did.",
         "",
         "## Fitted parameters (fit on 2023-01..2024-12)",
         "",
