@@ -24,9 +24,15 @@ import numpy as np  # noqa: E402
 
 from sim.calendar import format_month, to_datetime64  # noqa: E402
 from sim.core.engine import Results  # noqa: E402
-from sim.files import atomic_path, write_text_atomic  # noqa: E402
+from sim.files import write_text_atomic  # noqa: E402
 from sim.inputs.packaged import REPO_DIR  # noqa: E402
-from sim.report.figures import CAMP_COLORS, CAMP_LABELS, EPOCH_CREDIT  # noqa: E402
+from sim.report.figures import (  # noqa: E402
+    CAMP_COLORS,
+    CAMP_LABELS,
+    EPOCH_CREDIT,
+    add_footnote,
+    save_figure,
+)
 from sim.studies.calibration.fit import CalibrationResult, Observed, camp_frontiers  # noqa: E402
 
 #: Share of a parameter's range that its 90% interval may span before the report calls the
@@ -159,11 +165,9 @@ def plot_bands(bands: Bands, path: Path, *, title: str, fit_end: int | None = No
     for ax in axes[-1]:
         ax.set_xlabel("month")
     fig.suptitle(title + (f"\n{subtitle}" if subtitle else ""), fontsize=11)
-    fig.text(0.01, 0.005, EPOCH_CREDIT, ha="left", va="bottom", fontsize=7.5, color="0.4")
+    add_footnote(fig, EPOCH_CREDIT)
     fig.tight_layout(rect=(0, 0.02, 1, 1))
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
     return path
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.files import atomic_path, write_text_atomic
+from sim.files import write_text_atomic
 from sim.studies.discover import box_records
 
 FIELDS = ("box", "parameter", "side", "bound", "quasi_p", "n", "density", "coverage")
@@ -59,6 +59,8 @@ def _figure(found: dict[str, Any], rows: list[dict[str, Any]], path: Path) -> No
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from sim.report.figures import save_figure
 
     x, names = found["x"], found["names"]
     lo_all, hi_all = x.min(axis=0), x.max(axis=0)
@@ -106,6 +108,4 @@ def _figure(found: dict[str, Any], rows: list[dict[str, Any]], path: Path) -> No
                title="bounds: quasi-p < 0.05 green (the bound matters), else red",
                title_fontsize=8)
     fig.tight_layout(rect=(0, 0.12, 1, 1))
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)

@@ -70,6 +70,7 @@ PLOT_FILES = {
 
 
 def simulated_dates(results: Any) -> np.ndarray:
+    """(T,) datetime64 of the simulated months, for time axes."""
     return to_datetime64(results.world.params.start_month, results.n_months)
 
 
@@ -83,7 +84,7 @@ def _title(results: Any, text: str) -> str:
 
 
 def draw_fan(ax: Any, dates: np.ndarray, series: np.ndarray, color: str, label: str,
-         *, lw: float = 2.0, ls: str = "-") -> None:
+             *, lw: float = 2.0, ls: str = "-") -> None:
     """Median line and 10-90% band of an (R, T) series."""
     q = metrics.quantiles(series)
     ax.fill_between(dates, q[0], q[2], color=color, alpha=0.15, lw=0)
@@ -137,6 +138,7 @@ def mark_events(ax: Any, results: Any, *, text: bool = True) -> None:
 
 
 def format_time_axis(ax: Any) -> None:
+    """Years labelled, quarters ticked, a light grid and the axis named "month"."""
     ax.xaxis.set_major_locator(mdates.YearLocator())
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     ax.xaxis.set_minor_locator(mdates.MonthLocator(bymonth=(4, 7, 10)))
@@ -145,14 +147,16 @@ def format_time_axis(ax: Any) -> None:
 
 
 def add_footnote(fig: Any, text: str) -> None:
+    """A small grey note (a source or a caveat) at the figure's bottom left."""
     fig.text(0.01, 0.005, text, ha="left", va="bottom", fontsize=7.5, color="0.4")
 
 
-def save_figure(fig: Any, path: str | Path) -> Path:
-
+def save_figure(fig: Any, path: str | Path, *, dpi: int = 130) -> Path:
+    """Write ``fig`` as a PNG at ``path`` atomically (a reader never sees half a file) and
+    close it; returns the path. Every report figure is saved through here."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=130)
+        fig.savefig(tmp, format="png", dpi=dpi)
     plt.close(fig)
     return path
 

@@ -17,7 +17,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from sim.files import atomic_path, write_text_atomic  # noqa: E402
+from sim.files import write_text_atomic  # noqa: E402
+from sim.report.figures import save_figure  # noqa: E402
 from sim.studies.bets import INTERVAL, STATED, Cell  # noqa: E402
 
 CSV_FILE, MD_FILE, PNG_FILE = "scorecard.csv", "scorecard.md", "scorecard.png"
@@ -132,9 +133,7 @@ def plot_scorecard(cells: Sequence[Cell], columns: Sequence[str], path: Path, *,
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.05), ncol=min(n_col, 3), fontsize=8,
               title="world (stated = as each bet defines it)", title_fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path
 
 

@@ -16,7 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sim.files import atomic_path, write_text_atomic  # noqa: E402
+from sim.files import write_text_atomic  # noqa: E402
+from sim.report.figures import save_figure  # noqa: E402
 from sim.studies.sensitivity import CONFIDENCE, SobolIndices  # noqa: E402
 from sim.studies.sweeps.spec import SweepSpec  # noqa: E402
 
@@ -48,9 +49,7 @@ def plot_indices(ix: SobolIndices, path: Path, title: str) -> None:
     fig.suptitle(f"{title}: Sobol indices, {int(CONFIDENCE * 100)}% bootstrap intervals "
                  f"(n={ix.n}, {ix.evaluations:,} runs)", fontsize=11)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, dpi=130)
 
 
 def format_report(ix: SobolIndices) -> str:

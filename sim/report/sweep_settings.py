@@ -76,6 +76,8 @@ def settings_figure(table: pa.Table, spec: SweepSpec, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from sim.report.figures import save_figure
+
     x_param, others = spec.parameters[0], spec.parameters[1:]
     xs = table.column(x_param.path).to_pylist()
     categorical = any(isinstance(v, str) for v in xs)
@@ -116,9 +118,7 @@ def settings_figure(table: pa.Table, spec: SweepSpec, path: Path) -> None:
     fig.suptitle(f"sweep '{spec.name}': outcomes per setting ({spec.replicates} replicates "
                  f"each, {scenarios}, {months})", fontsize=10)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def _fmt(value: Any) -> str:
