@@ -196,11 +196,6 @@ def processes_of(args: argparse.Namespace) -> int:
     return args.processes if getattr(args, "processes", None) else default_processes()
 
 
-def default_workers() -> int:
-    """Worker processes when ``--workers`` is not given: one per CPU."""
-    return max(1, os.cpu_count() or 1)
-
-
 def add_backend_options(parser: argparse.ArgumentParser) -> None:
     """``--backend``, ``--workers``, ``--scheduler`` and ``--chunk-size`` of a command that
     runs sweep chunks (checked by :func:`check_backend`)."""
@@ -222,7 +217,9 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
 
 def check_backend(args: argparse.Namespace) -> int:
     """The backend options, or UsageError; returns the number of workers."""
-    workers = args.workers if args.workers is not None else default_workers()
+    from sim.parallel import default_processes
+
+    workers = args.workers if args.workers is not None else default_processes()
     if workers < 1:
         raise UsageError(f"--workers must be at least 1 (got {workers})")
     if args.chunk_size is not None and args.chunk_size < 1:
