@@ -345,15 +345,13 @@ def plot_policy(results: Any, path: str | Path) -> Path:
 
 
 def write_all(results: Any, out_dir: str | Path, *, processes: int = 1,
-              before: Callable[[], Any] | None = None,
               on_file: Callable[[Path], Any] | None = None) -> list[str]:
     """Write every figure into ``out_dir`` (atomically), in the order of :data:`PLOT_FILES`
     (the ones a reader opens first come first); returns the file names.
 
     With ``processes`` > 1 the figures are shared between this process and forked helpers
-    (:func:`sim.parallel.shared_jobs`), each taking the next figure not yet drawn;
-    ``before()`` runs here meanwhile. ``on_file(path)`` is called as each figure is saved,
-    from the process that drew it."""
+    (:func:`sim.parallel.shared_jobs`), each taking the next figure not yet drawn.
+    ``on_file(path)`` is called as each figure is saved, from the process that drew it."""
     from sim.parallel import shared_jobs
 
     out = Path(out_dir)
@@ -369,5 +367,5 @@ def write_all(results: Any, out_dir: str | Path, *, processes: int = 1,
                 on_file(path)
         return draw
 
-    shared_jobs([job(key) for key in PLOT_FILES], processes=processes, before=before)
+    shared_jobs([job(key) for key in PLOT_FILES], processes=processes)
     return list(PLOT_FILES.values())
