@@ -424,7 +424,3 @@ def monthly_order() -> tuple[tuple[type[ArrayAgent], str], ...]:
                            f"{engine_order} exactly once; check {wrong}")
     return tuple((owners[name][0], name) for name in engine_order)
 
-
-def check_monthly_order() -> None:
-    """Raise if the agent types do not cover the engine's month exactly once."""
-    monthly_order()
