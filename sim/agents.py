@@ -6,14 +6,15 @@ its index: each property reads ``self.model.state`` (run 0 of the model's one-ru
 the static :class:`sim.core.world.Population`, so an agent always shows the current month and can
 never drift from the arrays the engine steps.
 
-**A month, agent type by agent type.** Every agent type has a class-level ``step(model,
-month)``: the decisions of all agents of that type in this month, taken together by the
-engine's own mechanisms (:data:`sim.core.engine.MECHANISMS`) on the month's copy of the state.
-Sovereigns act first (``policy``: pressure, enacting and lifting policies, grants), then labs
-(``funding``, ``compute``, ``research``: raising money, buying compute, training and
-releasing), then buyers (``market``, ``adoption``: choosing a model, paying for tokens, usage
-feeding the labs' flywheel). :meth:`sim.model.OpenGapModel.step` calls them in the order of
-:data:`AGENT_TYPES`, which is exactly the engine's monthly order (checked when
+**A month, mechanism by mechanism.** Every agent type names the engine mechanisms it acts
+through (``MECHANISMS``), and :meth:`ArrayAgent.act` runs one of them for every agent of the
+type at once, on the month's copy of the state. :meth:`sim.model.OpenGapModel.step` goes
+through the engine's :data:`sim.core.engine.MECHANISMS` in order and lets the owning type act
+(:func:`monthly_order`): sovereigns first (``policy``: pressure, enacting and lifting
+policies, grants), then labs (``funding``, ``compute``, ``research``: raising money,
+contracting compute, training and releasing), then buyers (``market``, ``adoption``:
+choosing a model, paying for tokens, usage feeding the labs' flywheel), and last the labs
+again (``entry``: new labs founded). Every mechanism has exactly one owner (checked when
 :mod:`sim.model` is imported), so a Mesa run is bit-identical to
 :func:`sim.core.engine.step`. There is deliberately no per-agent ``step``: the mechanisms
 decide for every agent at once over arrays (buyers' choices, for instance, depend on every
@@ -21,8 +22,8 @@ lab's release), so one agent stepping alone would not be the model.
 
 **Adding an agent type** on the Mesa side is its class here and one row of
 :data:`AGENT_TYPES`: the model creates one agent set per row (``model.labs``,
-``model.sovereigns``, ``model.buyers``, ...), registers its DataCollector reporters and calls
-its ``step`` (see docs/architecture.md for the engine side).
+``model.sovereigns``, ``model.buyers``, ...), registers its DataCollector reporters and lets it act
+through its mechanisms (see docs/architecture.md for the engine side).
 
 Labs that exit or are acquired stay registered with ``alive == False`` (their rows stay in
 the arrays too), so indices and Mesa ``unique_id`` values are stable over a run.
