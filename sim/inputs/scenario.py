@@ -574,7 +574,10 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
         elif item in EVENT_KINDS:
             continue  # the discriminator tag pydantic inserts; the index already says which
         else:
-            parts.append(("." if parts else "") + str(item))
+            text = str(item)
+            # A key with a newline or other control character is shown quoted, so that the
+            # error stays on one line.
+            parts.append(("." if parts else "") + (text if text.isprintable() else repr(text)))
     return "".join(parts) or "<root>"
 
 
