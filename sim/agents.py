@@ -194,6 +194,12 @@ class LabAgent(ArrayAgent):
         return float(world.parent_budget[month, self.index])
 
     @property
+    def funding_outlook(self) -> float:
+        """Odds of closing the next round as a share of neutral odds, in [0, 1] (1 for a lab
+        funded by a corporate parent); the lab spreads its cash over ``horizon / outlook``."""
+        return float(self.model.state.funding_outlook[RUN, self.index])
+
+    @property
     def algo(self) -> float:
         """Algorithmic efficiency, log10 FLOP-equivalents added to training FLOP."""
         return float(self.model.state.algo[RUN, self.index])

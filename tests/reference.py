@@ -43,8 +43,8 @@ USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK = 1e-3
 
 LAB_FIELDS = ("alive", "cash", "revenue", "compute", "algo", "run_flop", "bench", "robust",
               "released_flop", "months_since_release", "flywheel", "users", "compute_spend",
-              "net_inflow", "run_months_left", "contract_h100e", "contract_price", "next_h100e",
-              "next_price", "next_lead", "rl_flop", "entered")
+              "net_inflow", "funding_outlook", "run_months_left", "contract_h100e",
+              "contract_price", "next_h100e", "next_price", "next_lead", "rl_flop", "entered")
 SOV_FIELDS = ("pressure", "ban_threshold", "ban_leakage", "distill_enforcement")
 REGION_FIELDS = ("export_multiplier", "export_cap", "log_sentiment", "shock_log")
 
@@ -68,6 +68,7 @@ class RefLab:
     users: float
     compute_spend: float
     net_inflow: float
+    funding_outlook: float
     run_months_left: float
     contract_h100e: float
     contract_price: float
@@ -475,25 +476,28 @@ def _funding(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
     cash2 = [0.0] * n_l
     for i, lab in enumerate(labs):
         a = _b(lab.alive)
-        opex[i] = (p.opex_usd_bn_per_h100e_month * lab.compute
-                   + p.serving_cost_share * lab.revenue) * a
+        overhead = 1.0 + p.non_compute_cost_ratio
+        operating = (p.opex_usd_bn_per_h100e_month * lab.compute
+                     + p.serving_cost_share * lab.revenue) * a * overhead
         grants[i] = received[i] * a
         revenue[i] = lab.revenue * a
         parent[i] = float(parent_row[i]) * a
         running = lab.alive and lab.run_months_left > 0
         payment = lab.contract_h100e * lab.contract_price if running else 0.0
+        run_staff = (overhead - 1.0) * payment
+        opex[i] = operating + run_staff
         cash1 = (lab.cash + revenue[i] + grants[i] + parent[i] - opex[i] - payment
                  if lab.alive else 0.0)
         burn = opex[i] + payment - revenue[i] - grants[i] - parent[i]
         runway = cash1 / burn if burn > 0 else INF
         committed = (lab.contract_h100e * lab.contract_price * max(lab.run_months_left - 1.0, 0.0)
-                     + lab.next_h100e * lab.next_price * duration)
+                     + lab.next_h100e * lab.next_price * duration) * overhead
         keep_up = 0.0
         if lab.next_lead < 0 and lab.run_months_left <= lead + 1.0:
             rate = p.training_share * p.flop_per_h100e_month * p.pretrain_months
             needed = max(camp_flop[st.lab_camp[i]] / rate - lab.compute, 0.0)
-            keep_up = needed * _rental_price(world, run, st.lab_region[i]) * duration
-        net = revenue[i] + grants[i] + parent[i] - opex[i]
+            keep_up = needed * _rental_price(world, run, st.lab_region[i]) * duration * overhead
+        net = revenue[i] + grants[i] + parent[i] - operating
         reserve = p.reserve_months * max(-net, 0.0)
         short = cash1 < committed + keep_up + reserve
         wants[i] = lab.alive and (runway < p.runway_trigger_months or cash1 < 0 or short)
@@ -509,7 +513,8 @@ def _funding(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
         total = cash1 + raised[i]
         if total < 0 and running:
             cancelled[i] = True
-            total = total + payment
+            total = total + payment + run_staff
+            opex[i] = operating
             payment = 0.0
             lab.run_months_left, lab.contract_h100e, lab.contract_price = 0.0, 0.0, 0.0
             lab.run_flop, lab.rl_flop = 0.0, 0.0
@@ -519,6 +524,8 @@ def _funding(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
         paid[i] = payment
         cash2[i] = total
         lab.net_inflow = net
+        lab.funding_outlook = (1.0 if parent[i] > 0 else
+                               min(1.0, sentiment * narrative * float(access_row[i])))
         lab.compute_spend = payment
 
     exits = [lab.alive and cash2[i] < 0 for i, lab in enumerate(labs)]
@@ -561,13 +568,16 @@ def _compute(run: RefRun, world: World, st: _Static) -> None:
             if lab.next_lead > 0:
                 lab.next_lead = lab.next_lead - 1.0
             elif lab.next_lead < 0 and lab.run_months_left <= lead:
-                committed = lab.contract_h100e * lab.contract_price * lab.run_months_left
+                overhead = 1.0 + p.non_compute_cost_ratio
+                committed = (lab.contract_h100e * lab.contract_price * lab.run_months_left
+                             * overhead)
                 reserve = p.reserve_months * max(-lab.net_inflow, 0.0)
                 free = lab.cash - committed - reserve
-                budget = max(free / p.plan_horizon_months + lab.net_inflow, 0.0)
+                spread = free * lab.funding_outlook if free > 0 else free
+                budget = max(spread / p.plan_horizon_months + lab.net_inflow, 0.0)
                 reg = run.regions[st.lab_region[i]]
                 price = _rental_price(world, run, st.lab_region[i])
-                size = min(budget / price, reg.export_cap * max(lead, 1.0))
+                size = min(budget / (price * overhead), reg.export_cap * max(lead, 1.0))
                 flop = (p.training_share * (lab.compute + size) * p.flop_per_h100e_month
                         * p.pretrain_months)
                 if flop < p.min_run_flop_ratio * lab.released_flop or flop <= 0.0:

@@ -37,6 +37,33 @@ def test_more_cash_plans_a_larger_run(world_and_state) -> None:
     assert flows["planned_flop"][1, lab] > flows["planned_flop"][0, lab]
 
 
+def test_a_colder_funding_outlook_plans_a_smaller_run(world_and_state) -> None:
+    world, state = world_and_state
+    lab = world.population.lab_ids.index("moonshot")
+    state = _planning(state, lab)
+    state.cash[:, lab] = 5.0
+    state.funding_outlook[0, lab], state.funding_outlook[1, lab] = 1.0, 0.4
+    _, flows = compute_step(state, world, None)
+    assert flows["runs_planned"][:, lab].all()
+    assert flows["planned_flop"][1, lab] < flows["planned_flop"][0, lab]
+
+
+def test_the_outlook_follows_sentiment_and_access_but_not_for_parent_funded_labs(
+        world_and_state) -> None:
+    world, state = world_and_state
+    pop = world.population
+    vc, parent_funded = pop.lab_ids.index("moonshot"), pop.lab_ids.index("alibaba_qwen")
+    assert world.parent_budget[0, parent_funded] > 0 and world.parent_budget[0, vc] == 0
+    state = state.copy()
+    cn = pop.lab_region[vc]
+    state.log_sentiment[1, cn] = np.log(0.3)  # run 1: Chinese investors turn cold
+    draws = RandomStreams.for_population(1, np.arange(2), pop).month(0)
+    new, _ = step(world, state, draws)
+    assert new.funding_outlook[1, vc] < new.funding_outlook[0, vc]
+    assert new.funding_outlook[1, vc] <= 0.3 + 1e-12
+    assert new.funding_outlook[0, parent_funded] == new.funding_outlook[1, parent_funded] == 1.0
+
+
 def test_no_money_delays_the_run(world_and_state) -> None:
     world, state = world_and_state
     lab = world.population.lab_ids.index("moonshot")

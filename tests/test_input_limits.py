@@ -8,6 +8,7 @@ mistake is, before anything runs.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -266,7 +267,9 @@ def test_non_finite_state_stops_the_run_naming_field_lab_and_month(small_scenari
         simulate(small_scenario, n_runs=3, seed=0, seeds=seeds)
     message = str(info.value)
     assert "\n" not in message
-    assert message.startswith("baseline: run 0: run_flop of lab openai_oss is inf in 2026-07")
+    # Which lab overflows first follows the economics; the message names it and the month.
+    assert re.match(r"baseline: run 0: run_flop of lab [a-z_]+ is inf in 2026-07: ", message), \
+        message
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -284,5 +287,5 @@ def test_cli_run_reaching_nan_exits_2_and_writes_nothing(scenario_dir, tmp_path,
     errors = [line for line in err.splitlines() if line.startswith("opengap: error:")]
     assert len(errors) == 1 and "Traceback" not in err
     assert err.splitlines()[-1] == errors[0]
-    assert "small: run 0: run_flop of lab openai_oss is inf in 2026-07" in errors[0]
+    assert re.search(r"small: run 0: run_flop of lab [a-z_]+ is inf in 2026-07: ", errors[0])
     assert not out.exists()

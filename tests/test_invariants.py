@@ -100,6 +100,7 @@ PARAMS: dict[str, st.SearchStrategy[Any]] = {
     "funding.sentiment_volatility": _real(0.0, 2.0),
     "funding.acquisition_probability": _real(0.0, 1.0),
     "funding.serving_cost_share": _real(0.0, 1.0),
+    "funding.non_compute_cost_ratio": _real(0.0, 10.0),
     "funding.entry_rate_per_year": _real(0.0, 120.0),
     "funding.entry_success_elasticity": _real(0.0, 10.0),
     "funding.entry_revenue_window_months": _real(1.0, 120.0),
@@ -254,6 +255,7 @@ HIGH = {
     "funding.narrative_points_scale": 1000.0,
     "funding.sentiment_reversion_per_month": 0.0, "funding.sentiment_volatility": 2.0,
     "funding.acquisition_probability": 1.0, "funding.serving_cost_share": 1.0,
+    "funding.non_compute_cost_ratio": 10.0,
     "market.open_capture_share": 1.0, "market.closed_price_decline_per_year": 0.9,
     "market.open_price_decline_per_year": 0.9, "policy.safety_shock_rate_per_year": 100.0,
     "policy.pressure_half_life_months": 600.0, "policy.ban_probability_per_month": 1.0,
@@ -404,7 +406,8 @@ def test_results_invariants(small_scenario: Scenario, seeds: Seeds, ov: dict[str
 
 _FINITE_STATE = ("cash", "revenue", "compute", "algo", "run_flop", "bench", "robust",
                  "released_flop", "months_since_release", "flywheel", "users", "compute_spend",
-                 "net_inflow", "run_months_left", "contract_h100e", "contract_price",
+                 "net_inflow", "funding_outlook", "run_months_left", "contract_h100e",
+                 "contract_price",
                  "next_h100e", "next_price", "next_lead",
                  "pressure", "ban_leakage", "distill_enforcement", "export_multiplier",
                  "log_sentiment", "shock_log", "shock_components", "leader_algo")
@@ -467,6 +470,8 @@ def test_step_ledger_and_state(small_scenario: Scenario, seeds: Seeds, ov: dict[
             assert np.isfinite(getattr(new, name)).all(), f"state.{name} not finite at {t}"
         for name in _NO_NAN_STATE:
             assert not np.isnan(getattr(new, name)).any(), f"state.{name} NaN at {t}"
+        # The funding outlook is a share of neutral odds.
+        assert ((new.funding_outlook >= 0) & (new.funding_outlook <= 1)).all()
         for name, flow in flows.items():
             assert np.isfinite(np.asarray(flow, dtype=float)).all(), f"flow {name} at {t}"
 

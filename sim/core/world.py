@@ -151,7 +151,8 @@ class WorldState:
     progress has accumulated, released bench / robustness score (ECI points), the released
     model's training FLOP, months since its release, RL flywheel stock (ECI points), users
     (trillion tokens served last month), last month's compute-contract payment (USD bn), last
-    month's net operating inflow ``net_inflow`` (revenue + grants + parent - opex, USD bn).
+    month's net operating inflow ``net_inflow`` (revenue + grants + parent - opex, USD bn) and
+    funding outlook ``funding_outlook`` (1 = neutral odds of raising; mechanism 2).
     The run in progress: ``run_months_left`` (months until it ends and releases; 0 = no run)
     and its compute contract ``contract_h100e`` (H100e) at ``contract_price`` (USD bn per
     H100e-month, locked at signing), and ``rl_flop``, the RL FLOP its post-training phase has
@@ -186,6 +187,7 @@ class WorldState:
     users: np.ndarray
     compute_spend: np.ndarray
     net_inflow: np.ndarray
+    funding_outlook: np.ndarray
     run_months_left: np.ndarray
     contract_h100e: np.ndarray
     contract_price: np.ndarray
@@ -625,6 +627,7 @@ def initial_state(world: World, seeds: Seeds, n_runs: int) -> WorldState:
         users=zeros.copy(),
         compute_spend=zeros.copy(),
         net_inflow=zeros.copy(),
+        funding_outlook=np.ones((n_runs, n_l)),
         run_months_left=rep(months_left),
         contract_h100e=zeros.copy(),
         contract_price=zeros.copy(),

@@ -224,7 +224,7 @@ class Compute(StrictModel):
         "months between signing a compute contract and its capacity coming online [months]",
         ge=0, le=24)
     opex_usd_per_h100e_month: float = _param(
-        "operating cost of compute (power, data centre, staff) [USD / H100e-month]",
+        "running cost of owned compute (power, data-centre operations) [USD / H100e-month]",
         ge=0.0, le=1e6)
 
 
@@ -272,6 +272,9 @@ class Funding(StrictModel):
         "[probability]", ge=0.0, le=1.0)
     serving_cost_share: float = _param(
         "share of revenue spent on serving (inference) [fraction]", ge=0.0, le=1.0)
+    non_compute_cost_ratio: float = _param(
+        "staff and other non-compute spending per USD of compute spending (owned fleet, "
+        "serving and training contracts) [USD / USD]", ge=0.0, le=10.0)
     entry_rate_per_year: float = _param(
         "entry rate of each entrant slot at neutral sentiment and flat closed revenue "
         "[entries / slot / year]", ge=0.0, le=120.0)

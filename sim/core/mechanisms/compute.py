@@ -12,12 +12,21 @@ Per alive lab and month:
 * A signed next contract counts down its lead time ``next_lead``.
 * **Planning.** A lab with no next contract signed and whose run in progress ends within the
   lead time (``run_months_left <= contract_lead_months``) plans its next run. It spreads its
-  free cash over ``plan_horizon_months`` and adds its net operating inflow
-  ``net = revenue + grants + parent - opex`` of the month (mechanism 2):
-  ``budget = max((cash - committed - reserve) / H + net, 0)`` a month (``committed`` the
-  rest of the current contract, ``reserve = reserve_months * max(-net, 0)``). The contract
-  is ``h = min(budget / price, export_cap * max(lead, 1))`` H100e for the run's
-  ``pretrain + post_train`` months at today's price.
+  free cash ``free = cash - committed - reserve`` (``committed`` the rest of the current
+  contract, ``reserve = reserve_months * max(-net, 0)``) over ``plan_horizon_months / outlook``
+  and adds its net operating inflow ``net = revenue + grants + parent - opex`` of the month
+  (mechanism 2): ``budget = max(outlook * free / H + net, 0)`` a month (``free`` counts in
+  full when negative). ``outlook`` is the lab's funding outlook (mechanism 2,
+  ``min(1, sentiment * narrative * access)``, 1 for parent-funded labs): a lab that cannot
+  count on its next round stretches its cash to extend its runway instead of spending it on
+  the next run, as start-ups are advised to in a downturn and as 01.AI did when it stepped
+  back from frontier pre-training (2024-12: "spending on more GPUs to train large models
+  isn't the way forward for survival", Kai-Fu Lee, facts). Cold investors therefore shrink
+  the next run at its planning, months before the cash runs out. The contract
+  is ``h = min(budget / (price * (1 + k)), export_cap * max(lead, 1))`` H100e for the run's
+  ``pretrain + post_train`` months at today's price, each H100e-month bringing ``k =
+  non_compute_cost_ratio`` USD of staff per compute USD (mechanism 2); ``committed`` counts
+  the same overhead.
   Its planned FLOP ``training_share * (compute + h) * flop_per_h100e_month * pretrain``; if
   that is below ``min_run_flop_ratio`` times the lab's last released FLOP the lab delays
   (plans again next month). So the next run's size follows the money the lab has and
@@ -51,7 +60,8 @@ def rental_price(month: int, export_multiplier: np.ndarray, pop: Population,
 
 @compiled
 def plan_runs(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
-              net_inflow: np.ndarray, released_flop: np.ndarray, run_months_left: np.ndarray,
+              net_inflow: np.ndarray, outlook: np.ndarray, released_flop: np.ndarray,
+              run_months_left: np.ndarray,
               contract_h100e: np.ndarray, contract_price: np.ndarray,
               next_h100e: np.ndarray, next_price: np.ndarray, next_lead: np.ndarray,
               price: np.ndarray, cap: np.ndarray, depreciation: float | np.ndarray,
@@ -59,9 +69,10 @@ def plan_runs(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
               reserve_months: float | np.ndarray, training_share: float | np.ndarray,
               flop_per_h100e_month: float | np.ndarray, pretrain: float | np.ndarray,
               post_train: float | np.ndarray, lead: float | np.ndarray,
-              min_ratio: float | np.ndarray) -> tuple[np.ndarray, ...]:
+              min_ratio: float | np.ndarray,
+              non_compute_ratio: float | np.ndarray) -> tuple[np.ndarray, ...]:
     """The module doc's rules, lab by lab. Arrays are (R, L); ``net_inflow`` is this month's
-    net operating inflow from mechanism 2; ``price`` and ``cap``
+    net operating inflow and ``outlook`` the funding outlook from mechanism 2; ``price`` and ``cap``
     the rental price and export cap of the lab's region. Returns the new ``compute``,
     ``run_months_left``, ``contract_h100e``, ``contract_price``, ``next_h100e``,
     ``next_price``, ``next_lead``, and the ``planned``, ``delayed``, ``planned_flop`` and
@@ -85,11 +96,14 @@ def plan_runs(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
             if n_lead[r, lab] > 0:
                 n_lead[r, lab] = n_lead[r, lab] - 1.0
             elif n_lead[r, lab] < 0 and months_left[r, lab] <= lead_months:
-                committed = h100e[r, lab] * locked[r, lab] * months_left[r, lab]
+                overhead = 1.0 + param_at(non_compute_ratio, r)
+                committed = h100e[r, lab] * locked[r, lab] * months_left[r, lab] * overhead
                 reserve = param_at(reserve_months, r) * max(-net_inflow[r, lab], 0.0)
                 free = cash[r, lab] - committed - reserve
-                budget = max(free / param_at(plan_horizon, r) + net_inflow[r, lab], 0.0)
-                size = min(budget / price[r, lab], cap[r, lab] * max(lead_months, 1.0))
+                spread = free * outlook[r, lab] if free > 0 else free
+                budget = max(spread / param_at(plan_horizon, r) + net_inflow[r, lab], 0.0)
+                size = min(budget / (price[r, lab] * overhead),
+                           cap[r, lab] * max(lead_months, 1.0))
                 flop = (param_at(training_share, r) * (new_compute[r, lab] + size)
                         * param_at(flop_per_h100e_month, r) * param_at(pretrain, r))
                 if flop < param_at(min_ratio, r) * released_flop[r, lab] or flop <= 0.0:
@@ -115,7 +129,8 @@ def compute_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Up
     (compute, months_left, h100e, locked, n_h100e, n_price, n_lead, planned, delayed,
      planned_flop, started) = plan_runs(
         alive=state.alive, cash=state.cash, compute=state.compute,
-        net_inflow=state.net_inflow, released_flop=state.released_flop,
+        net_inflow=state.net_inflow, outlook=state.funding_outlook,
+        released_flop=state.released_flop,
         run_months_left=state.run_months_left, contract_h100e=state.contract_h100e,
         contract_price=state.contract_price, next_h100e=state.next_h100e,
         next_price=state.next_price, next_lead=state.next_lead,
@@ -124,7 +139,8 @@ def compute_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Up
         plan_horizon=p.plan_horizon_months, reserve_months=p.reserve_months,
         training_share=p.training_share, flop_per_h100e_month=p.flop_per_h100e_month,
         pretrain=p.pretrain_months, post_train=p.post_train_months,
-        lead=float(p.contract_lead_months), min_ratio=p.min_run_flop_ratio)
+        lead=float(p.contract_lead_months), min_ratio=p.min_run_flop_ratio,
+        non_compute_ratio=p.non_compute_cost_ratio)
     updates = dict(compute=compute, run_months_left=months_left, contract_h100e=h100e,
                    contract_price=locked, next_h100e=n_h100e, next_price=n_price,
                    next_lead=n_lead)

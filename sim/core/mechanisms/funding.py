@@ -2,9 +2,12 @@
 
 Per alive lab and month (USD bn):
 
-* ``opex = opex_per_h100e * compute + serving_cost_share * revenue``: running the owned
-  compute, and serving users (inference compute, which competes with training for the same
-  cash: OpenAI's 2024 compute was ~5 USD bn R&D and ~2 USD bn inference, Epoch);
+* ``operating = (1 + k) * (opex_per_h100e * compute + serving_cost_share * revenue)``:
+  running the owned compute, and serving users (inference compute, which competes with
+  training for the same cash: OpenAI's 2024 compute was ~5 USD bn R&D and ~2 USD bn
+  inference, Epoch), each with ``k = non_compute_cost_ratio`` USD of staff and other
+  non-compute costs per compute USD (compute was 57-70% of total 2025 spending at Anthropic,
+  MiniMax and Z.ai, Epoch); ``opex = operating + k * payment`` (the run's staff);
 * ``payment = contract_h100e * contract_price`` while a run is in progress: the run's compute
   contract, at the rental price locked when it was signed (mechanism 3);
 * ``parent``: the corporate parent's budget (``World.parent_budget``);
@@ -22,9 +25,10 @@ Per alive lab and month (USD bn):
   commitments (the rest of its contracts) plus, if it will plan a run within the lead time,
   the cost of a run keeping up with its camp's largest released run
   (``max(F_camp / (training_share * flop_per_h100e_month * pretrain) - compute, 0) * price *
-  (pretrain + post_train)``), plus a reserve of ``reserve_months`` of net operating burn
-  (``net = revenue + grants + parent - opex``, kept in the state as ``net_inflow`` for the
-  run planning of mechanism 3).
+  (pretrain + post_train)``), commitments and run both with their staff (``x (1 + k)``),
+  plus a reserve of ``reserve_months`` of net operating burn
+  (``net = revenue + grants + parent - operating``, kept in the state as ``net_inflow`` for
+  the run planning of mechanism 3).
 * Success probability ``p = min(1, p0 * sentiment[region] * narrative * access)`` with
   ``narrative = exp(-max(0, frontier_bench - bench) / narrative_points_scale)`` ("keeping
   up") and ``access`` the lab's investor access (1 unless an ``investor_access`` event cuts
@@ -34,6 +38,11 @@ Per alive lab and month (USD bn):
   pre-revenue labs raise, and the regional valuation multiple ``m`` fit on the region's
   recorded rounds (``seeds/jurisdictions.csv``: US 1 by construction, CN 0.44, EU 0.9).
   Rounds are capped at ``MAX_ROUND_USD_BN``.
+* The **funding outlook** ``outlook = min(1, sentiment * narrative * access)``, the factor by
+  which the lab's odds of closing a round stand below neutral, is kept in the state as
+  ``funding_outlook`` for the run planning of mechanism 3 (1 for a lab funded by a corporate
+  parent this month: the parent's budget follows the parent's strategy, not the lab's
+  investors). A lab that expects to raise less stretches its free cash over a longer horizon.
 * A lab whose cash after the round is negative cancels the run in progress (its contract is
   terminated, this month's payment is not made, the run's FLOP are lost: no release) and any
   signed next contract; if its cash is still negative it exits. With
@@ -152,7 +161,8 @@ def fundraising(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
                 next_lead: np.ndarray, raise_u: np.ndarray, sentiment: np.ndarray,
                 access: np.ndarray, valuation_multiple: np.ndarray,
                 price: np.ndarray, opex_rate: float | np.ndarray,
-                serving_cost_share: float | np.ndarray, runway_trigger: float | np.ndarray,
+                serving_cost_share: float | np.ndarray,
+                non_compute_ratio: float | np.ndarray, runway_trigger: float | np.ndarray,
                 narrative_scale: float | np.ndarray,
                 raise_base_probability: float | np.ndarray, dilution: float | np.ndarray,
                 revenue_multiple: float | np.ndarray, narrative_valuation: float | np.ndarray,
@@ -168,8 +178,9 @@ def fundraising(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
     budget, ``access`` the investor access; ``lab_camp``, ``valuation_multiple`` (L,); the
     parameters are numbers or (R, 1) per-run values. Returns
     ``opex``, ``revenue`` (this month's, of alive labs), ``parent`` paid, contract ``paid``,
-    ``raised``, ``cash`` after the round, ``wants`` (tried to raise), ``cancelled`` and
-    ``exits`` (cash below zero after cancelling), each (R, L), and the run state after
+    ``raised``, ``cash`` after the round, ``wants`` (tried to raise), ``cancelled``,
+    ``exits`` (cash below zero after cancelling), ``net_inflow`` and the funding
+    ``outlook`` (module doc), each (R, L), and the run state after
     cancellations: ``run_months_left``, ``contract_h100e``, ``contract_price``,
     ``next_h100e``, ``next_price``, ``next_lead``.
     """
@@ -181,6 +192,7 @@ def fundraising(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
     cancelled = np.zeros((n_runs, n_labs), dtype=np.bool_)
     exits = np.empty((n_runs, n_labs), dtype=np.bool_)
     net_inflow = np.empty((n_runs, n_labs))
+    outlook = np.empty((n_runs, n_labs))
     months_left, h100e = run_months_left.copy(), contract_h100e.copy()
     locked = contract_price.copy()
     n_h100e, n_price, n_lead = next_h100e.copy(), next_price.copy(), next_lead.copy()
@@ -206,26 +218,32 @@ def fundraising(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
         duration = param_at(pretrain, r) + param_at(post_train, r)
         for lab in range(n_labs):
             is_alive = 1.0 if alive[r, lab] else 0.0
-            cost = (param_at(opex_rate, r) * compute[r, lab]
-                    + param_at(serving_cost_share, r) * last_revenue[r, lab]) * is_alive
+            # Each USD of compute (owned fleet, serving, the run's contract) brings
+            # ``non_compute_ratio`` USD of staff and other costs.
+            overhead = 1.0 + param_at(non_compute_ratio, r)
+            operating = (param_at(opex_rate, r) * compute[r, lab]
+                         + param_at(serving_cost_share, r) * last_revenue[r, lab]
+                         ) * is_alive * overhead
             income = last_revenue[r, lab] * is_alive
             funds = parent[r, lab] * is_alive
             running = alive[r, lab] and months_left[r, lab] > 0
             payment = h100e[r, lab] * locked[r, lab] if running else 0.0
+            run_staff = (overhead - 1.0) * payment
+            cost = operating + run_staff
             cash1 = (cash[r, lab] + income + grants[r, lab] + funds - cost - payment
                      if alive[r, lab] else 0.0)
             burn = cost + payment - income - grants[r, lab] - funds
             runway = cash1 / burn if burn > 0 else np.inf
             # Commitments: the rest of the current contract and the signed next one.
             committed = (h100e[r, lab] * locked[r, lab] * max(months_left[r, lab] - 1.0, 0.0)
-                         + n_h100e[r, lab] * n_price[r, lab] * duration)
+                         + n_h100e[r, lab] * n_price[r, lab] * duration) * overhead
             keep_up = 0.0
             if n_lead[r, lab] < 0 and months_left[r, lab] <= param_at(lead, r) + 1.0:
                 rate = (param_at(training_share, r) * param_at(flop_per_h100e_month, r)
                         * param_at(pretrain, r))
                 needed = max(camp_flop[lab_camp[lab]] / rate - compute[r, lab], 0.0)
-                keep_up = needed * price[r, lab] * duration
-            net = income + grants[r, lab] + funds - cost
+                keep_up = needed * price[r, lab] * duration * overhead
+            net = income + grants[r, lab] + funds - operating
             reserve = param_at(reserve_months, r) * max(-net, 0.0)
             short = cash1 < committed + keep_up + reserve
             tries = alive[r, lab] and (runway < param_at(runway_trigger, r) or cash1 < 0
@@ -244,7 +262,8 @@ def fundraising(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
             if total < 0 and running:
                 # The run is cancelled: the contract is terminated before this month's payment.
                 cancelled[r, lab] = True
-                total = total + payment
+                total = total + payment + run_staff
+                cost = operating
                 payment = 0.0
                 months_left[r, lab], h100e[r, lab], locked[r, lab] = 0.0, 0.0, 0.0
             if total < 0 and n_lead[r, lab] >= 0:
@@ -253,11 +272,14 @@ def fundraising(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
             opex[r, lab], revenue[r, lab], raised[r, lab] = cost, income, amount
             parent_paid[r, lab], paid[r, lab] = funds, payment
             net_inflow[r, lab] = net
+            # A parent's budget follows the parent's strategy, not the lab's investors.
+            outlook[r, lab] = (1.0 if funds > 0 else
+                               min(1.0, mood * narrative * access[r, lab]))
             cash2[r, lab] = total
             wants[r, lab] = tries
             exits[r, lab] = alive[r, lab] and total < 0
     return (opex, revenue, parent_paid, paid, raised, cash2, wants, cancelled, exits, net_inflow,
-            months_left, h100e, locked, n_h100e, n_price, n_lead)
+            outlook, months_left, h100e, locked, n_h100e, n_price, n_lead)
 
 
 def funding_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Updates, Flows]:
@@ -268,8 +290,7 @@ def funding_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Up
     parent = np.broadcast_to(world.parent_budget[min(state.month, p.n_months - 1)],
                              alive.shape)
     (opex, revenue, parent_paid, paid, raised, cash2, wants, cancelled, exits, net_inflow,
-     months_left,
-     h100e, locked, n_h100e, n_price, n_lead) = fundraising(
+     outlook, months_left, h100e, locked, n_h100e, n_price, n_lead) = fundraising(
         alive=alive, cash=state.cash, compute=state.compute, last_revenue=state.revenue,
         grants=grants, parent=parent, bench=state.bench, released_flop=state.released_flop,
         lab_camp=pop.lab_camp, run_months_left=state.run_months_left,
@@ -282,6 +303,7 @@ def funding_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Up
         valuation_multiple=pop.lab_valuation_multiple,
         price=rental_price(state.month, state.export_multiplier, pop, p),
         opex_rate=p.opex_usd_bn_per_h100e_month, serving_cost_share=p.serving_cost_share,
+        non_compute_ratio=p.non_compute_cost_ratio,
         runway_trigger=p.runway_trigger_months, narrative_scale=p.narrative_points_scale,
         raise_base_probability=p.raise_base_probability, dilution=p.dilution,
         revenue_multiple=p.revenue_multiple, narrative_valuation=p.narrative_valuation_usd_bn,
@@ -303,7 +325,7 @@ def funding_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Up
         acquirer = np.full(exits.shape, -1, dtype=np.int64)
         written_off = np.zeros(cash2.shape)
     updates = dict(alive=alive2, cash=cash3, compute=compute, compute_spend=paid,
-                   net_inflow=net_inflow * alive2,
+                   net_inflow=net_inflow * alive2, funding_outlook=outlook,
                    run_months_left=months_left, run_flop=run_flop, rl_flop=rl_flop,
                    contract_h100e=h100e,
                    contract_price=locked, next_h100e=n_h100e, next_price=n_price,

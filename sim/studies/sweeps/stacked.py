@@ -38,7 +38,7 @@ BATCHABLE: frozenset[str] = frozenset({
     "acquisition_probability", "algo_progress_per_month",
     "depreciation_per_month", "distill_efficiency", "distill_robust_carry",
     "fast_follow_rate", "flywheel_points_per_month", "flywheel_retention",
-    "narrative_points_scale", "open_capture_share",
+    "narrative_points_scale", "non_compute_cost_ratio", "open_capture_share",
     "open_flywheel_factor", "opex_usd_bn_per_h100e_month", "pressure_retention",
     "raise_base_probability", "release_noise_points",
     "runway_trigger_months", "sentiment_reversion_per_month",
