@@ -168,6 +168,22 @@ def test_event_log_grows_with_the_steps(small: Scenario, seeds: Seeds) -> None:
     assert ("2026-08", "funding_shock") in [(e.month, e.kind) for e in world.events]
 
 
+def test_lab_table_shows_runs_in_progress_and_contracts(small: Scenario, seeds: Seeds) -> None:
+    world = SteppedWorld(small, seeds=seeds)
+    for _ in range(4):
+        world.step()
+    rows = world.lab_rows()
+    entered = int(world.state.entered[0].sum())
+    assert len(rows) == entered
+    training = [r for r in rows if r.status.startswith("training")]
+    assert training, "some lab has a run in progress four months in"
+    assert any(r.contract_h100e > 0 for r in training)
+    lab = next(a for a in world.labs if a.name == training[0].name)
+    assert training[0].status == f"training, {lab.run_months_left:.0f} months left"
+    assert all(0.0 <= r.funding_outlook <= 1.0 for r in rows)
+    assert [r.alive for r in rows] == sorted((r.alive for r in rows), reverse=True)
+
+
 def test_panels_have_titles_labels_and_legends(small: Scenario, seeds: Seeds) -> None:
     scenario, bands = recompute(small, seeds, default_settings("small", small)
                                 .updated(n_runs=4))

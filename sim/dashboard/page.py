@@ -71,6 +71,10 @@ CSS = """
 [class*="og-plot-"] img { max-width: 100%; height: auto; }
 .og-toml { font-size: 0.85em; background: #f6f6f6; padding: 8px; }
 .og-events { max-height: 280px; overflow-y: auto; font-size: 0.85em; }
+.og-labs { max-height: 420px; overflow-y: auto; font-size: 0.85em; }
+.og-labs table { border-collapse: collapse; width: 100%; }
+.og-labs td, .og-labs th { border-bottom: 1px solid #ddd; padding: 2px 8px; text-align: left; }
+.og-labs tr.og-exited { color: #999; }
 .og-events table { border-collapse: collapse; width: 100%; }
 .og-events td, .og-events th { border-bottom: 1px solid #ddd; padding: 2px 8px;
                                text-align: left; }
@@ -238,6 +242,25 @@ def EventLog(world: SteppedWorld | None, version: int) -> None:
 
 
 @solara.component
+def LabTable(world: SteppedWorld | None, version: int) -> None:
+    del version  # a dependency: redraw after every step
+    if world is None:
+        return
+    exited = ' class="og-exited"'
+    rows = "".join(
+        f"<tr{'' if r.alive else exited}><td>{html.escape(r.name)}</td>"
+        f"<td>{r.camp}</td><td>{r.bench:.1f}</td><td>{html.escape(r.status)}</td>"
+        f"<td>{r.contract_h100e / 1e3:,.0f}</td><td>{r.next_contract_h100e / 1e3:,.0f}</td>"
+        f"<td>{r.cash_usd_bn:,.2f}</td><td>{r.funding_outlook:.2f}</td></tr>"
+        for r in world.lab_rows())
+    solara.HTML(tag="div", classes=["og-labs"], unsafe_innerHTML=(
+        "<table><thead><tr><th>lab</th><th>camp</th><th>released ECI</th><th>run</th>"
+        "<th>contract, k H100e</th><th>next contract, k H100e</th><th>cash, USD bn</th>"
+        "<th>funding outlook</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"))
+
+
+@solara.component
 def Panels(computed: Computed, baseline: Bands | None, world: SteppedWorld | None,
            version: int) -> None:
     def make() -> list[Any]:
@@ -373,6 +396,10 @@ def Page() -> None:
             Panels(computed, baseline, world, version.value)
             with solara.Card("Event log of the stepped world (newest first)", margin=0):
                 EventLog(world, version.value)
+            with solara.Card("Labs of the stepped world: runs in progress and compute "
+                             "contracts (funding outlook: odds of raising, 1 = neutral)",
+                             margin=0):
+                LabTable(world, version.value)
             if base is not None:
                 with solara.Details("Scenario file for these settings (save under scenarios/)"):
                     solara.HTML(tag="pre", classes=["og-toml"],

@@ -8,7 +8,8 @@ outputs (the same recording :func:`sim.core.engine.simulate` does), so the world
 is :func:`sim.report.outputs.event_log` of the months simulated so far: the very rows
 ``opengap run`` writes to ``events.csv`` for this run (scheduled events, policies enacted or
 lapsed, bans and crackdowns in force or lifted, funding and safety shocks, exits and
-acquisitions).
+acquisitions). :meth:`SteppedWorld.lab_rows` is the lab table: each lab's run in progress,
+its compute contracts, cash and funding outlook, read from its Mesa agent.
 """
 
 from __future__ import annotations
@@ -35,6 +36,23 @@ class LoggedEvent:
     detail: str
 
 
+@dataclass(frozen=True)
+class LabRow:
+    """One lab of the stepped world as the lab table shows it: cash (USD bn), funding
+    outlook (share of neutral odds of raising), compute under contract for the run in
+    progress and signed for the next run (H100e), released benchmark score (ECI points)."""
+
+    name: str
+    camp: str
+    status: str
+    cash_usd_bn: float
+    funding_outlook: float
+    contract_h100e: float
+    next_contract_h100e: float
+    bench: float
+    alive: bool
+
+
 class SteppedWorld(OpenGapModel):
     """An :class:`OpenGapModel` with an event log (:attr:`events`) and its recorded series
     as arrays (:meth:`track`)."""
@@ -57,6 +75,30 @@ class SteppedWorld(OpenGapModel):
             self._events = (done, [LoggedEvent(r["month"], r["actor"], r["event"],
                                                r["detail"]) for r in rows])
         return self._events[1]
+
+    def lab_rows(self) -> list[LabRow]:
+        """One row per lab in the world (entered), closed labs first, then by camp and
+        released score: what each lab's Mesa agent holds this month."""
+        rows = []
+        for lab in self.labs:
+            if not self.state.entered[0, lab.index]:
+                continue
+            if not lab.alive:
+                status = "exited"
+            elif lab.run_months_left > 0:
+                status = f"training, {lab.run_months_left:.0f} months left"
+            elif lab.next_contract_lead >= 0:
+                status = f"run signed, starts in {lab.next_contract_lead:.0f} months"
+            else:
+                status = "planning"
+            rows.append(LabRow(
+                name=lab.name, camp=lab.camp, status=status, cash_usd_bn=lab.cash,
+                funding_outlook=lab.funding_outlook, contract_h100e=lab.contract_h100e,
+                next_contract_h100e=lab.next_contract_h100e if lab.next_contract_lead >= 0
+                else 0.0, bench=lab.bench, alive=lab.alive))
+        order = {camp: k for k, camp in enumerate(("closed", "open_cn", "open_us",
+                                                   "open_other"))}
+        return sorted(rows, key=lambda r: (not r.alive, order.get(r.camp, 9), -r.bench))
 
     def track(self) -> dict[str, np.ndarray]:
         """Recorded monthly series after each step so far: one array per DataCollector
