@@ -39,23 +39,38 @@ def _run(name: str, runs: int, seed: int):
     return simulate(load_scenario(ROOT / "scenarios" / f"{name}.toml"), n_runs=runs, seed=seed)
 
 
-def _lab_gap(name: str, lab_id: str, runs: int, seed: int) -> np.ndarray:
-    """(runs, months) ECI points by which ``lab_id`` trails the best released model of its
-    own camp (labs that have entered), month by month (the engine's own ``step``)."""
+def _trace(name: str, runs: int, seed: int) -> tuple[dict[str, np.ndarray], object]:
+    """Per-lab monthly state of ``name`` (the engine's own ``step``): ``bench``,
+    ``contract`` (H100e under contract while a run is in progress) and ``entered``, each
+    (runs, months, labs), and the world."""
     scenario = load_scenario(ROOT / "scenarios" / f"{name}.toml")
     seeds = load_seeds(start=scenario.time.start)
     world = build_world(scenario, seeds)
-    pop = world.population
-    lab = pop.lab_ids.index(lab_id)
-    camp = pop.lab_camp == pop.lab_camp[lab]
     state = initial_state(world, seeds, runs)
-    streams = RandomStreams.for_population(seed, np.arange(runs), pop)
-    out = []
+    streams = RandomStreams.for_population(seed, np.arange(runs), world.population)
+    out: dict[str, list[np.ndarray]] = {"bench": [], "contract": [], "entered": []}
     for t in range(world.params.n_months):
         state, _ = step(world, state, streams.month(t))
-        best = np.where(state.entered[:, camp], state.bench[:, camp], -np.inf).max(axis=1)
-        out.append(best - state.bench[:, lab])
-    return np.stack(out, axis=1)
+        out["bench"].append(state.bench.copy())
+        out["contract"].append(np.where(state.run_months_left > 0, state.contract_h100e, 0.0))
+        out["entered"].append(state.entered.copy())
+    return {k: np.stack(v, axis=1) for k, v in out.items()}, world
+
+
+def _best(trace: dict[str, np.ndarray], labs: np.ndarray) -> np.ndarray:
+    """(runs, months) best released bench score among the entered labs flagged in
+    ``labs``."""
+    return np.where(trace["entered"][:, :, labs], trace["bench"][:, :, labs],
+                    -np.inf).max(axis=2)
+
+
+def _lab_gap(name: str, lab_id: str, runs: int, seed: int) -> np.ndarray:
+    """(runs, months) ECI points by which ``lab_id`` trails the best released model of its
+    own camp (labs that have entered), month by month."""
+    trace, world = _trace(name, runs, seed)
+    pop = world.population
+    lab = pop.lab_ids.index(lab_id)
+    return _best(trace, pop.lab_camp == pop.lab_camp[lab]) - trace["bench"][:, :, lab]
 
 
 def main() -> None:
@@ -89,6 +104,27 @@ def main() -> None:
         rows.append((f"  decomposition, CN open 24 mo after shock: {flow} crunch/base",
                      "none set", _q(ratio) if np.isfinite(ratio).any()
                      else f"base {b.mean():.3g}, crunch {c.mean():.3g}", "-"))
+
+    # Who the crunch reaches: Chinese open labs that live on rounds (no corporate parent)
+    # against those a parent funds (Alibaba, Tencent, High-Flyer), which the crunch does not.
+    tb, world = _trace("baseline", args.runs, args.seed)
+    tc, _ = _trace("cn-funding-crunch", args.runs, args.seed)
+    pop = world.population
+    cn_open = pop.lab_camp == CAMPS.index("open_cn")
+    own_rounds = cn_open & (world.parent_budget[0] == 0)
+    for label, labs in (("on rounds (no parent)", own_rounds),
+                        ("parent-funded", cn_open & ~own_rounds)):
+        for k in (6, 12, 24):
+            d = _best(tc, labs)[:, shock + k] - _best(tb, labs)[:, shock + k]
+            rows.append((f"  CN open labs {label}: best model delta +{k} mo (ECI)",
+                         "none set", _q(d), "-"))
+        b = tb["contract"][:, window][:, :, labs].sum(axis=(1, 2))
+        c = tc["contract"][:, window][:, :, labs].sum(axis=(1, 2))
+        rows.append((f"  CN open labs {label}: H100e under contract, 24 mo, crunch/base",
+                     "none set", _q(c / np.where(b > 0, b, np.nan)), "-"))
+    lead_base = (_best(tb, own_rounds) >= _best(tb, cn_open))[:, shock:].mean()
+    rows.append(("  share of months after the shock the CN open frontier is a lab on rounds",
+                 "none set", f"{lead_base:.2f} (baseline)", "-"))
 
     for name in ("us-open-resurgence", "export-controls-tighten"):
         alt = _run(name, args.runs, args.seed)
