@@ -138,6 +138,11 @@ def test_slider_redraws_plot(server: str, tmp_path: Path) -> None:
             page.get_by_role("button", name="Step").click()
             sync_api.expect(page.locator(".og-world-month")).to_contain_text(
                 "(1/45 months)", timeout=UPDATE_TIMEOUT_MS)
+            # The lab table shows each lab's run in progress and its contracts.
+            labs = page.locator(".og-labs")
+            sync_api.expect(labs).to_contain_text("contract, k H100e", timeout=UPDATE_TIMEOUT_MS)
+            sync_api.expect(labs).to_contain_text("OpenAI")
+            sync_api.expect(labs).to_contain_text("months left")
             # "Compare with baseline" overlays the baseline's medians on the same plot.
             stepped = plot.screenshot()
             page.get_by_text("Compare with baseline").click()
