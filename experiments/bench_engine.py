@@ -57,7 +57,7 @@ from reference import reference_simulate  # noqa: E402
 
 from sim.core.engine import simulate, step  # noqa: E402
 from sim.core.kernels import choose_models  # noqa: E402
-from sim.core.mechanisms.market import group_utilities, model_prices  # noqa: E402
+from sim.core.mechanisms.market import group_utilities, market_view  # noqa: E402
 from sim.core.rng import RandomStreams  # noqa: E402
 from sim.core.world import build_world, initial_state  # noqa: E402
 from sim.inputs.scenario import Scenario, load_scenario  # noqa: E402
@@ -214,7 +214,7 @@ def _choice_floor(scenario: Scenario, seeds: Seeds, runs: int, seed: int,
     for t in range(at_month):
         state, _ = step(world, state, streams.month(t))
     draws = streams.month(at_month)
-    u = group_utilities(state, pop, model_prices(at_month, pop, world.params))
+    u = group_utilities(state, world, market_view(state, world))
     utility = u.reshape(runs, -1, pop.n_labs)
     no_buyers = slice(0, 0)
 

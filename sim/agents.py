@@ -13,8 +13,9 @@ through the engine's :data:`sim.core.engine.MECHANISMS` in order and lets the ow
 (:func:`monthly_order`): sovereigns first (``policy``: pressure, enacting and lifting
 policies, grants), then labs (``funding``, ``compute``, ``research``: raising money,
 contracting compute, training and releasing), then buyers (``market``, ``adoption``:
-choosing a model, paying for tokens, usage feeding the labs' flywheel), and last the labs
-again (``entry``: new labs founded). Every mechanism has exactly one owner (checked when
+choosing a model, paying for tokens, usage feeding the labs' flywheel; the inference hosts
+that sell open weights price and serve inside that market), and last the labs again
+(``entry``: new labs founded). Every mechanism has exactly one owner (checked when
 :mod:`sim.model` is imported), so a Mesa run is bit-identical to
 :func:`sim.core.engine.step`. There is deliberately no per-agent ``step``: the mechanisms
 decide for every agent at once over arrays (buyers' choices, for instance, depend on every
@@ -369,6 +370,61 @@ class BuyerAgent(ArrayAgent):
         return None if lab is None else self.model.population.lab_names[lab]
 
 
+class HostAgent(ArrayAgent):
+    """A third-party inference host (a neocloud, a cloud marketplace, a router's providers)
+    that serves open weights in the markets it sells in, at its serving cost times ``1 +
+    margin`` (``seeds/hosts.csv``).
+
+    Hosts set their price by their rule inside the ``market`` mechanism, which the buyers own
+    (an open model's tokens split over its endpoints by price, mechanism 5), so this type
+    acts through no mechanism of its own.
+    """
+
+    MECHANISMS = ()
+
+    @property
+    def host_id(self) -> str:
+        """Identifier from ``seeds/hosts.csv``."""
+        return self.model.population.host_ids[self.index]
+
+    @property
+    def name(self) -> str:
+        """Display name."""
+        return self.model.population.host_names[self.index]
+
+    @property
+    def region(self) -> str:
+        """Home jurisdiction code."""
+        return JURISDICTIONS[int(self.model.population.host_region[self.index])]
+
+    @property
+    def markets(self) -> list[str]:
+        """Jurisdictions it sells in."""
+        row = self.model.population.host_markets[self.index]
+        return [g for g, sells in zip(JURISDICTIONS, row, strict=True) if sells]
+
+    @property
+    def cost_factor(self) -> float:
+        """Its serving cost per token over the model's lab's (x)."""
+        return float(self.model.population.host_cost_factor[self.index])
+
+    @property
+    def margin(self) -> float:
+        """Its price over its serving cost, minus 1."""
+        return float(self.model.population.host_margin[self.index])
+
+    @property
+    def revenue(self) -> float:
+        """What it kept last month of what buyers paid it, USD bn (after the labs' licence
+        share)."""
+        return float(self.model.state.host_revenue[RUN, self.index])
+
+    @property
+    def tokens(self) -> float:
+        """Trillion tokens it served last month."""
+        return float(self.model.state.host_tokens[RUN, self.index])
+
+
 _MECHANISM = {m.name: m for m in MECHANISMS}
 
 #: DataCollector reporters per lab (``model.datacollector.get_agenttype_vars_dataframe``).
@@ -381,6 +437,12 @@ LAB_REPORTERS: dict[str, str] = {
     "cash": "cash",
     "compute": "compute",
     "revenue": "revenue",
+}
+#: DataCollector reporters per host.
+HOST_REPORTERS: dict[str, str] = {
+    "name": "name",
+    "revenue": "revenue",
+    "tokens": "tokens",
 }
 #: DataCollector reporters per sovereign.
 SOVEREIGN_REPORTERS: dict[str, str] = {
@@ -412,6 +474,7 @@ AGENT_TYPES: tuple[AgentType, ...] = (
     # Buyers are many (hundreds per world): their choices are read through the model-level
     # shares, not collected one by one.
     AgentType(BuyerAgent, "buyers", "n_buyers", {}),
+    AgentType(HostAgent, "hosts", "n_hosts", HOST_REPORTERS),
 )
 
 

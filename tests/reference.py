@@ -29,6 +29,7 @@ import numpy as np
 
 from sim.core.events import FundingShock, SafetyShock
 from sim.core.mechanisms.funding import MAX_ROUND_USD_BN  # a documented constant, not logic
+from sim.core.mechanisms.market import BRAND_ITERATIONS, BRAND_MAX  # documented constants
 from sim.core.rng import MonthDraws, RandomStreams
 from sim.core.world import World, WorldState, build_world, initial_state
 from sim.inputs.scenario import Scenario
@@ -43,7 +44,8 @@ USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK = 1e-3
 
 LAB_FIELDS = ("alive", "cash", "revenue", "compute", "algo", "run_flop", "bench", "robust",
               "released_flop", "months_since_release", "flywheel", "users", "compute_spend",
-              "net_inflow", "funding_outlook", "run_months_left", "contract_h100e",
+              "net_inflow", "funding_outlook", "serving_cost", "run_months_left",
+              "contract_h100e",
               "contract_price", "next_h100e", "next_price", "next_lead", "rl_flop", "entered")
 SOV_FIELDS = ("pressure", "ban_threshold", "ban_leakage", "distill_enforcement")
 REGION_FIELDS = ("export_multiplier", "export_cap", "log_sentiment", "shock_log")
@@ -69,6 +71,7 @@ class RefLab:
     compute_spend: float
     net_inflow: float
     funding_outlook: float
+    serving_cost: float
     run_months_left: float
     contract_h100e: float
     contract_price: float
@@ -113,6 +116,11 @@ class RefRun:
     leader_algo: list[float]  # ring buffer, slot t % (lag + 1) written at step t
     shock_components: list[float]  # funding-shock components (World.shock_region)
     closed_revenue_trailing: float = 0.0
+    group_demand: list[float] = field(default_factory=list)  # (G * K,) demand multipliers
+    price_index0: list[float] = field(default_factory=list)  # (G * K,) recorded at month 0
+    brand: list[float] = field(default_factory=list)  # (L,) calibrated at month 0
+    host_revenue: list[float] = field(default_factory=list)  # (H,) last month's
+    host_tokens: list[float] = field(default_factory=list)  # (H,) last month's
     flows: dict[str, Any] = field(default_factory=dict)  # last step's flows
 
     @classmethod
@@ -135,6 +143,11 @@ class RefRun:
             leader_algo=[float(x) for x in state.leader_algo[r]],
             shock_components=[float(x) for x in state.shock_components[r]],
             closed_revenue_trailing=float(state.closed_revenue_trailing[r]),
+            group_demand=[float(x) for x in state.group_demand[r]],
+            price_index0=[float(x) for x in state.price_index0[r]],
+            brand=[float(x) for x in state.brand[r]],
+            host_revenue=[float(x) for x in state.host_revenue[r]],
+            host_tokens=[float(x) for x in state.host_tokens[r]],
         )
 
     def copy(self) -> RefRun:
@@ -149,6 +162,11 @@ class RefRun:
             leader_algo=list(self.leader_algo),
             shock_components=list(self.shock_components),
             closed_revenue_trailing=self.closed_revenue_trailing,
+            group_demand=list(self.group_demand),
+            price_index0=list(self.price_index0),
+            brand=list(self.brand),
+            host_revenue=list(self.host_revenue),
+            host_tokens=list(self.host_tokens),
         )
 
     def to_arrays(self) -> dict[str, Any]:
@@ -167,6 +185,8 @@ class RefRun:
         out["choice"] = np.array([b.choice for b in self.buyers], dtype=np.int64)
         out["leader_algo"] = np.array(self.leader_algo, dtype=float)
         out["closed_revenue_trailing"] = self.closed_revenue_trailing
+        for name in ("group_demand", "price_index0", "brand", "host_revenue", "host_tokens"):
+            out[name] = np.array(getattr(self, name), dtype=float)
         return out
 
 
@@ -211,6 +231,17 @@ class _Static:
     lab_entrant: list[bool]
     seed_cash: list[float]
     valuation_multiple: list[float]
+    cost0: list[float]  # World.serving_cost0
+    gap0: list[float]  # World.frontier_gap0
+    frontier0: float
+    seg_local: list[bool]
+    seg_cap_elasticity: list[float]
+    seg_price_elasticity: list[float]
+    own_endpoint: list[list[bool]]  # [g][l]
+    host_markets: list[list[bool]]  # [h][g]
+    host_cost_factor: list[float]
+    host_margin: list[float]
+    group_tokens0: list[float]
 
 
 _STATIC_CACHE: dict[int, tuple[World, _Static]] = {}
@@ -262,6 +293,17 @@ def _static(world: World) -> _Static:
         lab_entrant=[bool(x) for x in pop.lab_entrant],
         seed_cash=pop.lab_seed_cash.tolist(),
         valuation_multiple=pop.lab_valuation_multiple.tolist(),
+        cost0=world.serving_cost0.tolist(),
+        gap0=world.frontier_gap0.tolist(),
+        frontier0=float(world.frontier0),
+        seg_local=[bool(x) for x in pop.seg_local],
+        seg_cap_elasticity=pop.seg_cap_elasticity.tolist(),
+        seg_price_elasticity=pop.seg_price_elasticity.tolist(),
+        own_endpoint=pop.own_endpoint.tolist(),
+        host_markets=pop.host_markets.tolist(),
+        host_cost_factor=pop.host_cost_factor.tolist(),
+        host_margin=pop.host_margin.tolist(),
+        group_tokens0=pop.group_tokens0.tolist(),
     )
     _STATIC_CACHE.clear()
     _STATIC_CACHE[id(world)] = (world, st)
@@ -415,7 +457,8 @@ def _grants(run: RefRun, world: World, st: _Static) -> tuple[list[float], list[f
         if buyer.choice < 0:
             continue
         k, g, lab = st.buyer_segment[b], st.buyer_jurisdiction[b], buyer.choice
-        tokens = st.seg_tokens0[k] * (1.0 + st.seg_growth[k]) ** run.month * st.buyer_weight[b]
+        tokens = ((st.seg_tokens0[k] * st.buyer_weight[b])
+                  * run.group_demand[g * len(st.seg_tokens0) + k])
         den[g] += tokens
         if not st.lab_is_open[lab] and st.lab_region[lab] != g:
             num[g] += tokens
@@ -478,7 +521,7 @@ def _funding(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
         a = _b(lab.alive)
         overhead = 1.0 + p.non_compute_cost_ratio
         operating = (p.opex_usd_bn_per_h100e_month * lab.compute
-                     + p.serving_cost_share * lab.revenue) * a * overhead
+                     + lab.serving_cost) * a * overhead
         grants[i] = received[i] * a
         revenue[i] = lab.revenue * a
         parent[i] = float(parent_row[i]) * a
@@ -631,8 +674,8 @@ def _research(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None
             s = st.lab_sovereign[j]
             enf = run.sovereigns[s].distill_enforcement if s >= 0 else 1.0
             teachers.append((j, enf))
-    price = [st.price0[j] * p.closed_price_retention ** t if not st.lab_is_open[j]
-             else st.price0[j] * p.open_price_retention ** t for j in range(len(labs))]
+    _, serve, markup = _prices(run, world, st)
+    price = [serve[j] * (1.0 + markup[j]) for j in range(len(labs))]
     months_rl = max(float(t - world.rl_era_step), 0.0)
     rl_use = 10.0 ** min(math.log10(p.rl_use_before_era) + months_rl / p.rl_tenfold_months,
                          0.0)
@@ -700,16 +743,90 @@ def _research(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None
                      runs_ended=ended)
 
 
+def _prices(run: RefRun, world: World, st: _Static) -> tuple[float, list[float], list[float]]:
+    """The frontier, each lab's serving cost (USD/Mtok) and own-API markup (mechanism 5)."""
+    p = world.params
+    labs = run.labs
+    offered = [lab.alive and lab.released_flop > 0 for lab in labs]
+    scores = [lab.bench for i, lab in enumerate(labs) if offered[i]]
+    frontier = max(scores) if scores else max(lab.bench for lab in labs)
+    cost, markup = [], []
+    for i, lab in enumerate(labs):
+        gap = lab.bench - frontier
+        cost.append(st.cost0[i] * p.serving_cost_retention ** run.month
+                    * math.exp((gap - st.gap0[i]) / p.price_capability_points))
+        others = [labs[j].bench for j in range(len(labs)) if j != i and offered[j]]
+        rival = max(others) if others else -INF
+        markup.append(p.closed_markup * math.exp(-max(rival - lab.bench, 0.0)
+                                                 / p.markup_competition_points))
+    return frontier, cost, markup
+
+
+def _calibrate_brands(base: list, rate: list, st: _Static, target: list[float],
+                      rest: list[list[float]]) -> list[float]:
+    """The first month's brand terms (``sim.core.mechanisms.market.calibrate_brands``):
+    ``xi += log(target / expected revenue)``, a fixed number of steps, within +-BRAND_MAX."""
+    n_g, n_k, n_l = len(base), len(base[0]), len(target)
+    xi = [0.0] * n_l
+    for _ in range(BRAND_ITERATIONS):
+        expected = [0.0] * n_l
+        for g in range(n_g):
+            for k in range(n_k):
+                v = [(base[g][k][i][0] + (base[g][k][i][1] + xi[i])) + rest[g][i]
+                     if base[g][k][i] != -INF else -INF for i in range(n_l)]
+                top = max(v)
+                if top == -INF:
+                    continue
+                w = [math.exp(x - top) for x in v]
+                total = 0.0
+                for x in w:
+                    total += x
+                demand = st.group_tokens0[g * n_k + k]
+                for i in range(n_l):
+                    expected[i] += demand * (w[i] / total) * rate[g][i] * (
+                        0.0 if st.seg_local[k] else 1.0)
+        for i in range(n_l):
+            step = (math.log(target[i] / expected[i])
+                    if target[i] > 0 and expected[i] > 0 else 0.0)
+            xi[i] = min(max(xi[i] + step, -BRAND_MAX), BRAND_MAX)
+    return xi
+
+
 def _market(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
     p = world.params
     labs, t = run.labs, run.month
-    n_l, n_k = len(labs), len(st.seg_tokens0)
-    price = [st.price0[i] * (p.open_price_retention if st.lab_is_open[i]
-                             else p.closed_price_retention) ** t for i in range(n_l)]
-    log_price = [math.log(x) for x in price]
+    n_l, n_k, n_g = len(labs), len(st.seg_tokens0), len(st.jur_domestic_pref)
+    n_h = len(st.host_cost_factor)
+    beta = p.host_price_sensitivity
+    frontier, cost, markup = _prices(run, world, st)
+    offered = [lab.alive and lab.released_flop > 0 for lab in labs]
+    # Endpoints: the lab's own API and the hosts selling in each jurisdiction.
+    f = [st.host_cost_factor[h] * (1.0 + st.host_margin[h]) for h in range(n_h)]
+    host_w = [[f[h] ** -beta if st.host_markets[h][g] else 0.0 for h in range(n_h)]
+              for g in range(n_g)]
+    own, total, factor = [], [], []
+    for g in range(n_g):
+        a_g = 0.0
+        b_g = 0.0
+        for h in range(n_h):
+            a_g += host_w[g][h]
+        for h in range(n_h):
+            b_g += host_w[g][h] * f[h]
+        own_g, total_g, factor_g = [], [], []
+        for i in range(n_l):
+            up = 1.0 + markup[i]
+            o = up ** -beta if st.own_endpoint[g][i] else 0.0
+            tot = o + (a_g if st.lab_is_open[i] else 0.0)
+            paid = o * up + (b_g if st.lab_is_open[i] else 0.0)
+            own_g.append(o)
+            total_g.append(tot)
+            factor_g.append(paid / (tot if tot > 0 else 1.0) if st.lab_is_open[i] else up)
+        own.append(own_g)
+        total.append(total_g)
+        factor.append(factor_g)
     # Each jurisdiction's ban: foreign open models trained above its threshold leak at a rate.
     log_leak = []
-    for g in range(len(st.jur_domestic_pref)):
+    for g in range(n_g):
         s = st.jur_sovereign[g]
         thr = run.sovereigns[s].ban_threshold if s >= 0 else INF
         leak = run.sovereigns[s].ban_leakage if s >= 0 else 1.0
@@ -719,43 +836,133 @@ def _market(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
                 and labs[i].released_flop > thr) else 0.0
             for i in range(n_l)
         ])
-    seg_tokens = [st.seg_tokens0[k] * (1.0 + st.seg_growth[k]) ** t for k in range(n_k)]
-    tokens = [[0.0] * n_l for _ in range(n_k)]
+    # Prices buyers see, availability and the price of the frontier's capability.
+    log_price = [[[0.0] * n_l for _ in range(n_k)] for _ in range(n_g)]
+    usable = [[[False] * n_l for _ in range(n_k)] for _ in range(n_g)]
+    index = [[INF] * n_k for _ in range(n_g)]
+    for g in range(n_g):
+        for k in range(n_k):
+            best = INF
+            for i, lab in enumerate(labs):
+                if st.seg_local[k]:
+                    fac = p.self_host_cost_factor
+                    sold = st.lab_is_open[i]
+                else:
+                    fac = factor[g][i] if total[g][i] > 0 else 1.0
+                    sold = total[g][i] > 0
+                lp = math.log(cost[i]) + math.log(fac)
+                log_price[g][k][i] = lp
+                ok = (sold and offered[i] and st.available[g][k][i]
+                      and log_leak[g][i] > -INF)
+                usable[g][k][i] = ok
+                if ok:
+                    best = min(best, lp - (lab.bench - frontier) / p.price_capability_points)
+            index[g][k] = math.exp(best) if best < INF else INF
+    if t == 0:
+        index0 = [row[:] for row in index]
+    else:
+        index0 = [[run.price_index0[g * n_k + k] for k in range(n_k)] for g in range(n_g)]
+    demand = [0.0] * (n_g * n_k)
+    for g in range(n_g):
+        for k in range(n_k):
+            i_now, i_start = index[g][k], index0[g][k]
+            both = i_now < INF and i_start < INF
+            ratio = i_now / i_start if both else 1.0
+            adoption = (1.0 + st.seg_growth[k]) ** t
+            capability = math.exp(st.seg_cap_elasticity[k] * (frontier - st.frontier0))
+            demand[g * n_k + k] = adoption * capability * ratio ** -st.seg_price_elasticity[k]
+    # Utilities without brands, and the brands (calibrated in the first month).
+    base = [[[-INF] * n_l for _ in range(n_k)] for _ in range(n_g)]
+    for g in range(n_g):
+        for k in range(n_k):
+            for i, lab in enumerate(labs):
+                if not usable[g][k][i]:
+                    continue
+                quality = st.seg_w_bench[k] * lab.bench + st.seg_w_robust[k] * lab.robust
+                base[g][k][i] = (quality - st.seg_alpha[k] * log_price[g][k][i],
+                                 st.seg_open_pref[k] * _b(st.lab_is_open[i]))
+    if t == 0:
+        rate = [[0.0] * n_l for _ in range(n_g)]
+        for g in range(n_g):
+            for i in range(n_l):
+                safe = total[g][i] if total[g][i] > 0 else 1.0
+                share = own[g][i] / safe if st.lab_is_open[i] else 1.0
+                own_price = share * (1.0 + markup[i])
+                keep = own_price + p.open_capture_share * (factor[g][i] - own_price)
+                rate[g][i] = cost[i] * keep * USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK
+        brand = _calibrate_brands(base, rate, st, [lab.revenue for lab in labs],
+                                  [[st.jur_domestic_pref[g] * _b(st.lab_region[i] == g)
+                                    + log_leak[g][i] for i in range(n_l)] for g in range(n_g)])
+    else:
+        brand = list(run.brand)
+    # Buyers choose.
+    tokens = [[[0.0] * n_l for _ in range(n_k)] for _ in range(n_g)]
     choice_u = d["choice_u"]
     for b, buyer in enumerate(run.buyers):
         k, g = st.buyer_segment[b], st.buyer_jurisdiction[b]
-        avail = st.available[g][k]
         u = []
-        for i, lab in enumerate(labs):
-            if not (avail[i] and lab.alive and lab.released_flop > 0):
+        for i in range(n_l):
+            if not usable[g][k][i]:
                 u.append(-INF)
                 continue
-            quality = st.seg_w_bench[k] * lab.bench + st.seg_w_robust[k] * lab.robust
-            static = (-st.seg_alpha[k] * log_price[i]
-                      + st.seg_open_pref[k] * _b(st.lab_is_open[i]))
-            domestic = st.jur_domestic_pref[g] * _b(st.lab_region[i] == g)
-            u.append(quality + static + domestic + log_leak[g][i])
+            head, bonus = base[g][k][i]
+            value = head + (bonus + brand[i])
+            value = value + st.jur_domestic_pref[g] * _b(st.lab_region[i] == g)
+            u.append(value + log_leak[g][i])
         new = choose_one(u, buyer.choice, choice_u[b], st.buyer_switch_gain[b])
         buyer.choice = new
         if new < 0:
             continue
-        tokens[k][new] += seg_tokens[k] * st.buyer_weight[b]
+        tokens[g][k][new] += (st.seg_tokens0[k] * st.buyer_weight[b]) * demand[g * n_k + k]
 
-    host_margin = 0.0
-    spend = [[tokens[k][i] * price[i] * USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK
-              for i in range(n_l)] for k in range(n_k)]
-    revenue = []
+    # Money: spend, the labs' and hosts' revenue, serving costs.
+    scale = USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK
+    lam = p.open_capture_share
+    revenue = [0.0] * n_l
+    serving = [0.0] * n_l
+    spend = [[0.0] * n_l for _ in range(n_k)]
+    host_tokens, host_paid, host_cost = [0.0] * n_h, [0.0] * n_h, [0.0] * n_h
     for i, lab in enumerate(labs):
-        lab_spend = 0.0
+        sold_own = 0.0
+        for g in range(n_g):
+            sold = 0.0
+            for k in range(n_k):
+                sold += tokens[g][k][i] * (0.0 if st.seg_local[k] else 1.0)
+            safe = total[g][i] if total[g][i] > 0 else 1.0
+            share = own[g][i] / safe if st.lab_is_open[i] else 1.0
+            spend_g = sold * cost[i] * factor[g][i] * scale
+            own_spend = sold * share * cost[i] * (1.0 + markup[i]) * scale
+            revenue[i] += own_spend + lam * (spend_g - own_spend)
+            sold_own += sold * share
+            for k in range(n_k):
+                if not st.seg_local[k]:
+                    spend[k][i] += tokens[g][k][i] * (cost[i] * factor[g][i]) * scale
+            if st.lab_is_open[i]:
+                per = sold / safe
+                for h in range(n_h):
+                    host_tokens[h] += per * host_w[g][h]
+                    host_paid[h] += per * cost[i] * host_w[g][h] * f[h] * scale
+                    host_cost[h] += per * cost[i] * host_w[g][h] * st.host_cost_factor[h] * scale
+        serving[i] = sold_own * cost[i] * scale
         users = 0.0
-        for k in range(n_k):
-            lab_spend += spend[k][i]
-            users += tokens[k][i]
-        lab.revenue = lab_spend * (p.open_capture_share if st.lab_is_open[i] else 1.0)
+        for g in range(n_g):
+            for k in range(n_k):
+                users += tokens[g][k][i]
+        lab.revenue = revenue[i]
         lab.users = users
-        host_margin += lab_spend - lab.revenue
-        revenue.append(lab.revenue)
-    run.flows.update(tokens=tokens, spend=spend, revenue=revenue, host_margin=host_margin)
+        lab.serving_cost = serving[i]
+    host_revenue = [(1.0 - lam) * x for x in host_paid]
+    run.group_demand = demand
+    run.brand = brand
+    run.price_index0 = [index0[g][k] for g in range(n_g) for k in range(n_k)]
+    run.host_revenue = host_revenue
+    run.host_tokens = host_tokens
+    by_segment = [[sum(tokens[g][k][i] for g in range(n_g)) for i in range(n_l)]
+                  for k in range(n_k)]
+    run.flows.update(tokens=by_segment, spend=spend, revenue=revenue,
+                     host_revenue=host_revenue, host_tokens=host_tokens,
+                     host_margin=sum(host_revenue[h] - host_cost[h] for h in range(n_h)),
+                     serving_cost=serving)
 
 
 def _adoption(run: RefRun, world: World, st: _Static) -> None:

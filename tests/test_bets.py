@@ -90,7 +90,9 @@ def test_a_user_adds_a_bet_by_editing_the_data_file_only(
     assert all(r["runs"] == "4" and 0 <= float(r["probability"]) <= 1 for r in new)
     paired = {r["column"]: r for r in rows if r["id"] == "ban-cuts-us-large-open-use"}
     assert paired["stated"]["world"] == "tiny-ban vs tiny"
-    assert float(paired["stated"]["probability"]) == 1.0  # a ban never adds large-open use
+    # A ban grandfathers large open models already released: US buyers can move to them, so
+    # in some runs it adds large-open use; in most it cuts it.
+    assert float(paired["stated"]["probability"]) >= 0.5
     assert "my-new-bet" in (out / "scorecard.md").read_text()
     assert (out / "scorecard.png").stat().st_size > 0
     assert "Open token share stays above 10%" in captured.out

@@ -57,7 +57,7 @@ def test_infinite_event_cap_is_refused(write_scenario) -> None:
     ("compute", "rental_usd_per_h100e_hour", "5e-324"),  # was (as price_usd_per_h100e): nan
     ("compute", "price_decline_per_year", "0.9999999999999999"),  # was: nan, long horizon
     ("capability", "usage_scale_t_tokens", "5e-324"),  # was: nan headlines
-    ("market", "open_price_decline_per_year", "0.9999999999999999"),
+    ("market", "serving_cost_decline_per_year", "0.9999999999999999"),
 ])
 def test_numerically_absurd_values_are_refused(write_scenario, table, key, value) -> None:
     message = _error(write_scenario("bad", CHILD + f"[{table}]\n{key} = {value}\n"))
@@ -72,8 +72,8 @@ def test_an_accepted_corner_runs_finite(scenario_dir, tmp_path, capsys) -> None:
         '[time]\nend = "2076-03"\n[population]\nbuyers_per_segment = 3\n'
         "[capability]\nflop_per_h100e_month = 1e18\ntraining_share = 1e-3\n"
         "usage_scale_t_tokens = 1e-3\n[compute]\nrental_usd_per_h100e_hour = 0.01\n"
-        "price_decline_per_year = 0.9\n[market]\nclosed_price_decline_per_year = 0.9\n"
-        "open_price_decline_per_year = 0.9\n"), encoding="utf-8")
+        "price_decline_per_year = 0.9\n[market]\nserving_cost_decline_per_year = 0.99\n"
+        ), encoding="utf-8")
     out = tmp_path / "out"
     code = main(["run", str(path), "--runs", "2", "--out", str(out), "--no-plots"])
     err = capsys.readouterr().err

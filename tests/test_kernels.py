@@ -19,8 +19,8 @@ from sim.core.kernels import (
     compiled,
     param_at,
     served_tallies,
+    tokens_by_group,
     tokens_by_jurisdiction,
-    tokens_by_segment,
 )
 
 N_K, N_G, N_C = 3, 4, 2
@@ -34,7 +34,7 @@ def served_buyers(draw):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     return dict(
         choice=rng.integers(-1, n_labs, (n_runs, n_buyers)),
-        tokens=rng.lognormal(0.0, 3.0, n_buyers),
+        tokens=rng.lognormal(0.0, 3.0, (n_runs, n_buyers)),
         segment=rng.integers(0, N_K, n_buyers),
         jurisdiction=rng.integers(0, N_G, n_buyers),
         camp=rng.integers(0, N_C, n_labs),
@@ -69,7 +69,7 @@ def _dense(sums: dict, shape: tuple) -> np.ndarray:
 def test_tallies_are_per_buyer_sums_in_buyer_order(case):
     choice, tokens = case["choice"], case["tokens"]
     n_runs, n_labs = case["weight"].shape
-    by_segment = tokens_by_segment(choice, tokens, case["segment"], N_K, n_labs)
+    by_segment = tokens_by_group(choice, tokens, case["segment"], N_K, n_labs)
     weighted, open_tokens, large_open = served_tallies(
         choice, tokens, case["segment"], case["jurisdiction"], case["camp"], case["is_open"],
         case["weight"], case["flop"], 1e25, N_K, N_C, N_G)
@@ -77,25 +77,26 @@ def test_tallies_are_per_buyer_sums_in_buyer_order(case):
                                              case["per_jurisdiction_mask"], N_G)
     for r in range(n_runs):
         np.testing.assert_array_equal(by_segment[r], _dense(_loop(
-            case, r, lambda b, lab: (case["segment"][b], lab), lambda b, lab: tokens[b]),
-            (N_K, n_labs)))
+            case, r, lambda b, lab: (case["segment"][b], lab),
+            lambda b, lab, r=r: tokens[r, b]), (N_K, n_labs)))
         np.testing.assert_array_equal(weighted[r], _dense(_loop(
             case, r, lambda b, lab: (case["segment"][b], case["camp"][lab]),
-            lambda b, lab, r=r: tokens[b] * case["weight"][r, lab]), (N_K, N_C)))
+            lambda b, lab, r=r: tokens[r, b] * case["weight"][r, lab]), (N_K, N_C)))
         np.testing.assert_array_equal(open_tokens[r], _dense(_loop(
             case, r, lambda b, lab: case["jurisdiction"][b] if case["is_open"][lab] else None,
-            lambda b, lab: tokens[b]), (N_G,)))
+            lambda b, lab, r=r: tokens[r, b]), (N_G,)))
         np.testing.assert_array_equal(large_open[r], _dense(_loop(
             case, r, lambda b, lab, r=r: case["jurisdiction"][b]
             if case["is_open"][lab] and case["flop"][r, lab] > 1e25 else None,
-            lambda b, lab: tokens[b]), (N_G,)))
+            lambda b, lab, r=r: tokens[r, b]), (N_G,)))
         for i in range(2):
             np.testing.assert_array_equal(by_jurisdiction[i, r], _dense(_loop(
                 case, r, lambda b, lab, i=i: case["jurisdiction"][b]
                 if case["per_jurisdiction_mask"][i, case["jurisdiction"][b], lab] else None,
-                lambda b, lab: tokens[b]), (N_G,)))
+                lambda b, lab, r=r: tokens[r, b]), (N_G,)))
         # The same run alone gives the same tallies.
-        alone = served_tallies(choice[r:r + 1], tokens, case["segment"], case["jurisdiction"],
+        alone = served_tallies(choice[r:r + 1], tokens[r:r + 1], case["segment"],
+                               case["jurisdiction"],
                                case["camp"], case["is_open"], case["weight"][r:r + 1],
                                case["flop"][r:r + 1], 1e25, N_K, N_C, N_G)
         for got, batch in zip(alone, (weighted, open_tokens, large_open), strict=True):

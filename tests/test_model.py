@@ -98,7 +98,7 @@ def test_batch_run_rows_cover_every_month() -> None:
         shares = run["open_token_share"].to_numpy(dtype=float)
         assert ((shares >= 0) & (shares <= 1)).all()
     one = OpenGapModel("baseline", sim_seed=1, overrides=SMALL)
-    per_month = (one.population.n_labs + one.population.n_sovereigns
+    per_month = (one.population.n_labs + one.population.n_sovereigns + one.population.n_hosts
                  if "AgentID" in frame.columns else 1)
     assert len(frame) == 2 * len(months) * per_month
     if "AgentID" in frame.columns:  # Mesa >= 3.5: agent-type reporters in every row
@@ -110,13 +110,19 @@ def test_batch_run_rows_cover_every_month() -> None:
 def test_agents_are_views_on_state() -> None:
     model = OpenGapModel("baseline", sim_seed=4, overrides=SMALL)
     pop = model.population
-    assert len(model.agents) == pop.n_labs + pop.n_sovereigns + pop.n_buyers
+    assert len(model.agents) == pop.n_labs + pop.n_sovereigns + pop.n_buyers + pop.n_hosts
     assert len(model.labs) == pop.n_labs
+    assert len(model.hosts) == pop.n_hosts
     assert len(model.sovereigns) == pop.n_sovereigns
     assert len(model.buyers) == pop.n_buyers
     for _ in range(6):
         model.step()
     state = model.state
+    for host in model.hosts:
+        assert host.revenue == state.host_revenue[0, host.index]
+        assert host.tokens == state.host_tokens[0, host.index]
+        assert host.name == pop.host_names[host.index] and host.markets
+    assert sum(h.revenue for h in model.hosts) > 0  # hosts sell open weights
     for lab in model.agents_by_type[LabAgent]:
         assert lab.cash == state.cash[0, lab.index]
         assert lab.compute == state.compute[0, lab.index]
@@ -206,7 +212,7 @@ def test_agent_types_act_in_the_engines_monthly_order() -> None:
     assert sorted(n for k in AGENT_TYPES for n in k.cls.MECHANISMS) == sorted(
         m.name for m in MECHANISMS)
     model = OpenGapModel("baseline", sim_seed=3, overrides=SMALL)
-    assert {k.attribute for k in AGENT_TYPES} == {"labs", "sovereigns", "buyers"}
+    assert {k.attribute for k in AGENT_TYPES} == {"labs", "sovereigns", "buyers", "hosts"}
     assert all(isinstance(a, BuyerAgent) for a in model.buyers)
 
 

@@ -9,6 +9,7 @@ random draw the intervention does not touch, so a difference is the intervention
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import replace
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 
 from sim.core.engine import simulate, step
 from sim.core.mechanisms.funding import foreign_closed_dependency, grant_demand, sovereign_grants
-from sim.core.mechanisms.market import group_utilities, model_prices
+from sim.core.mechanisms.market import group_utilities, market_view
 from sim.core.mechanisms.policy import BAN, CRACKDOWN, EXPORT, decide_policies, effective_policy
 from sim.core.mechanisms.research import home_ban_threshold
 from sim.core.rng import RandomStreams
@@ -210,9 +211,9 @@ def test_ban_penalises_foreign_open_models_by_log_leakage_only(small_scenario, s
     _, free = _ban_state(small_scenario, seeds, "US", 1.0)
     free.ban_threshold[:] = np.inf
     pop = world.population
-    price = model_prices(0, pop, world.params)
     with np.errstate(invalid="ignore"):  # unavailable models: -inf - -inf
-        diff = group_utilities(banned, pop, price) - group_utilities(free, pop, price)
+        diff = (group_utilities(banned, world, market_view(banned, world))
+                - group_utilities(free, world, market_view(free, world)))
     above = banned.released_flop[0] > 1e24
     foreign_open = pop.lab_is_open & (pop.lab_region != US) & above
     domestic_open = pop.lab_is_open & (pop.lab_region == US) & above
@@ -313,7 +314,7 @@ def test_grant_demand_rises_with_dependency_on_foreign_closed_labs(small_scenari
     open_eu = int(np.flatnonzero(pop.lab_is_open & (pop.lab_region == eu_region))[0])
     state.choice[0] = closed_us  # every buyer on a US closed model
     state.choice[1] = open_eu  # every buyer on an EU open model
-    dep = foreign_closed_dependency(state.choice, 0, pop)
+    dep = foreign_closed_dependency(state.choice, state.group_demand, pop)
     eu, us = _sov(world, "EU"), _sov(world, "US")
     assert dep[0, eu] == pytest.approx(1.0) and dep[0, us] == 0.0  # US labs are not foreign
     assert dep[1].max() == 0.0
@@ -412,13 +413,21 @@ def test_cn_funding_crunch_means_less_money_and_compute_for_cn_labs(baseline, se
 
 def test_local_agents_grow_at_the_scenario_rate_and_use_open_weights_only(small_scenario,
                                                                           seeds):
+    # With its capability and price elasticities at 0, the segment grows at the adoption
+    # rate the scenario sets, exactly.
+    segs = seeds.segments
+    k = segs.segment.index("local_agents")
+    flat = dataclasses.replace(seeds, segments=dataclasses.replace(
+        segs, capability_elasticity=np.where(np.arange(len(segs.segment)) == k, 0.0,
+                                             segs.capability_elasticity),
+        price_elasticity=np.where(np.arange(len(segs.segment)) == k, 0.0,
+                                  segs.price_elasticity)))
     world = build_world(small_scenario.with_overrides(
-        {"market.local_agents_growth_per_month": 0.2}), seeds)
+        {"market.local_agents_growth_per_month": 0.2}), flat)
     pop = world.population
-    k = pop.segments.index("local_agents")
     assert pop.seg_growth[k] == 0.2
     a = _run(small_scenario.with_overrides({"market.local_agents_growth_per_month": 0.2}),
-             seeds, 3)
+             flat, 3)
     closed = CAMPS.index("closed")
     assert (a["tokens"][:, :, k, closed] == 0).all()
     served = a["tokens"][:, :, k].sum(axis=-1)

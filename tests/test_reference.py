@@ -291,7 +291,7 @@ def test_acquirer_ties_break_to_first_index(small, seeds):
     assert pop.sov_backing[:, twin_a].tolist() == pop.sov_backing[:, twin_b].tolist()
     same = np.flatnonzero(pop.lab_region == region)
     state.cash[0, same] = 0.5
-    for name in ("cash", "revenue", "compute", "compute_spend"):
+    for name in ("cash", "revenue", "compute", "compute_spend", "serving_cost"):
         getattr(state, name)[0, twin_b] = getattr(state, name)[0, twin_a]
     state.cash[0, [twin_a, twin_b]] = 40.0
     state.cash[0, failing] = -100.0

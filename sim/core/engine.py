@@ -17,7 +17,7 @@ import numpy as np
 
 from sim.calendar import format_month
 from sim.core.arrays import sum_by_lab_group
-from sim.core.kernels import served_tallies
+from sim.core.kernels import lab_group_sums, served_tallies
 from sim.core.mechanisms import (
     Flows,
     Mechanism,
@@ -49,6 +49,8 @@ FINITE_LAB_FIELDS = ("cash", "revenue", "compute", "algo", "run_flop", "bench", 
                      "compute_spend")
 #: Outputs that may be -inf: the best released score of an output camp with no labs.
 MAY_BE_MINUS_INF = ("bench_frontier", "robust_frontier")
+#: Outputs that are NaN where undefined: ``lab_price`` of a model nothing sells.
+MAY_BE_NAN = ("lab_price",)
 
 
 class NonFiniteError(InputError):
@@ -76,7 +78,10 @@ def check_finite_outputs(world: World, out: dict[str, np.ndarray], run_ids: np.n
     that is NaN, or infinite where it cannot be, by month; camps are named where known."""
     first: tuple[int, int, str, str, float] | None = None
     for name, values in out.items():
-        bad = np.isnan(values) if name in MAY_BE_MINUS_INF else ~np.isfinite(values)
+        if name in MAY_BE_NAN:
+            bad = np.isinf(values)
+        else:
+            bad = np.isnan(values) if name in MAY_BE_MINUS_INF else ~np.isfinite(values)
         if name in MAY_BE_MINUS_INF:
             bad |= np.isposinf(values)
         if values.ndim < 2 or not bad.any():
@@ -211,7 +216,11 @@ class Results:
     (R, T, K, C4): robustness score of the serving model times tokens served (ECI points x
     trillion tokens); divided by ``tokens`` it is the token-weighted robustness buyers got.
     ``lab_bench``, ``lab_robust``, ``lab_cash``, ``lab_compute``, ``lab_revenue``,
-    ``lab_alive`` (R, T, L): each lab's own values (:data:`LAB_ARRAYS`, units there).
+    ``lab_alive``, ``lab_price``, ``lab_serving_cost`` (R, T, L): each lab's own values
+    (:data:`LAB_ARRAYS`, units there). ``host_revenue`` (R, T, H) USD bn each inference host
+    kept, ``host_tokens`` (R, T, H) trillion tokens it served; ``host_margin`` (R, T) USD bn
+    hosts kept over their serving cost. ``demand`` (R, T, K) trillion tokens the buyers of
+    each segment wanted (served or not).
     """
 
     scenario: Scenario
@@ -269,6 +278,7 @@ def _allocate(n_runs: int, world: World) -> dict[str, np.ndarray]:
         "runs_planned": (c4,), "planned_flop": (c4,), "contracted_h100e": (c4,),
         "runs_in_progress": (c4,), "distill_paid": (c4,), "largest_run_flop": (),
         "runs_started": (c4,), "runs_ended": (c4,), "entries": (c4,), "seed_capital": (c4,),
+        "host_revenue": (pop.n_hosts,), "host_tokens": (pop.n_hosts,), "demand": (k,),
     }
     return {name: np.zeros((n_runs, t, *shape)) for name, shape in shapes.items()}
 
@@ -326,9 +336,13 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
     out["sovereign_grants"][:, t] = flows["grants_paid"]
     out["policy_change"][:, t] = flows["policy_change"]
     out["random_funding_shocks"][:, t] = flows["random_funding_shocks"]
-    robust_tokens, open_tokens, large_open = served_outputs(
-        state, world, buyer_tokens(t, world.population))
+    used = buyer_tokens(state.group_demand, world.population)
+    robust_tokens, open_tokens, large_open = served_outputs(state, world, used)
+    out["demand"][:, t] = lab_group_sums(used, world.population.buyer_segment,
+                                         len(world.population.segments))
     out["open_tokens_by_jurisdiction"][:, t] = open_tokens
+    out["host_revenue"][:, t] = flows["host_revenue"]
+    out["host_tokens"][:, t] = flows["host_tokens"]
     out["large_open_tokens"][:, t] = large_open
     out["served_robust_tokens"][:, t] = robust_tokens
     for name, values in _lab_values(state, flows).items():
@@ -345,18 +359,22 @@ LAB_ARRAYS: dict[str, tuple[str, str]] = {
     "lab_compute": ("H100e", "compute stock"),
     "lab_revenue": ("USD bn/month", "revenue this month"),
     "lab_alive": ("flag", "1 while the lab operates (0 after an exit or acquisition)"),
+    "lab_price": ("USD/Mtok", "price of the cheapest endpoint selling the lab's model "
+                  "(NaN where none does)"),
+    "lab_serving_cost": ("USD bn/month", "what the lab paid to serve its own API's tokens"),
 }
 
 
 def _lab_values(state: WorldState, flows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {"lab_bench": state.bench, "lab_robust": state.robust, "lab_cash": state.cash,
             "lab_compute": state.compute, "lab_revenue": flows["revenue"],
-            "lab_alive": state.alive}
+            "lab_alive": state.alive, "lab_price": flows["model_price"],
+            "lab_serving_cost": flows["serving_cost"]}
 
 
 def served_outputs(state: WorldState, world: World,
                    buyer_tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What buyers got in a step (``state`` after it; ``buyer_tokens`` (B,) the trillion
+    """What buyers got in a step (``state`` after it; ``buyer_tokens`` (R, B) the trillion
     tokens each buyer used), tallied buyer by buyer:
 
     * (R, K, C4) sum over buyers served by each camp in each segment of tokens x the

@@ -108,17 +108,17 @@ def choose_models(utility: np.ndarray, choice: np.ndarray, choice_u: np.ndarray,
 
 
 @compiled
-def tokens_by_segment(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_segment: np.ndarray,
-                      n_segments: int, n_labs: int) -> np.ndarray:
-    """(R, K, L) tokens (the unit of ``buyer_tokens`` (B,)) that each segment's buyers took
-    from each lab; unserved buyers (choice -1) count nowhere."""
+def tokens_by_group(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_group: np.ndarray,
+                    n_groups: int, n_labs: int) -> np.ndarray:
+    """(R, N, L) tokens (the unit of ``buyer_tokens`` (R, B)) that each of N buyer groups
+    took from each lab; unserved buyers (choice -1) count nowhere."""
     n_runs, n_buyers = choice.shape
-    out = np.zeros((n_runs, n_segments, n_labs))
+    out = np.zeros((n_runs, n_groups, n_labs))
     for r in range(n_runs):
         for b in range(n_buyers):
             lab = choice[r, b]
             if lab >= 0:
-                out[r, buyer_segment[b], lab] += buyer_tokens[b]
+                out[r, buyer_group[b], lab] += buyer_tokens[r, b]
     return out
 
 
@@ -126,8 +126,9 @@ def tokens_by_segment(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_segmen
 def tokens_by_jurisdiction(choice: np.ndarray, buyer_tokens: np.ndarray,
                            buyer_jurisdiction: np.ndarray, counted: np.ndarray,
                            n_jurisdictions: int) -> np.ndarray:
-    """(M, R, G) tokens that each jurisdiction's buyers took from the labs each of M masks
-    counts: ``counted`` (M, G, L) bool, which labs count for a buyer in jurisdiction g."""
+    """(M, R, G) tokens (``buyer_tokens`` (R, B)) that each jurisdiction's buyers took from
+    the labs each of M masks counts: ``counted`` (M, G, L) bool, which labs count for a buyer
+    in jurisdiction g."""
     n_runs, n_buyers = choice.shape
     n_masks = counted.shape[0]
     out = np.zeros((n_masks, n_runs, n_jurisdictions))
@@ -138,7 +139,7 @@ def tokens_by_jurisdiction(choice: np.ndarray, buyer_tokens: np.ndarray,
                 continue
             for i in range(n_masks):
                 if counted[i, g, lab]:
-                    out[i, r, g] += buyer_tokens[b]
+                    out[i, r, g] += buyer_tokens[r, b]
     return out
 
 
@@ -148,10 +149,10 @@ def served_tallies(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_segment: 
                    robust: np.ndarray, released_flop: np.ndarray, large_flop: float,
                    n_segments: int, n_camps: int,
                    n_jurisdictions: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What the buyers served got, in one pass: (R, K, C) sum over the buyers each camp
-    served in each segment of tokens times the serving model's ``robust`` (R, L) score; and
-    (R, G) the tokens each jurisdiction's buyers took from open models, all of them and
-    those whose ``released_flop`` (R, L) is above ``large_flop``."""
+    """What the buyers served got, in one pass (``buyer_tokens`` (R, B)): (R, K, C) sum over
+    the buyers each camp served in each segment of tokens times the serving model's
+    ``robust`` (R, L) score; and (R, G) the tokens each jurisdiction's buyers took from open
+    models, all of them and those whose ``released_flop`` (R, L) is above ``large_flop``."""
     n_runs, n_buyers = choice.shape
     robust_tokens = np.zeros((n_runs, n_segments, n_camps))
     open_tokens = np.zeros((n_runs, n_jurisdictions))
@@ -161,7 +162,7 @@ def served_tallies(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_segment: 
             lab = choice[r, b]
             if lab < 0:
                 continue
-            tokens = buyer_tokens[b]
+            tokens = buyer_tokens[r, b]
             robust_tokens[r, buyer_segment[b], lab_camp[lab]] += tokens * robust[r, lab]
             if lab_is_open[lab]:
                 open_tokens[r, buyer_jurisdiction[b]] += tokens

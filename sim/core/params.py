@@ -85,9 +85,8 @@ CONVERSIONS: dict[str, Conversion] = {
         "1 - exp(-funding.random_shock_rate_per_year / 12) [probability per region and "
         "month]"),
     "random_shock_retention": retention_of_half_life("funding.random_shock_half_life_months"),
-    "closed_price_retention": retention_of_yearly_decline(
-        "market.closed_price_decline_per_year"),
-    "open_price_retention": retention_of_yearly_decline("market.open_price_decline_per_year"),
+    "serving_cost_retention": retention_of_yearly_decline(
+        "market.serving_cost_decline_per_year"),
     "entry_rate_per_month": per_month("funding.entry_rate_per_year", "entries / slot"),
     "safety_shocks_per_month": per_month("policy.safety_shock_rate_per_year", "shocks"),
     "pressure_retention": retention_of_half_life("policy.pressure_half_life_months"),

@@ -20,7 +20,7 @@ from sim.calendar import parse_month
 from sim.core.events import EVENT_TYPES, Compiler, ScheduledEvent
 from sim.core.params import USD_PER_BN, Params  # noqa: F401  (re-exported: the world's types)
 from sim.inputs.scenario import Scenario
-from sim.inputs.seeds import SeedError, Seeds
+from sim.inputs.seeds import LabSeeds, SeedError, Seeds
 from sim.vocab import CAMPS, JURISDICTIONS, LOCAL_AGENTS, POLICIES
 
 
@@ -71,6 +71,7 @@ class Population:
     buyer_demand_weight: np.ndarray  # (B,) share of its segment's tokens; sums to 1 per segment
     buyer_group: np.ndarray  # (B,) buyer_jurisdiction * K + buyer_segment: its utility group
     buyer_switch_gain: np.ndarray  # (B,) e^s - 1 for its segment's switching cost s
+    group_tokens0: np.ndarray  # (G * K,) seeded tokens of each buyer group's buyers
     base_available: np.ndarray  # (G, K, L) bool, before bans and exits
     open_bonus: np.ndarray  # (K, L) utility bonus of open weights, seg_open_pref x lab_is_open
     domestic_or_unavailable: np.ndarray  # (G, K, L) jur_domestic_pref where the lab is based
@@ -82,6 +83,17 @@ class Population:
     lab_entrant: np.ndarray  # (L,) bool: an entrant slot, out of the world until it enters
     lab_seed_cash: np.ndarray  # (L,) USD bn an entrant brings when it enters (0 for others)
     lab_valuation_multiple: np.ndarray  # (L,) x, the regional valuation multiple of its home
+    lab_first_party: np.ndarray  # (L,) bool: sells its model through its own API
+    seg_cap_elasticity: np.ndarray  # (K,) demand per ECI point of the frontier (log)
+    seg_price_elasticity: np.ndarray  # (K,) demand elasticity to the price of capability
+    seg_local: np.ndarray  # (K,) bool: the local_agents segment (weights run on own hardware)
+    host_ids: list[str]
+    host_names: list[str]
+    host_region: np.ndarray  # (H,) index into JURISDICTIONS
+    host_markets: np.ndarray  # (H, G) bool: the jurisdictions a host sells in
+    host_cost_factor: np.ndarray  # (H,) its serving cost per token over the lab's
+    host_margin: np.ndarray  # (H,) its price over its serving cost, minus 1
+    own_endpoint: np.ndarray  # (G, L) bool: the lab's own API sells in jurisdiction g
 
     @property
     def n_labs(self) -> int:
@@ -96,8 +108,12 @@ class Population:
         return len(self.buyer_segment)
 
     @property
+    def n_hosts(self) -> int:
+        return len(self.host_ids)
+
+    @property
     def n_agents(self) -> int:
-        return self.n_labs + self.n_sovereigns + self.n_buyers
+        return self.n_labs + self.n_sovereigns + self.n_buyers + self.n_hosts
 
     def camp_mask(self, camp: str) -> np.ndarray:
         """(L,) bool: labs in an output camp (``open`` = any open-weight camp)."""
@@ -151,8 +167,9 @@ class WorldState:
     progress has accumulated, released bench / robustness score (ECI points), the released
     model's training FLOP, months since its release, RL flywheel stock (ECI points), users
     (trillion tokens served last month), last month's compute-contract payment (USD bn), last
-    month's net operating inflow ``net_inflow`` (revenue + grants + parent - opex, USD bn) and
-    funding outlook ``funding_outlook`` (1 = neutral odds of raising; mechanism 2).
+    month's net operating inflow ``net_inflow`` (revenue + grants + parent - opex, USD bn),
+    funding outlook ``funding_outlook`` (1 = neutral odds of raising; mechanism 2) and
+    ``serving_cost``, what it paid last month to serve its own API's tokens (USD bn).
     The run in progress: ``run_months_left`` (months until it ends and releases; 0 = no run)
     and its compute contract ``contract_h100e`` (H100e) at ``contract_price`` (USD bn per
     H100e-month, locked at signing), and ``rl_flop``, the RL FLOP its post-training phase has
@@ -167,7 +184,14 @@ class WorldState:
     :data:`POLICIES`). Regions ``(R, G)``: export-control price multiplier and per-lab monthly
     cap (H100e), log investor sentiment and its shock part ``shock_log``, the sum over the
     region's funding-shock components ``shock_components`` ``(R, H)``. Buyers ``(R, B)``:
-    index of the chosen lab, -1 for none. ``leader_algo`` ``(R, lag + 1)`` is a ring buffer of
+    index of the chosen lab, -1 for none. Buyer groups ``(R, G * K)``: ``group_demand``, last
+    month's demand of each (jurisdiction, segment) group over its seeded level, and
+    ``price_index0``, the price of the frontier's capability in each group at the start
+    (USD/Mtok; recorded by the first month's market, mechanism 5, and constant after). Labs
+    ``brand`` (R, L): each lab's utility term for what benchmarks, robustness and price do not
+    say (brand, distribution), calibrated by the first month's market on the seeded revenue
+    and constant after (0 before). Hosts ``(R, H)``: last month's ``host_revenue`` (USD
+    bn) and ``host_tokens`` (trillion tokens). ``leader_algo`` ``(R, lag + 1)`` is a ring buffer of
     the best closed ``algo`` over the last ``fast_follow_lag_months + 1`` months (slot
     ``t % (lag + 1)`` written at step ``t``).
     """
@@ -188,6 +212,7 @@ class WorldState:
     compute_spend: np.ndarray
     net_inflow: np.ndarray
     funding_outlook: np.ndarray
+    serving_cost: np.ndarray
     run_months_left: np.ndarray
     contract_h100e: np.ndarray
     contract_price: np.ndarray
@@ -208,6 +233,11 @@ class WorldState:
     shock_components: np.ndarray
     policy_enacted: np.ndarray
     choice: np.ndarray
+    group_demand: np.ndarray
+    price_index0: np.ndarray
+    brand: np.ndarray
+    host_revenue: np.ndarray
+    host_tokens: np.ndarray
     leader_algo: np.ndarray = field(repr=False)
 
     @property
@@ -258,6 +288,12 @@ class World:
     #: (T, L) multiplier on the success probability of each lab's rounds at each step (1
     #: unless an ``investor_access`` event sets it).
     investor_access: np.ndarray
+    #: (L,) USD per million tokens it costs to serve each lab's model at the start, and (L,)
+    #: its seeded score's distance to the seeded frontier (ECI points); the frontier's seeded
+    #: score (mechanism 5, :func:`seeded_serving_costs`).
+    serving_cost0: np.ndarray
+    frontier_gap0: np.ndarray
+    frontier0: float
 
     def events_at(self, month: int) -> list[ScheduledEvent]:
         """The scheduled events of step ``month``, in schedule order."""
@@ -361,6 +397,9 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
         buyer_demand_weight=weight,
         buyer_group=buyer_jur * len(segs.segment) + seg,
         buyer_switch_gain=np.expm1(segs.switch_cost)[seg],
+        group_tokens0=np.bincount(buyer_jur * len(segs.segment) + seg,
+                                  weights=segs.tokens_t_per_month[seg] * weight,
+                                  minlength=len(JURISDICTIONS) * len(segs.segment)),
         base_available=available,
         open_bonus=segs.open_pref[:, None] * is_open[None, :],
         # Adding 0.0 leaves available models' utilities exact, so unavailability costs the
@@ -374,6 +413,19 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
         lab_entrant=labs.entrant,
         lab_seed_cash=np.where(labs.entrant, labs.cash_usd_bn, 0.0),
         lab_valuation_multiple=jur.valuation_multiple[labs.region],
+        lab_first_party=labs.first_party_api,
+        seg_cap_elasticity=segs.capability_elasticity,
+        seg_price_elasticity=segs.price_elasticity,
+        seg_local=np.array([s == LOCAL_AGENTS for s in segs.segment]),
+        host_ids=seeds.hosts.host_id,
+        host_names=seeds.hosts.name,
+        host_region=seeds.hosts.region,
+        host_markets=seeds.hosts.markets,
+        host_cost_factor=seeds.hosts.cost_factor,
+        host_margin=seeds.hosts.margin,
+        # A lab's own API sells wherever its model is available (closed APIs are blocked
+        # where the market blocks them, base_available); an open lab without one has none.
+        own_endpoint=~closed_blocked & labs.first_party_api[None, :],
     )
 
 
@@ -547,12 +599,56 @@ def build_world(scenario: Scenario, seeds: Seeds) -> World:
     anchor = float(base[ref] - params.eci_per_log10_flop * math.log10(full_run[ref]))
     schedule = compile_schedule(scenario, population)
     region, retention = shock_components(schedule, params)
+    cost0, gap0, frontier0 = seeded_serving_costs(labs, population, params)
     return World(population, params, schedule, anchor,
                  scheduled_policy(schedule, population.n_sovereigns, params.n_months),
                  grant_lines(schedule, population), region, retention,
                  (region[:, None] == np.arange(len(JURISDICTIONS))[None, :]).astype(float),
                  parent_budget_path(population, schedule, params), rl_era,
-                 investor_access_path(population, schedule, params))
+                 investor_access_path(population, schedule, params), cost0, gap0, frontier0)
+
+
+def seeded_markups(eci: np.ndarray, offered: np.ndarray, p: Params) -> np.ndarray:
+    """(L,) each lab's own-API markup at the start (mechanism 5): ``closed_markup *
+    exp(-max(0, R - Q) / markup_competition_points)`` with ``R`` the best seeded score of the
+    *other* labs with a model on offer."""
+    scores = np.where(offered, eci, -np.inf)
+    rival = np.array([np.delete(scores, i).max(initial=-np.inf) for i in range(len(eci))])
+    return p.closed_markup * np.exp(-np.maximum(rival - eci, 0.0) / p.markup_competition_points)
+
+
+def seeded_serving_costs(labs: LabSeeds, pop: Population,
+                         p: Params) -> tuple[np.ndarray, np.ndarray, float]:
+    """The serving cost at the start of each lab's model (USD/Mtok), its seeded score's
+    distance to the seeded frontier (ECI points) and that frontier, so that the first month's
+    prices are the seeded list prices (mechanism 5).
+
+    A lab that sells through its own API charges ``c0 (1 + m0)`` (:func:`seeded_markups`), so
+    ``c0 = price / (1 + m0)``; an open model served only by hosts is seeded at the hosts'
+    price, the ``price ** -beta``-weighted mean of their factors ``f_h = cost_factor * (1 +
+    margin)``, so ``c0 = price / fbar``. An entrant slot has no model yet: it takes the
+    geometric mean cost and gap of the seeded labs of its camp and region (of its camp if its
+    region has none), i.e. it would sell at its peers' place on the cost-capability curve."""
+    offered = ~labs.entrant & (labs.training_flop > 0)
+    frontier0 = float(np.max(np.where(offered, labs.eci, -np.inf), initial=-np.inf))
+    if not np.isfinite(frontier0):
+        frontier0 = float(labs.eci.max())
+    m0 = seeded_markups(labs.eci, offered, p)
+    f = pop.host_cost_factor * (1.0 + pop.host_margin)
+    sells = pop.host_markets.any(axis=1)
+    w = f[sells] ** -p.host_price_sensitivity
+    fbar = float((w * f[sells]).sum() / w.sum()) if sells.any() else 1.0
+    cost0 = np.where(labs.first_party_api, labs.price_usd_per_mtok / (1.0 + m0),
+                     labs.price_usd_per_mtok / fbar)
+    gap0 = labs.eci - frontier0
+    for i in np.flatnonzero(labs.entrant):
+        peers = offered & (labs.camp == labs.camp[i])
+        same = peers & (labs.region == labs.region[i])
+        peers = same if same.any() else peers
+        if peers.any():
+            cost0[i] = float(np.exp(np.log(cost0[peers]).mean()))
+            gap0[i] = float(gap0[peers].mean())
+    return cost0, gap0, frontier0
 
 
 def _full_run_flop(compute_h100e: np.ndarray, p: Params) -> np.ndarray:
@@ -583,6 +679,7 @@ def initial_state(world: World, seeds: Seeds, n_runs: int) -> WorldState:
     """The seeded world at the start month, replicated over ``n_runs`` runs."""
     pop, p, labs = world.population, world.params, seeds.labs
     n_l, n_s, n_g = pop.n_labs, pop.n_sovereigns, len(JURISDICTIONS)
+    n_groups = n_g * len(pop.segments)
     entrant = pop.lab_entrant
     rl0 = seeded_rl_gain(labs.release_month - p.start_month, world.rl_era_step, p)
     base = _seeded_base(labs.eci, pop, p)
@@ -628,6 +725,9 @@ def initial_state(world: World, seeds: Seeds, n_runs: int) -> WorldState:
         compute_spend=zeros.copy(),
         net_inflow=zeros.copy(),
         funding_outlook=np.ones((n_runs, n_l)),
+        serving_cost=rep(np.where(entrant | ~pop.lab_first_party, 0.0,
+                                  labs.revenue_usd_bn_per_month / (1.0 + seeded_markups(
+                                      labs.eci, ~entrant & (labs.training_flop > 0), p)))),
         run_months_left=rep(months_left),
         contract_h100e=zeros.copy(),
         contract_price=zeros.copy(),
@@ -648,5 +748,10 @@ def initial_state(world: World, seeds: Seeds, n_runs: int) -> WorldState:
         shock_components=np.zeros((n_runs, len(world.shock_region))),
         policy_enacted=np.zeros((n_runs, n_s, len(POLICIES)), dtype=bool),
         choice=np.full((n_runs, pop.n_buyers), -1, dtype=np.int64),
+        group_demand=np.ones((n_runs, n_groups)),
+        brand=np.zeros((n_runs, n_l)),
+        price_index0=np.zeros((n_runs, n_groups)),
+        host_revenue=np.zeros((n_runs, pop.n_hosts)),
+        host_tokens=np.zeros((n_runs, pop.n_hosts)),
         leader_algo=np.full((n_runs, p.fast_follow_lag_months + 1), leader0),
     )

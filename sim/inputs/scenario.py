@@ -270,8 +270,6 @@ class Funding(StrictModel):
     acquisition_probability: float = _param(
         "chance a failing lab's compute moves to the richest surviving lab of its region "
         "[probability]", ge=0.0, le=1.0)
-    serving_cost_share: float = _param(
-        "share of revenue spent on serving (inference) [fraction]", ge=0.0, le=1.0)
     non_compute_cost_ratio: float = _param(
         "staff and other non-compute spending per USD of compute spending (owned fleet, "
         "serving and training contracts) [USD / USD]", ge=0.0, le=10.0)
@@ -287,18 +285,33 @@ class Funding(StrictModel):
 
 
 class Market(StrictModel):
-    """API prices, open labs' share of spend and the local-agents segment."""
+    """Serving costs, prices set by labs and hosts, open labs' share of hosts' spend and the
+    local-agents segment."""
 
     open_capture_share: float = _param(
-        "share of buyers' spend on open models that reaches their lab; hosts keep the rest "
-        "[fraction]", ge=0.0, le=1.0)
-    closed_price_decline_per_year: float = _param(
-        "yearly fall of closed API prices [fraction / year]", ge=0.0, le=0.9)
-    open_price_decline_per_year: float = _param(
-        "yearly fall of hosted open-model prices [fraction / year]", ge=0.0, le=0.9)
+        "share of what buyers pay third-party hosts for an open model that reaches its lab "
+        "(licences, enterprise deals); the hosts keep the rest [fraction]", ge=0.0, le=1.0)
+    serving_cost_decline_per_year: float = _param(
+        "yearly fall of the serving cost per token of a model at the frontier's capability "
+        "[fraction / year]", ge=0.0, le=0.99)
+    price_capability_points: float = _param(
+        "ECI points of capability per e-fold of serving cost between the models on offer at "
+        "one time [ECI points]", gt=0.1, le=1000.0)
+    closed_markup: float = _param(
+        "price over serving cost, minus 1, of a lab whose model no rival beats [fraction]",
+        ge=0.0, le=100.0)
+    markup_competition_points: float = _param(
+        "ECI points behind its best rival that cut a lab's markup by a factor e [ECI points]",
+        gt=0.01, le=1000.0)
+    host_price_sensitivity: float = _param(
+        "exponent of the split of an open model's tokens over its endpoints (own API and "
+        "hosts): share proportional to price ** -exponent [dimensionless]", ge=0.0, le=50.0)
+    self_host_cost_factor: float = _param(
+        "cost to a local_agents user of running an open model on their own hardware, per "
+        "token, over its serving cost [x]", gt=0.0, le=100.0)
     local_agents_growth_per_month: float = _param(
-        "demand growth of the open-weights-only local_agents segment [fraction / month]",
-        ge=0.0, le=1.0)
+        "exogenous adoption growth of the open-weights-only local_agents segment "
+        "[fraction / month]", ge=0.0, le=1.0)
 
 
 class Policy(StrictModel):

@@ -52,9 +52,10 @@ def _months(rows: list[dict[str, str]], column: str, path: Path) -> np.ndarray:
         raise SeedError(f"{path}: column {column!r}: expected dates YYYY-MM-DD ({exc})") from None
 
 
-def _flags(rows: list[dict[str, str]], column: str, path: Path) -> np.ndarray:
-    """A yes/no column as bools."""
-    values = [r.get(column, "").strip() for r in rows]
+def _flags(rows: list[dict[str, str]], column: str, path: Path,
+           default: str | None = None) -> np.ndarray:
+    """A yes/no column as bools (an empty cell reads as ``default`` where one is given)."""
+    values = [(r.get(column) or "").strip() or (default or "") for r in rows]
     bad = [v for v in values if v not in ("yes", "no")]
     if bad:
         raise SeedError(f"{path}: column {column!r}: {bad[0]!r} not in yes, no")
@@ -91,6 +92,9 @@ class LabSeeds:
     bench_focus: np.ndarray
     #: USD bn/month the lab's corporate parent funds it with at the start (0 for none).
     parent_usd_bn_per_month: np.ndarray
+    #: True where the lab sells its own model through its own API (closed labs always do;
+    #: an open lab without one is served only by third-party hosts).
+    first_party_api: np.ndarray
     #: True for an entrant slot: the lab is not in the world at the start and enters
     #: stochastically (mechanism 7); its ``cash_usd_bn`` is its seed capital at entry, its
     #: ``eci`` a placeholder below every seeded model.
@@ -118,13 +122,32 @@ class SegmentSeeds:
 
     segment: list[str]
     tokens_t_per_month: np.ndarray
+    #: Exogenous adoption: monthly growth of demand at constant capability and price.
     growth_per_month: np.ndarray
+    #: Demand per ECI point of the frontier: ``exp(capability_elasticity * dF)``.
+    capability_elasticity: np.ndarray
+    #: Demand against the price of the frontier's capability: ``(I / I0) ** -price_elasticity``.
+    price_elasticity: np.ndarray
     w_bench: np.ndarray
     w_robust: np.ndarray
     price_alpha: np.ndarray
     open_pref: np.ndarray
     switch_cost: np.ndarray
     open_only: np.ndarray
+
+
+@dataclass(frozen=True)
+class HostSeeds:
+    """Third-party inference hosts that serve open weights: home ``region`` (index into
+    JURISDICTIONS), ``markets`` (H, G) bool where they sell, ``cost_factor`` their serving
+    cost per token over the model's lab's, ``margin`` their price over their cost minus 1."""
+
+    host_id: list[str]
+    name: list[str]
+    region: np.ndarray
+    markets: np.ndarray
+    cost_factor: np.ndarray
+    margin: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -157,6 +180,7 @@ class Seeds:
     segments: SegmentSeeds
     jurisdictions: JurisdictionSeeds
     history: EciHistory
+    hosts: HostSeeds
     world: str = SEED_WORLD_MONTH  # the month these tables describe (a key of SEED_WORLDS)
 
 
@@ -176,6 +200,10 @@ def load_labs(path: Path) -> LabSeeds:
         price_usd_per_mtok=_floats(rows, "price_usd_per_mtok", path),
         bench_focus=_floats(rows, "bench_focus", path),
         parent_usd_bn_per_month=_floats(rows, "parent_usd_bn_per_month", path),
+        # Optional in your own tables (docs/own-world.md): an open lab without a value is
+        # served by hosts only; a closed lab always sells through its own API.
+        first_party_api=_flags(rows, "first_party_api", path, default="no") | (
+            _codes(rows, "camp", CAMPS, path) == CAMPS.index("closed")),
         entrant=_flags(rows, "entrant", path),
     )
 
@@ -213,6 +241,8 @@ def load_segments(path: Path) -> SegmentSeeds:
         segment=[r["segment"] for r in rows],
         tokens_t_per_month=_floats(rows, "tokens_t_per_month", path),
         growth_per_month=_floats(rows, "growth_per_month", path),
+        capability_elasticity=_floats(rows, "capability_elasticity", path),
+        price_elasticity=_floats(rows, "price_elasticity", path),
         w_bench=_floats(rows, "w_bench", path),
         w_robust=_floats(rows, "w_robust", path),
         price_alpha=_floats(rows, "price_alpha", path),
@@ -246,6 +276,29 @@ def load_jurisdictions(path: Path) -> JurisdictionSeeds:
             blocks[g, JURISDICTIONS.index(region)] = True
     return JurisdictionSeeds(demand_share=demand / demand.sum(), domestic_pref=pref,
                              blocks_closed=blocks, valuation_multiple=multiple)
+
+
+def load_hosts(path: Path) -> HostSeeds:
+    rows = _rows(path)
+    markets = np.zeros((len(rows), len(JURISDICTIONS)), dtype=bool)
+    for h, row in enumerate(rows):
+        for code in filter(None, (x.strip() for x in row["markets"].split(";"))):
+            if code not in JURISDICTIONS:
+                raise SeedError(f"{path}: column 'markets': unknown jurisdiction {code!r}; "
+                                f"allowed: {', '.join(JURISDICTIONS)}, separated by ';'")
+            markets[h, JURISDICTIONS.index(code)] = True
+    hosts = HostSeeds(
+        host_id=[r["host_id"] for r in rows],
+        name=[r["name"] for r in rows],
+        region=_codes(rows, "region", JURISDICTIONS, path),
+        markets=markets,
+        cost_factor=_floats(rows, "cost_factor", path),
+        margin=_floats(rows, "margin", path),
+    )
+    if (hosts.cost_factor <= 0).any() or (hosts.margin < 0).any():
+        raise SeedError(f"{path}: columns 'cost_factor' and 'margin': need cost_factor > 0 "
+                        "and margin >= 0")
+    return hosts
 
 
 def load_history(path: Path) -> EciHistory:
@@ -300,6 +353,7 @@ def load_seeds(folder: Path | None = None, *, start: str = SEED_WORLD_MONTH,
         segments=load_segments(table("segments.csv")),
         jurisdictions=load_jurisdictions(table("jurisdictions.csv")),
         history=load_history(table("derived/eci_frontier_monthly.csv")),
+        hosts=load_hosts(table("hosts.csv")),
         world=start,
     )
 
@@ -314,7 +368,7 @@ def seeds_for(scenario: Scenario, overlay: Path | None = None) -> Seeds:
 
 #: The tables of a seed world, relative to its folder.
 SEED_TABLES = ("labs.csv", "sovereigns.csv", "segments.csv", "jurisdictions.csv",
-               "derived/eci_frontier_monthly.csv")
+               "hosts.csv", "derived/eci_frontier_monthly.csv")
 
 
 def check_seed_world(seeds: Seeds, start: str) -> None:

@@ -2,12 +2,13 @@
 
 Per alive lab and month (USD bn):
 
-* ``operating = (1 + k) * (opex_per_h100e * compute + serving_cost_share * revenue)``:
-  running the owned compute, and serving users (inference compute, which competes with
-  training for the same cash: OpenAI's 2024 compute was ~5 USD bn R&D and ~2 USD bn
-  inference, Epoch), each with ``k = non_compute_cost_ratio`` USD of staff and other
-  non-compute costs per compute USD (compute was 57-70% of total 2025 spending at Anthropic,
-  MiniMax and Z.ai, Epoch); ``opex = operating + k * payment`` (the run's staff);
+* ``operating = (1 + k) * (opex_per_h100e * compute + serving)``: running the owned compute,
+  and ``serving`` last month's cost of serving the lab's own API's tokens (mechanism 5:
+  inference compute, which competes with training for the same cash; OpenAI's 2024 compute
+  was ~5 USD bn R&D and ~2 USD bn inference, Epoch), each with ``k = non_compute_cost_ratio``
+  USD of staff and other non-compute costs per compute USD (compute was 57-70% of total 2025
+  spending at Anthropic, MiniMax and Z.ai, Epoch); ``opex = operating + k * payment`` (the
+  run's staff);
 * ``payment = contract_h100e * contract_price`` while a run is in progress: the run's compute
   contract, at the rental price locked when it was signed (mechanism 3);
 * ``parent``: the corporate parent's budget (``World.parent_budget``);
@@ -83,10 +84,13 @@ FLOWS = ("revenue_in", "grants", "grants_paid", "parent_funds", "opex", "compute
          "runs_cancelled")
 
 
-def foreign_closed_dependency(choice: np.ndarray, month: int, pop: Population) -> np.ndarray:
+def foreign_closed_dependency(choice: np.ndarray, group_demand: np.ndarray,
+                              pop: Population) -> np.ndarray:
     """(R, S) share of each sovereign's jurisdiction's tokens that buyers took from foreign
-    closed labs (0 where the jurisdiction had no served demand)."""
-    num, den = tokens_by_jurisdiction(choice, buyer_tokens(month, pop), pop.buyer_jurisdiction,
+    closed labs last month (``choice`` and ``group_demand`` of that month; 0 where the
+    jurisdiction had no served demand)."""
+    num, den = tokens_by_jurisdiction(choice, buyer_tokens(group_demand, pop),
+                                      pop.buyer_jurisdiction,
                                       pop.dependency_counted, len(pop.jur_domestic_pref))
     # num counts some of the tokens den counts (none negative): where den is 0 so is num, and
     # 0 / 1 gives the share of 0 without a masked division.
@@ -101,7 +105,7 @@ def grant_demand(state: WorldState, pop: Population, p: Params) -> np.ndarray:
     foreign_pressure = (ratio.sum(axis=1, keepdims=True) - ratio) / others
     banned = np.isfinite(state.ban_threshold).astype(float)
     bans_abroad = banned.sum(axis=1, keepdims=True) - banned
-    dependency = foreign_closed_dependency(state.choice, state.month, pop)
+    dependency = foreign_closed_dependency(state.choice, state.group_demand, pop)
     return pop.sov_open_interest * (
         p.grant_pressure_weight * foreign_pressure + p.grant_dependency_weight * dependency
         + p.grant_ban_response * bans_abroad)
@@ -154,14 +158,14 @@ def acquisitions(exits: np.ndarray, alive: np.ndarray, cash: np.ndarray,
 
 @compiled
 def fundraising(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
-                last_revenue: np.ndarray, grants: np.ndarray, parent: np.ndarray,
+                last_revenue: np.ndarray, last_serving: np.ndarray, grants: np.ndarray,
+                parent: np.ndarray,
                 bench: np.ndarray, released_flop: np.ndarray, lab_camp: np.ndarray,
                 run_months_left: np.ndarray, contract_h100e: np.ndarray,
                 contract_price: np.ndarray, next_h100e: np.ndarray, next_price: np.ndarray,
                 next_lead: np.ndarray, raise_u: np.ndarray, sentiment: np.ndarray,
                 access: np.ndarray, valuation_multiple: np.ndarray,
                 price: np.ndarray, opex_rate: float | np.ndarray,
-                serving_cost_share: float | np.ndarray,
                 non_compute_ratio: float | np.ndarray, runway_trigger: float | np.ndarray,
                 narrative_scale: float | np.ndarray,
                 raise_base_probability: float | np.ndarray, dilution: float | np.ndarray,
@@ -221,8 +225,7 @@ def fundraising(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
             # Each USD of compute (owned fleet, serving, the run's contract) brings
             # ``non_compute_ratio`` USD of staff and other costs.
             overhead = 1.0 + param_at(non_compute_ratio, r)
-            operating = (param_at(opex_rate, r) * compute[r, lab]
-                         + param_at(serving_cost_share, r) * last_revenue[r, lab]
+            operating = (param_at(opex_rate, r) * compute[r, lab] + last_serving[r, lab]
                          ) * is_alive * overhead
             income = last_revenue[r, lab] * is_alive
             funds = parent[r, lab] * is_alive
@@ -292,6 +295,7 @@ def funding_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Up
     (opex, revenue, parent_paid, paid, raised, cash2, wants, cancelled, exits, net_inflow,
      outlook, months_left, h100e, locked, n_h100e, n_price, n_lead) = fundraising(
         alive=alive, cash=state.cash, compute=state.compute, last_revenue=state.revenue,
+        last_serving=state.serving_cost,
         grants=grants, parent=parent, bench=state.bench, released_flop=state.released_flop,
         lab_camp=pop.lab_camp, run_months_left=state.run_months_left,
         contract_h100e=state.contract_h100e, contract_price=state.contract_price,
@@ -302,7 +306,7 @@ def funding_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Up
                                alive.shape),
         valuation_multiple=pop.lab_valuation_multiple,
         price=rental_price(state.month, state.export_multiplier, pop, p),
-        opex_rate=p.opex_usd_bn_per_h100e_month, serving_cost_share=p.serving_cost_share,
+        opex_rate=p.opex_usd_bn_per_h100e_month,
         non_compute_ratio=p.non_compute_cost_ratio,
         runway_trigger=p.runway_trigger_months, narrative_scale=p.narrative_points_scale,
         raise_base_probability=p.raise_base_probability, dilution=p.dilution,

@@ -1,76 +1,190 @@
-"""Mechanism 5: buyers choose models (multinomial logit with switching cost), revenue.
+"""Mechanism 5: serving costs, prices set by labs and hosts, demand, buyer choice, revenue.
 
-Utility of lab ``l`` for a buyer of segment ``k`` in jurisdiction ``g``::
+**Serving cost** (USD per million tokens) of lab ``l``'s model at step ``t``::
 
-    u = w_bench[k] * bench_l + w_robust[k] * robust_l - alpha[k] * log(price_l)
+    c_l = c0_l * r_c ** t * exp(((Q_l - F) - gap0_l) / sigma)
+
+``Q_l`` its released bench score, ``F`` the best released score on offer (the frontier),
+``gap0_l`` and ``c0_l`` their values at the start (``World.frontier_gap0``,
+``World.serving_cost0``: the seeded price over the seeded markup), ``sigma`` =
+``market.price_capability_points`` the ECI points per e-fold of cost between the models on
+offer at one time (fit on the seeded cross-section of prices) and ``r_c`` the monthly
+retention of the serving cost at the frontier's capability (``serving_cost_decline_per_year``:
+Gemini's serving unit costs fell 78% in 2025, OpenAI's cost to serve fell 97% from GPT-4 to
+GPT-5.4 in about two years, facts). A lab serves its capability level at the industry's
+current cost for that level, so the cost of a fixed capability falls faster than the
+frontier's (``r_c ** t * exp(-dF / sigma)``), as Epoch measured.
+
+**Prices.** A lab's own API charges ``p_own = c * (1 + m)``, with the markup
+``m = closed_markup * exp(-max(0, R - Q) / tau)`` (``R`` the best score among the other
+models on offer, ``tau = markup_competition_points``): the best model keeps the full markup
+(OpenAI 2024: revenue 3.7 USD bn on ~2 USD bn of inference compute, facts), one that trails a
+rival cuts it. Third-party host ``h`` sells an open model at ``c * f_h`` with ``f_h =
+cost_factor_h * (1 + margin_h)`` (``seeds/hosts.csv``) in the jurisdictions it sells in.
+An open model's tokens in jurisdiction ``g`` split over its endpoints (its own API where it
+has one, the hosts selling in ``g``) in proportion to ``price ** -beta`` (``beta =
+host_price_sensitivity``: routers and buyers send traffic to the cheaper endpoint), and the
+price buyers see is the mean price paid, ``pbar = c * (o (1 + m) ** (1 - beta) + B_g) / (o
+(1 + m) ** -beta + A_g)`` with ``o`` 1 where the own API sells in ``g``, ``A_g = sum_h
+f_h ** -beta`` and ``B_g = sum_h f_h ** (1 - beta)`` over the hosts selling in ``g``. A
+closed model's ``pbar`` is ``p_own``. ``local_agents`` buyers run open weights on their own
+hardware at ``c * self_host_cost_factor`` and pay no one.
+
+**Demand** of segment ``k`` in jurisdiction ``g`` (trillion tokens/month)::
+
+    D_gk = D0_k * share_g * (1 + a_k) ** t * exp(kappa_k * (F - F0)) * (I_gk / I0_gk) ** -eta_k
+
+``a_k`` exogenous adoption (``seeds/segments.csv growth_per_month``), ``kappa_k`` the
+capability elasticity (new tasks become worth doing as the frontier rises), ``eta_k`` the
+price elasticity, and ``I_gk`` the price of the frontier's capability in that market: the
+least, over the models on offer there, of ``pbar * exp((F - Q) / sigma)`` (a model's price
+moved along the cost-capability curve to the frontier's score); ``F0`` and ``I0`` their values
+at the start, so the first month reproduces the seeded demand.
+
+**Choice.** Utility of lab ``l`` for a buyer of segment ``k`` in jurisdiction ``g``::
+
+    u = w_bench[k] * bench_l + w_robust[k] * robust_l - alpha[k] * log(pbar_gl)
         + open_pref[k] * open_l + domestic_pref[g] * [region_l == g] + log(leakage)
 
-where ``log(leakage)`` applies to foreign open models (lab region other than ``g``) above an
-active ban threshold in ``g`` (leakage 0 removes them; the ban stops domestic labs from
-releasing above the threshold, mechanism 4, but their earlier releases stay), and
-unavailable models (exited labs, entrants before their first release, closed APIs blocked
-in ``g``, closed models for ``local_agents``) are excluded. A buyer adds ``switch_cost[k]`` to
-its current model's utility. With group probabilities ``q`` (softmax of ``u``), the buyer's
-probabilities are ``p_m = q_m * e^{s [m = c]} / (1 + q_c (e^s - 1))``; the choice is the
-inverse CDF of ``p`` (models in lab order) at the buyer's uniform draw.
+where ``log(leakage)`` applies to foreign open models above an active ban threshold in ``g``
+(so a ban takes a host's foreign models out of that market in the same measure), and
+unavailable models (exited labs, entrants before their first release, closed APIs blocked in
+``g``, closed models for ``local_agents``, open models with no endpoint in ``g``) are
+excluded. A buyer adds ``switch_cost[k]`` to its current model's utility; with group
+probabilities ``q`` (softmax of ``u``) its probabilities are ``p_m = q_m * e^{s [m = c]} /
+(1 + q_c (e^s - 1))`` and its choice the inverse CDF of ``p`` at its uniform draw.
 
-Tokens: segment demand ``tokens0[k] * (1 + growth[k]) ** t`` (trillion tokens/month) split
-over buyers by demand weight. Spend (USD bn) ``= tokens * price * 1e-3``. Closed labs keep
-their spend as revenue; open labs keep ``open_capture_share`` of it and third-party hosts
-the rest (``host_margin``), so spend = lab revenue + host margin exactly.
+**Money.** Spend (USD bn) ``= tokens * pbar * 1e-3`` outside ``local_agents``. A closed lab
+keeps its spend; an open lab keeps what its own API sells and ``open_capture_share`` of what
+buyers pay hosts for its model (licences, enterprise deals); the hosts keep the rest, so
+spend = lab revenue + host revenue exactly. Serving costs (``c`` per token served, at
+``cost_factor`` for hosts) are paid by whoever serves: labs pay theirs from cash (mechanism 2,
+next month), hosts keep ``revenue - cost`` as their margin.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from sim.core.kernels import choose_models, tokens_by_segment
+from sim.core.kernels import choose_models, tokens_by_group
 from sim.core.mechanisms import Flows, Updates
 from sim.core.rng import MonthDraws
 from sim.core.world import Params, Population, World, WorldState
 
 #: USD bn per (trillion tokens x USD per million tokens): 1e12 / 1e6 / 1e9.
 USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK = 1e-3
+#: Steps of the brand fixed point in the first month (:func:`calibrate_brands`): enough to
+#: bring every seeded lab's expected revenue within 1e-9 of its seed (tests/test_market.py).
+BRAND_ITERATIONS = 200
+#: Largest brand term (utility): a seeded revenue no share of the market could pay stops the
+#: search here instead of pushing one lab's utility without bound.
+BRAND_MAX = 20.0
 
 #: ``tokens`` (R, K, L) trillion tokens served per segment and lab; ``spend`` (R, K, L) USD
-#: bn buyers paid; ``revenue`` (R, L) USD bn labs kept; ``host_margin`` (R,) USD bn
-#: third-party hosts kept of open models' spend.
-FLOWS = ("tokens", "spend", "revenue", "host_margin")
-
-def model_prices(month: int, pop: Population, p: Params) -> np.ndarray:
-    """(L,) USD per million tokens at step ``month`` (closed and open decline separately)."""
-    retention = np.where(pop.lab_is_open, p.open_price_retention, p.closed_price_retention)
-    return pop.price0_usd_per_mtok * retention ** month
-
-
-def segment_tokens(month: int, pop: Population) -> np.ndarray:
-    """(K,) trillion tokens per month demanded by each segment at step ``month``."""
-    return pop.seg_tokens0_t * (1.0 + pop.seg_growth) ** month
+#: bn buyers paid; ``revenue`` (R, L) USD bn labs kept; ``host_revenue`` (R, H) USD bn each
+#: host kept; ``host_tokens`` (R, H) trillion tokens each host served; ``host_margin`` (R,)
+#: USD bn hosts kept over their serving cost; ``serving_cost`` (R, L) USD bn each lab paid to
+#: serve its own API's tokens; ``model_price`` (R, L) USD per million tokens of the cheapest
+#: endpoint selling each lab's model (NaN where none does).
+FLOWS = ("tokens", "spend", "revenue", "host_revenue", "host_tokens", "host_margin",
+         "serving_cost", "model_price")
 
 
-def buyer_tokens(month: int, pop: Population) -> np.ndarray:
-    """(B,) trillion tokens each buyer uses at step ``month`` (its segment's demand split by
-    demand weight)."""
-    return segment_tokens(month, pop)[pop.buyer_segment] * pop.buyer_demand_weight
+def per_run(value: float | np.ndarray, ndim: int) -> float | np.ndarray:
+    """A parameter as a number, or its per-run values ``(R, 1)`` (stacked parameter sets)
+    shaped ``(R, 1, ...)`` to broadcast against arrays of ``ndim`` dimensions."""
+    if np.ndim(value) == 0:
+        return value
+    return np.reshape(value, (-1,) + (1,) * (ndim - 1))
 
 
-def group_utilities(state: WorldState, pop: Population, price: np.ndarray) -> np.ndarray:
-    """(R, G, K, L) utilities of each lab for the buyers of each (run, jurisdiction, segment)
-    group, ``-inf`` where the model is unavailable; each group's labs are contiguous, in lab
-    order, for :func:`choose`."""
-    n_g = len(pop.jur_domestic_pref)
-    static = -pop.seg_alpha[:, None] * np.log(price)[None, :] + pop.open_bonus  # (K, L)
-    quality = (pop.seg_w_bench[None, :, None] * state.bench[:, None, :]
-               + pop.seg_w_robust[None, :, None] * state.robust[:, None, :])  # (R, K, L)
-    # Only labs with a released model serve: an entrant waits for its first release.
-    exited = np.where(state.alive & (state.released_flop > 0), 0.0, -np.inf)[:, None, :]
-    u = np.empty((state.n_runs, n_g, len(pop.segments), pop.n_labs))
+def on_offer(state: WorldState) -> np.ndarray:
+    """(R, L) bool: the lab is alive and has released a model (an entrant waits for its
+    first release)."""
+    return state.alive & (state.released_flop > 0)
+
+
+def frontier_bench(state: WorldState) -> np.ndarray:
+    """(R,) best released bench score on offer (the best score of any lab if none is)."""
+    offered = np.where(on_offer(state), state.bench, -np.inf).max(axis=1)
+    return np.where(np.isfinite(offered), offered, state.bench.max(axis=1))
+
+
+def rival_bench(state: WorldState) -> np.ndarray:
+    """(R, L) best bench score among the *other* models on offer (-inf if none)."""
+    scores = np.where(on_offer(state), state.bench, -np.inf)
+    order = np.argsort(-scores, axis=1, kind="stable")
+    top = np.take_along_axis(scores, order[:, :1], axis=1)  # (R, 1)
+    second = (np.take_along_axis(scores, order[:, 1:2], axis=1) if scores.shape[1] > 1
+              else np.full_like(top, -np.inf))
+    is_top = np.arange(scores.shape[1])[None, :] == order[:, :1]
+    return np.where(is_top, second, top)
+
+
+def markups(state: WorldState, p: Params) -> np.ndarray:
+    """(R, L) price over serving cost minus 1 of each lab's own API (module doc)."""
+    behind = np.maximum(rival_bench(state) - state.bench, 0.0)
+    return p.closed_markup * np.exp(-behind / p.markup_competition_points)
+
+
+def serving_costs(state: WorldState, world: World,
+                  frontier: np.ndarray | None = None) -> np.ndarray:
+    """(R, L) USD per million tokens it costs to serve each lab's model (module doc);
+    ``frontier`` (R,) if already known."""
+    p = world.params
+    frontier = frontier_bench(state) if frontier is None else frontier
+    gap = state.bench - frontier[:, None]
+    return (world.serving_cost0 * p.serving_cost_retention ** state.month
+            * np.exp((gap - world.frontier_gap0) / p.price_capability_points))
+
+
+def api_prices(state: WorldState, world: World) -> np.ndarray:
+    """(R, L) USD per million tokens each lab's own API charges, ``c * (1 + m)`` (what a
+    distilling student pays its teacher)."""
+    return serving_costs(state, world) * (1.0 + markups(state, world.params))
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """How each model is sold in each jurisdiction, as factors on its serving cost ``c``.
+
+    ``own`` (R, G, L): weight ``o (1 + m) ** -beta`` of the lab's own API; ``host_weight``
+    (G, H) ``f_h ** -beta`` of each host selling in g; ``total`` (R, G, L) the sum of the
+    weights of the model's endpoints (0 where none sells it); ``price_factor`` (R, G, L) the
+    mean price paid over ``c`` (``pbar / c``); ``host_price`` (H,) ``f_h``."""
+
+    own: np.ndarray
+    host_weight: np.ndarray
+    total: np.ndarray
+    price_factor: np.ndarray
+    host_price: np.ndarray
+
+
+def endpoints(state: WorldState, pop: Population, p: Params, markup: np.ndarray) -> Endpoints:
+    """The endpoints of every model in every jurisdiction (module doc)."""
+    beta = p.host_price_sensitivity
+    f = pop.host_cost_factor * (1.0 + pop.host_margin)  # (H,)
+    host_weight = np.where(pop.host_markets.T, f[None, :] ** -beta, 0.0)  # (G, H)
+    a = host_weight.sum(axis=1)  # (G,)
+    b = (host_weight * f[None, :]).sum(axis=1)  # (G,)
+    up = 1.0 + markup  # (R, L)
+    own = np.where(pop.own_endpoint[None], up[:, None, :] ** -beta, 0.0)  # (R, G, L)
+    is_open = pop.lab_is_open[None, None, :]
+    total = own + np.where(is_open, a[None, :, None], 0.0)
+    paid = own * up[:, None, :] + np.where(is_open, b[None, :, None], 0.0)
+    factor = np.where(is_open, paid / np.where(total > 0, total, 1.0), up[:, None, :])
+    return Endpoints(own=own, host_weight=host_weight, total=total, price_factor=factor,
+                     host_price=f)
+
+
+def ban_penalty(state: WorldState, pop: Population) -> np.ndarray | None:
+    """(R, G, L) ``log(leakage)`` of foreign open models above a ban in force in g (0
+    elsewhere), or None when no ban is in force in any run."""
     if not np.isfinite(state.ban_threshold).any():
-        # No ban penalty: the last term is 0 or -inf, and adding it before the domestic term
-        # gives the same utilities, at (R, K, L) instead of (R, G, K, L).
-        np.add((quality + static + exited)[:, None], pop.domestic_or_unavailable[None], out=u)
-        return u
-    # Ban leakage per jurisdiction: sovereign s governs jurisdiction sov_jurisdiction[s].
+        return None
+    n_g = len(pop.jur_domestic_pref)
     thr = np.full((state.n_runs, n_g), np.inf)
     leak = np.ones((state.n_runs, n_g))
     thr[:, pop.sov_jurisdiction] = state.ban_threshold
@@ -79,10 +193,167 @@ def group_utilities(state: WorldState, pop: Population, price: np.ndarray) -> np
     blocked = ((pop.lab_is_open[None, :] & foreign)[None]
                & (state.released_flop[:, None, :] > thr[:, :, None]))  # (R, G, L)
     with np.errstate(divide="ignore"):
-        penalty = np.where(blocked, np.log(leak)[:, :, None], 0.0)
-    np.add((quality + static)[:, None], pop.domestic_or_unavailable[None], out=u)
-    u += (penalty + exited)[:, :, None, :]
-    return u
+        return np.where(blocked, np.log(leak)[:, :, None], 0.0)
+
+
+@dataclass(frozen=True)
+class MarketView:
+    """A month's market before buyers choose: ``cost`` (R, L) serving cost (USD/Mtok),
+    ``markup`` (R, L), ``ends`` the endpoints, ``log_price`` (R, G, K, L) log of the price a
+    buyer of each group sees (finite everywhere; read it where ``usable``), ``usable``
+    (R, G, K, L) bool where the model can be bought, ``frontier`` (R,) and
+    ``price_index`` (R, G, K) the price of the frontier's capability (inf where nothing is
+    on offer)."""
+
+    cost: np.ndarray
+    markup: np.ndarray
+    ends: Endpoints
+    log_price: np.ndarray
+    usable: np.ndarray
+    frontier: np.ndarray
+    price_index: np.ndarray
+
+
+def market_view(state: WorldState, world: World) -> MarketView:
+    """Costs, prices, availability and the price of capability for ``state`` (module doc)."""
+    pop, p = world.population, world.params
+    frontier = frontier_bench(state)
+    gap = state.bench - frontier[:, None]
+    cost = serving_costs(state, world, frontier)
+    markup = markups(state, p)
+    ends = endpoints(state, pop, p, markup)
+    factor = np.where(pop.seg_local[None, None, :, None], p.self_host_cost_factor,
+                      np.where(ends.total > 0, ends.price_factor, 1.0)[:, :, None, :])
+    log_price = np.log(cost)[:, None, None, :] + np.log(factor)
+    sold = (ends.total > 0)[:, :, None, :] | (pop.seg_local[None, None, :, None]
+                                              & pop.lab_is_open[None, None, None, :])
+    usable = (sold & on_offer(state)[:, None, None, :]
+              & np.isfinite(pop.domestic_or_unavailable)[None])
+    penalty = ban_penalty(state, pop)
+    if penalty is not None:
+        usable = usable & np.isfinite(penalty)[:, :, None, :]
+    # The price of the frontier's capability: pbar * exp((F - Q) / sigma), least on offer.
+    moved = log_price - (gap / p.price_capability_points)[:, None, None, :]
+    log_index = np.where(usable, moved, np.inf).min(axis=3)
+    return MarketView(cost=cost, markup=markup, ends=ends, log_price=log_price, usable=usable,
+                      frontier=frontier, price_index=np.exp(log_index))
+
+
+def demand_multiplier(state: WorldState, world: World, view: MarketView) -> np.ndarray:
+    """(R, G * K) demand of each (jurisdiction, segment) group over its seeded level
+    (module doc): adoption x capability x price of capability."""
+    pop = world.population
+    t = state.month
+    adoption = (1.0 + pop.seg_growth) ** t  # (K,)
+    capability = np.exp(pop.seg_cap_elasticity[None, :]
+                        * (view.frontier - world.frontier0)[:, None])  # (R, K)
+    index0 = start_price_index(state, view)
+    both = np.isfinite(view.price_index) & np.isfinite(index0)
+    ratio = np.where(both, view.price_index / np.where(both, index0, 1.0), 1.0)
+    price = ratio ** -pop.seg_price_elasticity[None, None, :]  # (R, G, K)
+    return (adoption[None, None, :] * capability[:, None, :] * price).reshape(
+        state.n_runs, -1)
+
+
+def lowest_price_factor(view: MarketView, pop: Population) -> np.ndarray:
+    """(R, L) the cheapest endpoint's price over the serving cost, over all markets: the
+    own API's ``1 + m`` where it sells anywhere, the cheapest host's ``f_h`` for open
+    models; inf where nothing sells the model."""
+    own = np.where(pop.own_endpoint.any(axis=0)[None, :], 1.0 + view.markup, np.inf)
+    selling = pop.host_markets.any(axis=1)
+    host = view.ends.host_price[selling].min() if selling.any() else np.inf
+    return np.minimum(own, np.where(pop.lab_is_open[None, :], host, np.inf))
+
+
+def start_price_index(state: WorldState, view: MarketView) -> np.ndarray:
+    """(R, G, K) the price of the frontier's capability at the start: this month's in the
+    first month (which records it), the recorded one after."""
+    if state.month == 0:
+        return view.price_index
+    return state.price_index0.reshape(view.price_index.shape)
+
+
+def buyer_tokens(group_demand: np.ndarray, pop: Population) -> np.ndarray:
+    """(R, B) trillion tokens each buyer uses: its seeded slice of its segment's demand
+    times its group's demand multiplier ``group_demand`` (R, G * K)."""
+    return (pop.seg_tokens0_t[pop.buyer_segment] * pop.buyer_demand_weight)[None, :] \
+        * group_demand[:, pop.buyer_group]
+
+
+def group_utilities(state: WorldState, world: World, view: MarketView,
+                    brand: np.ndarray | None = None) -> np.ndarray:
+    """(R, G, K, L) utilities of each lab for the buyers of each (run, jurisdiction, segment)
+    group, ``-inf`` where the model cannot be bought; each group's labs are contiguous, in
+    lab order, for :func:`choose`. ``brand`` (R, L): the labs' brand terms (default: the
+    state's)."""
+    pop = world.population
+    brand = state.brand if brand is None else brand
+    quality = (pop.seg_w_bench[None, :, None] * state.bench[:, None, :]
+               + pop.seg_w_robust[None, :, None] * state.robust[:, None, :])  # (R, K, L)
+    static = pop.open_bonus[None, None] + brand[:, None, None, :]  # (R, 1, K, L)
+    u = (quality[:, None] - pop.seg_alpha[None, None, :, None] * view.log_price
+         + static + np.where(np.isfinite(pop.domestic_or_unavailable),
+                             pop.domestic_or_unavailable, 0.0)[None])
+    penalty = ban_penalty(state, pop)
+    if penalty is not None:
+        u = u + np.where(np.isfinite(penalty), penalty, 0.0)[:, :, None, :]
+    return np.where(view.usable, u, -np.inf)
+
+
+def revenue_per_token(view: MarketView, pop: Population, p: Params) -> np.ndarray:
+    """(R, G, K, L) USD bn a lab keeps per trillion tokens its model sells to each group
+    (0 in ``local_agents``): its own API's share at ``c (1 + m)`` plus the capture share of
+    what hosts charge for the rest."""
+    ends = view.ends
+    own_share = np.where(pop.lab_is_open[None, None, :],
+                         ends.own / np.where(ends.total > 0, ends.total, 1.0), 1.0)
+    own_price = own_share * (1.0 + view.markup)[:, None, :]
+    keep = own_price + per_run(p.open_capture_share, 3) * (ends.price_factor - own_price)
+    rate = view.cost[:, None, :] * keep * USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK  # (R, G, L)
+    return rate[:, :, None, :] * (~pop.seg_local)[None, None, :, None]
+
+
+def calibrate_brands(utility: np.ndarray, rate: np.ndarray, group_tokens: np.ndarray,
+                     target: np.ndarray) -> np.ndarray:
+    """(R, L) brand terms ``xi`` (utility) that make each lab's expected revenue in the first
+    month its seeded revenue ``target`` (R, L), by the fixed point ``xi += log(target /
+    expected)`` (Berry 1994) over :data:`BRAND_ITERATIONS` steps, each ``xi`` kept within
+    ``+-BRAND_MAX``. ``utility`` (R, G, K, L) without brands (``-inf`` where unavailable),
+    ``rate`` (R, G, K, L) USD bn kept per trillion tokens, ``group_tokens`` (R, G, K) the
+    groups' demand. Labs with no seeded revenue, or none to be had, keep ``xi = 0``."""
+    usable = np.isfinite(utility)
+    base = np.where(usable, utility, 0.0)
+    xi = np.zeros(target.shape)
+    for _ in range(BRAND_ITERATIONS):
+        v = np.where(usable, base + xi[:, None, None, :], -np.inf)
+        top = v.max(axis=3, keepdims=True)
+        w = np.exp(v - np.where(np.isfinite(top), top, 0.0))
+        total = w.sum(axis=3, keepdims=True)
+        q = w / np.where(total > 0, total, 1.0)
+        expected = (group_tokens[..., None] * q * rate).sum(axis=(1, 2))  # (R, L)
+        ok = (target > 0) & (expected > 0)
+        step = np.log(np.where(ok, target, 1.0) / np.where(ok, expected, 1.0))
+        xi = np.clip(xi + step, -BRAND_MAX, BRAND_MAX)
+    return xi
+
+
+def brand_terms(state: WorldState, world: World, view: MarketView) -> np.ndarray:
+    """(R, L) each lab's brand term: calibrated in the first month on the seeded revenue
+    (:func:`calibrate_brands`; once for the batch when every run starts alike), the
+    recorded one after."""
+    if state.month > 0:
+        return state.brand
+    pop, p = world.population, world.params
+    utility = group_utilities(state, world, view, brand=np.zeros(state.brand.shape))
+    rate = revenue_per_token(view, pop, p)
+    n_g, n_k = len(pop.jur_domestic_pref), len(pop.segments)
+    tokens = np.broadcast_to(pop.group_tokens0.reshape(n_g, n_k), (state.n_runs, n_g, n_k))
+    alike = np.ndim(p.open_capture_share) == 0 and all(
+        (x == x[:1]).all() for x in (utility, rate, state.revenue))
+    if alike and state.n_runs > 1:
+        one = calibrate_brands(utility[:1], rate[:1], tokens[:1], state.revenue[:1])
+        return np.repeat(one, state.n_runs, axis=0)
+    return calibrate_brands(utility, rate, tokens, state.revenue)
 
 
 def choose(u: np.ndarray, choice: np.ndarray, choice_u: np.ndarray, pop: Population) -> np.ndarray:
@@ -97,18 +368,50 @@ def choose(u: np.ndarray, choice: np.ndarray, choice_u: np.ndarray, pop: Populat
 
 
 def market_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Updates, Flows]:
-    """Buyers' choices, tokens, spend and revenue for one month."""
+    """Prices, demand, buyers' choices, tokens, spend and revenue for one month."""
     pop, p = world.population, world.params
-    price = model_prices(state.month, pop, p)
-    u = group_utilities(state, pop, price)
-    choice = choose(u, state.choice, draws.choice_u, pop)
-    demand = buyer_tokens(state.month, pop)
-    tokens = tokens_by_segment(choice, demand, pop.buyer_segment, len(pop.segments),
-                               pop.n_labs)  # (R, K, L)
-    spend = tokens * price * USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK  # (R, K, L)
-    capture = np.where(pop.lab_is_open, p.open_capture_share, 1.0)
-    lab_spend = spend.sum(axis=1)
-    revenue = lab_spend * capture
-    host_margin = (lab_spend - revenue).sum(axis=1)
-    updates = dict(choice=choice, revenue=revenue, users=tokens.sum(axis=1))
-    return updates, dict(tokens=tokens, spend=spend, revenue=revenue, host_margin=host_margin)
+    view = market_view(state, world)
+    group_demand = demand_multiplier(state, world, view)
+    brand = brand_terms(state, world, view)
+    choice = choose(group_utilities(state, world, view, brand), state.choice, draws.choice_u,
+                    pop)
+    n_g, n_k = len(pop.jur_domestic_pref), len(pop.segments)
+    tokens = tokens_by_group(choice, buyer_tokens(group_demand, pop), pop.buyer_group,
+                             n_g * n_k, pop.n_labs).reshape(state.n_runs, n_g, n_k,
+                                                            pop.n_labs)
+    scale = USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK
+    market = ~pop.seg_local  # local_agents tokens run on the user's own hardware
+    sold = tokens * market[None, None, :, None]  # (R, G, K, L)
+    cost = view.cost[:, None, :]  # (R, 1, L)
+    ends = view.ends
+    safe_total = np.where(ends.total > 0, ends.total, 1.0)
+    own_share = np.where(pop.lab_is_open[None, None, :], ends.own / safe_total, 1.0)
+    sold_g = sold.sum(axis=2)  # (R, G, L) tokens sold in each market
+    spend_g = sold_g * cost * ends.price_factor * scale  # (R, G, L)
+    own_spend = sold_g * own_share * cost * (1.0 + view.markup)[:, None, :] * scale
+    host_spend = spend_g - own_spend  # what buyers paid hosts for each open model
+    capture = per_run(p.open_capture_share, 3)
+    revenue = (own_spend + capture * host_spend).sum(axis=1)  # (R, L)
+    # Host h's tokens of model l in g: sold * host_weight[g, h] / total[g, l] (open models).
+    # Summed over (g, l) run by run in a fixed order, so a run's numbers do not depend on
+    # the batch (no BLAS call).
+    per_host = np.where(pop.lab_is_open[None, None, :], sold_g / safe_total, 0.0)  # (R, G, L)
+    weight = ends.host_weight[None, :, None, :]  # (1, G, 1, H)
+    host_tokens = (per_host[..., None] * weight).sum(axis=(1, 2))
+    per_cost = (per_host * view.cost[:, None, :])[..., None]
+    host_paid = (per_cost * (weight * ends.host_price)).sum(axis=(1, 2)) * scale
+    host_revenue = (1.0 - per_run(p.open_capture_share, 2)) * host_paid
+    host_cost = (per_cost * (weight * pop.host_cost_factor)).sum(axis=(1, 2)) * scale
+    serving_cost = (sold_g * own_share).sum(axis=1) * view.cost * scale  # (R, L)
+    spend = (sold * (cost * ends.price_factor)[:, :, None, :]).sum(axis=1) * scale
+    lowest = view.cost * lowest_price_factor(view, pop)
+    model_price = np.where(on_offer(state) & np.isfinite(lowest), lowest, np.nan)
+    updates = dict(choice=choice, revenue=revenue, users=tokens.sum(axis=(1, 2)),
+                   serving_cost=serving_cost, group_demand=group_demand,
+                   price_index0=start_price_index(state, view).reshape(state.n_runs, -1),
+                   brand=brand,
+                   host_revenue=host_revenue, host_tokens=host_tokens)
+    return updates, dict(tokens=tokens.sum(axis=1), spend=spend, revenue=revenue,
+                         host_revenue=host_revenue, host_tokens=host_tokens,
+                         host_margin=(host_revenue - host_cost).sum(axis=1),
+                         serving_cost=serving_cost, model_price=model_price)

@@ -52,7 +52,7 @@ import numpy as np
 
 from sim.core.kernels import compiled, param_at
 from sim.core.mechanisms import Flows, Updates
-from sim.core.mechanisms.market import USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK, model_prices
+from sim.core.mechanisms.market import USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK, api_prices
 from sim.core.rng import MonthDraws
 from sim.core.world import Population, World, WorldState, distill_access, rl_use_share
 
@@ -114,7 +114,8 @@ def runs_and_releases(
     Arrays are (R, L): ``algo`` after this month's progress and fast-following,
     ``home_ban`` the FLOP cap on the lab's open releases (inf if none), ``enforcement`` its
     home sovereign's distillation enforcement; ``access`` (L, L) [student, teacher];
-    ``teacher_price`` (L,) USD per million tokens; ``lab_is_open``, ``bench_focus`` (L,);
+    ``teacher_price`` (R, L) USD per million tokens of each lab's own API;
+    ``lab_is_open``, ``bench_focus`` (L,);
     ``rl_use`` this month's RL share of post-training compute;
     the parameters are numbers or (R, 1) per-run values. Returns the new ``run_flop``,
     ``run_months_left``, ``contract_h100e``, ``months_since`` release, ``bench``,
@@ -177,7 +178,7 @@ def runs_and_releases(
                             best, teacher = value, j
             cost = 0.0
             if teacher >= 0:
-                cost = (param_at(distill_tokens, r) * teacher_price[teacher]
+                cost = (param_at(distill_tokens, r) * teacher_price[r, teacher]
                         * USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK)
                 if new_cash[r, lab] >= cost:
                     gain = param_at(distill_efficiency, r) * best
@@ -227,7 +228,7 @@ def research_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[U
         access=distill_access(pop, p), bench=state.bench, robust=state.robust,
         flywheel=state.flywheel, released_flop=state.released_flop, cash=state.cash,
         rl_flop=state.rl_flop, rl_use=rl_use_now,
-        teacher_price=model_prices(t, pop, p), release_z=draws.release_z,
+        teacher_price=api_prices(state, world), release_z=draws.release_z,
         lab_is_open=pop.lab_is_open, bench_focus=pop.bench_focus,
         anchor=world.initial_anchor, training_share=p.training_share,
         flop_per_h100e_month=p.flop_per_h100e_month, post_train=p.post_train_months,

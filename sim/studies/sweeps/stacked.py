@@ -42,7 +42,7 @@ BATCHABLE: frozenset[str] = frozenset({
     "open_flywheel_factor", "opex_usd_bn_per_h100e_month", "pressure_retention",
     "raise_base_probability", "release_noise_points",
     "runway_trigger_months", "sentiment_reversion_per_month",
-    "sentiment_volatility", "serving_cost_share", "usage_scale_t_tokens",
+    "sentiment_volatility", "usage_scale_t_tokens",
     # These also set the capability anchor and the initial state, which are stacked too.
     "eci_per_log10_flop", "bench_focus_points", "robust_cost_points", "training_share",
     "flop_per_h100e_month",
