@@ -29,7 +29,11 @@ import numpy as np
 
 from sim.core.events import FundingShock, SafetyShock
 from sim.core.mechanisms.funding import MAX_ROUND_USD_BN  # a documented constant, not logic
-from sim.core.mechanisms.market import BRAND_ITERATIONS, BRAND_MAX  # documented constants
+from sim.core.mechanisms.market import (  # documented constants
+    BRAND_ITERATIONS,
+    BRAND_MAX,
+    BRAND_TOLERANCE,
+)
 from sim.core.rng import MonthDraws, RandomStreams
 from sim.core.world import World, WorldState, build_world, initial_state
 from sim.inputs.scenario import Scenario
@@ -765,11 +769,12 @@ def _prices(run: RefRun, world: World, st: _Static) -> tuple[float, list[float],
 def _calibrate_brands(base: list, rate: list, st: _Static, target: list[float],
                       rest: list[list[float]]) -> list[float]:
     """The first month's brand terms (``sim.core.mechanisms.market.calibrate_brands``):
-    ``xi += log(target / expected revenue)``, a fixed number of steps, within +-BRAND_MAX."""
+    ``xi += log(target / expected) / max(1 - s, 0.05)`` with ``s`` the lab's revenue-weighted
+    own probability, within +-BRAND_MAX, until no step exceeds BRAND_TOLERANCE."""
     n_g, n_k, n_l = len(base), len(base[0]), len(target)
     xi = [0.0] * n_l
     for _ in range(BRAND_ITERATIONS):
-        expected = [0.0] * n_l
+        expected, own = [0.0] * n_l, [0.0] * n_l
         for g in range(n_g):
             for k in range(n_k):
                 v = [(base[g][k][i][0] + (base[g][k][i][1] + xi[i])) + rest[g][i]
@@ -783,18 +788,28 @@ def _calibrate_brands(base: list, rate: list, st: _Static, target: list[float],
                     total += x
                 demand = st.group_tokens0[g * n_k + k]
                 for i in range(n_l):
-                    expected[i] += demand * (w[i] / total) * rate[g][i] * (
-                        0.0 if st.seg_local[k] else 1.0)
+                    q = w[i] / total
+                    earned = demand * q * rate[g][i] * (0.0 if st.seg_local[k] else 1.0)
+                    expected[i] += earned
+                    own[i] += earned * q
+        biggest = 0.0
         for i in range(n_l):
-            step = (math.log(target[i] / expected[i])
+            share = own[i] / expected[i] if expected[i] > 0 else 0.0
+            step = (math.log(target[i] / expected[i]) / max(1.0 - share, 0.05)
                     if target[i] > 0 and expected[i] > 0 else 0.0)
             xi[i] = min(max(xi[i] + step, -BRAND_MAX), BRAND_MAX)
+            biggest = max(biggest, abs(step))
+        if not biggest > BRAND_TOLERANCE:
+            break
     return xi
 
 
-def _market(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
+def _view(run: RefRun, world: World, st: _Static) -> dict[str, Any]:
+    """The market before buyers choose (``sim.core.mechanisms.market.market_view``): costs,
+    markups, endpoints, bans, the prices buyers see, availability, the price of capability
+    and the utilities without brands."""
     p = world.params
-    labs, t = run.labs, run.month
+    labs = run.labs
     n_l, n_k, n_g = len(labs), len(st.seg_tokens0), len(st.jur_domestic_pref)
     n_h = len(st.host_cost_factor)
     beta = p.host_price_sensitivity
@@ -858,6 +873,53 @@ def _market(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
                 if ok:
                     best = min(best, lp - (lab.bench - frontier) / p.price_capability_points)
             index[g][k] = math.exp(best) if best < INF else INF
+    base = [[[-INF] * n_l for _ in range(n_k)] for _ in range(n_g)]
+    for g in range(n_g):
+        for k in range(n_k):
+            for i, lab in enumerate(labs):
+                if not usable[g][k][i]:
+                    continue
+                quality = st.seg_w_bench[k] * lab.bench + st.seg_w_robust[k] * lab.robust
+                base[g][k][i] = (quality - st.seg_alpha[k] * log_price[g][k][i],
+                                 st.seg_open_pref[k] * _b(st.lab_is_open[i]))
+    rate = [[0.0] * n_l for _ in range(n_g)]
+    for g in range(n_g):
+        for i in range(n_l):
+            safe = total[g][i] if total[g][i] > 0 else 1.0
+            share = own[g][i] / safe if st.lab_is_open[i] else 1.0
+            own_price = share * (1.0 + markup[i])
+            keep = own_price + p.open_capture_share * (factor[g][i] - own_price)
+            rate[g][i] = cost[i] * keep * USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK
+    rest = [[st.jur_domestic_pref[g] * _b(st.lab_region[i] == g) + log_leak[g][i]
+             for i in range(n_l)] for g in range(n_g)]
+    return dict(frontier=frontier, cost=cost, markup=markup, own=own, total=total,
+                factor=factor, log_leak=log_leak, log_price=log_price, usable=usable,
+                index=index, base=base, rate=rate, rest=rest, f=f, host_w=host_w)
+
+
+def _seeded_run(run: RefRun, world: World) -> RefRun:
+    """The seeded world before the first month (seeded scores, models and labs, no ban)."""
+    start = run.copy()
+    start.month = 0
+    for i, lab in enumerate(start.labs):
+        lab.bench, lab.robust = float(world.start_bench[i]), float(world.start_robust[i])
+        lab.released_flop = float(world.start_released_flop[i])
+        lab.alive = bool(world.start_alive[i])
+    for sov in start.sovereigns:
+        sov.ban_threshold, sov.ban_leakage = INF, 1.0
+    return start
+
+
+def _market(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
+    p = world.params
+    labs, t = run.labs, run.month
+    n_l, n_k, n_g = len(labs), len(st.seg_tokens0), len(st.jur_domestic_pref)
+    n_h = len(st.host_cost_factor)
+    v = _view(run, world, st)
+    frontier, cost, markup = v["frontier"], v["cost"], v["markup"]
+    own, total, factor, log_leak = v["own"], v["total"], v["factor"], v["log_leak"]
+    usable, index, base = v["usable"], v["index"], v["base"]
+    f, host_w = v["f"], v["host_w"]
     if t == 0:
         index0 = [row[:] for row in index]
     else:
@@ -871,28 +933,11 @@ def _market(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
             adoption = (1.0 + st.seg_growth[k]) ** t
             capability = math.exp(st.seg_cap_elasticity[k] * (frontier - st.frontier0))
             demand[g * n_k + k] = adoption * capability * ratio ** -st.seg_price_elasticity[k]
-    # Utilities without brands, and the brands (calibrated in the first month).
-    base = [[[-INF] * n_l for _ in range(n_k)] for _ in range(n_g)]
-    for g in range(n_g):
-        for k in range(n_k):
-            for i, lab in enumerate(labs):
-                if not usable[g][k][i]:
-                    continue
-                quality = st.seg_w_bench[k] * lab.bench + st.seg_w_robust[k] * lab.robust
-                base[g][k][i] = (quality - st.seg_alpha[k] * log_price[g][k][i],
-                                 st.seg_open_pref[k] * _b(st.lab_is_open[i]))
+    # The brands: calibrated in the first month on the seeded world.
     if t == 0:
-        rate = [[0.0] * n_l for _ in range(n_g)]
-        for g in range(n_g):
-            for i in range(n_l):
-                safe = total[g][i] if total[g][i] > 0 else 1.0
-                share = own[g][i] / safe if st.lab_is_open[i] else 1.0
-                own_price = share * (1.0 + markup[i])
-                keep = own_price + p.open_capture_share * (factor[g][i] - own_price)
-                rate[g][i] = cost[i] * keep * USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK
-        brand = _calibrate_brands(base, rate, st, [lab.revenue for lab in labs],
-                                  [[st.jur_domestic_pref[g] * _b(st.lab_region[i] == g)
-                                    + log_leak[g][i] for i in range(n_l)] for g in range(n_g)])
+        s0 = _view(_seeded_run(run, world), world, st)
+        brand = _calibrate_brands(s0["base"], s0["rate"], st, [lab.revenue for lab in labs],
+                                  s0["rest"])
     else:
         brand = list(run.brand)
     # Buyers choose.

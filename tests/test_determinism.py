@@ -103,8 +103,9 @@ def test_run_numbers_beyond_batch(scenario: Scenario, seeds: Seeds) -> None:
 
 def test_common_random_numbers_across_scenarios(scenario: Scenario, seeds: Seeds) -> None:
     """A parameter that no random draw depends on does not shift any stream: a change in
-    the open-weight capture share leaves the month-0 buyer draws and shocks the same."""
-    other = scenario.with_overrides({"market.open_capture_share": 0.5})
+    the flywheel's gain (which acts after the month's market) leaves the month-0 buyer
+    choices and the shocks the same."""
+    other = scenario.with_overrides({"capability.flywheel_points_per_month": 0.5})
     a = simulate(scenario, n_runs=2, seed=SEED, seeds=seeds).arrays
     b = simulate(other, n_runs=2, seed=SEED, seeds=seeds).arrays
     np.testing.assert_array_equal(a["safety_shocks"], b["safety_shocks"])

@@ -73,6 +73,75 @@ def _lab_gap(name: str, lab_id: str, runs: int, seed: int) -> np.ndarray:
     return _best(trace, pop.lab_camp == pop.lab_camp[lab]) - trace["bench"][:, :, lab]
 
 
+def _cheapest_at(results, floor: float) -> np.ndarray:
+    """(runs, months) USD/Mtok of the cheapest model on offer scoring at least ``floor``
+    ECI points (NaN while none does)."""
+    price = results.arrays["lab_price"]
+    ok = (results.arrays["lab_bench"] >= floor) & np.isfinite(price)
+    return np.where(ok.any(axis=2), np.where(ok, price, np.inf).min(axis=2), np.nan)
+
+
+def _yearly_fall(series: np.ndarray) -> np.ndarray:
+    """(runs,) yearly factor by which a (runs, months) series fell from its first defined
+    month to its last (NaN where it is defined for less than a year)."""
+    out = np.full(series.shape[0], np.nan)
+    for r, row in enumerate(series):
+        months = np.flatnonzero(np.isfinite(row))
+        if len(months) and months[-1] - months[0] >= 12:
+            first, last = months[0], months[-1]
+            out[r] = (row[first] / row[last]) ** (12.0 / (last - first))
+    return out
+
+
+def demand_checks(hist, base, seeds26) -> list[tuple[str, str, str, str]]:
+    """Issue 16's checks: token growth, the 2026 level, the price of a fixed capability,
+    and token and dollar shares by camp and segment (none used to fit anything)."""
+    rows = []
+    start = parse_month("2023-01")
+    tokens = hist.arrays["tokens"].sum(axis=(2, 3))  # (R, T) all served tokens
+    y24, y26 = parse_month("2024-01") - start, parse_month("2026-01") - start
+    growth = (tokens[:, y26] / tokens[:, y24]) ** 0.5
+    rows.append(("history-2023: total tokens, yearly growth over 2024-2025 (x/yr)",
+                 ">= 10 (Google 32x, China 37x)", _q(growth),
+                 "yes" if np.percentile(growth, 10) >= 10 else "no"))
+    segs = seeds26.segments.tokens_t_per_month.sum()
+    r = tokens[:, -1] / segs
+    rows.append(("history-2023: total tokens 2026-03 / 2026-04 seeds", "within [0.5, 2]",
+                 _q(r), "yes" if np.percentile(r, 10) >= 0.5 and np.percentile(r, 90) <= 2
+                 else "no"))
+    closed = CAMPS.index("closed")
+    seeded_rev = seeds26.labs.revenue_usd_bn_per_month[seeds26.labs.camp == closed].sum()
+    r = hist.arrays["revenue"][:, -1, closed] / seeded_rev
+    rows.append(("history-2023: closed revenue 2026-03 / 2026-04 seeds", "within [0.5, 2]",
+                 _q(r), "yes" if np.percentile(r, 10) >= 0.5 and np.percentile(r, 90) <= 2
+                 else "no"))
+    for label, results, floor in (("history-2023", hist, 130.0), ("baseline", base, 150.0)):
+        fall = _yearly_fall(_cheapest_at(results, floor))
+        inside = np.nanpercentile(fall, 10) >= 9 and np.nanpercentile(fall, 90) <= 900
+        rows.append((f"{label}: price of the cheapest model >= ECI {floor:.0f}, fall (x/yr)",
+                     "9-900 (Epoch, fixed capability)", _q(fall), "yes" if inside else "no"))
+    # Token and dollar shares of the open camps, all segments and by segment.
+    for label, results, months in (("history-2023", hist, ("2023-12", "2024-12", "2025-12")),
+                                   ("baseline", base, ("2026-04", "2027-12", "2029-12"))):
+        first = parse_month(results.scenario.time.start)
+        tok, spend = results.arrays["tokens"], results.arrays["spend"]  # (R, T, K, C4)
+        for month in months:
+            t = parse_month(month) - first
+            for what, arr in (("tokens", tok), ("dollars", spend)):
+                total = arr[:, t].sum(axis=(1, 2))
+                share = arr[:, t, :, 1:].sum(axis=(1, 2)) / np.where(total > 0, total, np.nan)
+                record = ("OpenRouter 2025: ~20-33%" if what == "tokens"
+                          else "OpenRouter 2025: ~4%") if month.startswith("2025") else "-"
+                rows.append((f"{label}: open share of {what}, {month}", record, _q(share), "-"))
+        t = parse_month(months[-1]) - first
+        for k, segment in enumerate(results.world.population.segments):
+            total = tok[:, t, k].sum(axis=1)
+            share = tok[:, t, k, 1:].sum(axis=1) / np.where(total > 0, total, np.nan)
+            rows.append((f"  {label}: open token share in {segment}, {months[-1]}", "-",
+                         _q(share), "-"))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=100)
@@ -182,6 +251,8 @@ def main() -> None:
     lo, hi = np.percentile(r, [10, 90])
     rows.append(("history-2023: closed compute 2026-03 / 2026-04 seeds (owned + contracted)",
                  "within [0.5, 2]", _q(r), "yes" if lo >= 0.5 and hi <= 2 else "no"))
+
+    rows.extend(demand_checks(hist, base, seeds26))
 
     width = max(len(r[0]) for r in rows)
     out = [f"{'check':<{width}} | record | model median [10%, 90%] | inside?"]

@@ -172,6 +172,139 @@ def served_tallies(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_segment: 
 
 
 @compiled
+def group_prices(cost: np.ndarray, factor: np.ndarray, total: np.ndarray, offered: np.ndarray,
+                 available: np.ndarray, reachable: np.ndarray, local: np.ndarray,
+                 is_open: np.ndarray, self_host: float, gap: np.ndarray,
+                 sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What each buyer group sees, in one pass (mechanism 5's prices and demand index).
+
+    ``cost`` (R, L) serving cost; ``factor``, ``total`` (R, G, L) the mean price paid over
+    the cost and the endpoints' total weight (0: nothing sells the model in g); ``offered``
+    (R, L) models on offer; ``available`` (G, K, L) the static availability; ``reachable``
+    (R, G, L) False where a ban with no leakage keeps a model out of g; ``local`` (K,) the
+    segments that run open weights on their own hardware at ``cost * self_host``; ``gap``
+    (R, L) each score minus the frontier, ``sigma`` the ECI points per e-fold of cost.
+    Returns ``log_price`` (R, G, K, L) (finite), ``usable`` (R, G, K, L) and ``log_index``
+    (R, G, K): the least ``log_price - gap / sigma`` over the usable models (inf if none)."""
+    n_runs, n_g, n_labs = factor.shape
+    n_k = local.shape[0]
+    log_price = np.empty((n_runs, n_g, n_k, n_labs))
+    usable = np.zeros((n_runs, n_g, n_k, n_labs), dtype=np.bool_)
+    log_index = np.full((n_runs, n_g, n_k), np.inf)
+    log_self = np.log(self_host)
+    for r in range(n_runs):
+        for lab in range(n_labs):
+            log_cost = np.log(cost[r, lab])
+            moved = gap[r, lab] / sigma
+            for g in range(n_g):
+                sold = total[r, g, lab] > 0
+                hosted = log_cost + np.log(factor[r, g, lab] if sold else 1.0)
+                ok = offered[r, lab] and reachable[r, g, lab]
+                for k in range(n_k):
+                    if local[k]:
+                        lp = log_cost + log_self
+                        here = is_open[lab]
+                    else:
+                        lp = hosted
+                        here = sold
+                    log_price[r, g, k, lab] = lp
+                    if here and ok and available[g, k, lab]:
+                        usable[r, g, k, lab] = True
+                        value = lp - moved
+                        if value < log_index[r, g, k]:
+                            log_index[r, g, k] = value
+    return log_price, usable, log_index
+
+
+@compiled
+def group_utility(bench: np.ndarray, robust: np.ndarray, log_price: np.ndarray,
+                  usable: np.ndarray, w_bench: np.ndarray, w_robust: np.ndarray,
+                  alpha: np.ndarray, open_bonus: np.ndarray, brand: np.ndarray,
+                  domestic: np.ndarray, penalty: np.ndarray) -> np.ndarray:
+    """(R, G, K, L) buyers' utilities (mechanism 5), ``-inf`` where not ``usable``:
+    ``(w_bench * bench + w_robust * robust - alpha * log_price) + (open_bonus + brand)
+    + domestic + penalty``, added in that order. ``bench``, ``robust``, ``brand`` (R, L);
+    ``w_bench``, ``w_robust``, ``alpha`` (K,); ``open_bonus`` (K, L); ``domestic`` (G, K, L)
+    the home preference; ``penalty`` (R, G, L) the finite ban penalties (0 without a ban)."""
+    n_runs, n_g, n_k, n_labs = log_price.shape
+    u = np.empty((n_runs, n_g, n_k, n_labs))
+    for r in range(n_runs):
+        for g in range(n_g):
+            for k in range(n_k):
+                for lab in range(n_labs):
+                    if not usable[r, g, k, lab]:
+                        u[r, g, k, lab] = -np.inf
+                        continue
+                    quality = w_bench[k] * bench[r, lab] + w_robust[k] * robust[r, lab]
+                    x = quality - alpha[k] * log_price[r, g, k, lab]
+                    x = x + (open_bonus[k, lab] + brand[r, lab])
+                    x = x + domestic[g, k, lab]
+                    u[r, g, k, lab] = x + penalty[r, g, lab]
+    return u
+
+
+@compiled
+def market_money(tokens: np.ndarray, local: np.ndarray, is_open: np.ndarray,
+                 cost: np.ndarray, markup: np.ndarray, own: np.ndarray, total: np.ndarray,
+                 factor: np.ndarray, host_weight: np.ndarray, host_price: np.ndarray,
+                 host_cost_factor: np.ndarray, capture: float | np.ndarray,
+                 scale: float) -> tuple[np.ndarray, ...]:
+    """The money of a month's market in one pass (mechanism 5's "Money"), run by run.
+
+    ``tokens`` (R, G, K, L) served to each group; ``local`` (K,) the segments whose tokens
+    run on users' own hardware (no spend); ``cost`` (R, L) serving cost and ``markup``
+    (R, L); ``own``, ``total``, ``factor`` (R, G, L) the endpoint weights of the own API, of
+    all endpoints, and the mean price paid over ``cost``; ``host_weight`` (G, H),
+    ``host_price`` and ``host_cost_factor`` (H,); ``capture`` the labs' share of hosts'
+    sales (a number or (R, 1) per run); ``scale`` USD bn per trillion tokens at 1 USD/Mtok.
+    Returns ``spend`` (R, K, L) and ``tokens`` (R, K, L) by segment, ``users`` (R, L),
+    ``revenue`` and ``serving`` (R, L) of the labs, ``host_tokens``, ``host_paid`` (what
+    buyers paid each host) and ``host_cost`` (R, H)."""
+    n_runs, n_g, n_k, n_labs = tokens.shape
+    n_h = host_price.shape[0]
+    spend = np.zeros((n_runs, n_k, n_labs))
+    by_segment = np.zeros((n_runs, n_k, n_labs))
+    users = np.zeros((n_runs, n_labs))
+    revenue = np.zeros((n_runs, n_labs))
+    serving = np.zeros((n_runs, n_labs))
+    host_tokens = np.zeros((n_runs, n_h))
+    host_paid = np.zeros((n_runs, n_h))
+    host_cost = np.zeros((n_runs, n_h))
+    for r in range(n_runs):
+        lam = param_at(capture, r)
+        for lab in range(n_labs):
+            c = cost[r, lab]
+            up = 1.0 + markup[r, lab]
+            sold_own = 0.0
+            for g in range(n_g):
+                sold = 0.0
+                for k in range(n_k):
+                    x = tokens[r, g, k, lab]
+                    by_segment[r, k, lab] += x
+                    users[r, lab] += x
+                    if not local[k]:
+                        sold += x
+                        spend[r, k, lab] += x * (c * factor[r, g, lab]) * scale
+                if sold == 0.0:
+                    continue
+                safe = total[r, g, lab] if total[r, g, lab] > 0 else 1.0
+                share = own[r, g, lab] / safe if is_open[lab] else 1.0
+                spend_g = sold * c * factor[r, g, lab] * scale
+                own_spend = sold * share * c * up * scale
+                revenue[r, lab] += own_spend + lam * (spend_g - own_spend)
+                sold_own += sold * share
+                if is_open[lab]:
+                    per = sold / safe
+                    for h in range(n_h):
+                        w = per * host_weight[g, h]
+                        host_tokens[r, h] += w
+                        host_paid[r, h] += w * c * host_price[h] * scale
+                        host_cost[r, h] += w * c * host_cost_factor[h] * scale
+            serving[r, lab] = sold_own * c * scale
+    return spend, by_segment, users, revenue, serving, host_tokens, host_paid, host_cost
+
+
+@compiled
 def lab_group_sums(values: np.ndarray, lab_group: np.ndarray, n_groups: int) -> np.ndarray:
     """(N, n_groups) sums of ``values`` (N, L) over the labs of each group (``lab_group``
     (L,)), adding each row's labs one by one in lab order."""

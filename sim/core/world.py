@@ -74,6 +74,7 @@ class Population:
     group_tokens0: np.ndarray  # (G * K,) seeded tokens of each buyer group's buyers
     base_available: np.ndarray  # (G, K, L) bool, before bans and exits
     open_bonus: np.ndarray  # (K, L) utility bonus of open weights, seg_open_pref x lab_is_open
+    domestic_finite: np.ndarray  # (G, K, L) jur_domestic_pref where the lab is based in g
     domestic_or_unavailable: np.ndarray  # (G, K, L) jur_domestic_pref where the lab is based
     #                                      in g, -inf where unavailable (base_available)
     history: object  # seeds.EciHistory, for lags measured against the pre-start record
@@ -294,6 +295,14 @@ class World:
     serving_cost0: np.ndarray
     frontier_gap0: np.ndarray
     frontier0: float
+    #: (L,) the seeded world before the first month: released bench and robustness scores
+    #: (ECI points), released model's FLOP (0 for entrants) and alive flags; the initial
+    #: state and the first month's brand calibration (mechanism 5) both read them
+    #: (``start_robust`` is (R, L) in a world of stacked parameter sets).
+    start_bench: np.ndarray
+    start_robust: np.ndarray
+    start_released_flop: np.ndarray
+    start_alive: np.ndarray
 
     def events_at(self, month: int) -> list[ScheduledEvent]:
         """The scheduled events of step ``month``, in schedule order."""
@@ -404,6 +413,10 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
         open_bonus=segs.open_pref[:, None] * is_open[None, :],
         # Adding 0.0 leaves available models' utilities exact, so unavailability costs the
         # market one addition per (jurisdiction, segment, lab) instead of a np.where.
+        domestic_finite=np.broadcast_to(
+            jur.domestic_pref[:, None, None]
+            * (labs.region[None, None, :] == np.arange(n_g)[:, None, None]),
+            available.shape).copy(),
         domestic_or_unavailable=(jur.domestic_pref[:, None, None]
                                  * (labs.region[None, None, :] == np.arange(n_g)[:, None, None])
                                  + np.where(available, 0.0, -np.inf)),
@@ -600,12 +613,18 @@ def build_world(scenario: Scenario, seeds: Seeds) -> World:
     schedule = compile_schedule(scenario, population)
     region, retention = shock_components(schedule, params)
     cost0, gap0, frontier0 = seeded_serving_costs(labs, population, params)
+    entrant = population.lab_entrant
     return World(population, params, schedule, anchor,
                  scheduled_policy(schedule, population.n_sovereigns, params.n_months),
                  grant_lines(schedule, population), region, retention,
                  (region[:, None] == np.arange(len(JURISDICTIONS))[None, :]).astype(float),
                  parent_budget_path(population, schedule, params), rl_era,
-                 investor_access_path(population, schedule, params), cost0, gap0, frontier0)
+                 investor_access_path(population, schedule, params), cost0, gap0, frontier0,
+                 start_bench=labs.eci.astype(float),
+                 start_robust=(_seeded_base(labs.eci, population, params)
+                               - labs.bench_focus * params.robust_cost_points),
+                 start_released_flop=np.where(entrant, 0.0, labs.training_flop),
+                 start_alive=~entrant)
 
 
 def seeded_markups(eci: np.ndarray, offered: np.ndarray, p: Params) -> np.ndarray:
@@ -696,7 +715,6 @@ def initial_state(world: World, seeds: Seeds, n_runs: int) -> WorldState:
     algo = np.where(entrant, 0.0,
                     (base - rl0 - world.initial_anchor) / p.eci_per_log10_flop
                     - np.log10(np.where(full_run > 0, full_run, 1.0)))
-    robust = base - labs.bench_focus * p.robust_cost_points
     since = np.maximum(p.start_month - labs.release_month, 0)
     months_left, run_flop, rl_flop = run_in_progress(since, labs.compute_h100e, p,
                                                      rl_use_share(0, world.rl_era_step, p))
@@ -710,15 +728,15 @@ def initial_state(world: World, seeds: Seeds, n_runs: int) -> WorldState:
     zeros = np.zeros((n_runs, n_l))
     return WorldState(
         month=0,
-        alive=rep(~entrant, dtype=bool),
+        alive=rep(world.start_alive, dtype=bool),
         cash=rep(np.where(entrant, 0.0, labs.cash_usd_bn)),
         revenue=rep(np.where(entrant, 0.0, labs.revenue_usd_bn_per_month)),
         compute=rep(np.where(entrant, 0.0, labs.compute_h100e)),
         algo=rep(algo),
         run_flop=rep(run_flop),
-        bench=rep(labs.eci),
-        robust=rep(robust),
-        released_flop=rep(np.where(entrant, 0.0, labs.training_flop)),
+        bench=rep(world.start_bench),
+        robust=rep(world.start_robust),
+        released_flop=rep(world.start_released_flop),
         months_since_release=rep(since),
         flywheel=zeros.copy(),
         users=zeros.copy(),

@@ -345,6 +345,17 @@ def _array(name: str, results: Results) -> np.ndarray:
     return results.arrays[name]
 
 
+def _summed(name: str, results: Results) -> np.ndarray:
+    """(R, T) a per-agent output summed over its last axis (every host)."""
+    return results.arrays[name].sum(axis=-1)
+
+
+def _demand_by_segment(results: Results) -> np.ndarray:
+    """(R, T, K+1) tokens demanded per segment, with all segments last."""
+    demand = results.arrays["demand"]
+    return np.concatenate([demand, demand.sum(axis=-1, keepdims=True)], axis=-1)
+
+
 def _by_segment(name: str, results: Results) -> np.ndarray:
     """(R, T, K+1, C4) a per-segment output with the all-segments sum last."""
     return _with_all(results.arrays[name])
@@ -496,12 +507,22 @@ for _metric, _unit, _text in (
 for _metric, _unit, _text in (
         ("spend_total", "USD bn/month", "buyer spend, all models"),
         ("lab_revenue_total", "USD bn/month", "revenue of all labs"),
-        ("host_margin", "USD bn/month", "third-party hosts' margin on open models"),
+        ("host_margin", "USD bn/month", "third-party hosts' revenue over their serving cost "
+         "(negative where a licence share exceeds a thin margin)"),
         ("opex_total", "USD bn/month", "operating costs of all labs"),
         ("compute_spend_total", "USD bn/month", "compute-contract payments of all labs"),
         ("written_off_total", "USD bn/month", "debts written off at lab exits"),
         ("safety_shocks", "events/month", "safety shocks (random and scheduled)")):
     _add(_metric, _unit, _text, partial(_array, _metric), tidy=True)
+# Inference hosts and demand (sim/core/mechanisms/market.py).
+_add("host_revenue_total", "USD bn/month", "what third-party hosts kept of buyers' spend on "
+     "open models (after the labs' licence share)", partial(_summed, "host_revenue"), tidy=True)
+_add("host_tokens_total", "trillion tokens/month", "open-model tokens served by third-party "
+     "hosts (the rest by the labs' own APIs or on users' own hardware)",
+     partial(_summed, "host_tokens"), tidy=True)
+_add("demand", "trillion tokens/month", "tokens the buyers of a segment wanted (served or "
+     "not): seeded demand x adoption x capability pull x price of capability",
+     partial(_demand_by_segment), (SEGMENT,), tidy=True)
 # Financed training runs (sim/core/mechanisms/{funding,compute,research}.py), not in the
 # tidy table.
 for _metric, _unit, _text in (

@@ -68,19 +68,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.core.kernels import choose_models, tokens_by_group
+from sim.core.kernels import (
+    choose_models,
+    group_prices,
+    group_utility,
+    market_money,
+    tokens_by_group,
+)
 from sim.core.mechanisms import Flows, Updates
 from sim.core.rng import MonthDraws
 from sim.core.world import Params, Population, World, WorldState
 
 #: USD bn per (trillion tokens x USD per million tokens): 1e12 / 1e6 / 1e9.
 USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK = 1e-3
-#: Steps of the brand fixed point in the first month (:func:`calibrate_brands`): enough to
-#: bring every seeded lab's expected revenue within 1e-9 of its seed (tests/test_market.py).
-BRAND_ITERATIONS = 200
-#: Largest brand term (utility): a seeded revenue no share of the market could pay stops the
-#: search here instead of pushing one lab's utility without bound.
-BRAND_MAX = 20.0
+#: Most steps of the brand fixed point in the first month (:func:`calibrate_brands`), and
+#: the step below which a run has converged (utility): every seeded lab's expected revenue
+#: ends within 1e-9 of its seed (tests/test_market.py).
+BRAND_ITERATIONS = 500
+BRAND_TOLERANCE = 1e-12
+#: Largest brand term (utility; prior): about 8 ECI points of knowledge-work quality, odds of
+#: e^5 ~ 150x. A seeded revenue that needs more than this contradicts the seeded demand and
+#: prices; the search stops at the bound (the lab then earns less than its seed) rather than
+#: let one lab's name outweigh every benchmark.
+BRAND_MAX = 5.0
 
 #: ``tokens`` (R, K, L) trillion tokens served per segment and lab; ``spend`` (R, K, L) USD
 #: bn buyers paid; ``revenue`` (R, L) USD bn labs kept; ``host_revenue`` (R, H) USD bn each
@@ -222,19 +232,13 @@ def market_view(state: WorldState, world: World) -> MarketView:
     cost = serving_costs(state, world, frontier)
     markup = markups(state, p)
     ends = endpoints(state, pop, p, markup)
-    factor = np.where(pop.seg_local[None, None, :, None], p.self_host_cost_factor,
-                      np.where(ends.total > 0, ends.price_factor, 1.0)[:, :, None, :])
-    log_price = np.log(cost)[:, None, None, :] + np.log(factor)
-    sold = (ends.total > 0)[:, :, None, :] | (pop.seg_local[None, None, :, None]
-                                              & pop.lab_is_open[None, None, None, :])
-    usable = (sold & on_offer(state)[:, None, None, :]
-              & np.isfinite(pop.domestic_or_unavailable)[None])
     penalty = ban_penalty(state, pop)
-    if penalty is not None:
-        usable = usable & np.isfinite(penalty)[:, :, None, :]
-    # The price of the frontier's capability: pbar * exp((F - Q) / sigma), least on offer.
-    moved = log_price - (gap / p.price_capability_points)[:, None, None, :]
-    log_index = np.where(usable, moved, np.inf).min(axis=3)
+    reachable = (np.isfinite(penalty) if penalty is not None
+                 else np.ones(ends.total.shape, dtype=bool))
+    log_price, usable, log_index = group_prices(
+        cost, ends.price_factor, ends.total, on_offer(state), pop.base_available, reachable,
+        pop.seg_local, pop.lab_is_open, float(p.self_host_cost_factor), gap,
+        float(p.price_capability_points))
     return MarketView(cost=cost, markup=markup, ends=ends, log_price=log_price, usable=usable,
                       frontier=frontier, price_index=np.exp(log_index))
 
@@ -288,16 +292,12 @@ def group_utilities(state: WorldState, world: World, view: MarketView,
     state's)."""
     pop = world.population
     brand = state.brand if brand is None else brand
-    quality = (pop.seg_w_bench[None, :, None] * state.bench[:, None, :]
-               + pop.seg_w_robust[None, :, None] * state.robust[:, None, :])  # (R, K, L)
-    static = pop.open_bonus[None, None] + brand[:, None, None, :]  # (R, 1, K, L)
-    u = (quality[:, None] - pop.seg_alpha[None, None, :, None] * view.log_price
-         + static + np.where(np.isfinite(pop.domestic_or_unavailable),
-                             pop.domestic_or_unavailable, 0.0)[None])
     penalty = ban_penalty(state, pop)
-    if penalty is not None:
-        u = u + np.where(np.isfinite(penalty), penalty, 0.0)[:, :, None, :]
-    return np.where(view.usable, u, -np.inf)
+    finite = (np.where(np.isfinite(penalty), penalty, 0.0) if penalty is not None
+              else np.zeros(view.cost.shape[:1] + pop.own_endpoint.shape))
+    return group_utility(state.bench, state.robust, view.log_price, view.usable,
+                         pop.seg_w_bench, pop.seg_w_robust, pop.seg_alpha, pop.open_bonus,
+                         brand, pop.domestic_finite, finite)
 
 
 def revenue_per_token(view: MarketView, pop: Population, p: Params) -> np.ndarray:
@@ -316,44 +316,67 @@ def revenue_per_token(view: MarketView, pop: Population, p: Params) -> np.ndarra
 def calibrate_brands(utility: np.ndarray, rate: np.ndarray, group_tokens: np.ndarray,
                      target: np.ndarray) -> np.ndarray:
     """(R, L) brand terms ``xi`` (utility) that make each lab's expected revenue in the first
-    month its seeded revenue ``target`` (R, L), by the fixed point ``xi += log(target /
-    expected)`` (Berry 1994) over :data:`BRAND_ITERATIONS` steps, each ``xi`` kept within
-    ``+-BRAND_MAX``. ``utility`` (R, G, K, L) without brands (``-inf`` where unavailable),
-    ``rate`` (R, G, K, L) USD bn kept per trillion tokens, ``group_tokens`` (R, G, K) the
-    groups' demand. Labs with no seeded revenue, or none to be had, keep ``xi = 0``."""
+    month its seeded revenue ``target`` (R, L): the fixed point of Berry (1994),
+    ``xi += log(target / expected) / (1 - s)``, with ``s`` the lab's revenue-weighted share of
+    its groups (the own-derivative of ``log expected``, which makes each step close to a
+    Newton step), each ``xi`` kept within ``+-BRAND_MAX``. A run stops when no step moves a
+    brand by more than :data:`BRAND_TOLERANCE` (its own test, so a run's brands do not depend
+    on its batch), after at most :data:`BRAND_ITERATIONS` steps. ``utility`` (R, G, K, L)
+    without brands (``-inf`` where unavailable), ``rate`` (R, G, K, L) USD bn kept per
+    trillion tokens, ``group_tokens`` (R, G, K) the groups' demand. Labs with no seeded
+    revenue, or none to be had, keep ``xi = 0``."""
     usable = np.isfinite(utility)
     base = np.where(usable, utility, 0.0)
     xi = np.zeros(target.shape)
+    active = np.ones(target.shape[0], dtype=bool)
     for _ in range(BRAND_ITERATIONS):
         v = np.where(usable, base + xi[:, None, None, :], -np.inf)
         top = v.max(axis=3, keepdims=True)
         w = np.exp(v - np.where(np.isfinite(top), top, 0.0))
         total = w.sum(axis=3, keepdims=True)
         q = w / np.where(total > 0, total, 1.0)
-        expected = (group_tokens[..., None] * q * rate).sum(axis=(1, 2))  # (R, L)
+        earned = group_tokens[..., None] * q * rate  # (R, G, K, L)
+        expected = earned.sum(axis=(1, 2))  # (R, L)
+        own = (earned * q).sum(axis=(1, 2)) / np.where(expected > 0, expected, 1.0)
         ok = (target > 0) & (expected > 0)
-        step = np.log(np.where(ok, target, 1.0) / np.where(ok, expected, 1.0))
+        step = (np.log(np.where(ok, target, 1.0) / np.where(ok, expected, 1.0))
+                / np.maximum(1.0 - own, 0.05))
+        step = np.where(active[:, None], step, 0.0)
         xi = np.clip(xi + step, -BRAND_MAX, BRAND_MAX)
+        active &= np.abs(step).max(axis=1) > BRAND_TOLERANCE
+        if not active.any():
+            break
     return xi
 
 
-def brand_terms(state: WorldState, world: World, view: MarketView) -> np.ndarray:
-    """(R, L) each lab's brand term: calibrated in the first month on the seeded revenue
-    (:func:`calibrate_brands`; once for the batch when every run starts alike), the
+def seeded_start(state: WorldState, world: World, n_runs: int) -> WorldState:
+    """``n_runs`` copies of the seeded world as it stands before the first month (seeded
+    scores, models and labs, no ban in force), at month 0, with ``state``'s seeded revenue."""
+    start = state.select(np.zeros(n_runs, dtype=np.int64))
+    start.month = 0
+    start.bench[:], start.robust[:] = world.start_bench, world.start_robust
+    start.released_flop[:], start.alive[:] = world.start_released_flop, world.start_alive
+    start.ban_threshold[:], start.ban_leakage[:] = np.inf, 1.0
+    return start
+
+
+def brand_terms(state: WorldState, world: World) -> np.ndarray:
+    """(R, L) each lab's brand term: in the first month, calibrated on the seeded world
+    before any month has run and its seeded revenue (:func:`calibrate_brands`; one
+    calibration serves every run, or one per run when parameter sets are stacked), the
     recorded one after."""
     if state.month > 0:
         return state.brand
     pop, p = world.population, world.params
-    utility = group_utilities(state, world, view, brand=np.zeros(state.brand.shape))
+    per_run = np.ndim(p.open_capture_share) > 0 or np.ndim(world.start_robust) == 2
+    start = seeded_start(state, world, state.n_runs if per_run else 1)
+    view = market_view(start, world)
+    utility = group_utilities(start, world, view, brand=np.zeros(start.brand.shape))
     rate = revenue_per_token(view, pop, p)
     n_g, n_k = len(pop.jur_domestic_pref), len(pop.segments)
-    tokens = np.broadcast_to(pop.group_tokens0.reshape(n_g, n_k), (state.n_runs, n_g, n_k))
-    alike = np.ndim(p.open_capture_share) == 0 and all(
-        (x == x[:1]).all() for x in (utility, rate, state.revenue))
-    if alike and state.n_runs > 1:
-        one = calibrate_brands(utility[:1], rate[:1], tokens[:1], state.revenue[:1])
-        return np.repeat(one, state.n_runs, axis=0)
-    return calibrate_brands(utility, rate, tokens, state.revenue)
+    tokens = np.broadcast_to(pop.group_tokens0.reshape(n_g, n_k), (start.n_runs, n_g, n_k))
+    brand = calibrate_brands(utility, rate, tokens, start.revenue)
+    return brand if per_run else np.repeat(brand, state.n_runs, axis=0)
 
 
 def choose(u: np.ndarray, choice: np.ndarray, choice_u: np.ndarray, pop: Population) -> np.ndarray:
@@ -372,46 +395,28 @@ def market_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Upd
     pop, p = world.population, world.params
     view = market_view(state, world)
     group_demand = demand_multiplier(state, world, view)
-    brand = brand_terms(state, world, view)
+    brand = brand_terms(state, world)
     choice = choose(group_utilities(state, world, view, brand), state.choice, draws.choice_u,
                     pop)
     n_g, n_k = len(pop.jur_domestic_pref), len(pop.segments)
     tokens = tokens_by_group(choice, buyer_tokens(group_demand, pop), pop.buyer_group,
                              n_g * n_k, pop.n_labs).reshape(state.n_runs, n_g, n_k,
                                                             pop.n_labs)
-    scale = USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK
-    market = ~pop.seg_local  # local_agents tokens run on the user's own hardware
-    sold = tokens * market[None, None, :, None]  # (R, G, K, L)
-    cost = view.cost[:, None, :]  # (R, 1, L)
     ends = view.ends
-    safe_total = np.where(ends.total > 0, ends.total, 1.0)
-    own_share = np.where(pop.lab_is_open[None, None, :], ends.own / safe_total, 1.0)
-    sold_g = sold.sum(axis=2)  # (R, G, L) tokens sold in each market
-    spend_g = sold_g * cost * ends.price_factor * scale  # (R, G, L)
-    own_spend = sold_g * own_share * cost * (1.0 + view.markup)[:, None, :] * scale
-    host_spend = spend_g - own_spend  # what buyers paid hosts for each open model
-    capture = per_run(p.open_capture_share, 3)
-    revenue = (own_spend + capture * host_spend).sum(axis=1)  # (R, L)
-    # Host h's tokens of model l in g: sold * host_weight[g, h] / total[g, l] (open models).
-    # Summed over (g, l) run by run in a fixed order, so a run's numbers do not depend on
-    # the batch (no BLAS call).
-    per_host = np.where(pop.lab_is_open[None, None, :], sold_g / safe_total, 0.0)  # (R, G, L)
-    weight = ends.host_weight[None, :, None, :]  # (1, G, 1, H)
-    host_tokens = (per_host[..., None] * weight).sum(axis=(1, 2))
-    per_cost = (per_host * view.cost[:, None, :])[..., None]
-    host_paid = (per_cost * (weight * ends.host_price)).sum(axis=(1, 2)) * scale
+    (spend, by_segment, users, revenue, serving_cost, host_tokens, host_paid,
+     host_cost) = market_money(
+        tokens, pop.seg_local, pop.lab_is_open, view.cost, view.markup, ends.own, ends.total,
+        ends.price_factor, ends.host_weight, ends.host_price, pop.host_cost_factor,
+        p.open_capture_share, USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK)
     host_revenue = (1.0 - per_run(p.open_capture_share, 2)) * host_paid
-    host_cost = (per_cost * (weight * pop.host_cost_factor)).sum(axis=(1, 2)) * scale
-    serving_cost = (sold_g * own_share).sum(axis=1) * view.cost * scale  # (R, L)
-    spend = (sold * (cost * ends.price_factor)[:, :, None, :]).sum(axis=1) * scale
     lowest = view.cost * lowest_price_factor(view, pop)
     model_price = np.where(on_offer(state) & np.isfinite(lowest), lowest, np.nan)
-    updates = dict(choice=choice, revenue=revenue, users=tokens.sum(axis=(1, 2)),
+    updates = dict(choice=choice, revenue=revenue, users=users,
                    serving_cost=serving_cost, group_demand=group_demand,
                    price_index0=start_price_index(state, view).reshape(state.n_runs, -1),
                    brand=brand,
                    host_revenue=host_revenue, host_tokens=host_tokens)
-    return updates, dict(tokens=tokens.sum(axis=1), spend=spend, revenue=revenue,
+    return updates, dict(tokens=by_segment, spend=spend, revenue=revenue,
                          host_revenue=host_revenue, host_tokens=host_tokens,
                          host_margin=(host_revenue - host_cost).sum(axis=1),
                          serving_cost=serving_cost, model_price=model_price)

@@ -7,8 +7,8 @@ broadcasts exactly like the scalar and each element meets the same IEEE operatio
 same order, so a run's numbers are bit for bit those of a batch holding only its own
 parameter set. :data:`BATCHABLE` lists these fields (``tests/test_stacked.py`` checks every
 one against separate simulations). Some of them also set the capability anchor
-and the initial state: the anchor is stacked the same way and each set starts from its own
-initial state. The others shape the world itself (buffer lengths, the horizon, the
+and the initial state: the anchor (and the seeded robustness the first month's brand
+calibration reads) is stacked the same way and each set starts from its own initial state. The others shape the world itself (buffer lengths, the horizon, the
 population, scheduled events), enter through ``**`` or feed arrays of other shapes;
 parameter sets that differ in them go to separate batches.
 
@@ -54,7 +54,7 @@ def world_key(world: World) -> str:
     function of the population and the parameters): worlds with equal keys can share a
     batch."""
     rest = {f.name: getattr(world, f.name) for f in fields(world)
-            if f.name not in ("params", "initial_anchor")}
+            if f.name not in ("params", "initial_anchor", "start_robust")}
     fixed = {f.name: getattr(world.params, f.name) for f in fields(world.params)
              if f.name not in BATCHABLE}
     blob = pickle.dumps((sorted(rest.items()), sorted(fixed.items())), protocol=5)
@@ -77,7 +77,13 @@ def stacked_world(worlds: Sequence[World], replicates: int) -> World:
     anchor: Any = anchors[0]
     if any(a != anchor for a in anchors[1:]):
         anchor = np.repeat(np.asarray(anchors), replicates)[:, None]
-    return replace(worlds[0], params=replace(first, **stacked), initial_anchor=anchor)
+    # The seeded robustness depends on batchable parameters too: per run where it differs
+    # (the first month's brand calibration reads it, mechanism 5).
+    robust = worlds[0].start_robust
+    if any(not np.array_equal(w.start_robust, robust) for w in worlds[1:]):
+        robust = np.repeat(np.stack([w.start_robust for w in worlds]), replicates, axis=0)
+    return replace(worlds[0], params=replace(first, **stacked), initial_anchor=anchor,
+                   start_robust=robust)
 
 
 def concat_states(states: Sequence[WorldState]) -> WorldState:
