@@ -480,17 +480,62 @@ def write_lab_parquet(results: Any, path: Path, *, runs_per_chunk: int = 200) ->
     return n_rows
 
 
+class ThreadedParquetWriter:
+    """A Parquet file appended to from a thread of its own.
+
+    pyarrow encodes and compresses a table without holding the GIL, so while this writer's
+    thread writes one table the caller makes the next one, on another core. ``append``
+    returns at once unless a table is still being written (then it waits for it): at most
+    two tables are held, the one being written and the one the caller is making. The file
+    is opened on the first table, by ``open_writer(table)`` (so its schema may come from the
+    table). ``close`` waits for every table and closes the file; an error of the thread is
+    raised by the next ``append`` or by ``close``.
+    """
+
+    def __init__(self, open_writer: Callable[[pa.Table], pq.ParquetWriter]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._open = open_writer
+        self._writer: pq.ParquetWriter | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet")
+        self._pending: Any = None  # the Future of the table being written
+
+    def _write(self, table: pa.Table) -> None:
+        if self._writer is None:
+            self._writer = self._open(table)
+        self._writer.write_table(table)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            self._pending.result()  # raises the thread's error
+            self._pending = None
+
+    def append(self, table: pa.Table) -> None:
+        """Hand ``table`` to the writer's thread, once the one before is written."""
+        self._wait()
+        self._pending = self._pool.submit(self._write, table)
+
+    def close(self) -> None:
+        """Wait for every table, close the file (its footer) and end the thread. The thread
+        is ended first, even when this is called while an exception (Ctrl-C) unwinds, so
+        the file is never touched by two threads at once."""
+        try:
+            self._pool.shutdown(wait=True)
+            self._wait()
+        finally:
+            if self._writer is not None:
+                self._writer.close()
+
+
 @dataclass
 class BatchOutput:
-    """What one batch of runs adds to an output folder, made where the batch was simulated
-    (a worker process) so that the writer only appends it: ``tables``, the batch's tidy rows
-    in chunks of :data:`TIDY_CHUNK_RUNS` runs; ``lab_tables``, its rows of
-    :func:`lab_table` in the same chunks; ``events``, its rows of :func:`event_log`;
-    ``summary``, its :data:`SUMMARY_ARRAYS` (R, T, ...)."""
+    """What one batch of runs adds to an output folder: ``chunks``, its runs in chunks of
+    :data:`TIDY_CHUNK_RUNS` (``Results``; their rows of :func:`tidy_table` and
+    :func:`lab_table` are made as they are written); ``events``, its rows of
+    :func:`event_log`; ``summary``, its :data:`SUMMARY_ARRAYS` (R, T, ...)."""
 
     run_ids: np.ndarray
-    tables: list[pa.Table]
-    lab_tables: list[pa.Table]
+    chunks: list[Any]
     events: list[dict[str, Any]]
     summary: dict[str, np.ndarray]
 
@@ -501,9 +546,7 @@ def batch_output(results: Any) -> BatchOutput:
     out in the same order as :func:`write_tidy_parquet` of every run at once."""
     chunks = [select_runs(results, slice(lo, lo + TIDY_CHUNK_RUNS))
               for lo in range(0, results.n_runs, TIDY_CHUNK_RUNS)]
-    return BatchOutput(run_ids=np.asarray(results.run_ids),
-                       tables=[tidy_table(chunk) for chunk in chunks],
-                       lab_tables=[lab_table(chunk) for chunk in chunks],
+    return BatchOutput(run_ids=np.asarray(results.run_ids), chunks=chunks,
                        events=event_log(results),
                        summary={k: results.arrays[k] for k in SUMMARY_ARRAYS})
 
@@ -516,8 +559,10 @@ def write_streamed(batches: Iterable[BatchOutput], out_dir: str | Path, *, scena
     """Write an output folder from ``batches`` of runs arriving in run order (``n_runs`` in
     all), keeping only their summary arrays: ``results.parquet``, ``labs.parquet`` and
     ``events.csv`` grow batch by batch, then the figures (``plots=True``; drawn by
-    ``processes`` processes, in the order of :data:`sim.report.figures.PLOT_FILES`) and
+    ``processes`` processes, in the order of :data:`sim.report.plot_files.PLOT_FILES`) and
     ``manifest.json`` last.
+    The two Parquet files are each written by a thread of their own
+    (:class:`ThreadedParquetWriter`) while this thread makes the next tables.
     ``on_file(path)`` is called as each file is complete (from the process that wrote it);
     ``on_complete()`` once every batch has arrived, before any file is moved into place.
     Returns the paths written and a ``Results`` of every run
@@ -533,27 +578,33 @@ def write_streamed(batches: Iterable[BatchOutput], out_dir: str | Path, *, scena
     # hundreds of MB); each is moved into place only once complete.
     with (atomic_path(out / RESULTS_FILE) as tmp, atomic_path(out / LABS_FILE) as lab_tmp,
           atomic_path(out / EVENTS_FILE) as ev_tmp):
-        lab_writer: pq.ParquetWriter | None = None
-        with parquet_writer(tmp) as writer, open(ev_tmp, "w", encoding="utf-8",
-                                                   newline="") as ev_file:
-            ev_file.write(events_csv([]))  # the header
-            for batch in batches:
-                n = len(batch.run_ids)
-                for table in batch.tables:
-                    writer.write_table(table)
-                for table in batch.lab_tables:
-                    if lab_writer is None:  # its schema carries the units: from the table
-                        lab_writer = pq.ParquetWriter(lab_tmp, table.schema, compression="zstd")
-                    lab_writer.write_table(table)
-                ev_file.write(events_csv(batch.events).split("\n", 1)[1])
-                for name, values in batch.summary.items():
-                    if name not in summary:  # filled in place: no second copy at the end
-                        summary[name] = np.empty((n_runs, *values.shape[1:]), values.dtype)
-                    summary[name][done:done + n] = values
-                run_ids[done:done + n] = batch.run_ids
-                done += n
-        if lab_writer is not None:
-            lab_writer.close()
+        writers: list[ThreadedParquetWriter] = []
+        try:
+            with open(ev_tmp, "w", encoding="utf-8", newline="") as ev_file:
+                ev_file.write(events_csv([]))  # the header
+                for batch in batches:
+                    if not writers:  # threads start after the first batch: any worker
+                        # processes of ``batches`` are forked by then, from one thread
+                        writers = [ThreadedParquetWriter(lambda _: parquet_writer(tmp)),
+                                   ThreadedParquetWriter(  # schema (units) from the table
+                                       lambda t: pq.ParquetWriter(lab_tmp, t.schema,
+                                                                  compression="zstd"))]
+                    n = len(batch.run_ids)
+                    for chunk in batch.chunks:
+                        writers[0].append(tidy_table(chunk))
+                        writers[1].append(lab_table(chunk))
+                    ev_file.write(events_csv(batch.events).split("\n", 1)[1])
+                    for name, values in batch.summary.items():
+                        if name not in summary:  # filled in place: no second copy at the end
+                            summary[name] = np.empty((n_runs, *values.shape[1:]), values.dtype)
+                        summary[name][done:done + n] = values
+                    run_ids[done:done + n] = batch.run_ids
+                    done += n
+        finally:
+            for writer in writers:
+                writer.close()
+        if not writers:  # no batch: an empty table
+            parquet_writer(tmp).close()
         if done != n_runs:
             raise ValueError(f"write_streamed: {done} runs arrived, {n_runs} expected")
         if on_complete is not None:
