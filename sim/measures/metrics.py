@@ -122,7 +122,12 @@ def history_lag_by_pair(history: Any) -> dict[str, np.ndarray]:
 def quantiles(x: np.ndarray, qs: tuple[float, ...] = (0.1, 0.5, 0.9)) -> np.ndarray:
     """Quantiles over runs (axis 0), ignoring NaN; shape (len(qs), ...)."""
     x = np.asarray(x, dtype=float)
-    if np.all(np.isnan(x)):
+    nan = np.isnan(x)
+    if not nan.any():
+        # The same numbers as nanquantile, which without NaN takes each column's quantiles
+        # one column at a time (a Python loop: most of a fan chart's time at 1,000 runs).
+        return np.quantile(x, qs, axis=0)
+    if nan.all():
         return np.full((len(qs), *x.shape[1:]), np.nan)
     with np.errstate(all="ignore"):
         return np.nanquantile(x, qs, axis=0)
