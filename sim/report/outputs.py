@@ -223,12 +223,42 @@ def tidy_table(results: Any) -> pa.Table:
     camp has no released model, a share of a segment that served nothing) are left out, so
     ``value`` never holds NaN.
     """
+    return pa.concat_tables(tidy_pieces(results))
+
+
+#: Rows of a piece of :func:`tidy_pieces` / :func:`lab_pieces`: a table is made and written
+#: in pieces of consecutive rows of about this many, so that a chunk of 200 runs (about 2
+#: million rows, 70 MB) is never held whole [rows].
+PIECE_ROWS = 400_000
+
+
+def tidy_pieces(results: Any, piece_rows: int = PIECE_ROWS) -> Iterator[pa.Table]:
+    """:func:`tidy_table` in pieces of consecutive rows (whole measures, about ``piece_rows``
+    rows each, schema :data:`TIDY_SCHEMA`): written one after the other they give the same
+    file as the whole table, holding a fraction of it."""
     vocab = _vocab(results)
     index = {col: {v: i for i, v in enumerate(words)} for col, words in vocab.items()}
     start = results.world.params.start_month
     n_runs, n_months = results.n_runs, results.n_months
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in TIDY_SCHEMA.names if k != "month"}
     run_ids = np.asarray(results.run_ids, dtype=np.int32)
+    dictionaries = {c: arrow_strings(vocab[c]) for c in ("metric", "camp", "segment")}
+    schema = tidy_schema()
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in TIDY_SCHEMA.names if k != "month"}
+
+    def piece() -> pa.Table:
+        data = {k: np.concatenate(v) for k, v in cols.items()}
+        for v in cols.values():
+            v.clear()
+        return pa.Table.from_arrays([
+            arrow_array(data["run"], pa.int32()),
+            arrow_array(data["step"], pa.int16()),
+            _month_strings(data["step"], start, n_months),
+            *[pa.DictionaryArray.from_arrays(arrow_array(data[c], pa.int32()), dictionaries[c])
+              for c in ("metric", "camp", "segment")],
+            arrow_array(data["value"], pa.float64()),
+        ], schema=schema)
+
+    rows, pieces = 0, 0
     for name, values, camps, segments in _blocks(results):
         n = values.shape[2]
         v = np.asarray(values, dtype=np.float64).reshape(-1)
@@ -242,24 +272,31 @@ def tidy_table(results: Any) -> pa.Table:
         cols["camp"].append(np.tile(camp_idx, n_runs * n_months)[keep])
         cols["segment"].append(np.tile(seg_idx, n_runs * n_months)[keep])
         cols["value"].append(v[keep])
-    data = {k: np.concatenate(v) for k, v in cols.items()}
-    arrays = [
-        arrow_array(data["run"], pa.int32()),
-        arrow_array(data["step"], pa.int16()),
-        _month_strings(data["step"], start, n_months),
-        *[pa.DictionaryArray.from_arrays(arrow_array(data[c], pa.int32()),
-                                         arrow_strings(vocab[c]))
-          for c in ("metric", "camp", "segment")],
-        arrow_array(data["value"], pa.float64()),
-    ]
-    return pa.Table.from_arrays(arrays, schema=tidy_schema())
+        rows += len(steps)
+        if rows >= piece_rows:
+            yield piece()
+            rows, pieces = 0, pieces + 1
+    if rows or not pieces:  # the rest (an empty table if there are no rows at all)
+        yield piece()
 
 
 def _month_strings(steps: np.ndarray, start: int, n_months: int) -> pa.Array:
-    """``YYYY-MM`` of each step (a dictionary of the horizon's months, decoded in C++)."""
-    labels = arrow_strings([format_month(start + t) for t in range(n_months)])
+    """``YYYY-MM`` of each step, as an Arrow string array.
+
+    Every label has the same width (7 bytes), so the array's bytes are the labels gathered
+    by step (numpy, as fixed-width byte strings) and its offsets a multiple of the width:
+    about ten times faster than decoding a dictionary array with Arrow's ``cast``, which is
+    kept for labels of unequal width (years before 1000 or after 9999)."""
+    words = [format_month(start + t) for t in range(n_months)]
+    width = len(words[0]) if words else 0
+    n = len(steps)
+    if words and all(len(w) == width for w in words) and width * n < 2**31:
+        chars = np.array([w.encode("ascii") for w in words], dtype=f"S{width}")[steps]
+        offsets = np.arange(0, width * (n + 1), width, dtype=np.int32)
+        return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets),
+                                                      pa.py_buffer(chars)])
     return pa.DictionaryArray.from_arrays(arrow_array(steps, pa.int16()),
-                                          labels).cast(pa.string())
+                                          arrow_strings(words)).cast(pa.string())
 
 
 #: Per-lab measures of the lab table, in its metric dictionary's order.
@@ -271,37 +308,35 @@ def lab_table(results: Any) -> pa.Table:
     """Every lab's own outputs as a long table (schema :data:`LAB_SCHEMA`): one row per
     (run, month, lab, metric) of :data:`LAB_METRICS`, beside the camp table of
     :func:`tidy_table`. Non-finite values (a lab without a released model) are left out."""
+    return pa.concat_tables(lab_pieces(results))
+
+
+def lab_pieces(results: Any) -> Iterator[pa.Table]:
+    """:func:`lab_table` in pieces of consecutive rows, one per metric of
+    :data:`LAB_METRICS` (about 240,000 rows in a chunk of 200 runs of the baseline)."""
     pop = results.world.population
     start, n_runs, n_months, n_labs = (results.world.params.start_month, results.n_runs,
                                        results.n_months, pop.n_labs)
-    parts: list[tuple[int, np.ndarray]] = [(k, MEASURES[name].series(results))
-                                           for k, name in enumerate(LAB_METRICS)]
     run_ids = np.asarray(results.run_ids, dtype=np.int32)
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("run", "step", "lab", "metric", "v")}
-    for k, values in parts:
-        v = values.reshape(-1)
-        keep = np.isfinite(v)
-        cols["run"].append(np.repeat(run_ids, n_months * n_labs)[keep])
-        cols["step"].append(np.tile(np.repeat(np.arange(n_months, dtype=np.int16), n_labs),
-                                    n_runs)[keep])
-        cols["lab"].append(np.tile(np.arange(n_labs, dtype=np.int32), n_runs * n_months)[keep])
-        cols["metric"].append(np.full(keep.sum(), k, dtype=np.int32))
-        cols["v"].append(v[keep])
-    data = {k: np.concatenate(v) for k, v in cols.items()}
     lab_camp = np.asarray(pop.lab_camp, dtype=np.int32)
-    units = {name: MEASURES[name].unit for name in LAB_METRICS}
-    return pa.Table.from_arrays([
-        arrow_array(data["run"], pa.int32()),
-        arrow_array(data["step"], pa.int16()),
-        _month_strings(data["step"], start, n_months),
-        pa.DictionaryArray.from_arrays(arrow_array(data["lab"], pa.int32()),
-                                       arrow_strings(list(pop.lab_ids))),
-        pa.DictionaryArray.from_arrays(arrow_array(lab_camp[data["lab"]], pa.int32()),
-                                       arrow_strings(list(CAMPS))),
-        pa.DictionaryArray.from_arrays(arrow_array(data["metric"], pa.int32()),
-                                       arrow_strings(list(LAB_METRICS))),
-        arrow_array(data["v"], pa.float64()),
-    ], schema=_with_metric_units(LAB_SCHEMA, units))
+    schema = _with_metric_units(LAB_SCHEMA, {name: MEASURES[name].unit for name in LAB_METRICS})
+    labs, camps, metrics = (arrow_strings(list(pop.lab_ids)), arrow_strings(list(CAMPS)),
+                            arrow_strings(list(LAB_METRICS)))
+    for k, name in enumerate(LAB_METRICS):
+        v = MEASURES[name].series(results).reshape(-1)
+        keep = np.isfinite(v)
+        steps = np.tile(np.repeat(np.arange(n_months, dtype=np.int16), n_labs), n_runs)[keep]
+        lab = np.tile(np.arange(n_labs, dtype=np.int32), n_runs * n_months)[keep]
+        yield pa.Table.from_arrays([
+            arrow_array(np.repeat(run_ids, n_months * n_labs)[keep], pa.int32()),
+            arrow_array(steps, pa.int16()),
+            _month_strings(steps, start, n_months),
+            pa.DictionaryArray.from_arrays(arrow_array(lab, pa.int32()), labs),
+            pa.DictionaryArray.from_arrays(arrow_array(lab_camp[lab], pa.int32()), camps),
+            pa.DictionaryArray.from_arrays(
+                arrow_array(np.full(len(steps), k, dtype=np.int32), pa.int32()), metrics),
+            arrow_array(v[keep], pa.float64()),
+        ], schema=schema)
 
 
 # --------------------------------------------------------------------------- events
@@ -435,6 +470,10 @@ TIDY_CHUNK_RUNS = 200
 #: repeat, so a dictionary only costs time (about a fifth of the write) and space.
 DICTIONARY_COLUMNS = ["metric", "camp", "segment"]
 
+#: Columns dictionary-encoded in ``labs.parquet``: its labels (``value`` and ``month`` cost
+#: more time encoded so than they save space).
+LAB_DICTIONARY_COLUMNS = ["lab", "camp", "metric"]
+
 #: Arrays of ``Results`` that the figures and the run's headline lines read: the only ones
 #: kept for every run while the tidy table is streamed to disk (about 30 KiB a run, against
 #: 70 KiB for all arrays).
@@ -485,35 +524,40 @@ class ThreadedParquetWriter:
 
     pyarrow encodes and compresses a table without holding the GIL, so while this writer's
     thread writes one table the caller makes the next one, on another core. ``append``
-    returns at once unless a table is still being written (then it waits for it): at most
-    two tables are held, the one being written and the one the caller is making. The file
-    is opened on the first table, by ``open_writer(table)`` (so its schema may come from the
-    table). ``close`` waits for every table and closes the file; an error of the thread is
+    returns at once unless ``depth`` tables are still to be written (then it waits for the
+    oldest), so at most ``depth`` tables are held besides the one the caller is making.
+    The file is opened on the first table, by ``open_writer(table)`` (so its schema may come
+    from the table). ``close`` waits for every table and closes the file; an error of the thread is
     raised by the next ``append`` or by ``close``.
     """
 
-    def __init__(self, open_writer: Callable[[pa.Table], pq.ParquetWriter]) -> None:
+    def __init__(self, open_writer: Callable[[pa.Table], pq.ParquetWriter], *,
+                 depth: int = 3) -> None:
+        from collections import deque
         from concurrent.futures import ThreadPoolExecutor
 
         self._open = open_writer
+        self._depth = depth
         self._writer: pq.ParquetWriter | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet")
-        self._pending: Any = None  # the Future of the table being written
+        self._pending: deque[Any] = deque()  # Futures of the tables handed over, oldest first
 
     def _write(self, table: pa.Table) -> None:
         if self._writer is None:
             self._writer = self._open(table)
         self._writer.write_table(table)
 
-    def _wait(self) -> None:
-        if self._pending is not None:
-            self._pending.result()  # raises the thread's error
-            self._pending = None
+    def _wait(self, keep: int) -> None:
+        """Wait until at most ``keep`` tables are waiting or being written."""
+        while len(self._pending) > keep:
+            self._pending[0].result()  # raises the thread's error
+            self._pending.popleft()
 
     def append(self, table: pa.Table) -> None:
-        """Hand ``table`` to the writer's thread, once the one before is written."""
-        self._wait()
-        self._pending = self._pool.submit(self._write, table)
+        """Hand ``table`` to the writer's thread (first waiting, if ``depth`` tables are
+        still to be written, for the oldest)."""
+        self._wait(self._depth - 1)
+        self._pending.append(self._pool.submit(self._write, table))
 
     def close(self) -> None:
         """Wait for every table, close the file (its footer) and end the thread. The thread
@@ -521,7 +565,7 @@ class ThreadedParquetWriter:
         the file is never touched by two threads at once."""
         try:
             self._pool.shutdown(wait=True)
-            self._wait()
+            self._wait(0)
         finally:
             if self._writer is not None:
                 self._writer.close()
@@ -587,12 +631,15 @@ def write_streamed(batches: Iterable[BatchOutput], out_dir: str | Path, *, scena
                         # processes of ``batches`` are forked by then, from one thread
                         writers = [ThreadedParquetWriter(lambda _: parquet_writer(tmp)),
                                    ThreadedParquetWriter(  # schema (units) from the table
-                                       lambda t: pq.ParquetWriter(lab_tmp, t.schema,
-                                                                  compression="zstd"))]
+                                       lambda t: pq.ParquetWriter(
+                                           lab_tmp, t.schema, compression="zstd",
+                                           use_dictionary=LAB_DICTIONARY_COLUMNS))]
                     n = len(batch.run_ids)
-                    for chunk in batch.chunks:
-                        writers[0].append(tidy_table(chunk))
-                        writers[1].append(lab_table(chunk))
+                    for chunk in batch.chunks:  # in pieces: a chunk is never held whole
+                        for table in tidy_pieces(chunk):
+                            writers[0].append(table)
+                        for table in lab_pieces(chunk):
+                            writers[1].append(table)
                     ev_file.write(events_csv(batch.events).split("\n", 1)[1])
                     for name, values in batch.summary.items():
                         if name not in summary:  # filled in place: no second copy at the end
