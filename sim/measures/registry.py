@@ -58,7 +58,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -218,6 +218,22 @@ class Measure:
     def series(self, results: Results) -> np.ndarray:
         """(runs, months, *dims) float64."""
         return np.asarray(self.compute(results), dtype=float)
+
+    def series_by_runs(self, results: Results, part: tuple[Any, ...] = (), *,
+                       runs: int = 1000) -> np.ndarray:
+        """:meth:`series` of at most ``runs`` runs at a time, keeping of each block only
+        ``part`` (an index into the dims, e.g. ``(-1,)`` for the last label of the first
+        dim): (runs, months, *the dims left) float64. Every measure is a function of each
+        run's own outputs, so the numbers are those of :meth:`series`; what this bounds is
+        the temporaries, several arrays the size of the whole series for a share, which at
+        10,000 runs are hundreds of MB."""
+        n = len(results.run_ids)
+        index = (slice(None), slice(None), *part)
+        blocks = [self.series(replace(results, run_ids=results.run_ids[lo:lo + runs],
+                                      arrays={k: v[lo:lo + runs]
+                                              for k, v in results.arrays.items()}))[index]
+                  for lo in range(0, n, runs)]
+        return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
     def select(self, labels: dict[str, str] | None = None, *, name: str | None = None
                ) -> Measure:

@@ -226,7 +226,7 @@ def plot_gap(results: Any, path: str | Path,
     and lag from Epoch's record."""
     hist = results.world.population.history
     dates, hdates = simulated_dates(results), _hist_dates(results)
-    gap, lag = MEASURES["gap_points"].series(results), MEASURES["lag_months"].series(results)
+    gap, lag = (MEASURES[name].series_by_runs(results) for name in ("gap_points", "lag_months"))
     gaps = {pair: gap[:, :, i] for i, pair in enumerate(PAIR.labels)}
     lags = {pair: lag[:, :, i] for i, pair in enumerate(PAIR.labels)}
     hgaps, hlags = metrics.history_gap_by_pair(hist), metrics.history_lag_by_pair(hist)
@@ -260,11 +260,13 @@ def plot_gap(results: Any, path: str | Path,
 def plot_shares(results: Any, path: str | Path) -> Path:
     """Token share and dollar share by lab camp over all segments (median, 10-90% band)."""
     dates = simulated_dates(results)
-    tok, usd = MEASURES["token_share"].series(results), MEASURES["dollar_share"].series(results)
+    # all segments together (the last segment label) only, a block of runs at a time
+    tok, usd = (MEASURES[name].series_by_runs(results, (-1,))
+                for name in ("token_share", "dollar_share"))
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.2), sharey=True)
     for ax, share, what in ((axes[0], tok, "Token share"), (axes[1], usd, "Dollar share")):
         for c, camp in enumerate(CAMPS):
-            draw_fan(ax, dates, 100 * share[:, :, -1, c], CAMP_COLORS[camp], CAMP_LABELS[camp])
+            draw_fan(ax, dates, 100 * share[:, :, c], CAMP_COLORS[camp], CAMP_LABELS[camp])
         format_time_axis(ax)
         ax.set_ylim(0, 100)
         ax.set_title(f"{what} by lab camp, all segments", fontsize=10)
@@ -280,7 +282,8 @@ def plot_shares(results: Any, path: str | Path) -> Path:
 def plot_shares_by_segment(results: Any, path: str | Path) -> Path:
     """Token and dollar share by camp for each buyer segment (median, 10-90% band)."""
     dates = simulated_dates(results)
-    tok, usd = MEASURES["token_share"].series(results), MEASURES["dollar_share"].series(results)
+    tok, usd = (MEASURES[name].series_by_runs(results) for name in ("token_share",
+                                                                    "dollar_share"))
     segments = results.world.population.segments
     k = len(segments)
     fig, axes = plt.subplots(2, k, figsize=(3.4 * k + 1, 7.2), sharex=True, sharey=True,
