@@ -483,10 +483,11 @@ def simulate_batches(sim: BatchSimulator, work: Any, batches: list[slice], label
 
 
 def simulate_all(scenario: Scenario, args: argparse.Namespace, seeds: Any, label: str,
-                 runs: int | None = None) -> Any:
+                 runs: int | None = None, while_waiting: Any = None) -> Any:
     """Runs 0..runs-1 of ``scenario`` on ``args.seed``, in batches of at most
     ``args.batch_size`` spread over ``--processes`` processes, with a progress line; one
-    :class:`~sim.core.engine.Results` for all of them (the same whatever the batches)."""
+    :class:`~sim.core.engine.Results` for all of them (the same whatever the batches).
+    ``while_waiting()`` runs in this process once the first batches are handed out."""
     import numpy as np
 
     runs = args.runs if runs is None else runs
@@ -495,7 +496,7 @@ def simulate_all(scenario: Scenario, args: argparse.Namespace, seeds: Any, label
     batches = plan_batches(runs, args.batch_size, processes)
     out: dict[str, Any] = {}
     for batch, arrays in zip(batches, simulate_batches(sim, sim.arrays, batches, label,
-                                                       processes), strict=True):
+                                                       processes, while_waiting), strict=True):
         for name, values in arrays.items():
             if name not in out:  # filled in place: no second copy of every array
                 out[name] = np.empty((runs, *values.shape[1:]), values.dtype)

@@ -21,6 +21,7 @@ from sim.cli.common import (
     command_line,
     load_scenario_arg,
     prepare_out_dir,
+    processes_of,
     remove_if_empty,
     simulate_all,
 )
@@ -84,7 +85,12 @@ def run(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else Path("results") / f"compare-{base.name}"
     created = prepare_out_dir(out)
     try:
-        base_res = simulate_all(base, args, seeds, f"{base.name}:")
+        def import_figures() -> None:  # matplotlib is imported while the workers simulate
+            if not args.no_plots:
+                import sim.report.compare_figures  # noqa: F401
+
+        base_res = simulate_all(base, args, seeds, f"{base.name}:",
+                                while_waiting=import_figures)
         alt_res = [simulate_all(a, args, seeds, f"{a.name}:") for a in alts]
         k = min(args.check_runs, args.runs)
         check = None
@@ -100,9 +106,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_plots:
             from sim.report import compare_figures as compare_plots
 
-            compare_plots.plot_trajectories([base_res, *alt_res],
-                                            out / compare_plots.TRAJECTORIES_FILE)
-            compare_plots.plot_deltas(base_res, alt_res, out / compare_plots.DELTA_FILE)
+            compare_plots.write_all(base_res, alt_res, out, processes=processes_of(args))
             files += [compare_plots.TRAJECTORIES_FILE, compare_plots.DELTA_FILE]
     except BaseException:
         if created:

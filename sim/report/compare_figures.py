@@ -51,8 +51,8 @@ _DELTA_ROWS: tuple[tuple[str, str, float, str], ...] = (
 
 
 def _series(name: str, results: Any) -> np.ndarray:
-    """(R, T) series of registry measure ``name``."""
-    return measure(name).series(results)
+    """(R, T) series of registry measure ``name`` (computed a block of runs at a time)."""
+    return measure(name).series_by_runs(results)
 
 
 def plot_trajectories(worlds: Sequence[Any], path: str | Path) -> Path:
@@ -128,3 +128,16 @@ def plot_deltas(base: Any, alts: Sequence[Any], path: str | Path) -> Path:
                  "the base; dotted lines: the alternatives' scheduled events.")
     fig.tight_layout(rect=(0, 0.02, 1, 0.955))
     return save_figure(fig, path)
+
+
+def write_all(base: Any, alts: Sequence[Any], out_dir: str | Path, *,
+              processes: int = 1) -> list[Path]:
+    """Write ``trajectories.png`` and ``delta.png`` into ``out_dir``, shared between this
+    process and a forked helper when ``processes`` > 1 (:func:`sim.parallel.shared_jobs`);
+    returns their paths."""
+    from sim.parallel import shared_jobs
+
+    out = Path(out_dir)
+    shared_jobs([lambda: plot_trajectories([base, *alts], out / TRAJECTORIES_FILE),
+                 lambda: plot_deltas(base, alts, out / DELTA_FILE)], processes=processes)
+    return [out / TRAJECTORIES_FILE, out / DELTA_FILE]
