@@ -13,13 +13,15 @@ the same pure function of its job (:func:`sim.studies.sweeps.chunks.run_chunk`).
   single-threaded worker processes, or the existing scheduler at ``scheduler`` (whose
   workers must be able to import this package).
 
-With worker processes, the first chunk runs in this process before the others are handed
-out (:func:`_first_here`: the compiled loops are built once). Every worker process watches
-the driver (:func:`exit_with_driver`) and exits once it is gone, even after ``kill -9``.
+With worker processes, a two-run cut of the first chunk runs in this process before any
+chunk is handed out (:func:`_warm_up_here`: the compiled loops are built once). Every worker
+process watches the driver (:func:`exit_with_driver`) and exits once it is gone, even after
+``kill -9``.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing
 import os
@@ -27,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import replace
 from typing import Any
 
 from sim.studies.sweeps import SweepError
@@ -85,30 +88,45 @@ def _serial(jobs: Iterable[ChunkJob], tick: Callable[[int], Any] | None) -> Iter
         yield run_chunk(job, tick)
 
 
-def _first_here(queue: Iterator[ChunkJob],
-                tick: Callable[[int], Any] | None) -> Iterator[ChunkResult]:
-    """Run the next chunk of ``queue`` in this process, before any worker gets one. It
-    compiles the engine's Numba loops and caches them on disk, so that worker processes on
-    this machine load them instead of all compiling the same code at once (time wasted, and
-    processes writing Numba's cache together can crash: numba issue 4807)."""
+#: Runs of the warm-up cut of a sweep's first chunk (:func:`_warm_up_here`): two, so that
+#: parameters are stacked per run as in every chunk and the same compiled variants load.
+WARM_UP_RUNS = 2
+
+
+def _warm_up_here(queue: Iterator[ChunkJob]) -> Iterator[ChunkJob]:
+    """Before any worker gets a chunk, simulate a cut of the first one in this process
+    (:data:`WARM_UP_RUNS` of its parameter sets, one replicate each, over the whole horizon;
+    the results are dropped). It compiles the engine's Numba loops the chunks call and
+    caches them on disk (on a machine where they are cached, it loads them: about 0.4 s),
+    so that worker processes load them instead of all compiling the same code at once
+    (time wasted, and processes writing Numba's cache together can crash: numba issue
+    4807). Running a whole chunk here instead kept the other workers waiting for its
+    length. Returns ``queue`` with the first chunk still in it."""
     first = next(queue, None)
-    if first is not None:
-        yield run_chunk(first, tick)
+    if first is None:
+        return queue
+    run_chunk(replace(first, samples=first.samples[:WARM_UP_RUNS],
+                      values=first.values[:WARM_UP_RUNS], replicates=1))
+    return itertools.chain([first], queue)
+
+
+def start_workers(backend: str, workers: int) -> None:
+    """Start what worker processes are forked from, early: with the local backend and
+    more than one worker, the fork server, which imports the engine (about a second) while
+    this process prepares the sweep (the design, its files) instead of after. It is
+    started with fork+exec, so this process's state is not copied. Nothing otherwise."""
+    if backend == "local" and workers > 1 and _mp_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 def _pool(jobs: Iterable[ChunkJob], workers: int,
           tick: Callable[[int], Any] | None) -> Iterator[ChunkResult]:
     pending: set[Future] = set()
-    queue = iter(jobs)
+    start_workers("local", workers)  # if not already started
+    queue = _warm_up_here(iter(jobs))
     ctx = _mp_context()
-    if ctx.get_start_method() == "forkserver":
-        # Start the fork server now: it imports the engine (about a second) while this
-        # process runs the first chunk, instead of after it. It is started with fork+exec,
-        # so this process's state is not copied.
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
-    yield from _first_here(queue, tick)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                              initializer=exit_with_driver, initargs=(os.getpid(),)) as pool:
         try:
@@ -148,8 +166,7 @@ def _dask(jobs: Iterable[ChunkJob], workers: int, scheduler: str | None,
 
     client = _dask_client(workers, scheduler)
     try:
-        queue = iter(jobs)
-        yield from _first_here(queue, tick)
+        queue = _warm_up_here(iter(jobs))
         n_workers = max(1, len(client.scheduler_info().get("workers", {})) or workers)
         first = [client.submit(run_chunk, job, pure=False)
                  for _, job in zip(range(2 * n_workers), queue, strict=False)]

@@ -14,7 +14,6 @@ import itertools
 from typing import Any
 
 import numpy as np
-from scipy.stats import qmc
 
 from sim.studies.sweeps.spec import SweepSpec
 
@@ -32,6 +31,10 @@ def rng_kwarg(func: Any, seed: int) -> dict[str, Any]:
 
 def unit_points(spec: SweepSpec) -> np.ndarray:
     """(samples, d) design points in the unit cube (LHS or Sobol)."""
+    # Imported here: scipy.stats takes about a second, which a sweep with worker
+    # processes spends while they start (sim.studies.sweeps.backends.start_workers).
+    from scipy.stats import qmc
+
     d = len(spec.parameters)
     if spec.design == "lhs":
         lhs = qmc.LatinHypercube(d=d, **rng_kwarg(qmc.LatinHypercube, spec.seed))

@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from sim.files import folder_locked
 from sim.studies.sweeps import store
-from sim.studies.sweeps.backends import execute
+from sim.studies.sweeps.backends import execute, start_workers
 from sim.studies.sweeps.chunks import ChunkJob
 from sim.studies.sweeps.design import design_values
 from sim.studies.sweeps.spec import SweepSpec
@@ -118,6 +118,7 @@ def _run_locked(spec: SweepSpec, out: Path, *, backend: str, workers: int,
     t0 = time.monotonic()
     resuming = store.check_resumable(out, spec, force=force)
     store.remove_stray_temporaries(out)
+    start_workers(backend, workers)  # their start-up overlaps the design's
     design = design_values(spec)
     (out / store.CHUNKS).mkdir(exist_ok=True)
     if not resuming:
