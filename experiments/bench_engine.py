@@ -309,6 +309,12 @@ def main(argv: list[str] | None = None) -> int:
           f"({softmax * 1e6:,.1f} us of it the group softmax; {largest:,} runs, month "
           f"{at_month}); 20M agent-steps/s at {rows[0].agents:,} agents leaves "
           f"{budget * 1e6:,.1f} us per run-month for everything")
+    batch = next(r for r in rows if r.impl == "engine" and r.runs == largest
+                 and r.buyers == rows[0].buyers)
+    per_run_month = batch.seconds / (batch.runs * batch.months)
+    print(f"RATIO engine / floor: the engine takes {per_run_month * 1e6:,.1f} us per run-month "
+          f"({largest:,} runs), {per_run_month / choice:.2f}x the exact buyer choice alone "
+          "(issue 20's target: within 3x of the floor)")
 
     per_run, _ = _peak_memory_per_run(scenario, seeds, cfg.memory_runs, args.seed)
     print(f"\npeak memory, engine batch of {cfg.memory_runs:,} runs "
