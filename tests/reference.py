@@ -122,6 +122,7 @@ class RefRun:
     closed_revenue_trailing: float = 0.0
     group_demand: list[float] = field(default_factory=list)  # (G * K,) demand multipliers
     price_index0: list[float] = field(default_factory=list)  # (G * K,) recorded at month 0
+    group_best0: list[float] = field(default_factory=list)  # (G * K,) recorded at month 0
     brand: list[float] = field(default_factory=list)  # (L,) calibrated at month 0
     host_revenue: list[float] = field(default_factory=list)  # (H,) last month's
     host_tokens: list[float] = field(default_factory=list)  # (H,) last month's
@@ -149,6 +150,7 @@ class RefRun:
             closed_revenue_trailing=float(state.closed_revenue_trailing[r]),
             group_demand=[float(x) for x in state.group_demand[r]],
             price_index0=[float(x) for x in state.price_index0[r]],
+            group_best0=[float(x) for x in state.group_best0[r]],
             brand=[float(x) for x in state.brand[r]],
             host_revenue=[float(x) for x in state.host_revenue[r]],
             host_tokens=[float(x) for x in state.host_tokens[r]],
@@ -168,6 +170,7 @@ class RefRun:
             closed_revenue_trailing=self.closed_revenue_trailing,
             group_demand=list(self.group_demand),
             price_index0=list(self.price_index0),
+            group_best0=list(self.group_best0),
             brand=list(self.brand),
             host_revenue=list(self.host_revenue),
             host_tokens=list(self.host_tokens),
@@ -189,7 +192,8 @@ class RefRun:
         out["choice"] = np.array([b.choice for b in self.buyers], dtype=np.int64)
         out["leader_algo"] = np.array(self.leader_algo, dtype=float)
         out["closed_revenue_trailing"] = self.closed_revenue_trailing
-        for name in ("group_demand", "price_index0", "brand", "host_revenue", "host_tokens"):
+        for name in ("group_demand", "price_index0", "group_best0", "brand", "host_revenue",
+                     "host_tokens"):
             out[name] = np.array(getattr(self, name), dtype=float)
         return out
 
@@ -524,8 +528,8 @@ def _funding(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
     for i, lab in enumerate(labs):
         a = _b(lab.alive)
         overhead = 1.0 + p.non_compute_cost_ratio
-        operating = (p.opex_usd_bn_per_h100e_month * lab.compute
-                     + lab.serving_cost) * a * overhead
+        operating = (p.opex_usd_bn_per_h100e_month * lab.compute * overhead
+                     + lab.serving_cost) * a
         grants[i] = received[i] * a
         revenue[i] = lab.revenue * a
         parent[i] = float(parent_row[i]) * a
@@ -855,6 +859,7 @@ def _view(run: RefRun, world: World, st: _Static) -> dict[str, Any]:
     log_price = [[[0.0] * n_l for _ in range(n_k)] for _ in range(n_g)]
     usable = [[[False] * n_l for _ in range(n_k)] for _ in range(n_g)]
     index = [[INF] * n_k for _ in range(n_g)]
+    group_best = [[-INF] * n_k for _ in range(n_g)]
     for g in range(n_g):
         for k in range(n_k):
             best = INF
@@ -872,6 +877,7 @@ def _view(run: RefRun, world: World, st: _Static) -> dict[str, Any]:
                 usable[g][k][i] = ok
                 if ok:
                     best = min(best, lp - (lab.bench - frontier) / p.price_capability_points)
+                    group_best[g][k] = max(group_best[g][k], lab.bench)
             index[g][k] = math.exp(best) if best < INF else INF
     base = [[[-INF] * n_l for _ in range(n_k)] for _ in range(n_g)]
     for g in range(n_g):
@@ -894,7 +900,8 @@ def _view(run: RefRun, world: World, st: _Static) -> dict[str, Any]:
              for i in range(n_l)] for g in range(n_g)]
     return dict(frontier=frontier, cost=cost, markup=markup, own=own, total=total,
                 factor=factor, log_leak=log_leak, log_price=log_price, usable=usable,
-                index=index, base=base, rate=rate, rest=rest, f=f, host_w=host_w)
+                index=index, base=base, rate=rate, rest=rest, f=f, host_w=host_w,
+                group_best=group_best)
 
 
 def _seeded_run(run: RefRun, world: World) -> RefRun:
@@ -916,14 +923,17 @@ def _market(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
     n_l, n_k, n_g = len(labs), len(st.seg_tokens0), len(st.jur_domestic_pref)
     n_h = len(st.host_cost_factor)
     v = _view(run, world, st)
-    frontier, cost, markup = v["frontier"], v["cost"], v["markup"]
+    cost, markup = v["cost"], v["markup"]
     own, total, factor, log_leak = v["own"], v["total"], v["factor"], v["log_leak"]
     usable, index, base = v["usable"], v["index"], v["base"]
     f, host_w = v["f"], v["host_w"]
+    group_best = v["group_best"]
     if t == 0:
         index0 = [row[:] for row in index]
+        best0 = [row[:] for row in group_best]
     else:
         index0 = [[run.price_index0[g * n_k + k] for k in range(n_k)] for g in range(n_g)]
+        best0 = [[run.group_best0[g * n_k + k] for k in range(n_k)] for g in range(n_g)]
     demand = [0.0] * (n_g * n_k)
     for g in range(n_g):
         for k in range(n_k):
@@ -931,7 +941,9 @@ def _market(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
             both = i_now < INF and i_start < INF
             ratio = i_now / i_start if both else 1.0
             adoption = (1.0 + st.seg_growth[k]) ** t
-            capability = math.exp(st.seg_cap_elasticity[k] * (frontier - st.frontier0))
+            b_now, b_start = group_best[g][k], best0[g][k]
+            rise = b_now - b_start if b_now > -INF and b_start > -INF else 0.0
+            capability = math.exp(st.seg_cap_elasticity[k] * rise)
             demand[g * n_k + k] = adoption * capability * ratio ** -st.seg_price_elasticity[k]
     # The brands: calibrated in the first month on the seeded world.
     if t == 0:
@@ -992,7 +1004,8 @@ def _market(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
         users = 0.0
         for g in range(n_g):
             for k in range(n_k):
-                users += tokens[g][k][i]
+                if not st.seg_local[k]:
+                    users += tokens[g][k][i]
         lab.revenue = revenue[i]
         lab.users = users
         lab.serving_cost = serving[i]
@@ -1000,6 +1013,7 @@ def _market(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
     run.group_demand = demand
     run.brand = brand
     run.price_index0 = [index0[g][k] for g in range(n_g) for k in range(n_k)]
+    run.group_best0 = [best0[g][k] for g in range(n_g) for k in range(n_k)]
     run.host_revenue = host_revenue
     run.host_tokens = host_tokens
     by_segment = [[sum(tokens[g][k][i] for g in range(n_g)) for i in range(n_l)]

@@ -413,14 +413,17 @@ def simulate(
 
 def _runs_of(world: World, runs: slice, n_runs: int) -> World:
     """``world`` for a chunk ``runs`` of its ``n_runs`` runs: per-run ``(runs, 1)``
-    parameters and anchor (stacked parameter sets, :mod:`sim.studies.sweeps.stacked`) cut to it."""
+    parameters, the anchor and the per-run seeded robustness ``(runs, L)`` (stacked parameter
+    sets, :mod:`sim.studies.sweeps.stacked`) cut to it."""
     def cut(value: Any) -> Any:
         per_run = isinstance(value, np.ndarray) and value.shape == (n_runs, 1)
         return value[runs] if per_run else value
 
     params = {f.name: cut(getattr(world.params, f.name)) for f in fields(world.params)}
+    robust = world.start_robust
     return replace(world, params=replace(world.params, **params),
-                   initial_anchor=cut(world.initial_anchor))
+                   initial_anchor=cut(world.initial_anchor),
+                   start_robust=robust[runs] if robust.ndim == 2 else robust)
 
 
 class MonthlyRecorder:

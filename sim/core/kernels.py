@@ -174,8 +174,8 @@ def served_tallies(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_segment: 
 @compiled
 def group_prices(cost: np.ndarray, factor: np.ndarray, total: np.ndarray, offered: np.ndarray,
                  available: np.ndarray, reachable: np.ndarray, local: np.ndarray,
-                 is_open: np.ndarray, self_host: float, gap: np.ndarray,
-                 sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 is_open: np.ndarray, self_host: float, gap: np.ndarray, sigma: float,
+                 bench: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """What each buyer group sees, in one pass (mechanism 5's prices and demand index).
 
     ``cost`` (R, L) serving cost; ``factor``, ``total`` (R, G, L) the mean price paid over
@@ -184,13 +184,15 @@ def group_prices(cost: np.ndarray, factor: np.ndarray, total: np.ndarray, offere
     (R, G, L) False where a ban with no leakage keeps a model out of g; ``local`` (K,) the
     segments that run open weights on their own hardware at ``cost * self_host``; ``gap``
     (R, L) each score minus the frontier, ``sigma`` the ECI points per e-fold of cost.
-    Returns ``log_price`` (R, G, K, L) (finite), ``usable`` (R, G, K, L) and ``log_index``
-    (R, G, K): the least ``log_price - gap / sigma`` over the usable models (inf if none)."""
+    Returns ``log_price`` (R, G, K, L) (finite), ``usable`` (R, G, K, L), ``log_index``
+    (R, G, K): the least ``log_price - gap / sigma`` over the usable models (inf if none), and
+    ``best`` (R, G, K): the best ``bench`` (R, L) score among them (-inf if none)."""
     n_runs, n_g, n_labs = factor.shape
     n_k = local.shape[0]
     log_price = np.empty((n_runs, n_g, n_k, n_labs))
     usable = np.zeros((n_runs, n_g, n_k, n_labs), dtype=np.bool_)
     log_index = np.full((n_runs, n_g, n_k), np.inf)
+    best = np.full((n_runs, n_g, n_k), -np.inf)
     log_self = np.log(self_host)
     for r in range(n_runs):
         for lab in range(n_labs):
@@ -213,7 +215,9 @@ def group_prices(cost: np.ndarray, factor: np.ndarray, total: np.ndarray, offere
                         value = lp - moved
                         if value < log_index[r, g, k]:
                             log_index[r, g, k] = value
-    return log_price, usable, log_index
+                        if bench[r, lab] > best[r, g, k]:
+                            best[r, g, k] = bench[r, lab]
+    return log_price, usable, log_index, best
 
 
 @compiled
@@ -257,7 +261,8 @@ def market_money(tokens: np.ndarray, local: np.ndarray, is_open: np.ndarray,
     all endpoints, and the mean price paid over ``cost``; ``host_weight`` (G, H),
     ``host_price`` and ``host_cost_factor`` (H,); ``capture`` the labs' share of hosts'
     sales (a number or (R, 1) per run); ``scale`` USD bn per trillion tokens at 1 USD/Mtok.
-    Returns ``spend`` (R, K, L) and ``tokens`` (R, K, L) by segment, ``users`` (R, L),
+    Returns ``spend`` (R, K, L) and ``tokens`` (R, K, L) by segment, ``users`` (R, L) (the
+    tokens served outside the local segments),
     ``revenue`` and ``serving`` (R, L) of the labs, ``host_tokens``, ``host_paid`` (what
     buyers paid each host) and ``host_cost`` (R, H)."""
     n_runs, n_g, n_k, n_labs = tokens.shape
@@ -281,8 +286,10 @@ def market_money(tokens: np.ndarray, local: np.ndarray, is_open: np.ndarray,
                 for k in range(n_k):
                     x = tokens[r, g, k, lab]
                     by_segment[r, k, lab] += x
-                    users[r, lab] += x
                     if not local[k]:
+                        # Tokens run on users' own hardware never reach the lab: they are
+                        # not its users (its learning from real use, mechanism 6).
+                        users[r, lab] += x
                         sold += x
                         spend[r, k, lab] += x * (c * factor[r, g, lab]) * scale
                 if sold == 0.0:

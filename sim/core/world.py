@@ -188,7 +188,8 @@ class WorldState:
     index of the chosen lab, -1 for none. Buyer groups ``(R, G * K)``: ``group_demand``, last
     month's demand of each (jurisdiction, segment) group over its seeded level, and
     ``price_index0``, the price of the frontier's capability in each group at the start
-    (USD/Mtok; recorded by the first month's market, mechanism 5, and constant after). Labs
+    (USD/Mtok; recorded by the first month's market, mechanism 5, and constant after), and
+    ``group_best0``, the best score on offer to each group then (ECI points; likewise). Labs
     ``brand`` (R, L): each lab's utility term for what benchmarks, robustness and price do not
     say (brand, distribution), calibrated by the first month's market on the seeded revenue
     and constant after (0 before). Hosts ``(R, H)``: last month's ``host_revenue`` (USD
@@ -236,6 +237,7 @@ class WorldState:
     choice: np.ndarray
     group_demand: np.ndarray
     price_index0: np.ndarray
+    group_best0: np.ndarray
     brand: np.ndarray
     host_revenue: np.ndarray
     host_tokens: np.ndarray
@@ -769,6 +771,7 @@ def initial_state(world: World, seeds: Seeds, n_runs: int) -> WorldState:
         group_demand=np.ones((n_runs, n_groups)),
         brand=np.zeros((n_runs, n_l)),
         price_index0=np.zeros((n_runs, n_groups)),
+        group_best0=np.zeros((n_runs, n_groups)),
         host_revenue=np.zeros((n_runs, pop.n_hosts)),
         host_tokens=np.zeros((n_runs, pop.n_hosts)),
         leader_algo=np.full((n_runs, p.fast_follow_lag_months + 1), leader0),

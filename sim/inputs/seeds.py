@@ -186,6 +186,12 @@ class Seeds:
 
 def load_labs(path: Path) -> LabSeeds:
     rows = _rows(path)
+    prices = _floats(rows, "price_usd_per_mtok", path)
+    if (prices <= 0).any():
+        bad = rows[int(np.argmax(prices <= 0))]["lab_id"]
+        raise SeedError(f"{path}: column 'price_usd_per_mtok': lab {bad!r} has a price of "
+                        f"{prices[prices <= 0][0]:g}; allowed: a positive USD per million "
+                        "tokens")
     return LabSeeds(
         lab_id=[r["lab_id"] for r in rows],
         name=[r["name"] for r in rows],

@@ -2,13 +2,13 @@
 
 Per alive lab and month (USD bn):
 
-* ``operating = (1 + k) * (opex_per_h100e * compute + serving)``: running the owned compute,
-  and ``serving`` last month's cost of serving the lab's own API's tokens (mechanism 5:
-  inference compute, which competes with training for the same cash; OpenAI's 2024 compute
-  was ~5 USD bn R&D and ~2 USD bn inference, Epoch), each with ``k = non_compute_cost_ratio``
-  USD of staff and other non-compute costs per compute USD (compute was 57-70% of total 2025
-  spending at Anthropic, MiniMax and Z.ai, Epoch); ``opex = operating + k * payment`` (the
-  run's staff);
+* ``operating = (1 + k) * opex_per_h100e * compute + serving``: running the owned compute,
+  with ``k = non_compute_cost_ratio`` USD of staff and other non-compute costs per USD of
+  research and training compute (compute was 57-70% of total 2025 spending at Anthropic,
+  MiniMax and Z.ai, Epoch), and ``serving`` last month's cost of serving the lab's own API's
+  tokens (mechanism 5: inference compute, which competes with training for the same cash;
+  OpenAI's 2024 compute was ~5 USD bn R&D and ~2 USD bn inference, Epoch; no per-token
+  staff); ``opex = operating + k * payment`` (the run's staff);
 * ``payment = contract_h100e * contract_price`` while a run is in progress: the run's compute
   contract, at the rental price locked when it was signed (mechanism 3);
 * ``parent``: the corporate parent's budget (``World.parent_budget``);
@@ -222,11 +222,12 @@ def fundraising(alive: np.ndarray, cash: np.ndarray, compute: np.ndarray,
         duration = param_at(pretrain, r) + param_at(post_train, r)
         for lab in range(n_labs):
             is_alive = 1.0 if alive[r, lab] else 0.0
-            # Each USD of compute (owned fleet, serving, the run's contract) brings
-            # ``non_compute_ratio`` USD of staff and other costs.
+            # Each USD of research and training compute (owned fleet, the run's contract)
+            # brings ``non_compute_ratio`` USD of staff and other costs; serving is an API
+            # business at its serving cost, with no per-token staff.
             overhead = 1.0 + param_at(non_compute_ratio, r)
-            operating = (param_at(opex_rate, r) * compute[r, lab] + last_serving[r, lab]
-                         ) * is_alive * overhead
+            operating = (param_at(opex_rate, r) * compute[r, lab] * overhead
+                         + last_serving[r, lab]) * is_alive
             income = last_revenue[r, lab] * is_alive
             funds = parent[r, lab] * is_alive
             running = alive[r, lab] and months_left[r, lab] > 0

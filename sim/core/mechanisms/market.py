@@ -32,14 +32,21 @@ hardware at ``c * self_host_cost_factor`` and pay no one.
 
 **Demand** of segment ``k`` in jurisdiction ``g`` (trillion tokens/month)::
 
-    D_gk = D0_k * share_g * (1 + a_k) ** t * exp(kappa_k * (F - F0)) * (I_gk / I0_gk) ** -eta_k
+    D_gk = D0_k * share_g * (1 + a_k) ** t * exp(kappa_k * (B_gk - B0_gk))
+           * (I_gk / I0_gk) ** -eta_k
 
 ``a_k`` exogenous adoption (``seeds/segments.csv growth_per_month``), ``kappa_k`` the
-capability elasticity (new tasks become worth doing as the frontier rises), ``eta_k`` the
+capability elasticity (new tasks become worth doing as the best model the group's buyers can
+buy, ``B_gk``, gets better: a model blocked in g pulls no demand there), ``eta_k`` the
 price elasticity, and ``I_gk`` the price of the frontier's capability in that market: the
 least, over the models on offer there, of ``pbar * exp((F - Q) / sigma)`` (a model's price
-moved along the cost-capability curve to the frontier's score); ``F0`` and ``I0`` their values
-at the start, so the first month reproduces the seeded demand.
+moved along the cost-capability curve to the frontier's score); ``B0`` and ``I0`` their values
+in the first month, so the first month reproduces the seeded demand. Since ``c`` itself moves
+with ``Q - F``, ``I`` does not depend on the scores: it is ``r_c ** t`` times the cheapest
+``c0 exp(-gap0 / sigma) * pbar / c`` on offer, so the price channel is the serving-cost trend
+plus what markups, hosts, bans and exits do to the cheapest endpoint. And because ``c`` moves
+with ``Q - F``, a rival's release makes every model it passes cheaper to serve (a fixed
+capability costs less once the frontier has moved), on top of the markup cut it forces.
 
 **Choice.** Utility of lab ``l`` for a buyer of segment ``k`` in jurisdiction ``g``::
 
@@ -213,7 +220,8 @@ class MarketView:
     buyer of each group sees (finite everywhere; read it where ``usable``), ``usable``
     (R, G, K, L) bool where the model can be bought, ``frontier`` (R,) and
     ``price_index`` (R, G, K) the price of the frontier's capability (inf where nothing is
-    on offer)."""
+    on offer); ``group_best`` (R, G, K) the best score the group's buyers can buy (-inf where
+    nothing is on offer)."""
 
     cost: np.ndarray
     markup: np.ndarray
@@ -222,6 +230,7 @@ class MarketView:
     usable: np.ndarray
     frontier: np.ndarray
     price_index: np.ndarray
+    group_best: np.ndarray
 
 
 def market_view(state: WorldState, world: World) -> MarketView:
@@ -235,12 +244,12 @@ def market_view(state: WorldState, world: World) -> MarketView:
     penalty = ban_penalty(state, pop)
     reachable = (np.isfinite(penalty) if penalty is not None
                  else np.ones(ends.total.shape, dtype=bool))
-    log_price, usable, log_index = group_prices(
+    log_price, usable, log_index, best = group_prices(
         cost, ends.price_factor, ends.total, on_offer(state), pop.base_available, reachable,
         pop.seg_local, pop.lab_is_open, float(p.self_host_cost_factor), gap,
-        float(p.price_capability_points))
+        float(p.price_capability_points), state.bench)
     return MarketView(cost=cost, markup=markup, ends=ends, log_price=log_price, usable=usable,
-                      frontier=frontier, price_index=np.exp(log_index))
+                      frontier=frontier, price_index=np.exp(log_index), group_best=best)
 
 
 def demand_multiplier(state: WorldState, world: World, view: MarketView) -> np.ndarray:
@@ -249,14 +258,16 @@ def demand_multiplier(state: WorldState, world: World, view: MarketView) -> np.n
     pop = world.population
     t = state.month
     adoption = (1.0 + pop.seg_growth) ** t  # (K,)
-    capability = np.exp(pop.seg_cap_elasticity[None, :]
-                        * (view.frontier - world.frontier0)[:, None])  # (R, K)
+    # Capability pulls demand where buyers can buy it: the best score on offer to the group.
+    best0 = start_group_best(state, view)
+    both_best = np.isfinite(view.group_best) & np.isfinite(best0)
+    rise = np.where(both_best, view.group_best - np.where(both_best, best0, 0.0), 0.0)
+    capability = np.exp(pop.seg_cap_elasticity[None, None, :] * rise)  # (R, G, K)
     index0 = start_price_index(state, view)
     both = np.isfinite(view.price_index) & np.isfinite(index0)
     ratio = np.where(both, view.price_index / np.where(both, index0, 1.0), 1.0)
     price = ratio ** -pop.seg_price_elasticity[None, None, :]  # (R, G, K)
-    return (adoption[None, None, :] * capability[:, None, :] * price).reshape(
-        state.n_runs, -1)
+    return (adoption[None, None, :] * capability * price).reshape(state.n_runs, -1)
 
 
 def lowest_price_factor(view: MarketView, pop: Population) -> np.ndarray:
@@ -267,6 +278,14 @@ def lowest_price_factor(view: MarketView, pop: Population) -> np.ndarray:
     selling = pop.host_markets.any(axis=1)
     host = view.ends.host_price[selling].min() if selling.any() else np.inf
     return np.minimum(own, np.where(pop.lab_is_open[None, :], host, np.inf))
+
+
+def start_group_best(state: WorldState, view: MarketView) -> np.ndarray:
+    """(R, G, K) the best score on offer to each group at the start: this month's in the first
+    month (which records it), the recorded one after."""
+    if state.month == 0:
+        return view.group_best
+    return state.group_best0.reshape(view.group_best.shape)
 
 
 def start_price_index(state: WorldState, view: MarketView) -> np.ndarray:
@@ -414,6 +433,7 @@ def market_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Upd
     updates = dict(choice=choice, revenue=revenue, users=users,
                    serving_cost=serving_cost, group_demand=group_demand,
                    price_index0=start_price_index(state, view).reshape(state.n_runs, -1),
+                   group_best0=start_group_best(state, view).reshape(state.n_runs, -1),
                    brand=brand,
                    host_revenue=host_revenue, host_tokens=host_tokens)
     return updates, dict(tokens=by_segment, spend=spend, revenue=revenue,
