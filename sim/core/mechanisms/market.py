@@ -10,10 +10,10 @@
 ``market.price_capability_points`` the ECI points per e-fold of cost between the models on
 offer at one time (fit on the seeded cross-section of prices) and ``r_c`` the monthly
 retention of the serving cost at the frontier's capability (``serving_cost_decline_per_year``:
-Gemini's serving unit costs fell 78% in 2025, OpenAI's cost to serve fell 97% from GPT-4 to
-GPT-5.4 in about two years, facts). A lab serves its capability level at the industry's
-current cost for that level, so the cost of a fixed capability falls faster than the
-frontier's (``r_c ** t * exp(-dF / sigma)``), as Epoch measured.
+Gemini's serving unit costs fell 78% in 2025; OpenAI's cost to serve fell 97% from GPT-4,
+2023-03, to GPT-5.4, 2026-03, i.e. 69% a year; facts). A lab serves its capability level at
+the industry's current cost for that level, so the cost of a fixed capability falls faster
+than the frontier's (``r_c ** t * exp(-dF / sigma)``), as Epoch measured.
 
 **Prices.** A lab's own API charges ``p_own = c * (1 + m)``, with the markup
 ``m = closed_markup * exp(-max(0, R - Q) / tau)`` (``R`` the best score among the other
