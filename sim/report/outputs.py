@@ -117,7 +117,8 @@ LAB_SCHEMA = pa.schema([
            "the lab's camp: closed, open_cn, open_us or open_other"),
     _field("metric", pa.dictionary(pa.int32(), pa.string()), "name",
            "lab_bench, lab_robust, lab_frontier, lab_cash, lab_compute, lab_revenue, "
-           "lab_alive; units in the schema metadata 'metric_units' and manifest.json"),
+           "lab_alive, lab_price, lab_serving_cost; units in the schema metadata "
+           "'metric_units' and manifest.json"),
     TIDY_SCHEMA.field("value"),
 ])
 
@@ -301,7 +302,7 @@ def _month_strings(steps: np.ndarray, start: int, n_months: int) -> pa.Array:
 
 #: Per-lab measures of the lab table, in its metric dictionary's order.
 LAB_METRICS = ("lab_bench", "lab_robust", "lab_frontier", "lab_cash", "lab_compute",
-               "lab_revenue", "lab_alive")
+               "lab_revenue", "lab_alive", "lab_price", "lab_serving_cost")
 
 
 def lab_table(results: Any) -> pa.Table:
