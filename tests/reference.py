@@ -209,7 +209,6 @@ class _Static:
     lab_is_open: list[bool]
     lab_sovereign: list[int]
     bench_focus: list[float]
-    price0: list[float]
     sov_jurisdiction: list[int]
     sov_stance: list[float]
     sov_threshold: list[float]
@@ -241,7 +240,6 @@ class _Static:
     valuation_multiple: list[float]
     cost0: list[float]  # World.serving_cost0
     gap0: list[float]  # World.frontier_gap0
-    frontier0: float
     seg_local: list[bool]
     seg_cap_elasticity: list[float]
     seg_price_elasticity: list[float]
@@ -269,7 +267,6 @@ def _static(world: World) -> _Static:
         lab_is_open=[bool(x) for x in pop.lab_is_open],
         lab_sovereign=pop.lab_sovereign.tolist(),
         bench_focus=pop.bench_focus.tolist(),
-        price0=pop.price0_usd_per_mtok.tolist(),
         sov_jurisdiction=pop.sov_jurisdiction.tolist(),
         sov_stance=pop.sov_stance.tolist(),
         sov_threshold=pop.sov_threshold.tolist(),
@@ -303,7 +300,6 @@ def _static(world: World) -> _Static:
         valuation_multiple=pop.lab_valuation_multiple.tolist(),
         cost0=world.serving_cost0.tolist(),
         gap0=world.frontier_gap0.tolist(),
-        frontier0=float(world.frontier0),
         seg_local=[bool(x) for x in pop.seg_local],
         seg_cap_elasticity=pop.seg_cap_elasticity.tolist(),
         seg_price_elasticity=pop.seg_price_elasticity.tolist(),

@@ -35,7 +35,6 @@ class Population:
     lab_region: np.ndarray  # (L,) index into JURISDICTIONS
     lab_is_open: np.ndarray  # (L,) bool
     bench_focus: np.ndarray  # (L,) in [0, 1]
-    price0_usd_per_mtok: np.ndarray  # (L,) list price at the start
     same_region: np.ndarray  # (L, L) bool, lab i and j share a home region
     sovereign_ids: list[str]
     sov_jurisdiction: np.ndarray  # (S,)
@@ -75,8 +74,6 @@ class Population:
     base_available: np.ndarray  # (G, K, L) bool, before bans and exits
     open_bonus: np.ndarray  # (K, L) utility bonus of open weights, seg_open_pref x lab_is_open
     domestic_finite: np.ndarray  # (G, K, L) jur_domestic_pref where the lab is based in g
-    domestic_or_unavailable: np.ndarray  # (G, K, L) jur_domestic_pref where the lab is based
-    #                                      in g, -inf where unavailable (base_available)
     history: object  # seeds.EciHistory, for lags measured against the pre-start record
     parent0_usd_bn: np.ndarray  # (L,) corporate parent's budget at the start, USD bn/month
     distill_blocked: np.ndarray  # (L, L) bool [student, teacher]: the student's home market
@@ -292,11 +289,10 @@ class World:
     #: unless an ``investor_access`` event sets it).
     investor_access: np.ndarray
     #: (L,) USD per million tokens it costs to serve each lab's model at the start, and (L,)
-    #: its seeded score's distance to the seeded frontier (ECI points); the frontier's seeded
-    #: score (mechanism 5, :func:`seeded_serving_costs`).
+    #: its seeded score's distance to the seeded frontier (ECI points) (mechanism 5,
+    #: :func:`seeded_serving_costs`).
     serving_cost0: np.ndarray
     frontier_gap0: np.ndarray
-    frontier0: float
     #: (L,) the seeded world before the first month: released bench and robustness scores
     #: (ECI points), released model's FLOP (0 for entrants) and alive flags; the initial
     #: state and the first month's brand calibration (mechanism 5) both read them
@@ -375,7 +371,6 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
         lab_region=labs.region,
         lab_is_open=is_open,
         bench_focus=labs.bench_focus,
-        price0_usd_per_mtok=labs.price_usd_per_mtok,
         same_region=labs.region[:, None] == labs.region[None, :],
         sovereign_ids=sov.sovereign_id,
         sov_jurisdiction=sov.jurisdiction,
@@ -413,15 +408,10 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
                                   minlength=len(JURISDICTIONS) * len(segs.segment)),
         base_available=available,
         open_bonus=segs.open_pref[:, None] * is_open[None, :],
-        # Adding 0.0 leaves available models' utilities exact, so unavailability costs the
-        # market one addition per (jurisdiction, segment, lab) instead of a np.where.
         domestic_finite=np.broadcast_to(
             jur.domestic_pref[:, None, None]
             * (labs.region[None, None, :] == np.arange(n_g)[:, None, None]),
             available.shape).copy(),
-        domestic_or_unavailable=(jur.domestic_pref[:, None, None]
-                                 * (labs.region[None, None, :] == np.arange(n_g)[:, None, None])
-                                 + np.where(available, 0.0, -np.inf)),
         history=seeds.history,
         parent0_usd_bn=labs.parent_usd_bn_per_month,
         distill_blocked=jur.blocks_closed[labs.region[:, None], labs.region[None, :]],
@@ -614,14 +604,14 @@ def build_world(scenario: Scenario, seeds: Seeds) -> World:
     anchor = float(base[ref] - params.eci_per_log10_flop * math.log10(full_run[ref]))
     schedule = compile_schedule(scenario, population)
     region, retention = shock_components(schedule, params)
-    cost0, gap0, frontier0 = seeded_serving_costs(labs, population, params)
+    cost0, gap0 = seeded_serving_costs(labs, population, params)
     entrant = population.lab_entrant
     return World(population, params, schedule, anchor,
                  scheduled_policy(schedule, population.n_sovereigns, params.n_months),
                  grant_lines(schedule, population), region, retention,
                  (region[:, None] == np.arange(len(JURISDICTIONS))[None, :]).astype(float),
                  parent_budget_path(population, schedule, params), rl_era,
-                 investor_access_path(population, schedule, params), cost0, gap0, frontier0,
+                 investor_access_path(population, schedule, params), cost0, gap0,
                  start_bench=labs.eci.astype(float),
                  start_robust=(_seeded_base(labs.eci, population, params)
                                - labs.bench_focus * params.robust_cost_points),
@@ -639,10 +629,10 @@ def seeded_markups(eci: np.ndarray, offered: np.ndarray, p: Params) -> np.ndarra
 
 
 def seeded_serving_costs(labs: LabSeeds, pop: Population,
-                         p: Params) -> tuple[np.ndarray, np.ndarray, float]:
-    """The serving cost at the start of each lab's model (USD/Mtok), its seeded score's
-    distance to the seeded frontier (ECI points) and that frontier, so that the first month's
-    prices are the seeded list prices (mechanism 5).
+                         p: Params) -> tuple[np.ndarray, np.ndarray]:
+    """The serving cost at the start of each lab's model (USD/Mtok) and its seeded score's
+    distance to the seeded frontier (ECI points), so that the first month's prices are the
+    seeded list prices (mechanism 5).
 
     A lab that sells through its own API charges ``c0 (1 + m0)`` (:func:`seeded_markups`), so
     ``c0 = price / (1 + m0)``; an open model served only by hosts is seeded at the hosts'
@@ -669,7 +659,7 @@ def seeded_serving_costs(labs: LabSeeds, pop: Population,
         if peers.any():
             cost0[i] = float(np.exp(np.log(cost0[peers]).mean()))
             gap0[i] = float(gap0[peers].mean())
-    return cost0, gap0, frontier0
+    return cost0, gap0
 
 
 def _full_run_flop(compute_h100e: np.ndarray, p: Params) -> np.ndarray:
