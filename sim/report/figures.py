@@ -302,6 +302,12 @@ def plot_shares_by_segment(results: Any, path: str | Path) -> Path:
                 ax.set_ylabel(f"{what} (%)")
             if row == 1:
                 ax.set_xlabel("month")
+            if row == 1 and not np.isfinite(share[:, :, s]).any():
+                # Nobody is paid for this segment's tokens (local agents run open weights on
+                # their users' own hardware): say so rather than leave an empty panel.
+                ax.text(0.5, 0.5, "no spend: tokens run on\nusers' own hardware",
+                        transform=ax.transAxes, ha="center", va="center", fontsize=9,
+                        color="0.35")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(CAMPS), fontsize=9, frameon=False,
                bbox_to_anchor=(0.5, 0.0))
