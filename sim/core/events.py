@@ -301,47 +301,48 @@ class SafetyShock(ScheduledEvent):
 
 
 @dataclass(frozen=True)
-class ParentBudget(ScheduledEvent):
-    """From its month on, the corporate parents of ``labs`` (lab indices) fund them at
-    ``multiplier`` (x) times their seeded budget path; a later event for a lab replaces it."""
+class LabMultiplier(ScheduledEvent):
+    """From its month on, a multiplier (x) on something of ``labs`` (lab indices); a later
+    event of the same kind for a lab replaces it. Its ``short`` name says what it scales."""
 
     labs: tuple[int, ...]
     multiplier: float
-    kind: ClassVar[str] = "parent_budget"
-    short: ClassVar[str] = "parent budget"
 
     @classmethod
-    def compile(cls, event: Any, month: int, index: Compiler) -> ParentBudget:
+    def compile(cls, event: Any, month: int, index: Compiler) -> LabMultiplier:
         return cls(month, tuple(index.lab(lab) for lab in event.labs), event.multiplier)
 
     def label(self, pop: Population) -> str:
         names = ", ".join(pop.lab_ids[i] for i in self.labs)
-        return f"parent budget of {names} x{self.multiplier:g}"
+        return f"{self.short} of {names} x{self.multiplier:g}"
 
-    def set_parent_budget(self, multiplier: np.ndarray) -> None:
+    def set_multiplier(self, multiplier: np.ndarray) -> None:
+        """Write this event into a (T, L) multiplier path from its month on."""
         multiplier[self.month:, list(self.labs)] = self.multiplier
 
 
 @dataclass(frozen=True)
-class InvestorAccess(ScheduledEvent):
+class ParentBudget(LabMultiplier):
+    """From its month on, the corporate parents of ``labs`` (lab indices) fund them at
+    ``multiplier`` (x) times their seeded budget path; a later event for a lab replaces it."""
+
+    kind: ClassVar[str] = "parent_budget"
+    short: ClassVar[str] = "parent budget"
+
+    def set_parent_budget(self, multiplier: np.ndarray) -> None:
+        self.set_multiplier(multiplier)
+
+
+@dataclass(frozen=True)
+class InvestorAccess(LabMultiplier):
     """From its month on, investors fund ``labs`` (lab indices) at ``multiplier`` (x) times
     the usual success probability of a round; a later event for a lab replaces it."""
 
-    labs: tuple[int, ...]
-    multiplier: float
     kind: ClassVar[str] = "investor_access"
     short: ClassVar[str] = "investor access"
 
-    @classmethod
-    def compile(cls, event: Any, month: int, index: Compiler) -> InvestorAccess:
-        return cls(month, tuple(index.lab(lab) for lab in event.labs), event.multiplier)
-
-    def label(self, pop: Population) -> str:
-        names = ", ".join(pop.lab_ids[i] for i in self.labs)
-        return f"investor access of {names} x{self.multiplier:g}"
-
     def set_investor_access(self, multiplier: np.ndarray) -> None:
-        multiplier[self.month:, list(self.labs)] = self.multiplier
+        self.set_multiplier(multiplier)
 
 
 #: Scenario event ``kind`` -> its compiled record: the one place kinds are dispatched.
