@@ -37,6 +37,18 @@ def sum_over_labs(values: np.ndarray, membership: np.ndarray) -> np.ndarray:
     return sums.T.reshape(*values.shape[:-1], n_out)
 
 
+def best_of_others(scores: np.ndarray) -> np.ndarray:
+    """``out[..., l]`` = the largest of ``scores[..., j]`` over the other labs ``j != l``
+    (-inf where there is none): the best score for every lab but the best, the second best for
+    the best (the first of equal bests counts as the best, so a tie gives its own value)."""
+    order = np.argsort(-scores, axis=-1, kind="stable")
+    top = np.take_along_axis(scores, order[..., :1], axis=-1)
+    second = (np.take_along_axis(scores, order[..., 1:2], axis=-1) if scores.shape[-1] > 1
+              else np.full_like(top, -np.inf))
+    is_top = np.arange(scores.shape[-1]) == order[..., :1]
+    return np.where(is_top, second, top)
+
+
 def sum_by_lab_group(values: np.ndarray, lab_group: np.ndarray, n_groups: int) -> np.ndarray:
     """``out[..., c] = sum of values[..., l] over labs l with lab_group[l] == c``.
 

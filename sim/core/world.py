@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from sim.calendar import parse_month
+from sim.core.arrays import best_of_others
 from sim.core.events import EVENT_TYPES, Compiler, ScheduledEvent
 from sim.core.params import USD_PER_BN, Params  # noqa: F401  (re-exported: the world's types)
 from sim.inputs.scenario import Scenario
@@ -619,13 +620,14 @@ def build_world(scenario: Scenario, seeds: Seeds) -> World:
                  start_alive=~entrant)
 
 
-def seeded_markups(eci: np.ndarray, offered: np.ndarray, p: Params) -> np.ndarray:
-    """(L,) each lab's own-API markup at the start (mechanism 5): ``closed_markup *
-    exp(-max(0, R - Q) / markup_competition_points)`` with ``R`` the best seeded score of the
-    *other* labs with a model on offer."""
-    scores = np.where(offered, eci, -np.inf)
-    rival = np.array([np.delete(scores, i).max(initial=-np.inf) for i in range(len(eci))])
-    return p.closed_markup * np.exp(-np.maximum(rival - eci, 0.0) / p.markup_competition_points)
+def own_api_markups(bench: np.ndarray, offered: np.ndarray, p: Params) -> np.ndarray:
+    """(..., L) each lab's own-API markup, its price over its serving cost minus 1
+    (mechanism 5): ``closed_markup * exp(-max(0, R - Q) / markup_competition_points)`` with
+    ``Q`` its score ``bench`` and ``R`` the best score of the *other* labs whose model is
+    ``offered``. The market applies it every month, the seeded world at the start."""
+    rival = best_of_others(np.where(offered, bench, -np.inf))
+    return p.closed_markup * np.exp(-np.maximum(rival - bench, 0.0)
+                                    / p.markup_competition_points)
 
 
 def seeded_serving_costs(labs: LabSeeds, pop: Population,
@@ -634,7 +636,7 @@ def seeded_serving_costs(labs: LabSeeds, pop: Population,
     distance to the seeded frontier (ECI points), so that the first month's prices are the
     seeded list prices (mechanism 5).
 
-    A lab that sells through its own API charges ``c0 (1 + m0)`` (:func:`seeded_markups`), so
+    A lab that sells through its own API charges ``c0 (1 + m0)`` (:func:`own_api_markups`), so
     ``c0 = price / (1 + m0)``; an open model served only by hosts is seeded at the hosts'
     price, the ``price ** -beta``-weighted mean of their factors ``f_h = cost_factor * (1 +
     margin)``, so ``c0 = price / fbar``. An entrant slot has no model yet: it takes the
@@ -644,7 +646,7 @@ def seeded_serving_costs(labs: LabSeeds, pop: Population,
     frontier0 = float(np.max(np.where(offered, labs.eci, -np.inf), initial=-np.inf))
     if not np.isfinite(frontier0):
         frontier0 = float(labs.eci.max())
-    m0 = seeded_markups(labs.eci, offered, p)
+    m0 = own_api_markups(labs.eci, offered, p)
     f = pop.host_cost_factor * (1.0 + pop.host_margin)
     sells = pop.host_markets.any(axis=1)
     w = f[sells] ** -p.host_price_sensitivity
@@ -736,7 +738,7 @@ def initial_state(world: World, seeds: Seeds, n_runs: int) -> WorldState:
         net_inflow=zeros.copy(),
         funding_outlook=np.ones((n_runs, n_l)),
         serving_cost=rep(np.where(entrant | ~pop.lab_first_party, 0.0,
-                                  labs.revenue_usd_bn_per_month / (1.0 + seeded_markups(
+                                  labs.revenue_usd_bn_per_month / (1.0 + own_api_markups(
                                       labs.eci, ~entrant & (labs.training_flop > 0), p)))),
         run_months_left=rep(months_left),
         contract_h100e=zeros.copy(),

@@ -84,7 +84,7 @@ from sim.core.kernels import (
 )
 from sim.core.mechanisms import Flows, Updates
 from sim.core.rng import MonthDraws
-from sim.core.world import Params, Population, World, WorldState
+from sim.core.world import Params, Population, World, WorldState, own_api_markups
 
 #: USD bn per (trillion tokens x USD per million tokens): 1e12 / 1e6 / 1e9.
 USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK = 1e-3
@@ -129,21 +129,10 @@ def frontier_bench(state: WorldState) -> np.ndarray:
     return np.where(np.isfinite(offered), offered, state.bench.max(axis=1))
 
 
-def rival_bench(state: WorldState) -> np.ndarray:
-    """(R, L) best bench score among the *other* models on offer (-inf if none)."""
-    scores = np.where(on_offer(state), state.bench, -np.inf)
-    order = np.argsort(-scores, axis=1, kind="stable")
-    top = np.take_along_axis(scores, order[:, :1], axis=1)  # (R, 1)
-    second = (np.take_along_axis(scores, order[:, 1:2], axis=1) if scores.shape[1] > 1
-              else np.full_like(top, -np.inf))
-    is_top = np.arange(scores.shape[1])[None, :] == order[:, :1]
-    return np.where(is_top, second, top)
-
-
 def markups(state: WorldState, p: Params) -> np.ndarray:
-    """(R, L) price over serving cost minus 1 of each lab's own API (module doc)."""
-    behind = np.maximum(rival_bench(state) - state.bench, 0.0)
-    return p.closed_markup * np.exp(-behind / p.markup_competition_points)
+    """(R, L) price over serving cost minus 1 of each lab's own API (module doc;
+    :func:`sim.core.world.own_api_markups`)."""
+    return own_api_markups(state.bench, on_offer(state), p)
 
 
 def serving_costs(state: WorldState, world: World,
@@ -221,7 +210,8 @@ class MarketView:
     (R, G, K, L) bool where the model can be bought, ``frontier`` (R,) and
     ``price_index`` (R, G, K) the price of the frontier's capability (inf where nothing is
     on offer); ``group_best`` (R, G, K) the best score the group's buyers can buy (-inf where
-    nothing is on offer)."""
+    nothing is on offer); ``penalty`` (R, G, L) the finite ban penalties (:func:`ban_penalty`,
+    0 where none; a model a ban keeps out entirely is not ``usable``)."""
 
     cost: np.ndarray
     markup: np.ndarray
@@ -231,6 +221,7 @@ class MarketView:
     frontier: np.ndarray
     price_index: np.ndarray
     group_best: np.ndarray
+    penalty: np.ndarray
 
 
 def market_view(state: WorldState, world: World) -> MarketView:
@@ -242,14 +233,18 @@ def market_view(state: WorldState, world: World) -> MarketView:
     markup = markups(state, p)
     ends = endpoints(state, pop, p, markup)
     penalty = ban_penalty(state, pop)
-    reachable = (np.isfinite(penalty) if penalty is not None
-                 else np.ones(ends.total.shape, dtype=bool))
+    if penalty is None:
+        reachable, finite = np.ones(ends.total.shape, dtype=bool), np.zeros(ends.total.shape)
+    else:
+        reachable = np.isfinite(penalty)
+        finite = np.where(reachable, penalty, 0.0)
     log_price, usable, log_index, best = group_prices(
         cost, ends.price_factor, ends.total, on_offer(state), pop.base_available, reachable,
         pop.seg_local, pop.lab_is_open, float(p.self_host_cost_factor), gap,
         float(p.price_capability_points), state.bench)
     return MarketView(cost=cost, markup=markup, ends=ends, log_price=log_price, usable=usable,
-                      frontier=frontier, price_index=np.exp(log_index), group_best=best)
+                      frontier=frontier, price_index=np.exp(log_index), group_best=best,
+                      penalty=finite)
 
 
 def demand_multiplier(state: WorldState, world: World, view: MarketView) -> np.ndarray:
@@ -259,11 +254,11 @@ def demand_multiplier(state: WorldState, world: World, view: MarketView) -> np.n
     t = state.month
     adoption = (1.0 + pop.seg_growth) ** t  # (K,)
     # Capability pulls demand where buyers can buy it: the best score on offer to the group.
-    best0 = start_group_best(state, view)
+    best0 = at_start(state, view.group_best, state.group_best0)
     both_best = np.isfinite(view.group_best) & np.isfinite(best0)
     rise = np.where(both_best, view.group_best - np.where(both_best, best0, 0.0), 0.0)
     capability = np.exp(pop.seg_cap_elasticity[None, None, :] * rise)  # (R, G, K)
-    index0 = start_price_index(state, view)
+    index0 = at_start(state, view.price_index, state.price_index0)
     both = np.isfinite(view.price_index) & np.isfinite(index0)
     ratio = np.where(both, view.price_index / np.where(both, index0, 1.0), 1.0)
     price = ratio ** -pop.seg_price_elasticity[None, None, :]  # (R, G, K)
@@ -280,20 +275,11 @@ def lowest_price_factor(view: MarketView, pop: Population) -> np.ndarray:
     return np.minimum(own, np.where(pop.lab_is_open[None, :], host, np.inf))
 
 
-def start_group_best(state: WorldState, view: MarketView) -> np.ndarray:
-    """(R, G, K) the best score on offer to each group at the start: this month's in the first
-    month (which records it), the recorded one after."""
-    if state.month == 0:
-        return view.group_best
-    return state.group_best0.reshape(view.group_best.shape)
-
-
-def start_price_index(state: WorldState, view: MarketView) -> np.ndarray:
-    """(R, G, K) the price of the frontier's capability at the start: this month's in the
-    first month (which records it), the recorded one after."""
-    if state.month == 0:
-        return view.price_index
-    return state.price_index0.reshape(view.price_index.shape)
+def at_start(state: WorldState, now: np.ndarray, recorded: np.ndarray) -> np.ndarray:
+    """A (R, G, K) group value as it was in the first month: ``now`` in the first month
+    (which records it), the ``recorded`` (R, G * K) one after (the best score on offer,
+    ``group_best0``, and the price of the frontier's capability, ``price_index0``)."""
+    return now if state.month == 0 else recorded.reshape(now.shape)
 
 
 def buyer_tokens(group_demand: np.ndarray, pop: Population) -> np.ndarray:
@@ -311,12 +297,9 @@ def group_utilities(state: WorldState, world: World, view: MarketView,
     state's)."""
     pop = world.population
     brand = state.brand if brand is None else brand
-    penalty = ban_penalty(state, pop)
-    finite = (np.where(np.isfinite(penalty), penalty, 0.0) if penalty is not None
-              else np.zeros(view.cost.shape[:1] + pop.own_endpoint.shape))
     return group_utility(state.bench, state.robust, view.log_price, view.usable,
                          pop.seg_w_bench, pop.seg_w_robust, pop.seg_alpha, pop.open_bonus,
-                         brand, pop.domestic_finite, finite)
+                         brand, pop.domestic_finite, view.penalty)
 
 
 def revenue_per_token(view: MarketView, pop: Population, p: Params) -> np.ndarray:
@@ -432,8 +415,10 @@ def market_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Upd
     model_price = np.where(on_offer(state) & np.isfinite(lowest), lowest, np.nan)
     updates = dict(choice=choice, revenue=revenue, users=users,
                    serving_cost=serving_cost, group_demand=group_demand,
-                   price_index0=start_price_index(state, view).reshape(state.n_runs, -1),
-                   group_best0=start_group_best(state, view).reshape(state.n_runs, -1),
+                   price_index0=at_start(state, view.price_index, state.price_index0
+                                         ).reshape(state.n_runs, -1),
+                   group_best0=at_start(state, view.group_best, state.group_best0
+                                        ).reshape(state.n_runs, -1),
                    brand=brand,
                    host_revenue=host_revenue, host_tokens=host_tokens)
     return updates, dict(tokens=by_segment, spend=spend, revenue=revenue,
