@@ -1,55 +1,64 @@
 #!/usr/bin/env python3
-"""Backtest: calibrate on the ECI record of 2023-01..2024-12, run 2025-01..2026-03 forward.
+"""Backtest: calibrate on the record through 2024-12, forecast 2025-01..2026-03, score.
 
-    python experiments/backtest/run_backtest.py [--runs 200]
+    python experiments/backtest/run_backtest.py [--runs 400] [--seed 20250101]
+                                                [--reuse-posterior]
 
-1. Fits the parameters of ``calibrate-2023-2024.toml`` (history-2023 scenario, loss over
-   2023-01..2024-12 only) with :func:`sim.studies.calibration.fit.calibrate`.
-2. Simulates the fitted scenario over its whole horizon (2023-01..2026-03) with a larger
-   ensemble and scores each series in sample (2023-01..2024-12) and out of sample
-   (2025-01..2026-03): RMSE of the median, bias, and the share of months in which the
-   observed value lies inside the simulated 10-90% band. The same for the uncalibrated
-   priors (the start values) and, for RMSE, two naive forecasts made at 2024-12
-   (persistence and a straight-line trend fitted to 2023-01..2024-12).
-3. Fits the same parameters on the whole record (``calibrate-full.toml``) and writes the
-   fragment ``scenarios/fragments/calibrated.toml`` that a scenario can ``include``.
+1. ``opengap calibrate experiments/calibration/through-2024-12.toml`` (ABC-SMC on the ECI
+   record and the economic observations dated up to 2024-12 only) writes the posterior to
+   ``experiments/backtest/posterior-through-2024-12/``. ``--reuse-posterior`` skips this step
+   when that folder already holds a finished posterior.
+2. ``opengap run`` of the ``history-2023`` scenario (2023-01..2026-03) with that posterior:
+   run ``r`` draws its own parameter set from the posterior and its own random numbers. The
+   same runs at fixed parameters (the scenario's priors as written) are the comparison that
+   shows what the calibration changed.
+3. Per series (closed frontier, best open, best Chinese open, best US open: released-model
+   running maxima on the Epoch Capabilities Index), in sample (2023-01..2024-12) and out of
+   sample (2025-01..2026-03): RMSE of the median, CRPS of the ensemble, coverage of the
+   10-90% band (``sim/measures/forecast.py``); the naive forecasts made at 2024-12
+   (persistence and a linear trend fitted on 2023-01..2024-12), as points and as Gaussians.
 
-Writes ``report.md``, ``backtest.png``, ``backtest.json`` and ``calibrated-2023-2024.toml``
-next to this script. Progress goes to stderr; takes a few minutes on 2 cores.
+Writes ``report.md``, ``backtest.png``, ``posterior.png`` (copied from the calibration
+folder) and ``backtest.json`` next to this script; prints each step's time. Nothing after
+2024-12 enters step 1; steps 2-3 only read the record to score.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 
-from sim.calendar import format_month, parse_month
-from sim.core.engine import simulate
+from sim.calendar import parse_month
 from sim.files import write_text_atomic
-from sim.inputs.seeds import load_seeds
-from sim.report.calibration import (
-    Bands,
-    fragment_text,
-    parameter_table,
-    plot_bands,
-    stats_table,
+from sim.inputs.packaged import seeds_dir
+from sim.inputs.seeds import load_history
+from sim.measures.forecast import (
+    Scores,
+    ensemble_scores,
+    gaussian_scores,
+    linear_trend,
+    persistence,
+    point_scores,
 )
-from sim.report.figures import EPOCH_CREDIT
-from sim.studies.calibration.fit import CalibrationResult, Objective, calibrate, load_observed
-from sim.studies.calibration.spec import load_spec
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-BACKTEST_SPEC = HERE / "calibrate-2023-2024.toml"
-FULL_SPEC = HERE / "calibrate-full.toml"
-FRAGMENT = REPO / "scenarios" / "fragments" / "calibrated.toml"
+SPEC = REPO / "experiments" / "calibration" / "through-2024-12.toml"
+POSTERIOR = HERE / "posterior-through-2024-12"
+SERIES: tuple[str, ...] = ("closed", "open", "open_cn", "open_us")
+LABELS = {"closed": "closed frontier", "open": "best open model",
+          "open_cn": "best Chinese open model", "open_us": "best US open model"}
+CUT = "2024-12"
+FIRST, LAST = "2023-01", "2026-03"
 
 
 def say(msg: str) -> None:
@@ -57,275 +66,285 @@ def say(msg: str) -> None:
     sys.stderr.flush()
 
 
-def naive_rmse(observed: np.ndarray, first_month: int, fit_end: int,
-               last: int) -> dict[str, dict[str, float]]:
-    """RMSE out of sample of persistence (last value at ``fit_end``) and of a straight line
-    fitted by least squares to the in-sample months, per row of ``observed`` (S, T)."""
-    cut = fit_end - first_month + 1
-    months = np.arange(observed.shape[1])
-    out: dict[str, dict[str, float]] = {"persistence": {}, "trend": {}}
-    for i in range(observed.shape[0]):
-        ins, oos = observed[i, :cut], observed[i, cut:last - first_month + 1]
-        ok_in, ok_out = np.isfinite(ins), np.isfinite(oos)
-        last_value = ins[ok_in][-1]
-        slope, icpt = np.polyfit(months[:cut][ok_in], ins[ok_in], 1)
-        trend = icpt + slope * months[cut:last - first_month + 1]
-        out["persistence"][i] = float(np.sqrt(np.mean((last_value - oos[ok_out]) ** 2)))
-        out["trend"][i] = float(np.sqrt(np.mean((trend[ok_out] - oos[ok_out]) ** 2)))
+def opengap(*args: str) -> None:
+    """Run an opengap command in this interpreter, its output passed through."""
+    subprocess.run([sys.executable, "-m", "sim", *args], check=True, cwd=REPO)
+
+
+def forecast(runs: int, seed: int, out: Path, *, fixed: bool) -> dict[str, np.ndarray]:
+    """(runs, months) simulated released frontier per series of ``history-2023`` with the
+    backtest's posterior (or at fixed parameters)."""
+    scenario = out.parent / f"{out.name}.toml"
+    scenario.write_text(
+        f'extends = "{(REPO / "scenarios" / "history-2023.toml").as_posix()}"\n'
+        f'name = "backtest-{out.name}"\n'
+        f'posterior = "{POSTERIOR.as_posix()}"\n', encoding="utf-8")
+    args = ["run", str(scenario), "--runs", str(runs), "--seed", str(seed), "--out", str(out),
+            "--force"]
+    opengap(*args, *(["--fixed-parameters"] if fixed else []))
+    table = pq.read_table(out / "results.parquet",
+                          filters=[("metric", "=", "bench_frontier")],
+                          columns=["run", "step", "camp", "value"]).to_pandas()
+    n_months = parse_month(LAST) - parse_month(FIRST) + 1
+    out_series = {}
+    for name in SERIES:
+        rows = table[table["camp"].astype(str) == name]
+        grid = np.full((runs, n_months), np.nan)
+        grid[rows["run"].to_numpy(), rows["step"].to_numpy()] = rows["value"].to_numpy()
+        out_series[name] = grid
+    return out_series
+
+
+def observed() -> dict[str, np.ndarray]:
+    """The record (ECI running maxima) per series over FIRST..LAST; NaN where none."""
+    history = load_history(seeds_dir() / "derived" / "eci_frontier_monthly.csv")
+    first = parse_month(FIRST)
+    n = parse_month(LAST) - first + 1
+    out = {}
+    for name in SERIES:
+        values = np.asarray(getattr(history, name), float)
+        series = np.full(n, np.nan)
+        for t in range(n):
+            k = first + t - history.first_month
+            if 0 <= k < values.size:
+                series[t] = values[k]
+        out[name] = series
     return out
 
 
-def load_cross_section_slope() -> tuple[float, float]:
-    """Epoch's cross-section slope b (and s.e.) of ECI on log10 training FLOP."""
-    import csv
-
-    from sim.inputs.seeds import seeds_dir
-
-    with (seeds_dir() / "derived" / "eci_compute_fit.csv").open(encoding="utf-8") as fh:
-        row = next(r for r in csv.DictReader(fh) if r["param"] == "b")
-    return float(row["value"]), float(row["stderr"])
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    return float(values[order][min(np.searchsorted(cum / cum[-1], q), values.size - 1)])
 
 
-def forward(result: CalibrationResult, values: dict[str, float], runs: int, seeds, observed):
-    spec = result.spec
-    obj = Objective(spec, observed, seeds)
-    scenario = obj.scenario([values[name] for name in spec.names])
-    results = simulate(scenario, n_runs=runs, seed=spec.seed, seeds=seeds)
-    return Bands.from_results(results, spec.series, observed)
+def posterior_table(folder: Path) -> list[str]:
+    """Prior vs posterior, one row per calibrated parameter (schema units)."""
+    table = pq.read_table(folder / "posterior.parquet").to_pandas()
+    manifest = json.loads((folder / "posterior.json").read_text(encoding="utf-8"))
+    weights = table["weight"].to_numpy(float)
+    lines = ["| parameter | prior | posterior median | posterior 5-95% | share of prior "
+             "range |", "|---|---|---:|---:|---:|"]
+    for name, prior in manifest["priors"].items():
+        values = table[name].to_numpy(float)
+        lo, med, hi = (weighted_quantile(values, weights, q) for q in (0.05, 0.5, 0.95))
+        width = float(prior["max"]) - float(prior["min"])
+        share = (hi - lo) / width if width > 0 else float("nan")
+        lines.append(f"| `{name}` | {prior['distribution']} [{prior['min']:.4g}, "
+                     f"{prior['max']:.4g}] | {med:.4g} | [{lo:.4g}, {hi:.4g}] | {share:.0%} |")
+    return lines
+
+
+def score_all(sim: dict[str, np.ndarray], obs: dict[str, np.ndarray]
+              ) -> dict[str, dict[str, dict[str, Scores]]]:
+    """{series: {"in": {...}, "out": {...}}} with the model's and the naive forecasts'
+    scores."""
+    cut = parse_month(CUT) - parse_month(FIRST) + 1
+    out: dict[str, dict[str, dict[str, Scores]]] = {}
+    for name in SERIES:
+        y = obs[name]
+        history, future = y[:cut], y[cut:]
+        horizon = future.size
+        p, t = persistence(history, horizon), linear_trend(history, horizon)
+        out[name] = {
+            "in": {"model": ensemble_scores(history, sim[name][:, :cut])},
+            "out": {
+                "model": ensemble_scores(future, sim[name][:, cut:]),
+                "persistence": point_scores(future, p.mean),
+                "linear trend": point_scores(future, t.mean),
+                "persistence (Gaussian)": gaussian_scores(future, p.mean, p.sd),
+                "linear trend (Gaussian)": gaussian_scores(future, t.mean, t.sd),
+            },
+        }
+    return out
+
+
+def plot(sim: dict[str, np.ndarray], fixed: dict[str, np.ndarray], obs: dict[str, np.ndarray],
+         path: Path, runs: int, label: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    from sim.calendar import to_datetime64
+
+    first, last = parse_month(FIRST), parse_month(LAST)
+    dates = to_datetime64(first, last - first + 1)
+    cut = parse_month(CUT) - first + 1
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8), sharex=True, constrained_layout=True)
+    for ax, name in zip(axes.flat, SERIES, strict=True):
+        x = sim[name]
+        q10, med, q90 = np.quantile(x, [0.1, 0.5, 0.9], axis=0)
+        ax.axvspan(dates[cut], dates[-1], color="0.93", zorder=0)
+        ax.fill_between(dates, q10, q90, color="tab:blue", alpha=0.25,
+                        label="model 10-90%, posterior draws")
+        ax.plot(dates, med, color="tab:blue", lw=1.8, label="model median")
+        ax.plot(dates, np.median(fixed[name], axis=0), color="tab:gray", lw=1.2, ls=":",
+                label="model median at fixed (prior) parameters")
+        history = obs[name][:cut]
+        horizon = len(dates) - cut
+        ax.plot(dates[cut:], persistence(history, horizon).mean, color="tab:orange", ls="--",
+                lw=1.2, label="persistence from 2024-12")
+        ax.plot(dates[cut:], linear_trend(history, horizon).mean, color="tab:green", ls="--",
+                lw=1.2, label="linear trend 2023-01..2024-12")
+        ax.step(dates, obs[name], where="post", color="black", lw=1.6,
+                label="Epoch ECI record (running max)")
+        ax.set_title(LABELS[name])
+        ax.set_ylabel("ECI points")
+        ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 7)))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(loc="upper left", fontsize=8)
+    fig.suptitle(f"Backtest: calibrated through {CUT}, forecast to {LAST} (shaded: out of "
+                 f"sample)\n10-90% band over {runs} runs, parameters drawn from the posterior "
+                 f"({label})", fontsize=11)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def scores_json(scores: dict[str, dict[str, dict[str, Scores]]]) -> dict:
+    return {s: {part: {k: vars(v) for k, v in d.items()} for part, d in parts.items()}
+            for s, parts in scores.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=200,
-                        help="ensemble size of the forward runs (default 200)")
+    parser.add_argument("--runs", type=int, default=400, help="forecast runs (default 400)")
+    parser.add_argument("--seed", type=int, default=20250101, help="forecast seed")
+    parser.add_argument("--reuse-posterior", action="store_true",
+                        help="use the posterior already in " + POSTERIOR.name)
     args = parser.parse_args(argv)
     t0 = time.monotonic()
-    observed = load_observed()
+    if not (args.reuse_posterior and (POSTERIOR / "posterior.parquet").exists()):
+        say(f"calibrating on the record through {CUT} ({SPEC.relative_to(REPO)})")
+        opengap("calibrate", str(SPEC), "--out", str(POSTERIOR), "--force")
+    calibrate_seconds = time.monotonic() - t0
+    manifest = json.loads((POSTERIOR / "posterior.json").read_text(encoding="utf-8"))
+    label = manifest.get("label", f"calibrated through {manifest.get('cut', CUT)}")
 
-    # 1. Fit on 2023-01..2024-12 only.
-    spec = load_spec(BACKTEST_SPEC)
-    seeds = load_seeds(start=spec.scenario.time.start)
-    say(f"calibrating on {format_month(spec.period_start)}..{format_month(spec.period_end)}")
-    fit = calibrate(spec, observed=observed, seeds=seeds, progress=say)
-    write_text_atomic(HERE / "calibrated-2023-2024.toml", fragment_text(fit))
-    # The same fit under another seed: how much simulation noise moves the estimates.
-    say("refitting under a second seed")
-    fit2 = calibrate(replace(spec, seed=spec.seed + 1), observed=observed, seeds=seeds,
-                     progress=say)
-
-    # 2. Forward runs: fitted and prior (start) values over the whole horizon.
-    say(f"simulating {args.runs} runs at the fitted and at the prior values")
-    fitted = forward(fit, fit.values, args.runs, seeds, observed)
-    prior = forward(fit, fit.start_values, args.runs, seeds, observed)
-    start = parse_month(spec.scenario.time.start)
-    end = parse_month(spec.scenario.time.end)
-    fit_end = spec.period_end
-    in_sample = (spec.period_start, fit_end)
-    out_sample = (fit_end + 1, end)
-    columns = {
-        "in sample": fitted.stats(*in_sample),
-        "out of sample": fitted.stats(*out_sample),
-    }
-    prior_columns = {
-        "in sample": prior.stats(*in_sample),
-        "out of sample": prior.stats(*out_sample),
-    }
-    naive = naive_rmse(fitted.observed, start, fit_end, end)
-    figure = plot_bands(
-        fitted, HERE / "backtest.png",
-        title=f"Backtest: fitted on {format_month(spec.period_start)}..{format_month(fit_end)},"
-              f" run forward to {format_month(end)} (shaded: out of sample)",
-        fit_end=fit_end,
-        subtitle=f"scenario history-2023 at the fitted values, {args.runs} runs, seed "
-                 f"{spec.seed}; observed = released-model running max",
-        reference=prior, reference_label="median at the priors (not fitted)")
-
-    # 3. Whole-record fit for the shipped fragment (in sample only).
-    full_spec = load_spec(FULL_SPEC)
-    say("calibrating on the whole record for scenarios/fragments/calibrated.toml")
-    full = calibrate(full_spec, observed=observed, seeds=seeds, progress=say)
-    FRAGMENT.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(FRAGMENT, fragment_text(full))
-    full_bands = forward(full, full.values, args.runs, seeds, observed)
-    full_columns = {"whole record": full_bands.stats(start, end)}
+    t1 = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        say(f"forecasting {args.runs} runs with posterior draws and at fixed parameters")
+        sim = forecast(args.runs, args.seed, Path(tmp) / "posterior", fixed=False)
+        fixed = forecast(args.runs, args.seed, Path(tmp) / "fixed", fixed=True)
+    forecast_seconds = time.monotonic() - t1
+    obs = observed()
+    scores = score_all(sim, obs)
+    fixed_scores = score_all(fixed, obs)
+    plot(sim, fixed, obs, HERE / "backtest.png", args.runs, label)
+    for figure in POSTERIOR.glob("*.png"):
+        shutil.copyfile(figure, HERE / figure.name)
     seconds = time.monotonic() - t0
 
-    blob = {
-        "backtest": {"values": fit.values, "std_error": fit.std_error,
-                     "start_values": fit.start_values, "fitted": columns,
-                     "prior": prior_columns,
-                     "naive_out_of_sample_rmse": {
-                         kind: {spec.series[i]: v for i, v in rows.items()}
-                         for kind, rows in naive.items()},
-                     "n_evaluations": fit.n_evaluations, "fit_rmse": fit.rmse,
-                     "second_seed_values": fit2.values},
-        "whole_record": {"values": full.values, "std_error": full.std_error,
-                         "fitted": full_columns, "n_evaluations": full.n_evaluations},
-        "runs": args.runs, "seed": spec.seed, "seconds": round(seconds, 1),
-    }
+    goal_cover = {s: 0.7 <= scores[s]["out"]["model"].coverage <= 0.9 for s in SERIES}
+    beats = {s: scores[s]["out"]["model"].crps < min(scores[s]["out"]["persistence"].crps,
+                                                     scores[s]["out"]["linear trend"].crps)
+             for s in SERIES}
+    beats_gauss = {s: scores[s]["out"]["model"].crps
+                   < min(scores[s]["out"]["persistence (Gaussian)"].crps,
+                         scores[s]["out"]["linear trend (Gaussian)"].crps) for s in SERIES}
+    blob = {"runs": args.runs, "seed": args.seed, "cut": CUT, "posterior": label,
+            "seconds": {"calibration": round(calibrate_seconds, 1),
+                        "forecast": round(forecast_seconds, 1), "total": round(seconds, 1)},
+            "posterior_draws": scores_json(scores), "fixed_parameters": scores_json(fixed_scores),
+            "coverage_goal_met": goal_cover, "crps_beats_point_naive": beats,
+            "crps_beats_gaussian_naive": beats_gauss}
     write_text_atomic(HERE / "backtest.json",
                       json.dumps(blob, indent=2, sort_keys=True, default=float) + "\n")
 
-    def oos_line(name: str, i: int) -> str:
-        f, p = columns["out of sample"][name], prior_columns["out of sample"][name]
-        return (f"| {name} | {f['rmse']:.2f} | {p['rmse']:.2f} | "
-                f"{naive['persistence'][i]:.2f} | {naive['trend'][i]:.2f} |")
+    def row(name: str, kind: str, s: Scores) -> str:
+        cover = "-" if s.coverage != s.coverage else f"{s.coverage:.0%}"
+        return f"| {name} | {kind} | {s.rmse:.2f} | {s.crps:.2f} | {cover} |"
 
-    def verdict() -> str:
-        fit_oos = {s: columns["out of sample"][s]["rmse"] for s in spec.series}
-        prior_oos = {s: prior_columns["out of sample"][s]["rmse"] for s in spec.series}
-        worse = [s for s in spec.series if fit_oos[s] > prior_oos[s]]
-        beats_p = sum(fit_oos[s] < naive["persistence"][i] for i, s in enumerate(spec.series))
-        beats_t = sum(fit_oos[s] < naive["trend"][i] for i, s in enumerate(spec.series))
-        n = len(spec.series)
-        text = (f"- Out of sample the fitted model beats persistence for {beats_p} of {n} "
-                f"series and the linear trend for {beats_t} of {n}. ")
-        if worse:
-            text += (f"The model at its priors forecasts better than the fitted model "
-                     f"for {len(worse)} of {n} series ({', '.join(worse)}), but the priors "
-                     "are not an out-of-sample forecast: baseline.toml's "
-                     "`algo_progress_per_year` was chosen so the closed frontier rises ~10 "
-                     "ECI points a year as it did over 2023-2026, and the priors overshoot "
-                     "2023-2024 badly (dashed lines). The 2023-2024 fit does not carry "
-                     "forward.")
-        else:
-            text += "Calibration improved on the priors for every series."
-        return text
-
-    def slope_line() -> str:
-        name = "capability.eci_per_log10_flop"
-        if name not in fit.values:
-            return ""
-        cross = load_cross_section_slope()
-        return (f"- The fitted ECI-per-compute slope ({fit.values[name]:.2f} points per 10x) is "
-                f"far from Epoch's cross-section estimate ({cross[0]:.2f} +- {cross[1]:.2f}, "
-                "`seeds/derived/eci_compute_fit.csv`): the fit does not measure that slope, "
-                "it trades it against algorithmic progress (see the correlations) to make "
-                "2023 flat. Do not read the fitted values as estimates of the real "
-                "quantities; read them as what this model needs to draw 2023-2024.")
-
-    free = [p.path for p in spec.parameters if not p.integer]
-    pairs = [f"`{free[a]}` / `{free[b]}` r = {fit.correlation[a, b]:+.2f}"
-             for a in range(len(free)) for b in range(a + 1, len(free))
-             if np.isfinite(fit.correlation[a, b]) and abs(fit.correlation[a, b]) >= 0.7]
-    mean_in = np.mean([columns["in sample"][s]["rmse"] for s in spec.series])
-    mean_out = np.mean([columns["out of sample"][s]["rmse"] for s in spec.series])
-    cover_in = np.mean([columns["in sample"][s]["coverage"] for s in spec.series])
-    cover_out = np.mean([columns["out of sample"][s]["coverage"] for s in spec.series])
-    bias_out = {s: columns["out of sample"][s]["bias"] for s in spec.series}
+    out_rows = []
+    for name in SERIES:
+        for kind, s in scores[name]["out"].items():
+            out_rows.append(row(LABELS[name], "model, posterior draws" if kind == "model"
+                                else kind, s))
+        out_rows.append(row(LABELS[name], "model at fixed (prior) parameters",
+                            fixed_scores[name]["out"]["model"]))
+    in_rows = [row(LABELS[n], "model, posterior draws", scores[n]["in"]["model"])
+               for n in SERIES]
+    n_cover = sum(goal_cover.values())
+    n_beats = sum(beats.values())
+    n_beats_g = sum(beats_gauss.values())
+    gens = manifest.get("generations", [])
     lines = [
         "# Backtest of opengap against the Epoch ECI record",
         "",
-        "Generated by `python experiments/backtest/run_backtest.py` "
-        f"({seconds / 60:.1f} minutes on a shared 2-core machine; timings are noisy). "
-        "Every number below is printed by that script; rerunning it reproduces them "
-        "(fixed seeds).",
+        "Generated by `python experiments/backtest/run_backtest.py` in "
+        f"{seconds / 60:.1f} minutes on a shared 2-core machine (calibration "
+        f"{calibrate_seconds / 60:.1f} min, forecasts {forecast_seconds / 60:.1f} min; "
+        "timings are noisy). Rerunning it reproduces every number (fixed seeds).",
         "",
-        "**What was done.** The model starts from the world as of 2023-01 "
-        "(`seeds/history-2023/`: the labs that existed then, with their models' ECI where "
-        "Epoch scored them and marked priors elsewhere) and runs the `history-2023` scenario "
-        "(real export-control, diffusion-rule, H20/H200 and distillation events, magnitudes as "
-        "priors). `opengap calibrate` fitted six parameters "
-        f"(`{BACKTEST_SPEC.name}`) to the monthly released-model running maxima of the closed "
-        "frontier, the best open model, the best Chinese open model and the best US open model "
-        f"over **{format_month(spec.period_start)}..{format_month(fit_end)} only**, "
-        "minimising the mean squared difference between the ensemble median and the record "
-        f"({spec.runs} runs per evaluation, common random numbers, Nelder-Mead in scipy; "
-        f"{fit.n_evaluations} evaluations). The fitted scenario was then run forward with "
-        f"{args.runs} runs to {format_month(end)} and compared with what happened.",
+        "**What was done.** `opengap calibrate` ran ABC-SMC (pyabc) on the "
+        f"`history-2023` scenario with the data of `{SPEC.relative_to(REPO)}`: the monthly "
+        "released-model running maxima of the four series below and the economic "
+        f"observations dated up to **{CUT} only** (`seeds/observations/`). Its posterior "
+        f"({len(manifest.get('priors', {}))} parameters, {manifest.get('population_size')} "
+        f"particles, {len(gens)} generations) is in `{POSTERIOR.relative_to(REPO)}/`. "
+        f"The `history-2023` scenario was then run {args.runs} times from 2023-01 to "
+        f"{LAST}, run `r` with its own parameter draw from that posterior and its own "
+        "random numbers, and scored against what happened after the cut.",
         "",
-        "**Nothing after 2024-12 informed the fit.** The loss uses only observed months up to "
-        "2024-12, a simulated month depends only on the scenario up to that month, and the "
-        "forward part was not tuned: the fitted values were used as they came out. Honest "
-        "caveats: (1) the policy events of 2025-2026 are scheduled inputs, so the forward run "
-        "is a forecast *conditional on* knowing them; (2) the seed priors, the parameter set, "
-        "its bounds and the event magnitudes were chosen by someone who had seen the whole "
-        "record, so the out-of-sample figures are, if anything, optimistic; "
-        "(3) the labs founded after 2023-01 (xAI, Mistral, Moonshot, StepFun, Sarvam) are "
-        "entrant slots that enter at a sentiment- and revenue-driven rate (a prior), not on "
-        "their historical dates, so they may appear later than they did.",
+        "**Nothing after 2024-12 informed the calibration.** Honest caveats: the policy "
+        "events of 2025-2026 are scheduled inputs (the forecast is conditional on knowing "
+        "them); the priors, the parameter set and the seed world were chosen by people who "
+        "had seen the whole record, so out-of-sample figures are if anything optimistic.",
         "",
-        "## Fitted parameters (fit on 2023-01..2024-12)",
+        "## Out of sample, 2025-01..2026-03",
         "",
-        *parameter_table(fit),
+        "RMSE of the median and mean CRPS in ECI points (lower is better); coverage: share "
+        "of months whose record lies inside the forecast's 10-90% band (goal 70-90%). The "
+        "naive forecasts are made at 2024-12 from 2023-01..2024-12; as points their CRPS is "
+        "the mean absolute error; their Gaussian versions take their spread from the same "
+        "window (`sim/measures/forecast.py`).",
         "",
-        "Uncertainty: Gauss-Newton standard errors at the optimum (central-difference "
-        "Jacobian of the median residuals, covariance inflated by n / n_eff = "
-        f"{fit.n_observations} / {fit.n_effective} for the autocorrelation of running maxima; "
-        "see `sim/studies/calibration/fit.py`); the integer lag is profiled instead. 'Weakly "
-        "identified' means the approximate 90% interval spans most of the allowed range: "
-        "the 2023-2024 record does not pin that parameter down. Strongly correlated "
-        "estimates (|r| >= 0.7): " + ("; ".join(pairs) if pairs else "none") + ".",
+        "| series | forecast | RMSE | CRPS | 10-90% coverage |",
+        "|---|---|---:|---:|---:|",
+        *out_rows,
         "",
-        f"The same fit under seed {spec.seed + 1} (other random draws, same data) gives:",
+        f"- **Coverage goal (70-90% for each series): met for {n_cover} of 4** ("
+        + ", ".join(f"{LABELS[s]} {scores[s]['out']['model'].coverage:.0%}" for s in SERIES)
+        + ").",
+        f"- **CRPS beats both naive point forecasts on {n_beats} of 4 series** (goal: at "
+        f"least 3); against their Gaussian versions on {n_beats_g} of 4.",
         "",
-        "| parameter | seed " + str(spec.seed) + " | seed " + str(spec.seed + 1) + " |",
-        "|---|---:|---:|",
-        *[f"| `{p.path}` | {fit.values[p.path]:.4g} | {fit2.values[p.path]:.4g} |"
-          for p in spec.parameters],
+        "## In sample, 2023-01..2024-12",
         "",
-        f"(weighted RMSE {fit.rmse:.2f} and {fit2.rmse:.2f} ECI points.) Where the two "
-        "differ by more than the s.e. suggests, simulation noise, not the data, decides the "
-        "value.",
+        "| series | forecast | RMSE | CRPS | 10-90% coverage |",
+        "|---|---|---:|---:|---:|",
+        *in_rows,
         "",
-        f"## In-sample and out-of-sample fit ({args.runs} runs at the fitted values)",
+        "![backtest](backtest.png)",
         "",
-        "RMSE and bias (median minus observed) in ECI points; 'in band': share of months "
-        "(count in brackets) in which the observed value lies inside the simulated 10-90% "
-        "band (an honest 80% band covers about 80%).",
+        f"## The posterior (calibrated through {CUT})",
         "",
-        *stats_table(columns),
+        *posterior_table(POSTERIOR),
         "",
-        "Out-of-sample RMSE (ECI points) against the uncalibrated priors and two naive "
-        "forecasts made at 2024-12 (persistence: the 2024-12 value; trend: a straight line "
-        "fitted to 2023-01..2024-12):",
+        "'Share of prior range': the width of the posterior's 5-95% interval over the "
+        "prior's range; near 100% means the data do not pin the parameter down.",
         "",
-        "| series | fitted model | model at priors | persistence | linear trend |",
-        "|---|---:|---:|---:|---:|",
-        *[oos_line(name, i) for i, name in enumerate(spec.series)],
+        "![posterior](posterior.png)",
         "",
-        f"![backtest]({figure.name})",
+        "ABC-SMC generations (tolerance, acceptance rate, simulations):",
         "",
-        "## Reading",
+        "| generation | tolerance | acceptance | simulations | seconds |",
+        "|---:|---:|---:|---:|---:|",
+        *[f"| {g.get('t')} | {g.get('epsilon', float('nan')):.4g} | "
+          f"{g.get('acceptance', float('nan')):.3f} | {g.get('evaluations', '-')} | "
+          f"{g.get('seconds', float('nan')):.1f} |" for g in gens],
         "",
-        f"- In sample the fit brings the RMSE from {math.sqrt(fit.start_loss):.1f} ECI points "
-        f"at the priors to {fit.rmse:.1f} ({spec.runs}-run fit); over {args.runs} runs the mean "
-        f"RMSE across series is {mean_in:.1f} in sample and {mean_out:.1f} out of sample, "
-        f"and the 10-90% band holds the record in {cover_in:.0%} of in-sample and "
-        f"{cover_out:.0%} of out-of-sample months (target ~80%): the bands are too narrow "
-        "to be read as forecast intervals.",
-        verdict(),
-        slope_line(),
-        "- Out-of-sample bias by series: " + ", ".join(f"{s} {b:+.1f}"
-                                                       for s, b in bias_out.items())
-        + " ECI points. A negative bias means the model fell behind what happened.",
-        "- The record is convex: the closed frontier stalls at GPT-4's level through 2023 "
-        "and then accelerates (reasoning models from 2024-09); the best Chinese open model "
-        "jumps with DeepSeek-V3/R1 at the turn of 2025. The model's growth is concave "
-        "(compute bought from cash grows fastest early; algorithmic progress is linear), so "
-        "a fit to the 2023 plateau lowers the ECI-per-compute slope and the model cannot "
-        "follow the 2025 acceleration. Mechanisms that could (investment that scales with "
-        "the frontier, a reasoning/post-training step, lab entry) are not in the model.",
-        "",
-        "## Whole-record calibration (in sample only)",
-        "",
-        f"`{FULL_SPEC.name}` fits the same parameters on 2023-01..2026-03 "
-        f"({full.n_evaluations} evaluations). Its fragment is "
-        "`scenarios/fragments/calibrated.toml`; `scenarios/baseline-calibrated.toml` is the "
-        "baseline with it included. These numbers are in-sample fits, not forecasts.",
-        "",
-        *parameter_table(full),
-        "",
-        *stats_table(full_columns),
-        "",
-        EPOCH_CREDIT + ".",
+        "ECI: Epoch AI, Epoch Capabilities Index (CC BY 4.0).",
     ]
     write_text_atomic(HERE / "report.md", "\n".join(lines) + "\n")
-    print(f"wrote {HERE / 'report.md'}, {figure}, {FRAGMENT} ({seconds:.0f} s)")
-    for label, table in (("in sample", columns["in sample"]),
-                         ("out of sample", columns["out of sample"])):
-        print(label + ": " + ", ".join(
-            f"{s} RMSE {v['rmse']:.2f} in-band {v['coverage']:.0%}" for s, v in table.items()))
+    print(f"wrote {HERE / 'report.md'} and {HERE / 'backtest.png'} in {seconds:.0f} s "
+          f"(calibration {calibrate_seconds:.0f} s, forecasts {forecast_seconds:.0f} s)")
+    for name in SERIES:
+        s = scores[name]["out"]
+        print(f"{name}: CRPS {s['model'].crps:.2f} vs persistence {s['persistence'].crps:.2f},"
+              f" trend {s['linear trend'].crps:.2f}; coverage {s['model'].coverage:.0%}")
     return 0
 
 
