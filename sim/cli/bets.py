@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     for name in bets_mod.needed_worlds(bets, columns):
         path = _resolve_world(name, bets_dir)
         # A name found nowhere goes to the loader as given, whose error lists shipped names.
-        scenarios[name] = load_scenario_arg(str(path) if path.is_file() else name)[0]
+        scenarios[name] = load_scenario_arg(str(path) if path.is_file() else name,
+                                            fixed_parameters=args.fixed_parameters)[0]
     for bet in bets:
         for column in columns:
             treatment, control = bet.worlds(column)

@@ -69,6 +69,15 @@ def add_count_options(parser: argparse.ArgumentParser, *, runs_help: str,
                         help="processes simulating batches and drawing figures at once "
                         "(default: one per CPU); results do not depend on it")
     add_size_option(parser)
+    add_parameters_option(parser)
+
+
+def add_parameters_option(parser: argparse.ArgumentParser) -> None:
+    """``--fixed-parameters``: ignore the scenarios' posterior (:func:`load_scenario_arg`)."""
+    parser.add_argument("--fixed-parameters", action="store_true",
+                        help="use the parameter values as written: ignore the scenario's "
+                        "posterior (default: each run draws the calibrated parameters from it, "
+                        "if the scenario names one)")
 
 
 def add_size_option(parser: argparse.ArgumentParser) -> None:
@@ -232,16 +241,29 @@ def check_backend(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- scenarios
 
 
-def load_scenario_arg(arg: str) -> tuple[Scenario, Path]:
+def load_scenario_arg(arg: str, *, fixed_parameters: bool = False) -> tuple[Scenario, Path]:
     """A scenario named on the command line, resolved in the order of
     :func:`sim.inputs.scenario.resolve_scenario_path`: an existing ``.toml`` file, then a
-    shipped scenario's name."""
+    shipped scenario's name. With ``fixed_parameters`` (``--fixed-parameters``) its
+    posterior is ignored; otherwise a posterior it names is loaded and checked here, before
+    anything is simulated or written."""
     path = resolve_scenario_path(arg)
     if path.suffix != ".toml":
         shipped = shipped_scenario_names()
         raise ScenarioError(f"{arg}: no such scenario: not a .toml file, and no shipped "
                             f"scenario of that name (shipped: {', '.join(shipped) or 'none'})")
-    return load_scenario(path), path
+    return with_parameters(load_scenario(path), fixed_parameters), path
+
+
+def with_parameters(scenario: Scenario, fixed_parameters: bool) -> Scenario:
+    """``scenario`` at fixed parameters if asked (and it names a posterior); its posterior
+    checked (:func:`sim.core.parameter_draws.scenario_draws`) otherwise."""
+    from sim.core.parameter_draws import scenario_draws
+
+    if fixed_parameters and scenario.posterior is not None and not scenario.fixed_parameters:
+        scenario = scenario.model_copy(update={"fixed_parameters": True})
+    scenario_draws(scenario)
+    return scenario
 
 
 def check_pairable(a: Scenario, b: Scenario, what: str) -> None:
@@ -249,6 +271,16 @@ def check_pairable(a: Scenario, b: Scenario, what: str) -> None:
     if a.time != b.time or a.population != b.population:
         raise UsageError(f"{what}: cannot pair '{a.name}' with '{b.name}': their [time] or "
                          "[population] differ, so their random streams do not line up")
+
+    def drawn_from(s: Scenario) -> str:
+        drawn = s.posterior is not None and not s.fixed_parameters
+        return f"posterior {s.posterior}" if drawn else "fixed parameters"
+
+    if drawn_from(a) != drawn_from(b):
+        raise UsageError(f"{what}: cannot pair '{a.name}' ({drawn_from(a)}) with '{b.name}' "
+                         f"({drawn_from(b)}): paired runs must draw their parameters from the "
+                         "same posterior; name the same posterior in both, or use "
+                         "--fixed-parameters")
 
 
 def command_line(args: argparse.Namespace) -> str:

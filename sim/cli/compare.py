@@ -57,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
     check_counts(args)
     if args.check_runs < 0:
         raise UsageError(f"--check-runs must be >= 0 (got {args.check_runs})")
-    base, _ = load_scenario_arg(args.base)
-    alts = [load_scenario_arg(a)[0] for a in args.alts]
+    fixed = args.fixed_parameters
+    base, _ = load_scenario_arg(args.base, fixed_parameters=fixed)
+    alts = [load_scenario_arg(a, fixed_parameters=fixed)[0] for a in args.alts]
     for alt in alts:
         check_pairable(base, alt, "compare")
     first, last = parse_month(base.time.start), parse_month(base.time.end)

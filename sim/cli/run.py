@@ -53,7 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     # Validate everything before simulating or writing anything.
     check_counts(args)
-    scenario, scenario_path = load_scenario_arg(args.scenario)
+    scenario, scenario_path = load_scenario_arg(args.scenario,
+                                                fixed_parameters=args.fixed_parameters)
     from sim.inputs.seeds import seeds_for
     from sim.report.outputs import TIDY_CHUNK_RUNS, batch_output, write_streamed
 

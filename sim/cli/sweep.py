@@ -5,10 +5,12 @@ an interrupted sweep."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from sim.cli.common import (
     add_backend_options,
+    add_parameters_option,
     add_size_option,
     check_backend,
     check_sweep_size,
@@ -16,6 +18,7 @@ from sim.cli.common import (
     out_dir_arg,
     prepare_out_dir,
     remove_if_empty,
+    with_parameters,
 )
 
 HELP = "run many parameter sets x replicates of a scenario"
@@ -33,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace another spec's sweep (or stray sweep files) in DIR "
                         "instead of refusing")
     add_size_option(parser)
+    add_parameters_option(parser)
     add_backend_options(parser)
 
 
@@ -47,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
 
     workers = check_backend(args)
     spec = load_spec(args.spec)
+    spec = replace(spec, base=with_parameters(spec.base, args.fixed_parameters),
+                   bases=tuple((name, with_parameters(b, args.fixed_parameters))
+                               for name, b in spec.bases))
     check_sweep_size(spec, workers, args.allow_large)
     out = args.out if args.out is not None else default_out(Path("results") / "sweeps",
                                                             spec.name, "spec")

@@ -31,6 +31,7 @@ from sim.core.mechanisms import (
 )
 from sim.core.mechanisms.market import buyer_tokens
 from sim.core.mechanisms.policy import investor_sentiment
+from sim.core.parameter_draws import runs_world
 from sim.core.rng import MonthDraws, RandomStreams
 from sim.core.world import World, WorldState, build_world, initial_state
 from sim.errors import InputError
@@ -505,7 +506,15 @@ def simulate_world(
     to run several parameter sets in one batch, with ``world.params`` fields and the anchor
     that differ between them given as ``(runs, 1)`` arrays and each set's own initial state
     (:mod:`sim.studies.sweeps.stacked`).
+
+    Without ``state``, a scenario under posterior draws gives each run its own parameter
+    draw (:func:`sim.core.parameter_draws.runs_world`; ``world`` is the scenario's world as
+    written, and the one the returned Results carry); a caller that passes ``state`` has
+    applied any draws itself.
     """
+    given = world  # the Results carry the scenario's world, as written
+    if state is None:
+        world, state = runs_world(scenario, world, seeds, seed, run_ids)
     n_runs = len(run_ids)
     out = _allocate(n_runs, world)
     exit_month = np.full((n_runs, world.population.n_labs), -1)
@@ -531,4 +540,4 @@ def simulate_world(
         check_finite_outputs(world, recorder.out, run_ids[chunk], scenario.name)
     out["exit_month"] = exit_month
     out["acquirer"] = acquirer
-    return Results(scenario=scenario, world=world, seed=seed, run_ids=run_ids, arrays=out)
+    return Results(scenario=scenario, world=given, seed=seed, run_ids=run_ids, arrays=out)

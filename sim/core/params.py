@@ -20,7 +20,7 @@ from dataclasses import dataclass, make_dataclass
 from typing import TYPE_CHECKING, Any
 
 from sim.calendar import parse_month
-from sim.inputs.scenario import Scenario
+from sim.inputs.scenario import PARAMETER_TABLES, Scenario
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -30,9 +30,6 @@ USD_PER_BN = 1e9
 #: Hours in an H100e-month (8,760 hours a year / 12), the unit rental prices are quoted in.
 HOURS_PER_MONTH = 730.0
 
-#: Schema tables whose fields are engine parameters (``population`` and ``time`` shape the
-#: world instead: the buyer agents and the horizon).
-PARAMETER_TABLES: tuple[str, ...] = ("capability", "compute", "funding", "market", "policy")
 
 
 @dataclass(frozen=True)
@@ -149,3 +146,13 @@ Params.__module__ = __name__
 Params.__doc__ = ("Scenario parameters in model units, one field per schema parameter "
                   "(:mod:`sim.core.params`):\n\n" + "\n".join(
                       f"* ``{name}``: {PARAM_DESCRIPTIONS[name]}" for name, _ in _FIELDS))
+
+
+def engine_value(path: str, value: Any) -> tuple[str, Any]:
+    """(engine field, value in model units) of schema parameter ``path`` (``table.field``)
+    set to ``value`` as a scenario writes it: its :data:`CONVERSIONS` entry if it has one
+    (the same function :meth:`Params.from_scenario` applies), else the field as written."""
+    for engine_name, conversion in CONVERSIONS.items():
+        if conversion.source == path:
+            return engine_name, conversion.convert(value)
+    return path.split(".", 1)[1], value

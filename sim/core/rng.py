@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 #: Stream names, in a fixed order: the index is part of each stream's spawn key, so never
 #: reorder; append new streams at the end.
 STREAMS: tuple[str, ...] = ("policy", "sentiment", "funding", "releases", "market",
-                            "decisions", "funding_shocks", "entry")
+                            "decisions", "funding_shocks", "entry", "parameters")
+#: The streams the monthly mechanisms draw from (:class:`RandomStreams`); ``parameters``
+#: is read once per run, to pick the run's parameter draw (:func:`run_uniforms`).
+MONTHLY_STREAMS: tuple[str, ...] = tuple(s for s in STREAMS if s != "parameters")
 #: Policies a sovereign decides on each month (``sim.vocab.POLICIES``).
 BLOCK_MONTHS = 12
 
@@ -65,10 +68,11 @@ class RandomStreams:
         self.run_ids = np.asarray(run_ids, dtype=np.int64)
         self.n_labs, self.n_regions, self.n_buyers = n_labs, n_regions, n_buyers
         self.n_sovereigns = n_sovereigns
-        words = spawned_seed_words(self.seed, self.run_ids, np.arange(len(STREAMS)))
+        keys = np.array([STREAMS.index(name) for name in MONTHLY_STREAMS])
+        words = spawned_seed_words(self.seed, self.run_ids, keys)
         self._gens = {
-            name: [np.random.Generator(np.random.PCG64(_Words(w))) for w in words[k]]
-            for k, name in enumerate(STREAMS)
+            name: [np.random.Generator(np.random.PCG64(_Words(w))) for w in words[i]]
+            for i, name in enumerate(MONTHLY_STREAMS)
         }
         self._block_start = -1
         self._block: dict[str, np.ndarray] = {}
@@ -126,6 +130,16 @@ class RandomStreams:
             funding_shock_u=self._block["funding_shocks"][:, i],
             entry_u=self._block["entry"][:, i],
         )
+
+
+def run_uniforms(seed: int, run_ids: np.ndarray | list[int], stream: str) -> np.ndarray:
+    """(R,) the first uniform on [0, 1) of stream ``stream`` of each run in ``run_ids``:
+    ``Generator(PCG64(SeedSequence(seed, spawn_key=(r, k)))).random()`` with ``k`` the
+    stream's index in :data:`STREAMS`. Depends only on (seed, run, stream)."""
+    runs = np.asarray(run_ids, dtype=np.int64)
+    words = spawned_seed_words(int(seed), runs, np.array([STREAMS.index(stream)]))[0]
+    return np.array([np.random.Generator(np.random.PCG64(_Words(w))).random() for w in words],
+                    dtype=float)
 
 
 class _Words(ISeedSequence):

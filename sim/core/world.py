@@ -12,7 +12,7 @@ State lives only here; mechanisms are pure functions that read it and return new
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -590,19 +590,42 @@ def _seeded_base(eci: np.ndarray, pop: Population, p: Params) -> np.ndarray:
     return np.where(distilled, solved, plain)
 
 
-def build_world(scenario: Scenario, seeds: Seeds) -> World:
-    population = build_population(seeds, scenario)
-    params = Params.from_scenario(scenario)
-    labs = seeds.labs
-    # Capability is anchored on the best closed lab: ``base = anchor + b * (log10 FLOP +
-    # algo)`` with algo = 0 reproduces its seeded score from the FLOP of its run in progress.
-    rl_era = parse_month(params.rl_era_start) - parse_month(scenario.time.start)
+def seeded_anchor(labs: LabSeeds, population: Population, params: Params,
+                  rl_era: int) -> float:
+    """ECI points of effective compute 0 (``World.initial_anchor``). Capability is anchored on
+    the best closed lab: ``base = anchor + b * (log10 FLOP + algo)`` with algo = 0 reproduces
+    its seeded score from the FLOP of its run in progress (``b = eci_per_log10_flop``)."""
     base = (_seeded_base(labs.eci, population, params)
             - seeded_rl_gain(labs.release_month - params.start_month, rl_era, params))
     ref = int(np.argmax(np.where(population.lab_is_open | population.lab_entrant, -np.inf,
                                  labs.eci)))
     full_run = _full_run_flop(labs.compute_h100e, params)
-    anchor = float(base[ref] - params.eci_per_log10_flop * math.log10(full_run[ref]))
+    return float(base[ref] - params.eci_per_log10_flop * math.log10(full_run[ref]))
+
+
+def seeded_robust(labs: LabSeeds, population: Population, params: Params) -> np.ndarray:
+    """(L,) robustness score of each seeded model (ECI points, ``World.start_robust``): its
+    underlying capability minus ``bench_focus * robust_cost_points``."""
+    return (_seeded_base(labs.eci, population, params)
+            - labs.bench_focus * params.robust_cost_points)
+
+
+def with_params(world: World, seeds: Seeds, params: Params) -> World:
+    """``world`` with other values of its batchable parameters (:data:`sim.core.stacking.
+    BATCHABLE`): ``params`` and the anchor and seeded robustness they set, as
+    :func:`build_world` would build them."""
+    return replace(world, params=params,
+                   initial_anchor=seeded_anchor(seeds.labs, world.population, params,
+                                                world.rl_era_step),
+                   start_robust=seeded_robust(seeds.labs, world.population, params))
+
+
+def build_world(scenario: Scenario, seeds: Seeds) -> World:
+    population = build_population(seeds, scenario)
+    params = Params.from_scenario(scenario)
+    labs = seeds.labs
+    rl_era = parse_month(params.rl_era_start) - parse_month(scenario.time.start)
+    anchor = seeded_anchor(labs, population, params, rl_era)
     schedule = compile_schedule(scenario, population)
     region, retention = shock_components(schedule, params)
     cost0, gap0 = seeded_serving_costs(labs, population, params)
@@ -614,8 +637,7 @@ def build_world(scenario: Scenario, seeds: Seeds) -> World:
                  parent_budget_path(population, schedule, params), rl_era,
                  investor_access_path(population, schedule, params), cost0, gap0,
                  start_bench=labs.eci.astype(float),
-                 start_robust=(_seeded_base(labs.eci, population, params)
-                               - labs.bench_focus * params.robust_cost_points),
+                 start_robust=seeded_robust(labs, population, params),
                  start_released_flop=np.where(entrant, 0.0, labs.training_flop),
                  start_alive=~entrant)
 

@@ -35,6 +35,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
@@ -55,6 +56,10 @@ SEED_WORLD_MONTH = "2026-04"
 #: Seed worlds a scenario can start from: first month -> folder under ``seeds/`` that
 #: describes the world as of that month (``[time] start`` picks the world).
 SEED_WORLDS: dict[str, str] = {SEED_WORLD_MONTH: ".", "2023-01": "history-2023"}
+
+#: Schema tables whose fields are model parameters (``population`` and ``time`` shape the
+#: world instead: the buyer agents and the horizon).
+PARAMETER_TABLES: tuple[str, ...] = ("capability", "compute", "funding", "market", "policy")
 
 #: Longest ``extends`` chain (the file itself and its ancestors).
 MAX_EXTENDS = 32
@@ -497,18 +502,47 @@ class Scenario(StrictModel):
         description="a folder of your own seed tables (labs.csv, sovereigns.csv, ...) that "
         "replace the shipped ones; a relative path is relative to the scenario file "
         "(opengap run --seeds DIR overrides it; docs/own-world.md) [path]")
+    posterior: str | None = Field(
+        None, min_length=1,
+        description="a posterior folder (posterior.parquet + posterior.json, as opengap "
+        "calibrate writes): each run draws its calibrated parameters from it, except those a "
+        "scenario extending the file that names it sets itself (levers); a relative path is "
+        "relative to the file that names it; inherited through extends (docs/scenarios.md) "
+        "[path]")
+    fixed_parameters: bool = Field(
+        False, description="ignore the posterior: every run uses the parameter values as "
+        "written (opengap run --fixed-parameters sets it) [true/false]")
     events: list[Event] = Field(default_factory=list,
                                 description="scheduled events in month order: ban, "
                                 "distillation_crackdown, export_controls, funding_shock, "
                                 "safety_shock, open_program (one table each, [[events]])")
 
+    #: Calibrated parameters (``table.field``) that a file below the one naming the
+    #: posterior sets, or an override: they keep their value under posterior draws
+    #: (:attr:`levers`; set by :func:`load_scenario` and :meth:`with_overrides`).
+    _levers: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
     @model_serializer(mode="wrap")
     def _without_default_seeds(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # A scenario on the shipped seeds dumps as before the key existed (same SHA-256).
+        # A scenario on the shipped seeds and without a posterior dumps as before these
+        # keys existed (same SHA-256).
         data = handler(self)
-        if data.get("seeds") is None:
-            data.pop("seeds", None)
+        for key, default in (("seeds", None), ("posterior", None), ("fixed_parameters", False)):
+            if key in data and data[key] == default:
+                data.pop(key)
         return data
+
+    @property
+    def levers(self) -> frozenset[str]:
+        """Parameters (``table.field``) set below the file naming the posterior, or by an
+        override: a posterior does not draw them (docs/scenarios.md)."""
+        return self._levers
+
+    def with_levers(self, levers: frozenset[str] | set[str]) -> Scenario:
+        """A copy whose :attr:`levers` are ``levers``."""
+        copy = self.model_copy()
+        copy._levers = frozenset(levers)
+        return copy
 
     @model_validator(mode="after")
     def _event_ids_unique(self) -> Scenario:
@@ -540,8 +574,12 @@ class Scenario(StrictModel):
         return self
 
     def content_hash(self) -> str:
-        """SHA-256 of the resolved scenario (after inheritance), stable across key order."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        """SHA-256 of the resolved scenario (after inheritance), stable across key order;
+        under posterior draws the :attr:`levers` count too (they change what is drawn)."""
+        data = self.model_dump(mode="json")
+        if self.posterior is not None and not self.fixed_parameters and self._levers:
+            data["levers"] = sorted(self._levers)
+        blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
 
     def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
@@ -559,7 +597,8 @@ class Scenario(StrictModel):
                 raise ScenarioError(f"<overrides>: {dotted}: unknown parameter path"
                                     f"{_event_hint(dotted, self.events)}")
             node[keys[-1]] = value
-        return validate_scenario(data, source="<overrides>")
+        levers = {k for k in overrides if k.split(".")[0] in PARAMETER_TABLES}
+        return validate_scenario(data, source="<overrides>").with_levers(self._levers | levers)
 
 
 def _child(node: Any, key: str, dotted: str, events: list[Any]) -> Any:
@@ -645,6 +684,9 @@ class Origins:
 
     keys: dict[tuple[str, ...], str] = field(default_factory=dict)
     events: list[tuple[str, int]] = field(default_factory=list)
+    #: file -> its place in the ``extends`` chain (0 = the oldest ancestor); an included
+    #: fragment has the place of the file that includes it.
+    depth: dict[str, int] = field(default_factory=dict)
 
     def add_file(self, data: dict[str, Any], source: str) -> None:
         """Record ``source`` as the setter of every key of ``data`` (merged over what is
@@ -813,10 +855,11 @@ def load_raw(path: Path, origins: Origins | None = None) -> dict[str, Any]:
         if not isinstance(own.get("events", []), list):
             raise ScenarioError(f"{shown}: events: expected a list of [[events]] tables")
         data = _apply_includes(current, own, own_origins)  # records the fragments' keys
-        if isinstance(data.get("seeds"), str) and data["seeds"]:
-            # Relative to the file that names it (resolved here, so an extending file
-            # elsewhere keeps its parent's folder).
-            data["seeds"] = str((current.parent / data["seeds"]).resolve())
+        for key in ("seeds", "posterior"):
+            if isinstance(data.get(key), str) and data[key]:
+                # Relative to the file that names it (resolved here, so an extending file
+                # elsewhere keeps its parent's folder).
+                data[key] = str((current.parent / data[key]).resolve())
         own_origins.add_file(own, shown)  # this file's own keys win over its fragments'
         parent_name = data.pop("extends", None)
         inherit_events = data.pop("inherit_events", True)
@@ -855,10 +898,27 @@ def load_raw(path: Path, origins: Origins | None = None) -> dict[str, Any]:
         merged = _deep_merge(merged, data)
         total.keys.update(own_origins.keys)
         total.events += own_origins.events
+        for source in own_origins.keys.values():
+            total.depth[source] = depth
     if origins is not None:
         origins.keys.update(total.keys)
         origins.events += total.events
+        origins.depth.update(total.depth)
     return merged
+
+
+def posterior_levers(origins: Origins) -> frozenset[str]:
+    """The parameters (``table.field``) set by a file below the one that names the
+    posterior (a file extending it, or a fragment such a file includes): a scenario's
+    levers, which keep their value under posterior draws. The file naming the posterior
+    and its ancestors set the values the posterior replaces. Empty without a posterior."""
+    named_by = origins.keys.get(("posterior",))
+    if named_by is None:
+        return frozenset()
+    top = origins.depth.get(named_by, 0)
+    return frozenset(".".join(key) for key, source in origins.keys.items()
+                     if len(key) == 2 and key[0] in PARAMETER_TABLES
+                     and origins.depth.get(source, 0) > top)
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -867,7 +927,9 @@ def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
     origins = Origins()
     data = load_raw(path, origins)
-    return validate_scenario(data, source=str(path), origins=origins)
+    scenario = validate_scenario(data, source=str(path), origins=origins)
+    levers = posterior_levers(origins)
+    return scenario.with_levers(levers) if levers else scenario
 
 
 def shipped_scenario_names() -> list[str]:

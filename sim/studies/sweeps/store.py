@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import sim
+from sim.core.parameter_draws import parameters_note
 from sim.files import atomic_path, remove_temporaries
 from sim.studies.sweeps import SweepError
 from sim.studies.sweeps.chunks import ChunkResult
@@ -199,6 +200,7 @@ def manifest_data(spec: SweepSpec, status: str, **extra: Any) -> dict[str, Any]:
         "scenario": {"name": spec.base.name, "content_hash": spec.base.content_hash(),
                      "resolved": spec.base.model_dump(mode="json")},
         "parameters": [p.as_json() for p in spec.parameters],
+        "parameter_draws": parameters_note(spec.base),
         "outcomes": [{"label": o.label, "unit": o.unit} for o in spec.outcomes],
         "versions": {"opengap": sim.__version__, "numpy": version("numpy"),
                      "scipy": version("scipy"), "pyarrow": version("pyarrow")},
