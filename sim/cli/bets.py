@@ -52,6 +52,7 @@ def _resolve_world(name: str, bets_dir: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sim.core.parameter_draws import parameters_phrase
     from sim.inputs.seeds import load_seeds
     from sim.report import scorecard
     from sim.studies import bets as bets_mod
@@ -88,8 +89,11 @@ def run(args: argparse.Namespace) -> int:
                                  "its window lies outside the simulated months\n")
         labels = {c: (scenarios[c].name if c in scenarios else c) for c in columns}
         labels[bets_mod.STATED] = "stated"
+        phrases = dict.fromkeys(parameters_phrase(sc) for sc in scenarios.values())
         written = scorecard.write_scorecard(cells, columns, args.out, command=command_line(args),
-                                            seed=args.seed, runs=args.runs, labels=labels)
+                                            seed=args.seed, runs=args.runs, labels=labels,
+                                            parameters="; ".join(phrases)
+                                            or "at fixed parameters")
     except BaseException:
         if created:
             remove_if_empty(args.out)

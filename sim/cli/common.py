@@ -359,10 +359,17 @@ def remove_if_empty(path: Path) -> None:
 
 def run_output_names() -> set[str]:
     """Every file ``opengap run`` may write into its folder."""
-    from sim.report.outputs import EVENTS_FILE, LABS_FILE, MANIFEST_FILE, RESULTS_FILE
+    from sim.report.outputs import (
+        DRAWS_FILE,
+        EVENTS_FILE,
+        LABS_FILE,
+        MANIFEST_FILE,
+        RESULTS_FILE,
+    )
     from sim.report.plot_files import PLOT_FILES  # not sim.report.figures: no matplotlib
 
-    return {RESULTS_FILE, LABS_FILE, EVENTS_FILE, MANIFEST_FILE, *PLOT_FILES.values()}
+    return {RESULTS_FILE, LABS_FILE, EVENTS_FILE, MANIFEST_FILE, DRAWS_FILE,
+            *PLOT_FILES.values()}
 
 
 def sweep_output_names() -> set[str]:

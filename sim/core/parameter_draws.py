@@ -179,11 +179,17 @@ def parameters_note(scenario: Scenario) -> dict[str, Any]:
     return {"parameters": "posterior", "posterior": draws.describe()}
 
 
+def parameters_phrase(scenario: Scenario) -> str:
+    """``"parameters drawn from the posterior (LABEL)"`` or ``"at fixed parameters"``."""
+    draws = scenario_draws(scenario)
+    if draws is None:
+        return "at fixed parameters"
+    return f"parameters drawn from the posterior ({draws.posterior.label})"
+
+
 def band_note(scenario: Scenario, n_runs: int, band: str = "10-90%") -> str:
     """What a figure's bands are: ``"10-90% over N runs, parameters drawn from the posterior
     (LABEL)"`` or ``"10-90% over N runs at fixed parameters"``."""
-    draws = scenario_draws(scenario)
-    if draws is None:
-        return f"{band} over {n_runs} runs at fixed parameters"
-    return (f"{band} over {n_runs} runs, parameters drawn from the posterior "
-            f"({draws.posterior.label})")
+    phrase = parameters_phrase(scenario)
+    sep = " " if phrase.startswith("at ") else ", "
+    return f"{band} over {n_runs} runs{sep}{phrase}"

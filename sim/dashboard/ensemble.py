@@ -16,6 +16,7 @@ import numpy as np
 
 from sim.calendar import to_datetime64
 from sim.core.engine import simulate
+from sim.core.parameter_draws import band_note
 from sim.dashboard.settings import Settings, apply_settings, settings_summary
 from sim.inputs.scenario import Scenario
 from sim.inputs.seeds import Seeds
@@ -49,6 +50,9 @@ class Bands:
     open_dollar_share: np.ndarray
     alive: np.ndarray
     seconds: float
+    #: What the bands are (:func:`sim.core.parameter_draws.band_note`): "10-90% over N runs"
+    #: at fixed parameters or with parameters drawn from the posterior.
+    note: str = ""
 
 
 def ensemble_bands(scenario: Scenario, seeds: Seeds, *, n_runs: int, seed: int,
@@ -81,6 +85,7 @@ def ensemble_bands(scenario: Scenario, seeds: Seeds, *, n_runs: int, seed: int,
         open_dollar_share=q(MEASURES["open_dollar_share"].series(results)),
         alive=q(MEASURES["alive"].series(results)),
         seconds=0.0,
+        note=band_note(scenario, n_runs),
     )
     return replace(bands, seconds=time.perf_counter() - t0)
 

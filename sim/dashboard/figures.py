@@ -9,6 +9,7 @@ per camp are those of :mod:`sim.report.figures`.
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import matplotlib.dates as mdates
@@ -32,11 +33,14 @@ def _new(title: str, bands: Bands, ylabel: str, nrows: int = 1) -> tuple[Figure,
     fig = Figure(figsize=(FIGSIZE[0], height), dpi=100)
     # Fixed margins (in inches, converted to fractions): a layout engine would cost more
     # than the drawing itself, and the page redraws every panel at each step.
+    note = bands.note or f"10-90% over {bands.n_runs} runs"
+    text = f"{title}\n" + "\n".join(textwrap.wrap(f"median and band {note} (seed {bands.seed})",
+                                                  80))
+    lines = text.count("\n") + 1  # 0.2 inch a title line, plus 0.2
     fig.subplots_adjust(left=0.75 / FIGSIZE[0], right=1 - 0.15 / FIGSIZE[0],
-                        top=1 - 0.6 / height, bottom=0.5 / height, hspace=0.08)
+                        top=1 - (0.2 + 0.2 * lines) / height, bottom=0.5 / height, hspace=0.08)
     axes = fig.subplots(nrows, 1, sharex=True, squeeze=False)[:, 0]
-    fig.suptitle(f"{title}\nmedian and 10-90% band of {bands.n_runs} runs (seed {bands.seed})",
-                 fontsize=10)
+    fig.suptitle(text, fontsize=10)
     for ax in axes:
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)

@@ -29,11 +29,13 @@ from sim.report.figures import (
     PAIR_COLORS,
     PAIR_LABELS,
     add_footnote,
+    band_text,
     draw_fan,
     format_time_axis,
     mark_events,
     save_figure,
     simulated_dates,
+    wrapped,
 )
 
 TRAJECTORIES_FILE, DELTA_FILE = "trajectories.png", "delta.png"
@@ -89,8 +91,9 @@ def plot_trajectories(worlds: Sequence[Any], path: str | Path) -> Path:
         axes[row, 0].legend(loc="upper left", fontsize=8, title=f"median, band {BAND}",
                             title_fontsize=7)
     base = worlds[0]
-    fig.suptitle(f"Trajectories side by side: {base.n_runs} runs per scenario, seed "
-                 f"{base.seed}, same run numbers (common random numbers)", fontsize=12)
+    fig.suptitle(f"Trajectories side by side: seed {base.seed}, same run numbers (common "
+                 "random numbers)\n" + wrapped(f"bands: {band_text(base)}", 40 * n + 20),
+                 fontsize=12)
     add_footnote(fig, "Dotted lines: scheduled events of each scenario.")
     fig.tight_layout(rect=(0, 0.02, 1, 0.97))
     return save_figure(fig, path)
@@ -122,10 +125,13 @@ def plot_deltas(base: Any, alts: Sequence[Any], path: str | Path) -> Path:
     fig.legend(handles, labels, loc="upper right", bbox_to_anchor=(0.99, 0.985), fontsize=9,
                title="alternative: median, band 5-95% of runs", title_fontsize=8,
                ncol=min(len(alts), 3))
-    fig.suptitle(f"Paired difference run by run\n({base.n_runs} runs, seed {base.seed})",
+    fig.suptitle("Paired difference run by run (seed " + f"{base.seed})\n"
+                 + wrapped(f"bands: {band_text(base, '5-95%')}", 62),
                  fontsize=12, x=0.02, ha="left")
-    add_footnote(fig, "Each run of an alternative shares its random streams with the same run of "
-                 "the base; dotted lines: the alternatives' scheduled events.")
+    shared = ("its random streams and its parameter draw" if "posterior" in band_text(base)
+              else "its random streams")
+    add_footnote(fig, f"Each run of an alternative shares {shared} with the same run of the "
+                 "base; dotted lines: the alternatives' scheduled events.")
     fig.tight_layout(rect=(0, 0.02, 1, 0.955))
     return save_figure(fig, path)
 

@@ -9,6 +9,7 @@ camp across every figure (:data:`CAMP_COLORS`).
 from __future__ import annotations
 
 import functools
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import numpy as np  # noqa: E402
 
 from sim.calendar import to_datetime64  # noqa: E402
 from sim.core.events import WORLD_ACTOR  # noqa: E402
+from sim.core.parameter_draws import band_note  # noqa: E402
 from sim.files import atomic_path  # noqa: E402
 from sim.measures import metrics  # noqa: E402
 from sim.measures.registry import MEASURES, PAIR  # noqa: E402
@@ -74,8 +76,20 @@ def _hist_dates(results: Any) -> np.ndarray:
     return to_datetime64(hist.first_month, len(hist.closed))
 
 
+def band_text(results: Any, band: str = "10-90%") -> str:
+    """What the bands of a figure of ``results`` are (:func:`sim.core.parameter_draws.
+    band_note`): over how many runs, at fixed parameters or drawn from which posterior."""
+    return band_note(results.scenario, results.n_runs, band)
+
+
+def wrapped(text: str, width: int = 100) -> str:
+    """``text`` broken into lines of at most ``width`` characters (a figure title's)."""
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
 def _title(results: Any, text: str) -> str:
-    return f"{text}\nscenario '{results.scenario.name}', {results.n_runs} runs, seed {results.seed}"
+    return text + "\n" + wrapped(f"scenario '{results.scenario.name}', seed {results.seed}; "
+                                  f"bands: {band_text(results)}", 100)
 
 
 def draw_fan(ax: Any, dates: np.ndarray, series: np.ndarray, color: str, label: str,

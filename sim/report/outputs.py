@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 
 import sim
 from sim.calendar import format_month
+from sim.core.parameter_draws import parameters_note, run_draws_table
 from sim.files import atomic_path, write_text_atomic
 from sim.measures.registry import (
     MEASURES,
@@ -50,6 +51,9 @@ RESULTS_FILE = "results.parquet"
 LABS_FILE = "labs.parquet"
 EVENTS_FILE = "events.csv"
 MANIFEST_FILE = "manifest.json"
+#: Each run's parameter draw (run, particle, one column per drawn parameter), written only
+#: under posterior draws.
+DRAWS_FILE = "parameter_draws.parquet"
 
 
 #: Order of the tidy table's rows within a chunk of runs: grouped by what ``camp`` holds,
@@ -684,6 +688,10 @@ def write_streamed(batches: Iterable[BatchOutput], out_dir: str | Path, *, scena
         from sim.report import figures as plotting  # matplotlib only when figures are wanted
 
         names += plotting.write_all(results, out, processes=processes, on_file=on_file)
+    if write_draws_table(results, out / DRAWS_FILE):
+        names.append(DRAWS_FILE)
+        if on_file is not None:
+            on_file(out / DRAWS_FILE)
     names += [*extra_files, MANIFEST_FILE]
     doc = manifest(results, scenario_path=scenario_path, files=names)
     write_text_atomic(out / MANIFEST_FILE, json.dumps(doc, indent=2) + "\n")
@@ -699,6 +707,25 @@ def _version(dist: str) -> str | None:
         return None
 
 
+def draws_table(results: Any) -> pa.Table | None:
+    """Each run's parameter draw: ``run`` (int64), ``particle`` (int64, row of the
+    posterior's ``posterior.parquet``) and one float64 column per drawn parameter, named by
+    its scenario path, in schema units; None at fixed parameters."""
+    columns = run_draws_table(results.scenario, results.seed, results.run_ids)
+    return None if columns is None else pa.table(columns)
+
+
+def write_draws_table(results: Any, path: Path) -> bool:
+    """Write :func:`draws_table` to ``path`` atomically; False (nothing written) at fixed
+    parameters."""
+    table = draws_table(results)
+    if table is None:
+        return False
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    return True
+
+
 def manifest(results: Any, *, scenario_path: str | Path | None,
              files: Sequence[str]) -> dict[str, Any]:
     """The manifest dict written to ``manifest.json``."""
@@ -712,6 +739,7 @@ def manifest(results: Any, *, scenario_path: str | Path | None,
             "content_hash": scenario.content_hash(),
             "resolved": scenario.model_dump(mode="json"),
         },
+        **parameters_note(scenario),
         "seed": int(results.seed),
         "n_runs": results.n_runs,
         "run_ids": run_ids,

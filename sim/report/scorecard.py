@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,8 @@ def _cell_text(c: Cell) -> str:
 
 
 def markdown_text(cells: Sequence[Cell], columns: Sequence[str], *, command: str, seed: int,
-                  runs: int, labels: dict[str, str]) -> str:
+                  runs: int, labels: dict[str, str],
+                  parameters: str = "at fixed parameters") -> str:
     """A wide Markdown table (rows = bets, one probability column per scorecard column)
     followed by each bet's statement and test."""
     by_bet: dict[int, dict[str, Cell]] = {}
@@ -63,7 +65,7 @@ def markdown_text(cells: Sequence[Cell], columns: Sequence[str], *, command: str
     head = ["#", "bet", "world as stated", *(f"P ({labels.get(col, col)})" for col in columns)]
     lines = [
         "# Bets scorecard", "",
-        f"Probability that each bet holds over {runs} runs (seed {seed}), with a "
+        f"Probability that each bet holds over {runs} runs (seed {seed}; {parameters}), with a "
         f"{INTERVAL:.0%} Jeffreys interval. Column *stated* scores each bet in the world its "
         "definition names; each further column replaces that world by the scenario named "
         "(paired bets: that scenario against the bet's control, run by run on common random "
@@ -92,7 +94,8 @@ def markdown_text(cells: Sequence[Cell], columns: Sequence[str], *, command: str
 
 
 def plot_scorecard(cells: Sequence[Cell], columns: Sequence[str], path: Path, *,
-                   runs: int, seed: int, labels: dict[str, str]) -> Path:
+                   runs: int, seed: int, labels: dict[str, str],
+                   parameters: str = "at fixed parameters") -> Path:
     """One A4 page: a row per bet, each column's probability as a dot with its interval."""
     bets = sorted({c.bet.number: c.bet for c in cells}.values(), key=lambda b: b.number)
     fig, ax = plt.subplots(figsize=(8.27, 11.69))
@@ -128,7 +131,8 @@ def plot_scorecard(cells: Sequence[Cell], columns: Sequence[str], path: Path, *,
         ax.axhline(row + 0.5, color="0.92", lw=0.8, zorder=0)
     ax.set_xlabel(f"probability the bet holds (share of runs; bars: {INTERVAL:.0%} Jeffreys "
                   "interval)")
-    ax.set_title(f"Bets scorecard: {runs} runs per world, seed {seed}")
+    ax.set_title("\n".join(textwrap.wrap(f"Bets scorecard: {runs} runs per world, seed {seed}, "
+                                          f"{parameters}", 80)))
     ax.grid(True, axis="x", color="0.92")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.05), ncol=min(n_col, 3), fontsize=8,
               title="world (stated = as each bet defines it)", title_fontsize=8)
@@ -150,11 +154,14 @@ def _wrap(text: str, width: int) -> str:
 
 
 def write_scorecard(cells: Sequence[Cell], columns: Sequence[str], out: Path, *, command: str,
-                    seed: int, runs: int, labels: dict[str, str]) -> list[Path]:
+                    seed: int, runs: int, labels: dict[str, str],
+                    parameters: str = "at fixed parameters") -> list[Path]:
     """Write the CSV, Markdown and PNG into ``out``; returns their paths."""
     out = Path(out)
     write_text_atomic(out / CSV_FILE, csv_text(cells))
     write_text_atomic(out / MD_FILE, markdown_text(cells, columns, command=command, seed=seed,
-                                                   runs=runs, labels=labels))
-    plot_scorecard(cells, columns, out / PNG_FILE, runs=runs, seed=seed, labels=labels)
+                                                   runs=runs, labels=labels,
+                                                   parameters=parameters))
+    plot_scorecard(cells, columns, out / PNG_FILE, runs=runs, seed=seed, labels=labels,
+                   parameters=parameters)
     return [out / CSV_FILE, out / MD_FILE, out / PNG_FILE]
