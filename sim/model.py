@@ -47,6 +47,7 @@ import numpy as np
 from sim.agents import AGENT_TYPES, LAB_REPORTERS, RUN, SOVEREIGN_REPORTERS, monthly_order
 from sim.calendar import format_month
 from sim.core.engine import MonthlyRecorder, Results, begin_month, end_month
+from sim.core.parameter_draws import runs_world
 from sim.core.rng import RandomStreams
 from sim.core.world import Population, World, WorldState, build_world, initial_state
 from sim.inputs.scenario import Scenario, load_scenario, resolve_scenario_path
@@ -127,8 +128,12 @@ class OpenGapModel(mesa.Model):
         self.run_index = int(run_index)
         seeds = seeds or seeds_for(self.sim_scenario)
         check_seed_world(seeds, self.sim_scenario.time.start)
-        self.world: World = build_world(self.sim_scenario, seeds)
-        self.state: WorldState = initial_state(self.world, seeds, 1)
+        # Under posterior draws the run's own parameter draw (particle of run ``run_index``,
+        # as in a batch); at fixed parameters the scenario's world as written.
+        world, state = runs_world(self.sim_scenario, build_world(self.sim_scenario, seeds),
+                                  seeds, self.sim_seed, [self.run_index])
+        self.world: World = world
+        self.state: WorldState = state if state is not None else initial_state(world, seeds, 1)
         pop = self.world.population
         self.streams = RandomStreams.for_population(self.sim_seed, [self.run_index], pop)
         self.flows: dict[str, np.ndarray] | None = None

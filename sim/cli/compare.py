@@ -2,7 +2,9 @@
 
 Simulates every scenario on the same seed and run numbers (common random numbers), checks that
 re-simulating BASE gives a paired difference of exactly 0, prints paired and unpaired standard
-errors, and writes ``deltas.md``, ``deltas.csv``, ``trajectories.png`` and ``delta.png``.
+errors, and writes ``deltas.md``, ``deltas.csv``, ``trajectories.png`` and ``delta.png``;
+under posterior draws also ``attribution.csv``, the parameters each delta depends on most
+(Spearman rank correlation over runs of the delta with the run's parameter draw).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from sim.cli.common import (
 HELP = "compare scenarios run by run on common random numbers"
 DESCRIPTION = ("Simulate BASE and each ALT on the same seed and run numbers and report paired "
                "differences of headline outcomes.")
+#: Rank correlations of each delta with the drawn parameters (only under posterior draws).
+ATTRIBUTION_FILE = "attribution.csv"
 #: Runs of BASE re-simulated for the identical-scenario check.
 DEFAULT_CHECK_RUNS = 10
 
@@ -50,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sim.core.parameter_draws import parameters_phrase
     from sim.files import write_text_atomic
     from sim.inputs.seeds import seeds_for
     from sim.studies import compare
@@ -99,11 +104,15 @@ def run(args: argparse.Namespace) -> int:
             again = simulate_all(base, args, seeds, f"{base.name} (again):", runs=k)
             check = compare.identical_check(base_res, again, outcomes)
         deltas = compare.compare_worlds(base_res, alt_res, outcomes)
+        found = compare.attribute(base_res, alt_res, outcomes)
         write_text_atomic(out / "deltas.csv", compare.deltas_csv(deltas))
         write_text_atomic(out / "deltas.md", compare.deltas_markdown(
             deltas, base=base.name, command=command_line(args), seed=args.seed, runs=args.runs,
-            check=check, check_runs=k))
+            check=check, check_runs=k, parameters=parameters_phrase(base), attribution=found))
         files = ["deltas.md", "deltas.csv"]
+        if found is not None:
+            write_text_atomic(out / ATTRIBUTION_FILE, compare.attribution_csv(found))
+            files.append(ATTRIBUTION_FILE)
         if not args.no_plots:
             from sim.report import compare_figures as compare_plots
 
@@ -119,12 +128,19 @@ def run(args: argparse.Namespace) -> int:
         verdict = "exactly 0" if check == 0 else f"NOT zero (max |delta| {check:g})"
         print(f"identical-scenario check: {base.name} re-simulated for runs 0..{k - 1}: paired "
               f"delta of every headline outcome is {verdict}")
-    _print_se(deltas)
+    print(f"parameters: {parameters_phrase(base)}" + (
+        "; each run's parameter draw is shared by base and alternatives (spread over runs = "
+        "random draws and parameter draws)" if found is not None else
+        "; spread over runs = random draws only, nothing to attribute"))
+    _print_se(deltas, found)
     return 0 if check in (None, 0.0) else 1
 
 
-def _print_se(deltas: list[Any]) -> None:
-    """Median paired delta and both SEs of the key outcomes, one line each."""
+def _print_se(deltas: list[Any], found: list[Any] | None) -> None:
+    """Median paired delta and both SEs of the key outcomes, one line each; under posterior
+    draws, the parameters each depends on most."""
+    from sim.studies.compare import attribution_text
+
     keys = ("gap closed vs open", "open token share", "CN open frontier")
     for d in deltas:
         if not d.outcome.name.startswith(keys):
@@ -137,3 +153,6 @@ def _print_se(deltas: list[Any]) -> None:
               f"[{scale * d.low:+.2f}, {scale * d.high:+.2f}]; SE of mean delta: paired "
               f"{scale * d.paired_se:.3f}, unpaired {scale * d.unpaired_se:.3f} "
               f"({ratio_text}x smaller paired)")
+        if found is not None:
+            print(f"    depends most on (Spearman rho over runs): "
+                  f"{attribution_text(found, d.alt, d.outcome.name)}")

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from sim.calendar import format_month
+from sim.core.parameter_draws import run_draws_table
 from sim.measures.registry import Measure, measure
 from sim.vocab import OPEN_CAMPS
 
@@ -148,6 +149,67 @@ def identical_check(base: Any, again: Any, outcomes: Sequence[Measure]) -> float
     return worst
 
 
+# --------------------------------------------------------------------------- attribution
+
+#: Parameters listed per delta: the strongest rank correlations.
+TOP_PARAMETERS = 3
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Spearman rank correlation ``rho`` over runs of one outcome's paired delta with one
+    drawn parameter (``parameter``, ``table.field``); ``rank`` 1 = largest ``|rho|``."""
+
+    outcome: Measure
+    alt: str
+    rank: int
+    parameter: str
+    rho: float
+    runs: int
+
+
+def parameter_values(results: Any) -> dict[str, np.ndarray] | None:
+    """Each run's drawn parameters (name -> (R,) schema units) of ``results``, or None at
+    fixed parameters (:func:`sim.core.parameter_draws.run_draws_table`)."""
+    table = run_draws_table(results.scenario, results.seed, results.run_ids)
+    if table is None:
+        return None
+    return {k: v for k, v in table.items() if k not in ("run", "particle")}
+
+
+def attribute(base: Any, alts: Sequence[Any], outcomes: Sequence[Measure],
+              top: int = TOP_PARAMETERS) -> list[Attribution] | None:
+    """Which drawn parameters each paired delta depends on most: for each alternative and
+    outcome, the ``top`` parameters by ``|rho|``, ``rho`` the Spearman rank correlation
+    (``scipy.stats.spearmanr``) over runs of ``d_r = alt_r - base_r`` with run ``r``'s draw
+    of the parameter (base and alternative share it). Runs where the delta is undefined are
+    left out; a delta or parameter constant over runs has no correlation (left out). None
+    at fixed parameters: nothing to attribute."""
+    from scipy.stats import spearmanr
+
+    values = parameter_values(base)
+    if values is None:
+        return None
+    out = []
+    for alt in alts:
+        for o in outcomes:
+            b, a = o.value(base), o.value(alt)
+            both = np.isfinite(b) & np.isfinite(a)
+            d = a[both] - b[both]
+            found = []
+            if len(d) > 2 and np.ptp(d) > 0:
+                for name, x in values.items():
+                    x = x[both]
+                    if np.ptp(x) > 0:
+                        rho = float(spearmanr(d, x).statistic)
+                        if rho == rho:
+                            found.append((name, rho))
+            found.sort(key=lambda item: -abs(item[1]))
+            out += [Attribution(o, alt.scenario.name, k + 1, name, rho, int(len(d)))
+                    for k, (name, rho) in enumerate(found[:top])]
+    return out
+
+
 # --------------------------------------------------------------------------- tables
 
 CSV_COLUMNS = ("alternative", "outcome", "unit", "month", "runs", "base_median", "alt_median",
@@ -185,16 +247,50 @@ def _fmt_level(x: float, unit: str) -> str:
     return f"{x:.1%}" if unit == "fraction" else f"{x:.1f}"
 
 
+ATTRIBUTION_COLUMNS = ("alternative", "outcome", "unit", "month", "runs", "rank", "parameter",
+                       "spearman_rho")
+
+
+def attribution_csv(found: Sequence[Attribution]) -> str:
+    """``attribution.csv``: one row per (alternative, outcome, rank)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(ATTRIBUTION_COLUMNS)
+    for a in found:
+        w.writerow([a.alt, a.outcome.name, a.outcome.unit, a.outcome.when, a.runs, a.rank,
+                    a.parameter, _g(a.rho)])
+    return buf.getvalue()
+
+
+def attribution_text(found: Sequence[Attribution], alt: str, outcome: str) -> str:
+    """``"p1 (rho +0.62), p2 (-0.31), p3 (+0.10)"`` for one delta, or a dash."""
+    parts = [f"{a.parameter} ({a.rho:+.2f})" for a in found
+             if a.alt == alt and a.outcome.name == outcome]
+    return ", ".join(parts) if parts else "-"
+
+
 def deltas_markdown(deltas: Sequence[Delta], *, base: str, command: str, seed: int,
-                    runs: int, check: float | None, check_runs: int) -> str:
+                    runs: int, check: float | None, check_runs: int,
+                    parameters: str = "at fixed parameters",
+                    attribution: Sequence[Attribution] | None = None) -> str:
     """One table per alternative: outcome, base and alt medians, median paired delta with its
-    90% interval, paired and unpaired standard errors of the mean delta."""
+    90% interval, paired and unpaired standard errors of the mean delta; under posterior
+    draws (``attribution`` given) also the parameters each delta depends on most."""
+    drawn = attribution is not None
+    shared = ("each mechanism's random stream and its parameter draw" if drawn
+              else "each mechanism's random stream")
     lines = [f"# Counterfactual comparison against '{base}'", "",
              f"{runs} runs per world on seed {seed}, common random numbers (run r of every "
-             "world shares each mechanism's random stream). Delta = alternative minus base, run "
+             f"world shares {shared}). Delta = alternative minus base, run "
              f"by run; median and {int(100 * LOW_Q)}-{int(100 * HIGH_Q)}% interval over runs. "
              "SEs are of the mean delta: paired sd(d)/sqrt(n) vs unpaired "
              "sqrt(var(alt)/n + var(base)/n). Shares in percentage points (pp).", "",
+             f"Parameters: {parameters}. " + (
+                 "The spread over runs holds both the random draws and the parameter draws; "
+                 "column 'depends most on' gives the drawn parameters with the largest "
+                 "Spearman rank correlation (rho) of the run's delta with the run's draw."
+                 if drawn else "The spread over runs is over random draws only; with no "
+                 "parameter draws there is nothing to attribute."), "",
              f"Command: `{command}`", ""]
     if check is not None:
         lines += [f"Identical-scenario check: '{base}' re-simulated for runs 0..{check_runs - 1}"
@@ -202,7 +298,9 @@ def deltas_markdown(deltas: Sequence[Delta], *, base: str, command: str, seed: i
     for alt in dict.fromkeys(d.alt for d in deltas):
         lines += [f"## {alt} vs {base}", "",
                   "| outcome | unit | base median | alt median | delta median [90%] | "
-                  "paired SE | unpaired SE | ratio |", "|:--|:--|--:|--:|--:|--:|--:|--:|"]
+                  "paired SE | unpaired SE | ratio |" + (" depends most on (rho) |" if drawn
+                                                          else ""),
+                  "|:--|:--|--:|--:|--:|--:|--:|--:|" + (":--|" if drawn else "")]
         for d in (x for x in deltas if x.alt == alt):
             u = d.outcome.unit
             ratio = "" if d.se_ratio != d.se_ratio else (
@@ -211,7 +309,9 @@ def deltas_markdown(deltas: Sequence[Delta], *, base: str, command: str, seed: i
                 f"| {d.outcome.name} | {u} | {_fmt_level(d.base_median, u)} | "
                 f"{_fmt_level(d.alt_median, u)} | {_fmt(d.median, u)} "
                 f"[{_fmt(d.low, u)}, {_fmt(d.high, u)}] | {_g_short(d.paired_se, u)} | "
-                f"{_g_short(d.unpaired_se, u)} | {ratio} |")
+                f"{_g_short(d.unpaired_se, u)} | {ratio} |"
+                + (f" {attribution_text(attribution or (), alt, d.outcome.name)} |" if drawn
+                   else ""))
         lines.append("")
     return "\n".join(lines)
 
