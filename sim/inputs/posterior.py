@@ -181,7 +181,7 @@ def _load(folder: Path, _stamps: tuple[tuple[int, int], ...]) -> Posterior:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise PosteriorError(f"{table_path}: column weight: particle {i} has weight "
-                             f"{weights[i]!r}; allowed: finite numbers >= 0")
+                             f"{float(weights[i])!r}; allowed: finite numbers >= 0")
     total = float(weights.sum())
     if not total > 0:
         raise PosteriorError(f"{table_path}: column weight: the weights sum to 0; at least "
@@ -205,8 +205,9 @@ def _load(folder: Path, _stamps: tuple[tuple[int, int], ...]) -> Posterior:
         if not inside.all():
             i = int(np.flatnonzero(~inside)[0])
             kind = "whole numbers in " if info.annotation is int else ""
-            raise PosteriorError(f"{table_path}: column {name}: particle {i} has {values[i]!r}; "
-                                 f"allowed: {kind}{_bounds_text(low, high, low_in, high_in)}")
+            raise PosteriorError(f"{table_path}: column {name}: particle {i} has "
+                                 f"{float(values[i])!r}; allowed: "
+                                 f"{kind}{_bounds_text(low, high, low_in, high_in)}")
         data[name] = values
     values = np.column_stack([data[name] for name in names])
     values.setflags(write=False)

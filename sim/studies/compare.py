@@ -285,11 +285,11 @@ def deltas_markdown(deltas: Sequence[Delta], *, base: str, command: str, seed: i
              f"by run; median and {int(100 * LOW_Q)}-{int(100 * HIGH_Q)}% interval over runs. "
              "SEs are of the mean delta: paired sd(d)/sqrt(n) vs unpaired "
              "sqrt(var(alt)/n + var(base)/n). Shares in percentage points (pp).", "",
-             f"Parameters: {parameters}. " + (
-                 "The spread over runs holds both the random draws and the parameter draws; "
+             f"{parameters[:1].upper()}{parameters[1:]}: " + (
+                 "the spread over runs holds both the random draws and the parameter draws; "
                  "column 'depends most on' gives the drawn parameters with the largest "
                  "Spearman rank correlation (rho) of the run's delta with the run's draw."
-                 if drawn else "The spread over runs is over random draws only; with no "
+                 if drawn else "the spread over runs is over random draws only; with no "
                  "parameter draws there is nothing to attribute."), "",
              f"Command: `{command}`", ""]
     if check is not None:
