@@ -507,7 +507,7 @@ class Scenario(StrictModel):
         description="a posterior folder (posterior.parquet + posterior.json, as opengap "
         "calibrate writes): each run draws its calibrated parameters from it, except those a "
         "scenario extending the file that names it sets itself (levers); a relative path is "
-        "relative to the file that names it; inherited through extends (docs/scenarios.md) "
+        "relative to the file that names it; inherited through extends (docs/posterior.md) "
         "[path]")
     fixed_parameters: bool = Field(
         False, description="ignore the posterior: every run uses the parameter values as "
@@ -535,7 +535,7 @@ class Scenario(StrictModel):
     @property
     def levers(self) -> frozenset[str]:
         """Parameters (``table.field``) set below the file naming the posterior, or by an
-        override: a posterior does not draw them (docs/scenarios.md)."""
+        override: a posterior does not draw them (docs/posterior.md)."""
         return self._levers
 
     def with_levers(self, levers: frozenset[str] | set[str]) -> Scenario:
