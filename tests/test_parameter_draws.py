@@ -385,3 +385,23 @@ def test_mesa_model_takes_its_runs_draw(posterior_dir: Path) -> None:
     particle = run_draws_table(scenario, 8, [5])
     assert model.world.params.distill_efficiency == particle[
         "capability.distill_efficiency"][0]
+
+
+def test_dashboard_controls_moved_are_levers(posterior_dir: Path) -> None:
+    """A dashboard control left at the scenario's value leaves the posterior to draw it; a
+    moved one is a lever. The ensemble's band note says which."""
+    from sim.dashboard.ensemble import ensemble_bands
+    from sim.dashboard.settings import apply_settings, default_settings
+    from sim.inputs.seeds import load_seeds
+
+    base = load_scenario(posterior_dir / "lever.toml")
+    settings = default_settings("lever", base)
+    same = apply_settings(base, settings)
+    assert same.levers == base.levers == {"capability.distill_efficiency"}
+    plain = load_scenario(posterior_dir / "base.toml")
+    assert apply_settings(plain, default_settings("base", plain)).levers == frozenset()
+    moved = apply_settings(plain, default_settings("base", plain).updated(
+        distill_efficiency=0.45))
+    assert moved.levers == {"capability.distill_efficiency"}
+    bands = ensemble_bands(plain, load_seeds(), n_runs=3, seed=0)
+    assert bands.note == band_note(plain, 3) and "posterior" in bands.note

@@ -202,7 +202,18 @@ def apply_settings(base: Scenario, s: Settings) -> Scenario:
         events.append({"kind": "ban", "month": month, "sovereign": s.ban_sovereign,
                        "threshold_flop": float(10.0 ** s.ban_threshold_log10_flop),
                        "leakage": float(s.ban_leakage)})
-    return validate_scenario(data, source=f"<dashboard: {s.scenario}>")
+    scenario = validate_scenario(data, source=f"<dashboard: {s.scenario}>")
+    # A control moved away from the scenario's value is a lever: a posterior does not draw
+    # it (docs/posterior.md); the scenario's own levers stay levers.
+    moved = {f"{table}.{key}" for table, key in CONTROLLED_PARAMETERS
+             if getattr(getattr(scenario, table), key) != getattr(getattr(base, table), key)}
+    return scenario.with_levers(base.levers | moved)
+
+
+#: The parameters (table, field) the controls replace.
+CONTROLLED_PARAMETERS: tuple[tuple[str, str], ...] = (
+    ("capability", "distill_efficiency"), ("policy", "safety_shock_rate_per_year"),
+    ("policy", "grant_scale"))
 
 
 def settings_summary(base: Scenario, s: Settings) -> str:
