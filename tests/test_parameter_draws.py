@@ -224,6 +224,20 @@ def test_levers_are_set_below_the_file_naming_the_posterior(posterior_dir: Path)
     assert "posterior" not in dumped and "fixed_parameters" not in dumped
 
 
+def test_content_hash_follows_the_posterior_not_its_folder(posterior_dir: Path,
+                                                          tmp_path_factory) -> None:
+    """A checkout elsewhere (the same posterior in another folder) hashes alike; another
+    posterior does not."""
+    import shutil
+
+    other = tmp_path_factory.mktemp("elsewhere")
+    shutil.copytree(posterior_dir, other, dirs_exist_ok=True)
+    here = load_scenario(posterior_dir / "base.toml").content_hash()
+    assert load_scenario(other / "base.toml").content_hash() == here
+    write_posterior(other / "post", n=13)
+    assert load_scenario(other / "base.toml").content_hash() != here
+
+
 # --------------------------------------------------------------------------- the engine
 
 

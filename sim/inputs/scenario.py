@@ -577,6 +577,12 @@ class Scenario(StrictModel):
         """SHA-256 of the resolved scenario (after inheritance), stable across key order;
         under posterior draws the :attr:`levers` count too (they change what is drawn)."""
         data = self.model_dump(mode="json")
+        if self.posterior is not None:
+            # The posterior's contents, not where the checkout or wheel put it: the same
+            # scenario hashes alike in every clone.
+            table = Path(self.posterior) / "posterior.parquet"
+            if table.is_file():
+                data["posterior"] = hashlib.sha256(table.read_bytes()).hexdigest()
         if self.posterior is not None and not self.fixed_parameters and self._levers:
             data["levers"] = sorted(self._levers)
         blob = json.dumps(data, sort_keys=True).encode()
