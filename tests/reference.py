@@ -936,11 +936,13 @@ def _market(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
             i_now, i_start = index[g][k], index0[g][k]
             both = i_now < INF and i_start < INF
             ratio = i_now / i_start if both else 1.0
-            adoption = (1.0 + st.seg_growth[k]) ** t
+            growth = st.seg_growth[k] * (1.0 if st.seg_local[k] else p.adoption_growth_scale)
+            adoption = (1.0 + growth) ** t
             b_now, b_start = group_best[g][k], best0[g][k]
             rise = b_now - b_start if b_now > -INF and b_start > -INF else 0.0
-            capability = math.exp(st.seg_cap_elasticity[k] * rise)
-            demand[g * n_k + k] = adoption * capability * ratio ** -st.seg_price_elasticity[k]
+            capability = math.exp(st.seg_cap_elasticity[k] * p.capability_pull_scale * rise)
+            eta = st.seg_price_elasticity[k] * p.price_elasticity_scale
+            demand[g * n_k + k] = adoption * capability * ratio ** -eta
     # The brands: calibrated in the first month on the seeded world.
     if t == 0:
         s0 = _view(_seeded_run(run, world), world, st)

@@ -18,7 +18,9 @@ def _variant(world, factor: float):
     changes = {}
     for name in BATCHABLE:
         value = getattr(world.params, name)
-        if isinstance(value, int):
+        if name.endswith("_scale") and value == 1.0:  # a multiplier at its default
+            changes[name] = value * factor
+        elif isinstance(value, int):
             changes[name] = max(0, value + (1 if factor > 1 else -1))
         elif 0 < value <= 1 and factor > 1:
             changes[name] = value + (1 - value) * (factor - 1)  # stays a valid share

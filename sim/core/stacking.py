@@ -38,6 +38,8 @@ BATCHABLE: frozenset[str] = frozenset({
     "raise_base_probability", "release_noise_points",
     "runway_trigger_months", "sentiment_reversion_per_month",
     "sentiment_volatility", "usage_scale_t_tokens",
+    # The demand core's multipliers on the seeded per-segment values (mechanism 5).
+    "adoption_growth_scale", "capability_pull_scale", "price_elasticity_scale",
     # These also set the capability anchor and the initial state, which are stacked too.
     "eci_per_log10_flop", "bench_focus_points", "robust_cost_points", "training_share",
     "flop_per_h100e_month",

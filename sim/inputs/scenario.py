@@ -317,6 +317,16 @@ class Market(StrictModel):
     local_agents_growth_per_month: float = _param(
         "exogenous adoption growth of the open-weights-only local_agents segment "
         "[fraction / month]", ge=0.0, le=1.0)
+    adoption_growth_scale: float = _param(
+        "multiplier on the seeded exogenous adoption growth (seeds/segments.csv "
+        "growth_per_month) of every segment but local_agents: a_k' = a_k x scale "
+        "[x]", ge=0.0, le=20.0)
+    capability_pull_scale: float = _param(
+        "multiplier on every segment's capability elasticity of demand (seeds/segments.csv "
+        "capability_elasticity): kappa_k' = kappa_k x scale [x]", ge=0.0, le=20.0)
+    price_elasticity_scale: float = _param(
+        "multiplier on every segment's price elasticity of demand (seeds/segments.csv "
+        "price_elasticity): eta_k' = eta_k x scale [x]", ge=0.0, le=20.0)
 
 
 class Policy(StrictModel):

@@ -35,10 +35,12 @@ hardware at ``c * self_host_cost_factor`` and pay no one.
     D_gk = D0_k * share_g * (1 + a_k) ** t * exp(kappa_k * (B_gk - B0_gk))
            * (I_gk / I0_gk) ** -eta_k
 
-``a_k`` exogenous adoption (``seeds/segments.csv growth_per_month``), ``kappa_k`` the
-capability elasticity (new tasks become worth doing as the best model the group's buyers can
+``a_k`` exogenous adoption (``seeds/segments.csv growth_per_month`` times
+``market.adoption_growth_scale``, except ``local_agents``: ``local_agents_growth_per_month``),
+``kappa_k`` the capability elasticity (``capability_elasticity`` times
+``market.capability_pull_scale``) (new tasks become worth doing as the best model the group's buyers can
 buy, ``B_gk``, gets better: a model blocked in g pulls no demand there), ``eta_k`` the
-price elasticity, and ``I_gk`` the price of the frontier's capability in that market: the
+price elasticity (``price_elasticity`` times ``market.price_elasticity_scale``), and ``I_gk`` the price of the frontier's capability in that market: the
 least, over the models on offer there, of ``pbar * exp((F - Q) / sigma)`` (a model's price
 moved along the cost-capability curve to the frontier's score); ``B0`` and ``I0`` their values
 in the first month, so the first month reproduces the seeded demand. Since ``c`` itself moves
@@ -250,19 +252,28 @@ def market_view(state: WorldState, world: World) -> MarketView:
 def demand_multiplier(state: WorldState, world: World, view: MarketView) -> np.ndarray:
     """(R, G * K) demand of each (jurisdiction, segment) group over its seeded level
     (module doc): adoption x capability x price of capability."""
-    pop = world.population
+    pop, p = world.population, world.params
     t = state.month
-    adoption = (1.0 + pop.seg_growth) ** t  # (K,)
+    # The scales are numbers or (R, 1) per-run values (stacked parameter sets): x 1.0 is exact.
+    growth = np.where(pop.seg_local, pop.seg_growth, pop.seg_growth * p.adoption_growth_scale)
+    adoption = (1.0 + growth) ** t  # (K,) or (R, K)
+    kappa = pop.seg_cap_elasticity * p.capability_pull_scale  # (K,) or (R, K)
+    eta = pop.seg_price_elasticity * p.price_elasticity_scale
     # Capability pulls demand where buyers can buy it: the best score on offer to the group.
     best0 = at_start(state, view.group_best, state.group_best0)
     both_best = np.isfinite(view.group_best) & np.isfinite(best0)
     rise = np.where(both_best, view.group_best - np.where(both_best, best0, 0.0), 0.0)
-    capability = np.exp(pop.seg_cap_elasticity[None, None, :] * rise)  # (R, G, K)
+    capability = np.exp(_per_group(kappa) * rise)  # (R, G, K)
     index0 = at_start(state, view.price_index, state.price_index0)
     both = np.isfinite(view.price_index) & np.isfinite(index0)
     ratio = np.where(both, view.price_index / np.where(both, index0, 1.0), 1.0)
-    price = ratio ** -pop.seg_price_elasticity[None, None, :]  # (R, G, K)
-    return (adoption[None, None, :] * capability * price).reshape(state.n_runs, -1)
+    price = ratio ** -_per_group(eta)  # (R, G, K)
+    return (_per_group(adoption) * capability * price).reshape(state.n_runs, -1)
+
+
+def _per_group(x: np.ndarray) -> np.ndarray:
+    """A (K,) per-segment value, or (R, K) per run, shaped to broadcast over (R, G, K)."""
+    return x[None, None, :] if x.ndim == 1 else x[:, None, :]
 
 
 def lowest_price_factor(view: MarketView, pop: Population) -> np.ndarray:
