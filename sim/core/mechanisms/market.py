@@ -38,9 +38,10 @@ hardware at ``c * self_host_cost_factor`` and pay no one.
 ``a_k`` exogenous adoption (``seeds/segments.csv growth_per_month`` times
 ``market.adoption_growth_scale``, except ``local_agents``: ``local_agents_growth_per_month``),
 ``kappa_k`` the capability elasticity (``capability_elasticity`` times
-``market.capability_pull_scale``) (new tasks become worth doing as the best model the group's buyers can
-buy, ``B_gk``, gets better: a model blocked in g pulls no demand there), ``eta_k`` the
-price elasticity (``price_elasticity`` times ``market.price_elasticity_scale``), and ``I_gk`` the price of the frontier's capability in that market: the
+``market.capability_pull_scale``: new tasks become worth doing as the best model the group's
+buyers can buy, ``B_gk``, gets better: a model blocked in g pulls no demand there), ``eta_k``
+the price elasticity (``price_elasticity`` times ``market.price_elasticity_scale``), and
+``I_gk`` the price of the frontier's capability in that market: the
 least, over the models on offer there, of ``pbar * exp((F - Q) / sigma)`` (a model's price
 moved along the cost-capability curve to the frontier's score); ``B0`` and ``I0`` their values
 in the first month, so the first month reproduces the seeded demand. Since ``c`` itself moves
