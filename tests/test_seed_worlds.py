@@ -174,14 +174,3 @@ def test_inherit_events(write_scenario) -> None:
     assert len(kept.events) >= 1 and dropped.events == []
     with pytest.raises(ScenarioError, match="inherit_events: expected true or false"):
         load_scenario(write_scenario("bad", CHILD + 'inherit_events = "no"\n'))
-
-
-def test_shipped_calibrated_baseline_uses_the_fragment() -> None:
-    import tomllib
-
-    fragment = tomllib.loads((REPO / "scenarios" / "fragments" / "calibrated.toml")
-                             .read_text(encoding="utf-8"))
-    scenario = load_scenario(REPO / "scenarios" / "baseline-calibrated.toml")
-    for table, values in fragment.items():
-        for key, value in values.items():
-            assert getattr(getattr(scenario, table), key) == value

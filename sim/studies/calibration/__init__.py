@@ -1,7 +1,12 @@
-"""Calibration of scenario parameters on the Epoch ECI record (``opengap calibrate``).
+"""Bayesian calibration of scenario parameters (``opengap calibrate``): ABC-SMC with pyabc.
 
-* :mod:`sim.studies.calibration.spec`: the calibration spec (a TOML file) and its validation.
-* :mod:`sim.studies.calibration.fit`: the loss over the ensemble median and the optimiser.
-* :mod:`sim.report.calibration`: fit statistics (RMSE, band coverage), the parameter
-  fragment, the Markdown report and the figure.
+* :mod:`sim.studies.calibration.spec`: the calibration spec (priors, data, cut) and its
+  validation.
+* :mod:`sim.studies.calibration.data`: the summary statistics and the distance.
+* :mod:`sim.studies.calibration.evaluate`: parameter sets simulated in engine batches, over
+  worker processes.
+* :mod:`sim.studies.calibration.sampler`: the deterministic batched pyabc sampler.
+* :mod:`sim.studies.calibration.smc`: the ABC-SMC run, generation by generation, resumable.
+* :mod:`sim.studies.calibration.predictive`: weighted summaries, the posterior predictive.
+* :mod:`sim.report.calibration`: the posterior folder and its report.
 """

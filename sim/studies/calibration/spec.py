@@ -1,40 +1,52 @@
-"""The calibration spec: which parameters to fit, within which bounds, to which series.
+"""The calibration spec: which parameters, with which priors, on which data, cut when.
 
 A spec is a TOML file::
 
     scenario = "history-2023"      # shipped scenario name, or a path relative to the spec
-    series = ["closed", "open", "open_cn", "open_us"]
-    runs = 48                      # ensemble size per loss evaluation
-    seed = 20230101                # one seed for every evaluation (common random numbers)
-    max_evaluations = 150          # optimiser budget (loss evaluations)
-    method = "nelder-mead"         # or "powell"
+    cut = "2026-03"                # last month of data; the scenario is simulated to it
+    seed = 20230101                # the whole calibration is a function of (spec, seed)
+    population_size = 600          # accepted particles per generation
+    batch_size = 200               # proposals simulated in one engine batch
 
-    [period]                       # months whose observed values enter the loss
-    start = "2023-01"
-    end = "2024-12"
+    [stop]                         # the first rule met ends the calibration
+    max_generations = 8
+    min_acceptance = 0.03          # a generation needing more than population_size /
+                                   # min_acceptance evaluations is abandoned
+    min_epsilon = 0.0              # tolerance (distance units) reached
 
-    [fixed]                        # overrides applied before fitting, not fitted
+    [data]
+    eci_series = ["closed", "open", "open_cn", "open_us"]
+    eci_every_months = 3           # the ECI record at the cut and every 3 months before it
+    economic = ["closed_revenue"]   # series of seeds/observations/economic.csv
+
+    [fixed]                        # overrides applied to the scenario, not calibrated
     "population.buyers_per_segment" = 20
 
-    [parameters."capability.algo_progress_per_year"]
-    min = 0.2
+    [priors."capability.algo_progress_per_year"]
+    distribution = "uniform"       # or "loguniform", or "normal" (truncated to min..max:
+    min = 0.2                      # then also mean and sd)
     max = 1.5
-    start = 0.7                    # optional; default: the scenario's value
+    reason = "..."                 # source or reasoning of the prior (required)
 
-Every mistake is reported as one line naming the spec file and the field
-(:class:`CalibrationError`).
+Every calibrated parameter must be batchable (``sim.studies.sweeps.stacked.BATCHABLE``: its
+per-run values go through one engine batch) and its bounds inside the schema's. Every mistake
+is reported as one line naming the spec file and the field (:class:`CalibrationError`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from sim.calendar import parse_month
+from sim.calendar import format_month, parse_month
+from sim.core.params import CONVERSIONS
 from sim.errors import InputError
+from sim.inputs.observations import Observation, ObservationError, load_observations
 from sim.inputs.scenario import (
     Scenario,
     ScenarioError,
@@ -44,86 +56,119 @@ from sim.inputs.scenario import (
     load_scenario,
     resolve_scenario_path,
 )
+from sim.inputs.seeds import EciHistory, load_history, seeds_dir
 from sim.inputs.tomlfile import read_toml
+from sim.studies.sweeps.stacked import BATCHABLE
 
-#: Observed series a spec may fit: monthly released-model running maxima in the ECI record.
-SERIES: tuple[str, ...] = ("closed", "open", "open_cn", "open_us")
-METHODS: tuple[str, ...] = ("nelder-mead", "powell")
+#: Observed ECI series a spec may fit: monthly released-model running maxima (Epoch ECI).
+ECI_SERIES: tuple[str, ...] = ("closed", "open", "open_cn", "open_us")
+DISTRIBUTIONS: tuple[str, ...] = ("uniform", "loguniform", "normal")
 
 
 class CalibrationError(InputError):
     """A calibration spec could not be used; ``str(err)`` is one line: file, field, what."""
 
 
-class Period(StrictModel):
-    start: str
-    end: str
-    _months = field_validator("start", "end", mode="before")(staticmethod(check_month))
+def _float(value: Any) -> Any:
+    # TOML integers are fine where a number is expected.
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-class Bounds(StrictModel):
+class PriorFile(StrictModel):
+    distribution: Literal["uniform", "loguniform", "normal"]
     min: float
     max: float
-    start: float | None = None
+    mean: float | None = None
+    sd: float | None = None
+    reason: str = Field(min_length=10)
+    _numbers = field_validator("min", "max", "mean", "sd", mode="before")(staticmethod(_float))
 
-    @field_validator("min", "max", "start", mode="before")
-    @classmethod
-    def _number(cls, value: Any) -> Any:
-        # TOML integers are fine where a bound is expected (e.g. a lag of 6 months).
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+class StopFile(StrictModel):
+    max_generations: int = Field(ge=1, le=100)
+    min_acceptance: float = Field(0.0, ge=0.0, lt=1.0)
+    min_epsilon: float = Field(0.0, ge=0.0)
+    _numbers = field_validator("min_acceptance", "min_epsilon", mode="before")(
+        staticmethod(_float))
+
+
+class DataFile(StrictModel):
+    eci_series: list[Literal["closed", "open", "open_cn", "open_us"]] = Field(min_length=1)
+    eci_every_months: int = Field(3, ge=1, le=24)
+    economic: list[str] = Field(default_factory=list)
 
 
 class SpecFile(StrictModel):
     scenario: str = Field(min_length=1)
-    series: list[Literal["closed", "open", "open_cn", "open_us"]] = Field(min_length=1)
-    runs: int = Field(ge=4, le=1000)
-    seed: int = Field(ge=0)
-    max_evaluations: int = Field(ge=1, le=100_000)
-    method: Literal["nelder-mead", "powell"] = "nelder-mead"
-    period: Period
+    cut: str
+    seed: int = Field(ge=0, lt=2 ** 63)
+    population_size: int = Field(ge=10, le=100_000)
+    batch_size: int = Field(ge=1, le=10_000)
+    stop: StopFile
+    data: DataFile
     fixed: dict[str, Any] = Field(default_factory=dict)
-    parameters: dict[str, Bounds] = Field(min_length=1)
-    weights: dict[str, float] = Field(default_factory=dict)
+    priors: dict[str, PriorFile] = Field(min_length=1)
+    _month = field_validator("cut", mode="before")(staticmethod(check_month))
 
 
 @dataclass(frozen=True)
-class Parameter:
-    """A fitted parameter: dotted scenario path, bounds, start value, integer flag."""
+class Prior:
+    """A calibrated parameter: dotted scenario path (schema units), its prior distribution
+    on ``lower .. upper`` (a normal one truncated there) and why."""
 
     path: str
+    distribution: str
     lower: float
     upper: float
-    start: float
-    integer: bool
+    mean: float | None
+    sd: float | None
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"distribution": self.distribution, "min": self.lower,
+                               "max": self.upper, "reason": self.reason}
+        if self.distribution == "normal":
+            out |= {"mean": self.mean, "sd": self.sd}
+        return out
 
 
 @dataclass(frozen=True)
 class CalibrationSpec:
-    """A validated spec with its scenario resolved (``fixed`` overrides applied)."""
+    """A validated spec: its scenario resolved (``fixed`` applied, simulated to the cut),
+    the observed data up to the cut, and the priors."""
 
     source: str
-    scenario: Scenario
+    digest: str  # SHA-256 of the spec's content (and its scenario's): what a resume checks
+    scenario: Scenario  # simulated to the cut, events after it dropped
+    full_scenario: Scenario  # the same over its whole horizon (posterior predictive checks)
     scenario_path: Path
-    series: tuple[str, ...]
-    weights: tuple[float, ...]
-    runs: int
+    cut: int  # month index of the last month of data
     seed: int
-    max_evaluations: int
-    method: str
-    period_start: int  # month index
-    period_end: int
-    parameters: tuple[Parameter, ...]
+    population_size: int
+    batch_size: int
+    max_generations: int
+    min_acceptance: float
+    min_epsilon: float
+    eci_series: tuple[str, ...]
+    eci_every_months: int
+    history: EciHistory
+    observations: tuple[Observation, ...]  # the economic rows used (dated up to the cut)
+    priors: tuple[Prior, ...]
 
     @property
     def names(self) -> list[str]:
-        return [p.path for p in self.parameters]
+        return [p.path for p in self.priors]
+
+    @property
+    def cut_label(self) -> str:
+        return format_month(self.cut)
 
 
 def _format(err: dict[str, Any]) -> str:
     where = ".".join(str(x) for x in err["loc"]) or "<root>"
-    model: type[StrictModel] = SpecFile
-    if len(err["loc"]) > 1:
-        model = Bounds if err["loc"][0] == "parameters" else Period
+    models: dict[str, type[StrictModel]] = {"priors": PriorFile, "stop": StopFile,
+                                            "data": DataFile}
+    model = models.get(str(err["loc"][0]), SpecFile) if len(err["loc"]) > 1 else SpecFile
     return field_error(where, err, ", ".join(model.model_fields))
 
 
@@ -136,15 +181,47 @@ def _scenario_value(scenario: Scenario, path: str) -> Any:
     return node
 
 
-def parse_spec(data: dict[str, Any], *, source: str, base_dir: Path) -> CalibrationSpec:
-    """Validate spec data (a parsed TOML table); raise :class:`CalibrationError`."""
-    try:
-        raw = SpecFile.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors()
-        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise CalibrationError(f"{source}: {_format(errors[0])}{more}") from None
+def engine_name(path: str) -> str:
+    """The :class:`sim.core.world.Params` field a scenario parameter becomes (its converted
+    name where :data:`sim.core.params.CONVERSIONS` converts it)."""
+    for name, conversion in CONVERSIONS.items():
+        if conversion.source == path:
+            return name
+    return path.rsplit(".", 1)[-1]
 
+
+def _prior(path: str, raw: PriorFile, scenario: Scenario, source: str) -> Prior:
+    where = f"{source}: priors.{path}"
+    if path.startswith(("time.", "name", "description", "events", "population.")):
+        raise CalibrationError(f"{where}: only model parameters can be calibrated")
+    try:
+        current = _scenario_value(scenario, path)
+    except KeyError:
+        raise CalibrationError(f"{where}: unknown parameter path") from None
+    if isinstance(current, bool) or not isinstance(current, float):
+        raise CalibrationError(f"{where}: not a real-valued parameter")
+    if engine_name(path) not in BATCHABLE:
+        raise CalibrationError(f"{where}: not batchable (allowed: parameters in "
+                               "sim.studies.sweeps.stacked.BATCHABLE)")
+    if not raw.min < raw.max:
+        raise CalibrationError(f"{where}: min ({raw.min}) must be below max ({raw.max})")
+    if raw.distribution == "loguniform" and not raw.min > 0:
+        raise CalibrationError(f"{where}: a loguniform prior needs min > 0 (got {raw.min})")
+    if raw.distribution == "normal":
+        if raw.mean is None or raw.sd is None or not raw.sd > 0:
+            raise CalibrationError(f"{where}: a normal prior needs mean and sd > 0")
+    elif raw.mean is not None or raw.sd is not None:
+        raise CalibrationError(f"{where}: mean and sd belong to a normal prior only")
+    for value in (raw.min, raw.max):
+        try:
+            scenario.with_overrides({path: value})
+        except ScenarioError as exc:
+            detail = str(exc).removeprefix("<overrides>: ")
+            raise CalibrationError(f"{where}: bound {value} is not allowed: {detail}") from None
+    return Prior(path, raw.distribution, raw.min, raw.max, raw.mean, raw.sd, raw.reason)
+
+
+def _scenario(raw: SpecFile, source: str, base_dir: Path) -> tuple[Scenario, Scenario, Path]:
     candidate = Path(raw.scenario)
     if not candidate.is_absolute() and (base_dir / candidate).exists():
         scenario_path = base_dir / candidate
@@ -159,58 +236,72 @@ def parse_spec(data: dict[str, Any], *, source: str, base_dir: Path) -> Calibrat
             scenario = scenario.with_overrides(raw.fixed)
     except ScenarioError as exc:
         raise CalibrationError(f"{source}: scenario {raw.scenario!r}: {exc}") from None
+    cut = parse_month(raw.cut)
+    start, end = parse_month(scenario.time.start), parse_month(scenario.time.end)
+    if not start < cut <= end:
+        raise CalibrationError(f"{source}: cut: {raw.cut} must lie after the scenario's start "
+                               f"and within its horizon {scenario.time.start}.."
+                               f"{scenario.time.end}")
+    # Nothing after the cut is simulated (it could not inform the fit anyway).
+    events = [e for e in scenario.events if parse_month(e.month) <= cut]
+    try:
+        full = scenario
+        scenario = scenario.model_copy(update={"events": events}).with_overrides(
+            {"time.end": raw.cut})
+    except ScenarioError as exc:
+        raise CalibrationError(f"{source}: scenario {raw.scenario!r} cut at {raw.cut}: {exc}") \
+            from None
+    return scenario, full, scenario_path
 
-    start, end = parse_month(raw.period.start), parse_month(raw.period.end)
-    s0, s1 = parse_month(scenario.time.start), parse_month(scenario.time.end)
-    if not s0 <= start <= end <= s1:
-        raise CalibrationError(
-            f"{source}: period: {raw.period.start}..{raw.period.end} must be a non-empty range "
-            f"inside the scenario's horizon {scenario.time.start}..{scenario.time.end}")
 
-    if len(set(raw.series)) != len(raw.series):
-        raise CalibrationError(f"{source}: series: each series may appear once")
-    for name, weight in raw.weights.items():
-        if name not in raw.series:
-            raise CalibrationError(f"{source}: weights.{name}: not one of the fitted series "
-                                   f"({', '.join(raw.series)})")
-        if not weight > 0:
-            raise CalibrationError(f"{source}: weights.{name}: must be > 0 (got {weight})")
+def parse_spec(data: dict[str, Any], *, source: str, base_dir: Path) -> CalibrationSpec:
+    """Validate spec data (a parsed TOML table); raise :class:`CalibrationError`."""
+    try:
+        raw = SpecFile.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise CalibrationError(f"{source}: {_format(errors[0])}{more}") from None
+    scenario, full, scenario_path = _scenario(raw, source, base_dir)
+    cut = parse_month(raw.cut)
 
-    params = []
-    for path, bounds in raw.parameters.items():
-        where = f"{source}: parameters.{path}"
-        if path.startswith(("time.", "name", "description", "events")):
-            raise CalibrationError(f"{where}: only model parameters can be fitted, not time, "
-                                   "name or events")
-        try:
-            current = _scenario_value(scenario, path)
-        except KeyError:
-            raise CalibrationError(f"{where}: unknown parameter path") from None
-        if isinstance(current, bool) or not isinstance(current, int | float):
-            raise CalibrationError(f"{where}: not a numeric parameter")
-        if not bounds.min < bounds.max:
-            raise CalibrationError(f"{where}: min ({bounds.min}) must be below max "
-                                   f"({bounds.max})")
-        integer = isinstance(current, int)
-        start_value = float(current) if bounds.start is None else bounds.start
-        if not bounds.min <= start_value <= bounds.max:
-            raise CalibrationError(f"{where}: start {start_value} is outside "
-                                   f"[{bounds.min}, {bounds.max}]")
-        for value in (bounds.min, bounds.max):
-            try:
-                scenario.with_overrides({path: int(round(value)) if integer else value})
-            except ScenarioError as exc:
-                detail = str(exc).removeprefix("<overrides>: ")
-                raise CalibrationError(f"{where}: bound {value} is not allowed: {detail}") \
-                    from None
-        params.append(Parameter(path, bounds.min, bounds.max, start_value, integer))
+    if len(set(raw.data.eci_series)) != len(raw.data.eci_series):
+        raise CalibrationError(f"{source}: data.eci_series: each series may appear once")
+    history = load_history(seeds_dir() / "derived" / "eci_frontier_monthly.csv")
+    last_record = history.first_month + len(history.closed) - 1
+    if cut > last_record:
+        raise CalibrationError(f"{source}: cut: {raw.cut} is after the last month of the ECI "
+                               f"record ({format_month(last_record)})")
+    try:
+        rows = load_observations()
+    except ObservationError as exc:
+        raise CalibrationError(f"{source}: data.economic: {exc}") from None
+    known = sorted({r.series for r in rows})
+    used = []
+    for name in raw.data.economic:
+        if name not in known:
+            raise CalibrationError(f"{source}: data.economic: unknown series {name!r} "
+                                   f"(allowed: {', '.join(known)})")
+        dated = [r for r in rows if r.series == name
+                 and parse_month(scenario.time.start) <= r.month_index <= cut]
+        if not dated:
+            raise CalibrationError(f"{source}: data.economic: {name} has no observation "
+                                   f"between {scenario.time.start} and the cut {raw.cut}")
+        used.extend(dated)
 
+    priors = tuple(_prior(path, prior, scenario, source) for path, prior in raw.priors.items())
+    digest = hashlib.sha256(json.dumps(
+        {"spec": raw.model_dump(mode="json"), "scenario": scenario.content_hash(),
+         "observations": [r.__dict__ for r in used]},
+        sort_keys=True).encode()).hexdigest()
     return CalibrationSpec(
-        source=source, scenario=scenario, scenario_path=scenario_path,
-        series=tuple(raw.series),
-        weights=tuple(float(raw.weights.get(s, 1.0)) for s in raw.series),
-        runs=raw.runs, seed=raw.seed, max_evaluations=raw.max_evaluations,
-        method=raw.method, period_start=start, period_end=end, parameters=tuple(params),
+        source=source, digest=digest, scenario=scenario, full_scenario=full,
+        scenario_path=scenario_path, cut=cut,
+        seed=raw.seed, population_size=raw.population_size, batch_size=raw.batch_size,
+        max_generations=raw.stop.max_generations, min_acceptance=raw.stop.min_acceptance,
+        min_epsilon=raw.stop.min_epsilon, eci_series=tuple(raw.data.eci_series),
+        eci_every_months=raw.data.eci_every_months, history=history,
+        observations=tuple(used), priors=priors,
     )
 
 
