@@ -10,8 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from sim.cli.common import prepare_out_dir, remove_if_empty
-from sim.cli.common import UsageError
+from sim.cli.common import UsageError, prepare_out_dir, remove_if_empty
 
 HELP = "Bayesian calibration (ABC-SMC) on the ECI record and economic series"
 DESCRIPTION = ("Calibrate the parameters a calibration spec declares (ABC-SMC, pyabc) on the "

@@ -55,7 +55,8 @@ from sim.studies.calibration.predictive import (  # noqa: E402
     weighted_mean,
     weighted_quantile,
 )
-from sim.studies.calibration.smc import CalibrationResult, scipy_prior  # noqa: E402
+from sim.studies.calibration.priors import scipy_prior  # noqa: E402
+from sim.studies.calibration.smc import CalibrationResult  # noqa: E402
 from sim.vocab import OUTPUT_CAMPS  # noqa: E402
 
 FORMAT = "opengap-posterior/1"

@@ -16,21 +16,21 @@
 
     d(s, o) = sqrt( sum_i w_i ((s_i - o_i) / scale_i)^2 / sum_i w_i )
 
-``scale_i`` is the spread of statistic ``i`` over the prior predictive: 1.4826 x its median
-absolute deviation over a sample of ``population_size`` simulations at prior draws (computed
-once, seeded by the spec), floored at :data:`MIN_SCALE` (a statistic the priors cannot move
-would otherwise divide by zero). ``w_i = 1 / n_g`` for a statistic of series ``g`` with ``n_g``
-statistics: every series (each ECI camp, each economic series) weighs the same however many
-dated points it has, so the 13 quarterly points of a running maximum (strongly
-autocorrelated) do not drown one revenue level. A non-finite simulated statistic counts as
-:data:`MISSING_Z` scales away.
+``scale_i`` is the spread of statistic ``i``: 1.4826 x its median absolute deviation over
+the simulations of the previous generation's accepted particles (over a prior predictive
+sample of ``population_size`` simulations, seeded by the spec, for the first generation),
+floored at :data:`MIN_SCALE` (a statistic the parameters cannot move would otherwise divide
+by zero). ``w_i = 1 / n_g`` for a statistic of series ``g`` with ``n_g`` statistics: every
+series (each ECI camp, each economic series) weighs the same however many dated points it
+has, so the 13 quarterly points of a running maximum (strongly autocorrelated) do not drown
+one revenue level. A non-finite simulated statistic counts as :data:`MISSING_Z` scales away.
 
-Why a fixed-scale distance and not pyabc's adaptive one (Prangle 2017 rescales every
-generation from that generation's simulations, rejected ones included): a resumed calibration
-only has the stored, accepted particles, so an adaptive distance would rescale differently
-after an interruption; with scales fixed by the spec and seed a resumed calibration gives
-exactly the posterior of an uninterrupted one. The prior-predictive scales do the adaptive
-distance's first job (no statistic dominates by its units).
+Why rescale each generation (as pyabc's adaptive p-norm distance, Prangle 2017): the prior
+predictive spreads some statistics over orders of magnitude (revenue under a wide demand
+prior), and a fixed scale from it would let later generations ignore them. Why from the
+previous generation's stored, accepted particles rather than all of this generation's
+simulations (Prangle's choice): a resumed calibration has only what the history stores, and
+with these scales it reproduces an uninterrupted calibration exactly.
 """
 
 from __future__ import annotations
@@ -66,10 +66,12 @@ STATISTICS_TEXT = (
     "simulation (one run) per particle.")
 DISTANCE_TEXT = (
     "d = sqrt(sum_i w_i ((s_i - o_i) / scale_i)^2 / sum_i w_i): scale_i = 1.4826 x the median "
-    "absolute deviation of statistic i over a prior predictive sample (population_size "
-    "simulations, seeded by the spec; floors 0.25 ECI points, 0.05 log10), w_i = 1 / (number "
-    "of statistics of its series) so every series weighs the same. Fixed scales (not pyabc's "
-    "adaptive p-norm) so that a resumed calibration reproduces an uninterrupted one exactly.")
+    "absolute deviation of statistic i over the previous generation's accepted simulations "
+    "(over a prior predictive sample of population_size simulations, seeded by the spec, for "
+    "generation 0; floors 0.25 ECI points, 0.05 log10), w_i = 1 / (number of statistics of "
+    "its series) so every series weighs the same. Rescaled every generation like pyabc's "
+    "adaptive p-norm (Prangle 2017), but from the stored generation, so that a resumed "
+    "calibration reproduces an uninterrupted one exactly.")
 
 
 @dataclass(frozen=True)

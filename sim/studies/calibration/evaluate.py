@@ -71,8 +71,11 @@ class Evaluator:
     # -- the worker processes
     def __enter__(self) -> Evaluator:
         global _current
-        # Load (or compile) the engine's kernels here, once, before any fork.
-        self.simulate_chunk(np.array([[p.lower for p in self.spec.priors]]), np.array([0]))
+        # Load (or compile) the engine's kernels here, once, before any fork: two sets, so
+        # that the per-run (stacked) variants are compiled too.
+        bounds = np.array([[p.lower for p in self.spec.priors],
+                           [p.upper for p in self.spec.priors]])
+        self.simulate_chunk(bounds, np.array([0, 1]))
         if self.processes > 1:
             _current = self
             for stream in (sys.stdout, sys.stderr):

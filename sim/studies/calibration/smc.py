@@ -8,7 +8,9 @@ the previous generation through a multivariate normal kernel (covariance: the we
 sample covariance x Silverman's bandwidth factor), weighted ``w ~ prior(theta) /
 sum_j w_j K(theta | theta_j)``. ``epsilon_0`` is the median distance of a prior sample and
 ``epsilon_t`` the weighted median of generation ``t - 1``'s distances (``QuantileEpsilon``,
-alpha 0.5). The posterior is the last generation's weighted particles.
+alpha 0.5) under generation ``t``'s distance, whose scales come from generation ``t - 1``'s
+accepted simulations (:func:`generation_distance`; the prior predictive's for generation 0).
+The posterior is the last generation's weighted particles.
 
 Stopping: ``max_generations`` generations, or a tolerance at or below ``min_epsilon``, or a
 generation whose acceptance rate would fall below ``min_acceptance`` (it is abandoned after
@@ -32,7 +34,6 @@ from typing import Any
 
 import numpy as np
 import pyabc
-from scipy import stats as sps
 
 from sim.files import write_text_atomic
 from sim.studies.calibration.data import (
@@ -43,8 +44,9 @@ from sim.studies.calibration.data import (
     statistics,
 )
 from sim.studies.calibration.evaluate import Evaluator
+from sim.studies.calibration.priors import FastNormalTransition, SpecPrior, scipy_prior
 from sim.studies.calibration.sampler import STATS_KEY, BatchSampler, ReplayModel
-from sim.studies.calibration.spec import CalibrationError, CalibrationSpec, Prior
+from sim.studies.calibration.spec import CalibrationError, CalibrationSpec
 
 DB_NAME = "abc.db"
 #: What this calibration's folder holds besides pyabc's history: the spec digest (a resume
@@ -52,33 +54,6 @@ DB_NAME = "abc.db"
 STATE_NAME = "calibration-state.json"
 #: Quantile of the previous generation's weighted distances that sets the next tolerance.
 EPSILON_QUANTILE = 0.5
-
-
-def scipy_prior(prior: Prior) -> Any:
-    """The frozen scipy distribution of a prior (a normal one truncated to its bounds)."""
-    lo, hi = prior.lower, prior.upper
-    if prior.distribution == "uniform":
-        return sps.uniform(lo, hi - lo)
-    if prior.distribution == "loguniform":
-        return sps.loguniform(lo, hi)
-    assert prior.mean is not None and prior.sd is not None
-    return sps.truncnorm((lo - prior.mean) / prior.sd, (hi - prior.mean) / prior.sd,
-                         loc=prior.mean, scale=prior.sd)
-
-
-def pyabc_prior(spec: CalibrationSpec) -> pyabc.Distribution:
-    rvs = {}
-    for p in spec.priors:
-        lo, hi = p.lower, p.upper
-        if p.distribution == "uniform":
-            rvs[p.path] = pyabc.RV("uniform", lo, hi - lo)
-        elif p.distribution == "loguniform":
-            rvs[p.path] = pyabc.RV("loguniform", lo, hi)
-        else:
-            assert p.mean is not None and p.sd is not None
-            rvs[p.path] = pyabc.RV("truncnorm", (lo - p.mean) / p.sd, (hi - p.mean) / p.sd,
-                                   p.mean, p.sd)
-    return pyabc.Distribution(**rvs)
 
 
 @dataclass
@@ -162,6 +137,18 @@ def _generations(history: pyabc.History, state: dict[str, Any]) -> list[Generati
     return out
 
 
+def generation_distance(history: pyabc.History, observed: np.ndarray, weights: np.ndarray,
+                        stats: tuple[Statistic, ...], prior_scale: np.ndarray) -> Distance:
+    """The distance of the next generation: scales from the last stored generation's
+    accepted simulations (the prior predictive's before the first), :func:`.data.prior_scales`
+    rules; a function of the stored history only, so a resume recomputes it exactly."""
+    if history.n_populations == 0:
+        return Distance(observed, prior_scale, weights)
+    _w, sums = history.get_weighted_sum_stats(t=history.max_t)
+    sample = np.stack([np.asarray(x[STATS_KEY], float) for x in sums])
+    return Distance(observed, prior_scales(sample, stats), weights)
+
+
 def calibrate(spec: CalibrationSpec, out: Path, *, processes: int = 1, resume: bool = False,
               progress: Callable[[int, int], Any] | None = None,
               on_generation: Callable[[Generation], Any] | None = None,
@@ -182,23 +169,25 @@ def calibrate(spec: CalibrationSpec, out: Path, *, processes: int = 1, resume: b
     n = spec.population_size
     db = "sqlite:///" + str((out / DB_NAME).resolve())
     say = on_start or (lambda _msg: None)
+    weights = series_weights(stats)
     with Evaluator(spec, stats, processes=processes) as evaluate:
         say(f"prior predictive sample of {n} simulations for the distance's scales")
-        scales = prior_scales(evaluate(prior_sample(spec, n), np.arange(n)), stats)
-        distance = Distance(observed, scales, series_weights(stats))
+        prior_scale = prior_scales(evaluate(prior_sample(spec, n), np.arange(n)), stats)
+        distance = Distance(observed, prior_scale, weights)
+        current = [distance]  # the distance of the generation being sampled
         model = ReplayModel(len(stats))
         sampler = BatchSampler(model, evaluate, spec.names, seed=spec.seed,
                                batch_size=spec.batch_size, progress=progress)
         fresh = not resume
         while True:
             abc = pyabc.ABCSMC(
-                model, pyabc_prior(spec),
+                model, SpecPrior(spec),
                 pyabc.distance.FunctionDistance(
-                    lambda x, x0: distance(x[STATS_KEY])),
+                    lambda x, x0: current[0](x[STATS_KEY])),
                 population_size=n, sampler=sampler,
                 eps=pyabc.QuantileEpsilon(initial_epsilon="from_sample",
                                           alpha=EPSILON_QUANTILE),
-                transitions=pyabc.MultivariateNormalTransition())
+                transitions=FastNormalTransition())
             if fresh:
                 history = abc.new(db, {STATS_KEY: observed})
                 _write_state(out, state)
@@ -206,6 +195,8 @@ def calibrate(spec: CalibrationSpec, out: Path, *, processes: int = 1, resume: b
                 history = abc.load(db, 1)
             fresh = False
             done = history.n_populations
+            current[0] = distance = generation_distance(history, observed, weights, stats,
+                                                        prior_scale)
             gens = _generations(history, state)
             if done >= cap:
                 stopped = state.get("stopped") or f"max_generations ({cap})"
