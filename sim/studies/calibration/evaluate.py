@@ -2,7 +2,7 @@
 
 A batch of ``B`` parameter sets (each one simulation: one run) is split into ``processes``
 contiguous chunks; each chunk is one engine batch in which set ``i`` is a run with its own
-``(runs, 1)`` parameter values (:mod:`sim.studies.sweeps.stacked`: every calibrated parameter
+``(runs, 1)`` parameter values (:mod:`sim.core.stacking`: every calibrated parameter
 is batchable) and its own run id, so its random numbers are fresh and its numbers are bit for
 bit those of a batch holding it alone. Results therefore never depend on the batch size, the
 chunking or the number of processes.
@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 
 from sim.core.engine import Results, simulate_world
+from sim.core.stacking import concat_states, stacked_world
 from sim.core.world import build_world, initial_state
 from sim.inputs.scenario import Scenario
 from sim.inputs.seeds import Seeds, load_seeds
 from sim.parallel import fork_available
 from sim.studies.calibration.data import Statistic, simulated
 from sim.studies.calibration.spec import CalibrationSpec
-from sim.studies.sweeps.stacked import concat_states, stacked_world
 
 #: Statistics of one chunk, computed in a worker (set before the workers are forked).
 _current: Evaluator | None = None

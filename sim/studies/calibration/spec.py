@@ -28,7 +28,7 @@ A spec is a TOML file::
     max = 1.5
     reason = "..."                 # source or reasoning of the prior (required)
 
-Every calibrated parameter must be batchable (``sim.studies.sweeps.stacked.BATCHABLE``: its
+Every calibrated parameter must be batchable (``sim.core.stacking.BATCHABLE``: its
 per-run values go through one engine batch) and its bounds inside the schema's. Every mistake
 is reported as one line naming the spec file and the field (:class:`CalibrationError`).
 """
@@ -44,7 +44,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator
 
 from sim.calendar import format_month, parse_month
-from sim.core.params import CONVERSIONS
+from sim.core.params import engine_value
+from sim.core.stacking import BATCHABLE
 from sim.errors import InputError
 from sim.inputs.observations import Observation, ObservationError, load_observations
 from sim.inputs.scenario import (
@@ -58,7 +59,6 @@ from sim.inputs.scenario import (
 )
 from sim.inputs.seeds import EciHistory, load_history, seeds_dir
 from sim.inputs.tomlfile import read_toml
-from sim.studies.sweeps.stacked import BATCHABLE
 
 #: Observed ECI series a spec may fit: monthly released-model running maxima (Epoch ECI).
 ECI_SERIES: tuple[str, ...] = ("closed", "open", "open_cn", "open_us")
@@ -181,15 +181,6 @@ def _scenario_value(scenario: Scenario, path: str) -> Any:
     return node
 
 
-def engine_name(path: str) -> str:
-    """The :class:`sim.core.world.Params` field a scenario parameter becomes (its converted
-    name where :data:`sim.core.params.CONVERSIONS` converts it)."""
-    for name, conversion in CONVERSIONS.items():
-        if conversion.source == path:
-            return name
-    return path.rsplit(".", 1)[-1]
-
-
 def _prior(path: str, raw: PriorFile, scenario: Scenario, source: str) -> Prior:
     where = f"{source}: priors.{path}"
     if path.startswith(("time.", "name", "description", "events", "population.")):
@@ -200,9 +191,9 @@ def _prior(path: str, raw: PriorFile, scenario: Scenario, source: str) -> Prior:
         raise CalibrationError(f"{where}: unknown parameter path") from None
     if isinstance(current, bool) or not isinstance(current, float):
         raise CalibrationError(f"{where}: not a real-valued parameter")
-    if engine_name(path) not in BATCHABLE:
+    if engine_value(path, current)[0] not in BATCHABLE:
         raise CalibrationError(f"{where}: not batchable (allowed: parameters in "
-                               "sim.studies.sweeps.stacked.BATCHABLE)")
+                               "sim.core.stacking.BATCHABLE)")
     if not raw.min < raw.max:
         raise CalibrationError(f"{where}: min ({raw.min}) must be below max ({raw.max})")
     if raw.distribution == "loguniform" and not raw.min > 0:
@@ -236,6 +227,8 @@ def _scenario(raw: SpecFile, source: str, base_dir: Path) -> tuple[Scenario, Sce
             scenario = scenario.with_overrides(raw.fixed)
     except ScenarioError as exc:
         raise CalibrationError(f"{source}: scenario {raw.scenario!r}: {exc}") from None
+    if scenario.posterior is not None:  # calibrated from its priors, not an earlier posterior
+        scenario = scenario.model_copy(update={"fixed_parameters": True})
     cut = parse_month(raw.cut)
     start, end = parse_month(scenario.time.start), parse_month(scenario.time.end)
     if not start < cut <= end:
