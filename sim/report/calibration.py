@@ -136,6 +136,9 @@ def manifest(result: CalibrationResult, elapsed: float) -> dict[str, Any]:
         "generations": [g.as_dict() for g in result.generations],
         "stopped": result.stopped,
         "evaluations": int(sum(g.evaluations for g in result.generations)),
+        # Before generation 0: the distance's prior predictive scales and pyabc's prior
+        # sample that sets the first tolerance.
+        "prior_evaluations": 2 * result.evaluations_scales,
         "library": f"pyabc {pyabc.__version__}",
         "elapsed_seconds": round(elapsed, 1),
         "label": label_of(result),

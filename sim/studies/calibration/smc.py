@@ -28,7 +28,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +81,7 @@ class CalibrationResult:
     generations: list[Generation]
     stopped: str
     seconds: float
-    evaluations_scales: int
-    extra: dict[str, Any] = field(default_factory=dict)
+    evaluations_scales: int  # the prior predictive sample of generation 0's scales
 
     @property
     def names(self) -> list[str]:
@@ -137,14 +136,15 @@ def _generations(history: pyabc.History, state: dict[str, Any]) -> list[Generati
     return out
 
 
-def generation_distance(history: pyabc.History, observed: np.ndarray, weights: np.ndarray,
-                        stats: tuple[Statistic, ...], prior_scale: np.ndarray) -> Distance:
-    """The distance of the next generation: scales from the last stored generation's
-    accepted simulations (the prior predictive's before the first), :func:`.data.prior_scales`
+def generation_distance(history: pyabc.History, t: int, observed: np.ndarray,
+                        weights: np.ndarray, stats: tuple[Statistic, ...],
+                        prior_scale: np.ndarray) -> Distance:
+    """The distance that samples generation ``t``: scales from generation ``t - 1``'s stored,
+    accepted simulations (the prior predictive's for ``t = 0``), :func:`.data.prior_scales`
     rules; a function of the stored history only, so a resume recomputes it exactly."""
-    if history.n_populations == 0:
+    if t == 0:
         return Distance(observed, prior_scale, weights)
-    _w, sums = history.get_weighted_sum_stats(t=history.max_t)
+    _w, sums = history.get_weighted_sum_stats(t=t - 1)
     sample = np.stack([np.asarray(x[STATS_KEY], float) for x in sums])
     return Distance(observed, prior_scales(sample, stats), weights)
 
@@ -173,8 +173,7 @@ def calibrate(spec: CalibrationSpec, out: Path, *, processes: int = 1, resume: b
     with Evaluator(spec, stats, processes=processes) as evaluate:
         say(f"prior predictive sample of {n} simulations for the distance's scales")
         prior_scale = prior_scales(evaluate(prior_sample(spec, n), np.arange(n)), stats)
-        distance = Distance(observed, prior_scale, weights)
-        current = [distance]  # the distance of the generation being sampled
+        current = [Distance(observed, prior_scale, weights)]  # of the generation sampled
         model = ReplayModel(len(stats))
         sampler = BatchSampler(model, evaluate, spec.names, seed=spec.seed,
                                batch_size=spec.batch_size, progress=progress)
@@ -195,8 +194,8 @@ def calibrate(spec: CalibrationSpec, out: Path, *, processes: int = 1, resume: b
                 history = abc.load(db, 1)
             fresh = False
             done = history.n_populations
-            current[0] = distance = generation_distance(history, observed, weights, stats,
-                                                        prior_scale)
+            current[0] = generation_distance(history, done, observed, weights, stats,
+                                             prior_scale)
             gens = _generations(history, state)
             if done >= cap:
                 stopped = state.get("stopped") or f"max_generations ({cap})"
@@ -219,6 +218,9 @@ def calibrate(spec: CalibrationSpec, out: Path, *, processes: int = 1, resume: b
             if on_generation is not None:
                 on_generation(_generations(history, state)[-1])
         evaluations_scales = n
+    # The distance that sampled the posterior (the last generation).
+    distance = generation_distance(history, history.max_t, observed, weights, stats,
+                                   prior_scale)
     frame, w = history.get_distribution(m=0, t=history.max_t)
     order = np.argsort(np.asarray(frame.index), kind="stable")  # particle id order
     values = frame[spec.names].to_numpy(float)[order]
