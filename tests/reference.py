@@ -770,7 +770,7 @@ def _calibrate_brands(base: list, rate: list, st: _Static, target: list[float],
                       rest: list[list[float]]) -> list[float]:
     """The first month's brand terms (``sim.core.mechanisms.market.calibrate_brands``):
     ``xi += log(target / expected) / max(1 - s, 0.05)`` with ``s`` the lab's revenue-weighted
-    own probability, within +-BRAND_MAX, until no step exceeds BRAND_TOLERANCE."""
+    own probability, within +-BRAND_MAX, until no brand moves by more than BRAND_TOLERANCE."""
     n_g, n_k, n_l = len(base), len(base[0]), len(target)
     xi = [0.0] * n_l
     for _ in range(BRAND_ITERATIONS):
@@ -797,8 +797,9 @@ def _calibrate_brands(base: list, rate: list, st: _Static, target: list[float],
             share = own[i] / expected[i] if expected[i] > 0 else 0.0
             step = (math.log(target[i] / expected[i]) / max(1.0 - share, 0.05)
                     if target[i] > 0 and expected[i] > 0 else 0.0)
-            xi[i] = min(max(xi[i] + step, -BRAND_MAX), BRAND_MAX)
-            biggest = max(biggest, abs(step))
+            moved = min(max(xi[i] + step, -BRAND_MAX), BRAND_MAX)
+            biggest = max(biggest, abs(moved - xi[i]))
+            xi[i] = moved
         if not biggest > BRAND_TOLERANCE:
             break
     return xi

@@ -334,11 +334,11 @@ def calibrate_brands(utility: np.ndarray, rate: np.ndarray, group_tokens: np.nda
     ``xi += log(target / expected) / (1 - s)``, with ``s`` the lab's revenue-weighted share of
     its groups (the own-derivative of ``log expected``, which makes each step close to a
     Newton step), each ``xi`` kept within ``+-BRAND_MAX``. A run stops when no step moves a
-    brand by more than :data:`BRAND_TOLERANCE` (its own test, so a run's brands do not depend
-    on its batch), after at most :data:`BRAND_ITERATIONS` steps. ``utility`` (R, G, K, L)
-    without brands (``-inf`` where unavailable), ``rate`` (R, G, K, L) USD bn kept per
-    trillion tokens, ``group_tokens`` (R, G, K) the groups' demand. Labs with no seeded
-    revenue, or none to be had, keep ``xi = 0``."""
+    brand (after the bound) by more than :data:`BRAND_TOLERANCE` (its own test, so a run's
+    brands do not depend on its batch), after at most :data:`BRAND_ITERATIONS` steps.
+    ``utility`` (R, G, K, L) without brands (``-inf`` where unavailable), ``rate`` (R, G, K,
+    L) USD bn kept per trillion tokens, ``group_tokens`` (R, G, K) the groups' demand. Labs
+    with no seeded revenue, or none to be had, keep ``xi = 0``."""
     usable = np.isfinite(utility)
     base = np.where(usable, utility, 0.0)
     xi = np.zeros(target.shape)
@@ -356,8 +356,11 @@ def calibrate_brands(utility: np.ndarray, rate: np.ndarray, group_tokens: np.nda
         step = (np.log(np.where(ok, target, 1.0) / np.where(ok, expected, 1.0))
                 / np.maximum(1.0 - own, 0.05))
         step = np.where(active[:, None], step, 0.0)
-        xi = np.clip(xi + step, -BRAND_MAX, BRAND_MAX)
-        active &= np.abs(step).max(axis=1) > BRAND_TOLERANCE
+        moved = np.clip(xi + step, -BRAND_MAX, BRAND_MAX)
+        # What a brand actually moved, not the step proposed: a lab held at +-BRAND_MAX
+        # keeps proposing a step it cannot take and must not keep its run iterating.
+        active &= np.abs(moved - xi).max(axis=1) > BRAND_TOLERANCE
+        xi = moved
         if not active.any():
             break
     return xi
