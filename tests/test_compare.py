@@ -93,7 +93,7 @@ def test_compare_cli_writes_tables_and_figures(scenario_dir: Path, tmp_path: Pat
     assert copy_rows and all(float(r["delta_median"] or 0) == 0 for r in copy_rows)
     assert {r["outcome"] for r in rows} >= {"gap closed vs open 2027-03",
                                             "CN open frontier 2027-03",
-                                            "US share of open usage 2027-03",
+                                            "US open labs' share of open tokens 2027-03",
                                             "alive labs open_cn 2027-03"}
     assert "## tiny-crackdown vs tiny" in (out / "deltas.md").read_text()
 

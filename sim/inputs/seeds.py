@@ -10,6 +10,7 @@ them into typed columns; turning them into simulation state is ``sim.core.world`
 from __future__ import annotations
 
 import csv
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -321,6 +322,19 @@ def load_history(path: Path) -> EciHistory:
         open_cn=column("open_cn"),
         open_us=column("open_us"),
     )
+
+
+def load_eci_record() -> EciHistory:
+    """Epoch's whole ECI record as shipped with the current seed world
+    (``seeds/derived/eci_frontier_monthly.csv``, 2023-01..2026-03), whatever seed world a
+    scenario starts from. A seed world's own ``history`` holds only the record *before* its
+    start (blank for ``history-2023``); figures draw this one over the simulated months."""
+    return _eci_record(str(seed_world_dir() / "derived" / "eci_frontier_monthly.csv"))
+
+
+@functools.cache
+def _eci_record(path: str) -> EciHistory:
+    return load_history(Path(path))
 
 
 def seed_world_dir(start: str = SEED_WORLD_MONTH) -> Path:

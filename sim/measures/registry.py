@@ -583,7 +583,8 @@ _add("robust_minus_bench_gap", "ECI points", "robustness gap minus bench gap; po
      "the leader's lead is larger on robustness than on benchmarks", _robust_minus_bench_gap,
      (PAIR,))
 OPEN_USAGE = _add("open_usage_share", "fraction", "one open camp's share of all open-weight "
-                  "tokens (every segment)", _open_usage_share, (OPEN_CAMP,))
+                  "tokens served to buyers in every market and segment (the labs' camp, not "
+                  "the buyers' country)", _open_usage_share, (OPEN_CAMP,))
 _add("open_segment_share", "fraction", "share of all open-weight tokens used in one segment",
      _open_segment_share, (SEGMENT,))
 _add("served_robust_gap", "ECI points", "token-weighted robustness of the closed models buyers "

@@ -71,8 +71,26 @@ def simulated_dates(results: Any) -> np.ndarray:
     return to_datetime64(results.world.params.start_month, results.n_months)
 
 
-def _hist_dates(results: Any) -> np.ndarray:
-    hist = results.world.population.history
+def record_history(results: Any) -> Any:
+    """Epoch's ECI record to draw with ``results``: the world's own pre-start record, extended
+    by the months of the shipped record (:func:`sim.inputs.seeds.load_eci_record`) that come
+    after it. A run from the 2026 seed world draws its pre-start record; ``history-2023``
+    (whose seed world holds only a blank 2022-12) draws the record of its simulated
+    2023-01..2026-03, the one it is calibrated and backtested on."""
+    from sim.inputs.seeds import EciHistory, load_eci_record
+
+    own, record = results.world.population.history, load_eci_record()
+    first_new = own.first_month + len(own.closed)
+    skip = first_new - record.first_month
+    if skip < 0 or skip >= len(record.closed):
+        return own
+    camps = ("closed", "open", "open_cn", "open_us")
+    return EciHistory(first_month=own.first_month,
+                      **{c: np.concatenate([getattr(own, c), getattr(record, c)[skip:]])
+                         for c in camps})
+
+
+def _hist_dates(hist: Any) -> np.ndarray:
     return to_datetime64(hist.first_month, len(hist.closed))
 
 
@@ -93,9 +111,14 @@ def _title(results: Any, text: str) -> str:
 
 
 def draw_fan(ax: Any, dates: np.ndarray, series: np.ndarray, color: str, label: str,
-             *, lw: float = 2.0, ls: str = "-") -> None:
-    """Median line and 10-90% band of an (R, T) series."""
+             *, lw: float = 2.0, ls: str = "-", step: bool = False) -> None:
+    """Median line and 10-90% band of an (R, T) series. ``step``: a month's value holds
+    until the next month (counts, policies in force), drawn as steps, not ramps."""
     q = metrics.quantiles(series)
+    if step:
+        ax.fill_between(dates, q[0], q[2], color=color, alpha=0.15, lw=0, step="post")
+        ax.plot(dates, q[1], color=color, lw=lw, ls=ls, label=label, drawstyle="steps-post")
+        return
     ax.fill_between(dates, q[0], q[2], color=color, alpha=0.15, lw=0)
     ax.plot(dates, q[1], color=color, lw=lw, ls=ls, label=label)
 
@@ -211,8 +234,8 @@ def plot_frontier(results: Any, path: str | Path,
     """Released bench frontier per camp (median, 10-90% band) with Epoch's ECI history."""
     from sim.vocab import OUTPUT_CAMPS
 
-    hist = results.world.population.history
-    dates, hdates = simulated_dates(results), _hist_dates(results)
+    hist = record_history(results)
+    dates, hdates = simulated_dates(results), _hist_dates(hist)
     fig, ax = plt.subplots(figsize=(10, 5.8))
     for camp in camps:
         color = CAMP_COLORS[camp]
@@ -238,18 +261,21 @@ def plot_gap(results: Any, path: str | Path,
              pairs: Sequence[str] = ("closed_vs_open", "closed_vs_cn", "closed_vs_us")) -> Path:
     """Gap in ECI points and lag in months (median, 10-90% band), with the historical gap
     and lag from Epoch's record."""
-    hist = results.world.population.history
-    dates, hdates = simulated_dates(results), _hist_dates(results)
+    hist = record_history(results)
+    dates, hdates = simulated_dates(results), _hist_dates(hist)
     gap, lag = (MEASURES[name].series_by_runs(results) for name in ("gap_points", "lag_months"))
     gaps = {pair: gap[:, :, i] for i, pair in enumerate(PAIR.labels)}
     lags = {pair: lag[:, :, i] for i, pair in enumerate(PAIR.labels)}
     hgaps, hlags = metrics.history_gap_by_pair(hist), metrics.history_lag_by_pair(hist)
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 8), sharex=True)
-    for pair in pairs:
+    # the best open is always one of the camps: drawn last, thin and dotted, so that it does
+    # not hide the camp it coincides with
+    for pair in sorted(pairs, key=lambda p: p == "closed_vs_open"):
         color = PAIR_COLORS[pair]
-        draw_fan(ax1, dates, gaps[pair], color, PAIR_LABELS[pair])
+        style = {"lw": 1.6, "ls": ":"} if pair == "closed_vs_open" else {}
+        draw_fan(ax1, dates, gaps[pair], color, PAIR_LABELS[pair], **style)
         _history_line(ax1, hdates, hgaps[pair], color, None)
-        draw_fan(ax2, dates, lags[pair], color, PAIR_LABELS[pair])
+        draw_fan(ax2, dates, lags[pair], color, PAIR_LABELS[pair], **style)
         _history_line(ax2, hdates, hlags[pair], color, None)
     for ax in (ax1, ax2):
         ax.axhline(0, color="0.6", lw=0.8)
@@ -332,52 +358,80 @@ def plot_shares_by_segment(results: Any, path: str | Path) -> Path:
 
 
 def plot_labs(results: Any, path: str | Path) -> Path:
-    """Labs still operating and cash held, per camp (median, 10-90% band)."""
+    """Labs still operating, one small panel per camp (their counts coincide too often to
+    share one axes: one camp's line would hide another's), and cash held per camp (median,
+    10-90% band). Counts are drawn as steps: a lab operates for whole months."""
     dates = simulated_dates(results)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5.2))
+    fig = plt.figure(figsize=(13, 6.2))
+    grid = fig.add_gridspec(2, 3, width_ratios=(1, 1, 2.1))
+    alive = results.arrays["alive"]
+    top = max(1.0, float(np.nanmax(alive))) * 1.08
+    count_axes = []
     for c, camp in enumerate(CAMPS):
-        draw_fan(ax1, dates, results.arrays["alive"][:, :, c], CAMP_COLORS[camp], CAMP_LABELS[camp])
-        draw_fan(ax2, dates, results.arrays["cash"][:, :, c], CAMP_COLORS[camp], CAMP_LABELS[camp])
-    for ax in (ax1, ax2):
-        format_time_axis(ax)
-    ax1.set_ylim(bottom=0)
-    ax1.set_ylabel("labs operating (count)")
-    ax1.set_title("Labs still operating, by camp", fontsize=10)
+        ax = fig.add_subplot(grid[c // 2, c % 2],
+                             sharex=count_axes[0] if count_axes else None,
+                             sharey=count_axes[0] if count_axes else None)
+        count_axes.append(ax)
+        draw_fan(ax, dates, alive[:, :, c], CAMP_COLORS[camp], CAMP_LABELS[camp], step=True)
+        ax.set_ylim(0, top)
+        ax.yaxis.set_major_locator(mticker.MaxNLocator(integer=True))
+        year_ticks(ax, quarters=False)
+        ax.grid(True, color="0.9", lw=0.8)
+        ax.set_title(CAMP_LABELS[camp], fontsize=9.5, color=CAMP_COLORS[camp])
+        if c % 2 == 0:
+            ax.set_ylabel("labs operating (count)", fontsize=9)
+        if c >= 2:
+            ax.set_xlabel("month")
+    ax2 = fig.add_subplot(grid[:, 2])
+    for c, camp in enumerate(CAMPS):
+        draw_fan(ax2, dates, results.arrays["cash"][:, :, c], CAMP_COLORS[camp],
+                 CAMP_LABELS[camp])
+    format_time_axis(ax2)
     ax2.set_yscale("symlog", linthresh=1.0)
     ax2.set_ylabel("cash held (USD bn, symlog scale)")
     ax2.set_title("Cash held by the camp's labs", fontsize=10)
-    _legend_with_band(ax1, loc="lower left")
-    fig.suptitle(_title(results, "Funding and market constriction"), fontsize=11)
+    _legend_with_band(ax2, loc="upper left")
+    fig.suptitle(_title(results, "Funding and market constriction: labs still operating "
+                        "(left, one panel per camp) and their cash (right)"), fontsize=11)
     fig.tight_layout()
     return save_figure(fig, path)
 
 
 def plot_policy(results: Any, path: str | Path) -> Path:
-    """Policies in force per sovereign (share of runs), sovereign grants to open labs, and
-    each large market's use of large open models (median, 10-90% band)."""
+    """Policies in force per sovereign (share of runs, as steps: a policy holds for whole
+    months), sovereign grants to open labs, and each large market's use of large open models
+    (median, 10-90% band). Legends sit to the right of the data; a policy in force in no run
+    and no month is named once rather than drawn as a line at 0."""
     pop, arr = results.world.population, results.arrays
     dates = simulated_dates(results)
-    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(10, 11), sharex=True)
+    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(12, 11), sharex=True)
     colors = plt.get_cmap("tab10")
+    never: list[str] = []
     for s, sov in enumerate(pop.sovereign_ids):
-        ax1.plot(dates, 100 * arr["ban_active"][:, :, s].mean(axis=0), color=colors(s), lw=2,
-                 label=f"{sov.upper()} ban")
-        ax1.plot(dates, 100 * arr["crackdown_active"][:, :, s].mean(axis=0), color=colors(s),
-                 lw=1.2, ls="--", label=f"{sov.upper()} crackdown")
+        for key, what, lw, ls in (("ban_active", "ban", 2.0, "-"),
+                                  ("crackdown_active", "crackdown", 1.4, "--")):
+            share = 100 * arr[key][:, :, s].mean(axis=0)
+            if not share.any():
+                never.append(f"{sov.upper()} {what}")
+                continue
+            ax1.plot(dates, share, color=colors(s), lw=lw, ls=ls, drawstyle="steps-post",
+                     label=f"{sov.upper()} {what}")
+    if never:
+        # no-break spaces keep "UK crackdown" on one line when the list is wrapped
+        ax1.plot([], [], color="none", label="in force in no run:\n" + "\n".join(
+            textwrap.wrap(", ".join(n.replace(" ", "\u00a0") for n in never), 28)))
     ax1.set_ylim(-2, 102)
     ax1.set_ylabel("runs with the policy in force (%)")
     ax1.set_title(_title(results, "Open-weight bans (solid) and distillation crackdowns "
                          "(dashed) in force"), fontsize=11)
-    ax1.legend(loc="center left", bbox_to_anchor=(0.01, 0.55), fontsize=7.5, frameon=False,
-               ncol=4)
     grants = arr["sovereign_grants"]
     draw_fan(ax2, dates, grants.sum(axis=2), "0.2", "all sovereigns")
     top = np.argsort(-grants[:, -1].mean(axis=0))[:4]
     for s in top:
         draw_fan(ax2, dates, grants[:, :, s], colors(int(s)), pop.sovereign_ids[s].upper(), lw=1.4)
     ax2.set_ylabel("grants to open labs (USD bn/month)")
-    ax2.set_title("Sovereign grants to open-weight labs", fontsize=10)
-    ax2.legend(loc="upper left", fontsize=8, frameon=False)
+    ax2.set_title("Sovereign grants to open-weight labs (the four largest, and all)",
+                  fontsize=10)
     threshold = results.world.params.ban_threshold_flop
     for g in (JURISDICTIONS.index("US"), JURISDICTIONS.index("EU"), JURISDICTIONS.index("CN")):
         draw_fan(ax3, dates, arr["large_open_tokens"][:, :, g], colors(g), JURISDICTIONS[g])
@@ -385,7 +439,14 @@ def plot_policy(results: Any, path: str | Path) -> Path:
     ax3.set_ylabel("tokens (trillion/month, log scale)")
     ax3.set_title(f"Use of large open models (trained above {threshold:.0e} FLOP) "
                   "by buyers in each market", fontsize=10)
-    ax3.legend(loc="upper left", fontsize=8, frameon=False)
+    for ax, title in ((ax1, "policy (sovereign)"), (ax2, "grants from"),
+                      (ax3, "buyers in")):
+        handles, labels = ax.get_legend_handles_labels()
+        if ax is not ax1:
+            handles.append(plt.Rectangle((0, 0), 1, 1, color="0.3", alpha=0.15, lw=0))
+            labels.append(f"{BAND}\n(lines: median)")
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+                  frameon=False, title=title, title_fontsize=8, alignment="left")
     for ax in (ax1, ax2, ax3):
         _start_line(ax, results, text=False)
         mark_events(ax, results, text=ax is ax1)

@@ -48,7 +48,7 @@ HEADLINES: tuple[tuple[str, str], ...] = (
     ("lag closed vs CN open", "lag_months[closed_vs_cn]"),
     ("open token share", "token_share[all,open]"),
     ("open dollar share", "dollar_share[all,open]"),
-    ("US share of open usage", "open_usage_share[open_us]"),
+    ("US open labs' share of open tokens", "open_usage_share[open_us]"),
 )
 
 
