@@ -86,10 +86,13 @@ def test_a_user_adds_a_bet_by_editing_the_data_file_only(
     rows = list(csv.DictReader(io.StringIO((out / "scorecard.csv").read_text(encoding="utf-8"))))
     assert {r["id"] for r in rows} == {"my-new-bet", "ban-cuts-us-large-open-use"}
     assert {r["column"] for r in rows} == {"stated", "tiny-ban"}
-    new = [r for r in rows if r["id"] == "my-new-bet"]
-    assert all(r["runs"] == "4" and 0 <= float(r["probability"]) <= 1 for r in new)
+    new = {r["column"]: r for r in rows if r["id"] == "my-new-bet"}
+    assert new["stated"]["runs"] == "4" and 0 <= float(new["stated"]["probability"]) <= 1
+    # stated in "tiny", a world of its own: under tiny-ban it is not asked (issue 21)
+    assert new["tiny-ban"]["applies"] == "0" and new["tiny-ban"]["probability"] == ""
     paired = {r["column"]: r for r in rows if r["id"] == "ban-cuts-us-large-open-use"}
     assert paired["stated"]["world"] == "tiny-ban vs tiny"
+    assert paired["tiny-ban"]["world"] == "tiny-ban vs tiny"
     # A ban grandfathers large open models already released: US buyers can move to them, so
     # in some runs it adds large-open use; in most it cuts it.
     assert float(paired["stated"]["probability"]) >= 0.5
@@ -198,9 +201,18 @@ def test_scoring_rules(small_scenario: Scenario, seeds: Seeds) -> None:
     assert cell.holds == 0 and cell.undefined_runs == 5
     late = bet({**COND, "start": "2029-01"})
     assert not bets_mod.score_bet(late, bets_mod.STATED, worlds).scored
-    # A requested scenario replaces the bet's world; the control stays.
-    assert self_paired.worlds("other") == ("other", "baseline")
+    # A requested scenario replaces the baseline for a bet about any world; a paired bet (or
+    # one stated in another scenario) is scored only in its own world (issue 21).
+    assert always.worlds("other") == ("other", None)
+    assert self_paired.worlds("other") is None
+    assert self_paired.worlds("baseline") == ("baseline", "baseline")
     assert always.worlds(bets_mod.STATED) == ("baseline", None)
+    assert bets_mod.needed_worlds([self_paired], [bets_mod.STATED, "other"]) == ["baseline"]
+    cell = bets_mod.score_bet(self_paired, "other", worlds)
+    assert not cell.applies and not cell.scored and cell.world == "not this world"
+    # holding in every run: decided by the inputs, with the indicator's range
+    cell = bets_mod.score_bet(always, bets_mod.STATED, worlds)
+    assert cell.decided and "decided by the inputs: holds in all 5 runs" in cell.decided_text()
     assert np.isnan(bets_mod.score_bet(late, bets_mod.STATED, worlds).probability)
 
 
@@ -212,3 +224,28 @@ def test_unknown_requested_scenario_fails_before_simulating(
     assert code == 2 and err.count("\n") == 1
     assert "atlantis" in err and "shipped:" in err
     assert not out.exists()
+
+
+def test_drivers_find_the_input_that_moves_a_bet_and_its_holds_when_rule(
+        seeds: Seeds) -> None:
+    data = {"bets": [{**GOOD, "conditions": [COND]}]}
+    bet = bets_mod.parse_bets(data, source="t", **_seg_sov(seeds))[0]
+    rng = np.random.default_rng(0)  # fixed: the test cannot fail by chance
+    n = 200
+    x = rng.uniform(0, 1, n)
+    noise = rng.uniform(0, 1, n)
+    values = x - 0.5 + 0.1 * rng.standard_normal(n)  # the bet holds (value > 0) when x > 0.5
+    cell = bets_mod.Cell(bet=bet, column=bets_mod.STATED, world="w", runs=n,
+                         holds=int((values > 0).sum()), values=values, outcomes=values > 0)
+    inputs = {"p.x": ("parameter", x), "p.noise": ("parameter", noise),
+              "flat": ("event", np.zeros(n))}
+    found, rule = bets_mod.bet_drivers(cell, inputs)
+    assert [d.name for d in found] == ["p.x"] and found[0].rho > 0.9
+    assert rule is not None and rule.name == "p.x" and rule.op == ">"
+    assert 0.4 <= rule.cut <= 0.6 and rule.p_in > 0.9 > 0.1 > rule.p_out
+    assert rule.text().startswith("holds when p.x > ")
+    # Only noise: no driver is reported, and no rule
+    cell = bets_mod.Cell(bet=bet, column=bets_mod.STATED, world="w", runs=n,
+                         holds=int((noise > 0.5).sum()), values=noise - 0.5,
+                         outcomes=noise > 0.5)
+    assert bets_mod.bet_drivers(cell, {"p.x": ("parameter", x)}) == ([], None)

@@ -71,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
                                             fixed_parameters=args.fixed_parameters)[0]
     for bet in bets:
         for column in columns:
-            treatment, control = bet.worlds(column)
-            if control is not None:
+            treatment, control = bet.worlds(column) or (None, None)
+            if control is not None and treatment is not None:
                 check_pairable(scenarios[treatment], scenarios[control], f"bets: {bet.id}")
     if scenarios:
         check_run_size(next(iter(scenarios.values())), seeds, args, worlds=len(scenarios))
@@ -83,8 +83,11 @@ def run(args: argparse.Namespace) -> int:
         worlds = {name: simulate_all(sc, args, seeds, f"{sc.name}:")
                   for name, sc in scenarios.items()}
         cells = bets_mod.scorecard(bets, columns, worlds)
+        inputs = {name: bets_mod.run_inputs(res) for name, res in worlds.items()}
+        drivers = {c.bet.number: bets_mod.bet_drivers(c, inputs[c.bet.scenario])
+                   for c in cells if c.column == bets_mod.STATED and c.scored}
         for cell in cells:
-            if not cell.scored:
+            if not cell.scored and cell.applies:
                 sys.stderr.write(f"note: bet {cell.bet.id} not scored under {cell.world}: "
                                  "its window lies outside the simulated months\n")
         labels = {c: (scenarios[c].name if c in scenarios else c) for c in columns}
@@ -93,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         written = scorecard.write_scorecard(cells, columns, args.out, command=command_line(args),
                                             seed=args.seed, runs=args.runs, labels=labels,
                                             parameters="; ".join(phrases)
-                                            or "at fixed parameters")
+                                            or "at fixed parameters", drivers=drivers)
     except BaseException:
         if created:
             remove_if_empty(args.out)
@@ -103,7 +106,10 @@ def run(args: argparse.Namespace) -> int:
           f"{args.out}/")
     for cell in cells:
         if cell.column == bets_mod.STATED:
-            p = "n/a" if not cell.scored else (
+            p = "n/a" if not cell.scored else cell.decided_text() if cell.decided else (
                 f"{cell.probability:.0%} [{cell.interval[0]:.0%}, {cell.interval[1]:.0%}]")
             print(f"  {cell.bet.number:>2}. {cell.bet.title}: {p} ({cell.world})")
+            found, rule = drivers.get(cell.bet.number, ([], None))
+            if rule is not None:
+                print(f"      {rule.text()}")
     return 0

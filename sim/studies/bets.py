@@ -31,13 +31,23 @@ in ``undefined_runs``. A condition whose window lies outside the horizon makes t
 **Probability**: ``k / n`` over the n runs, with a 90% Jeffreys interval: the 5% and 95%
 quantiles of Beta(k + 1/2, n - k + 1/2) (lower bound 0 when k = 0, upper 1 when k = n). The
 Jeffreys interval has close to nominal coverage for small n and for k near 0 or n, where the
-Wald interval collapses.
+Wald interval collapses (Brown, Cai and DasGupta 2001, Statistical Science 16:101). Under
+posterior draws each run is an independent draw of (parameters, random streams), so k is
+binomial in the probability over both, and the interval is over both: it measures how well
+n runs pin down that probability, not how wrong the model may be.
 
 **Columns.** The scorecard always has the column ``stated``: each bet in the world its
-definition names. For each scenario S asked for, a column ``S`` re-evaluates every bet with S
-in place of the bet's ``scenario``: a single-world bet is scored in S; a paired bet is scored
-as S (treatment) against its ``control``. The name ``baseline`` anywhere in the file means the
+definition names. For each scenario S asked for, a column ``S`` re-evaluates the bets that
+are about any world (stated in the baseline, unpaired) with S in place of the baseline. A
+bet about one world (paired, or stated in another scenario: the ban, the crackdown, the
+safety-shock wave) is scored only in its own world: under S it is "not this world" unless S
+is that world (:meth:`Bet.applies`). The name ``baseline`` anywhere in the file means the
 baseline world (by default the shipped baseline; replaceable, e.g. by a small test world).
+
+**Decided by the inputs.** A cell whose bet holds in every run or in none
+(:attr:`Cell.decided`) does not vary over the posterior draws and the scenario's randomness:
+the scorecard shows it as decided by the inputs, with the indicator's range over the runs
+against the threshold, not as a probability.
 
 Scenario names are looked up next to the bets file first, then among the shipped scenarios.
 """
@@ -121,8 +131,24 @@ class Bet:
     contrast: str | None
     conditions: tuple[Condition, ...]
 
-    def worlds(self, column: str) -> tuple[str, str | None]:
-        """(scenario, control or None) the bet is scored in for a scorecard column."""
+    @property
+    def bound(self) -> bool:
+        """True for a bet about one world: paired (a scenario against its control) or stated
+        in a world other than the baseline. Such a bet is scored only in its own world."""
+        return self.control is not None or self.scenario != BASELINE
+
+    def applies(self, column: str) -> bool:
+        """Whether the bet is scored in a scorecard column: always as stated; under a named
+        scenario only if the bet is about any world (stated in the baseline, unpaired) or
+        the column is its own world. (Under ``cn-funding-crunch`` the ban bet is not asked:
+        that world has no ban.)"""
+        return column == STATED or not self.bound or column == self.scenario
+
+    def worlds(self, column: str) -> tuple[str, str | None] | None:
+        """(scenario, control or None) the bet is scored in for a scorecard column; None
+        when it does not apply there (:meth:`applies`)."""
+        if not self.applies(column):
+            return None
         treatment = self.scenario if column == STATED else column
         return treatment, self.control
 
@@ -377,17 +403,47 @@ class Cell:
     holds: int = 0
     undefined_runs: int = 0
     scored: bool = True
+    applies: bool = True
     median_value: float = math.nan
+    value_range: tuple[float, float] = field(default=(math.nan, math.nan))
     interval: tuple[float, float] = field(default=(math.nan, math.nan))
+    values: np.ndarray | None = field(default=None, repr=False)  # (R,) first condition
+    outcomes: np.ndarray | None = field(default=None, repr=False)  # (R,) bool, bet holds
 
     @property
     def probability(self) -> float:
         return self.holds / self.runs if self.scored and self.runs else math.nan
 
+    @property
+    def decided(self) -> bool:
+        """True when the outcome does not vary over the runs (holds in all or in none): over
+        the posterior draws and the scenario's randomness the bet is then decided by the
+        inputs (seeds, fixed parameters, scheduled events), not a probability."""
+        return self.scored and self.runs > 0 and self.holds in (0, self.runs)
+
+    def decided_text(self) -> str:
+        """What a decided cell shows: the outcome, and the indicator's range over the runs
+        against the threshold (how far the inputs put it from the line)."""
+        cond = self.bet.conditions[0]
+        outcome = "holds" if self.holds == self.runs else "fails"
+        lo, hi = self.value_range
+        span = "" if lo != lo else (f"; {cond.indicator} {_fmt(lo)}" if lo == hi else
+                                    f"; {cond.indicator} {_fmt(lo)} to {_fmt(hi)}")
+        return (f"decided by the inputs: {outcome} in all {self.runs} runs{span} "
+                f"vs {cond.op} {cond.threshold:g} {cond.unit}")
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}"
+
 
 def score_bet(bet: Bet, column: str, worlds: dict[str, Any]) -> Cell:
     """Score ``bet`` in a scorecard column from simulated ``worlds`` (name -> Results)."""
-    treatment_name, control_name = bet.worlds(column)
+    pair = bet.worlds(column)
+    if pair is None:
+        return Cell(bet=bet, column=column, world="not this world", runs=0, scored=False,
+                    applies=False)
+    treatment_name, control_name = pair
     treatment = worlds[treatment_name]
     control = worlds[control_name] if control_name is not None else None
     world = treatment.scenario.name if control is None else \
@@ -404,8 +460,12 @@ def score_bet(bet: Bet, column: str, worlds: dict[str, Any]) -> Cell:
         ok = np.isfinite(v)
         undefined |= ~ok
         holds &= ok & OPS[cond.op](np.where(ok, v, 0.0), cond.threshold)
-        if j == 0 and ok.any():
-            cell.median_value = float(np.median(v[ok]))
+        if j == 0:
+            cell.values = v
+            if ok.any():
+                cell.median_value = float(np.median(v[ok]))
+                cell.value_range = (float(np.min(v[ok])), float(np.max(v[ok])))
+    cell.outcomes = holds
     cell.holds, cell.undefined_runs = int(holds.sum()), int(undefined.sum())
     cell.interval = jeffreys_interval(cell.holds, n)
     return cell
@@ -425,7 +485,7 @@ def needed_worlds(bets: list[Bet], columns: list[str]) -> list[str]:
     names: list[str] = []
     for column in columns:
         for bet in bets:
-            for name in bet.worlds(column):
+            for name in bet.worlds(column) or ():
                 if name is not None and name not in names:
                     names.append(name)
     return names
@@ -434,3 +494,104 @@ def needed_worlds(bets: list[Bet], columns: list[str]) -> list[str]:
 def scorecard(bets: list[Bet], columns: list[str], worlds: dict[str, Any]) -> list[Cell]:
     """Every bet in every column (``stated`` first), bet-major."""
     return [score_bet(bet, column, worlds) for bet in bets for column in columns]
+
+
+# --------------------------------------------------------------------------- drivers
+
+#: A driver is reported only if its rank correlation is this unlikely under no association
+#: (two-sided p of scipy's Spearman test), Bonferroni-corrected over the inputs tried: with
+#: 200 runs and ~15 inputs, |rho| above ~0.24. Anything weaker is not told apart from noise.
+DRIVER_ALPHA = 0.01
+#: A "holds when" box must hold this share of the runs on each side of its cut, so that its
+#: two probabilities each rest on enough runs (at 200 runs: 40).
+RULE_MIN_SUPPORT = 0.2
+_CUTS = np.linspace(0.2, 0.8, 13)  # candidate cuts: quantiles of the input over the runs
+
+
+@dataclass(frozen=True)
+class Driver:
+    """An input whose per-run value moves a bet's indicator: ``rho`` is the Spearman rank
+    correlation over the runs of the input with the bet's first indicator (in the bet's own
+    world; for a paired bet, its contrast), ``p_value`` its two-sided p."""
+
+    name: str
+    kind: str  # "parameter" (a posterior draw) or "event" (a random event count in the run)
+    rho: float
+    p_value: float
+
+
+@dataclass(frozen=True)
+class Rule:
+    """"Holds when NAME OP CUT": the one-cut box on a driver that best separates the runs
+    where the bet holds from those where it fails (a one-step PRIM peel, Friedman and Fisher
+    1999): ``p_in`` of ``n_in`` runs inside the box against ``p_out`` of ``n_out`` outside."""
+
+    name: str
+    op: str
+    cut: float
+    p_in: float
+    n_in: int
+    p_out: float
+    n_out: int
+
+    def text(self) -> str:
+        return (f"holds when {self.name} {self.op} {self.cut:.3g}: {self.p_in:.0%} of "
+                f"{self.n_in} runs, against {self.p_out:.0%} of {self.n_out} otherwise")
+
+
+def run_inputs(results: Any) -> dict[str, tuple[str, np.ndarray]]:
+    """Per-run inputs a bet's outcome can depend on, name -> (kind, (R,) values): each drawn
+    parameter of the run's posterior particle (schema units; none at fixed parameters,
+    :mod:`sim.core.parameter_draws`) and counts of the run's random events over the horizon
+    (safety shocks, random funding shocks, policy enactments by any sovereign)."""
+    from sim.core.parameter_draws import scenario_draws
+
+    out: dict[str, tuple[str, np.ndarray]] = {}
+    draws = scenario_draws(results.scenario)
+    if draws is not None:
+        values = draws.values(draws.indices(results.seed, results.run_ids))
+        for j, name in enumerate(draws.names):
+            out[name] = ("parameter", values[:, j].astype(float))
+    arr = results.arrays
+    out["safety shocks (count)"] = ("event", arr["safety_shocks"].sum(axis=1).astype(float))
+    out["random funding shocks (count)"] = (
+        "event", arr["random_funding_shocks"].sum(axis=(1, 2)).astype(float))
+    out["policy enactments (count)"] = (
+        "event", (arr["policy_change"] > 0).sum(axis=(1, 2, 3)).astype(float))
+    return out
+
+
+def bet_drivers(cell: Cell, inputs: dict[str, tuple[str, np.ndarray]],
+                top: int = 3) -> tuple[list[Driver], Rule | None]:
+    """The ``top`` inputs with the strongest significant rank correlation with the cell's
+    indicator (:data:`DRIVER_ALPHA`), and the best one-cut "holds when" box on them
+    (:data:`RULE_MIN_SUPPORT`). Nothing for a decided cell or one without values."""
+    from scipy.stats import spearmanr
+
+    if not cell.scored or cell.decided or cell.values is None or cell.outcomes is None:
+        return [], None
+    v, holds = cell.values, cell.outcomes
+    ok = np.isfinite(v)
+    found: list[Driver] = []
+    varying = {n: kx for n, kx in inputs.items() if np.ptp(kx[1][ok]) > 0} if ok.sum() > 3 \
+        else {}
+    for name, (kind, x) in varying.items():
+        rho, p = spearmanr(x[ok], v[ok])
+        if np.isfinite(rho) and p * len(varying) < DRIVER_ALPHA:
+            found.append(Driver(name, kind, float(rho), float(p)))
+    found.sort(key=lambda d: -abs(d.rho))
+    found = found[:top]
+    best: Rule | None = None
+    n = len(holds)
+    for d in found:
+        x = inputs[d.name][1]
+        for cut in np.unique(np.quantile(x, _CUTS)):
+            for op, inside in ((">", x > cut), ("<=", x <= cut)):
+                n_in = int(inside.sum())
+                if min(n_in, n - n_in) < RULE_MIN_SUPPORT * n:
+                    continue
+                p_in, p_out = holds[inside].mean(), holds[~inside].mean()
+                if p_in > p_out and (best is None or p_in - p_out > best.p_in - best.p_out):
+                    best = Rule(d.name, op, float(cut), float(p_in), n_in, float(p_out),
+                                n - n_in)
+    return found, best
