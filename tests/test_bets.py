@@ -60,14 +60,20 @@ def _seg_sov(seeds: Seeds) -> dict[str, list[str]]:
             "sovereigns": list(seeds.sovereigns.sovereign_id)}
 
 
-def test_shipped_bets_file_defines_the_thirteen_bets(seeds: Seeds) -> None:
+def test_shipped_bets_file_defines_the_essays_bets(seeds: Seeds) -> None:
     bets = bets_mod.load_bets(DEFAULT_BETS_FILE, **_seg_sov(seeds))
-    assert len(bets) >= 13
+    assert len(bets) >= 16
     by_id = {b.id: b for b in bets}
     assert by_id["us-ban-leaks"].scenario == "us-open-ban"
     assert by_id["distillation-policy-not-decisive"].control == "baseline"
-    assert by_id["safety-shocks-bring-regulation"].scenario == "safety-shock-wave"
+    # scored on the baseline's random shocks, not on a scheduled wave that decides it
+    assert by_id["safety-shocks-bring-regulation"].scenario == "baseline"
     assert len(by_id["cn-funding-difficulties-first"].conditions) == 2
+    assert len(by_id["us-open-regain-share"].conditions) == 2
+    assert {"new-funding-structures", "closed-draw-ahead", "open-market-constricts"} <= set(by_id)
+    # every bet quotes the essay sentence it encodes, right above its table
+    text = DEFAULT_BETS_FILE.read_text(encoding="utf-8")
+    assert text.count("# essay: ") == len(bets)
     for bet in bets:
         assert bet.describe() and bet.conditions[0].unit
 

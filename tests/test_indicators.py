@@ -126,3 +126,48 @@ def test_funding_difficulty_onset_and_lead() -> None:
     assert np.isnan(lead[2])  # neither camp meets difficulties
     # A 3-month trailing mean delays the onset until the mean reaches the level.
     assert ind.difficulty_onset(_fake(cn, us), "open_cn", level=0.99, months=3)[0] == 7
+
+
+def test_onset_after_leaves_the_start_up_months_out() -> None:
+    t = 20
+    cn = np.zeros((1, t))
+    us = np.zeros((1, t))
+    us[0, 0] = 2  # US: every lab fails in month 0 only (the seeded cash snapshot)
+    us[0, 9:] = 2  # ... and again from month 9
+    cn[0, 5:] = 2
+    fake = _fake(cn, us)
+    assert ind.difficulty_onset(fake, "open_us", level=0.5, months=3)[0] == 0
+    assert ind.difficulty_onset(fake, "open_us", level=0.5, months=3, after=3)[0] == 10
+    assert ind.onset_lead(fake, "open_cn", "open_us", 0.5, 3)[0] < 0
+    assert ind.onset_lead(fake, "open_cn", "open_us", 0.5, 3, after=3)[0] > 0
+
+
+def test_funded_by_investors_counts_only_labs_without_a_parent() -> None:
+    t = 12
+    fake = _fake(np.zeros((1, t)), np.full((1, t), 2.0))  # both US labs fail every month
+    inv = np.zeros((1, t, len(CAMPS)))
+    fake.arrays["investor_raise_failures"] = inv  # ... but both have a parent's budget
+    fake.arrays["investor_funded"] = np.zeros((1, t, len(CAMPS)))
+    fake.world = SimpleNamespace()
+    assert ind.difficulty_onset(fake, "open_us", 0.5, 1)[0] == 0
+    assert ind.difficulty_onset(fake, "open_us", 0.5, 1, funded_by="investors")[0] == t
+
+
+@given(st.lists(st.floats(-1e3, 1e3), min_size=24, max_size=60),
+       st.floats(-1e3, 1e3))
+def test_year_change_and_ratio_follow_a_shift_of_the_last_year(xs: list[float],
+                                                                 shift: float) -> None:
+    x = np.array([xs])
+    n = x.shape[1]
+    base = ind.reduce_year_change(x, 0, n - 1)[0]
+    y = x.copy()
+    y[0, n - 12:] += shift
+    assert ind.reduce_year_change(y, 0, n - 1)[0] == pytest.approx(
+        base + shift if n >= 24 else np.nan, abs=1e-6)
+    # direction: raising the last year raises the change; a short window is undefined
+    assert np.isnan(ind.reduce_year_change(x, 0, 22)[0])
+    pos = np.abs(x) + 1.0
+    r = ind.reduce_year_ratio(pos, 0, n - 1)[0]
+    pos2 = pos.copy()
+    pos2[0, n - 12:] *= 2.0
+    assert ind.reduce_year_ratio(pos2, 0, n - 1)[0] == pytest.approx(2.0 * r, rel=1e-9)

@@ -205,7 +205,10 @@ class Results:
     ``open_tokens_by_jurisdiction`` / ``large_open_tokens`` (R, T, G) trillion tokens of open
     models (all / trained above ``policy.ban_threshold_flop``) used by each jurisdiction.
     ``raise_attempts`` / ``raise_failures`` (R, T, C4): labs per camp that tried to raise
-    this month (short runway or short of the next run) / tried and failed. ``parent_funds``
+    this month (short runway or short of the next run) / tried and failed;
+    ``investor_raise_failures`` (R, T, C4) those of them with no corporate parent's budget
+    this month, and ``investor_funded`` (R, T, C4) the camp's alive labs with none (labs
+    that must raise outside money: investors, donors). ``parent_funds``
     (R, T, C4) USD bn paid by corporate parents; ``runs_cancelled`` / ``runs_delayed`` /
     ``runs_planned`` / ``runs_started`` / ``runs_ended`` / ``runs_in_progress`` (R, T, C4)
     labs per camp; ``planned_flop`` (R, T,
@@ -273,6 +276,7 @@ def _allocate(n_runs: int, world: World) -> dict[str, np.ndarray]:
         "open_tokens_by_jurisdiction": (len(JURISDICTIONS),),
         "large_open_tokens": (len(JURISDICTIONS),),
         "raise_attempts": (c4,), "raise_failures": (c4,), "served_robust_tokens": (k, c4),
+        "investor_raise_failures": (c4,), "investor_funded": (c4,),
         # Per lab (L): each lab's own state after the month.
         **{name: (pop.n_labs,) for name in LAB_ARRAYS},
         "parent_funds": (c4,), "runs_cancelled": (c4,), "runs_delayed": (c4,),
@@ -304,6 +308,9 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
                "revenue": flows["revenue"], "raised": flows["raised"], "grants": flows["grants"],
                "releases": flows["releases"], "raise_attempts": attempts,
                "raise_failures": attempts & ~(flows["raised"] > 0),
+               "investor_raise_failures": (attempts & ~(flows["raised"] > 0)
+                                           & ~(flows["parent_funds"] > 0)),
+               "investor_funded": state.alive & ~(flows["parent_funds"] > 0),
                "parent_funds": flows["parent_funds"], "runs_cancelled": flows["runs_cancelled"],
                "runs_delayed": flows["runs_delayed"], "runs_planned": flows["runs_planned"],
                "planned_flop": flows["planned_flop"],

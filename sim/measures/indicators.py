@@ -7,8 +7,8 @@ given as parameters: ``series = "gap"``, ``pair = "closed_vs_open"``); this modu
 reduces them:
 
 * **Series indicators** (:data:`INDICATORS`, ``kind = "series"``): a series' value at a
-  month, mean, min, max, OLS slope per year, change, smallest year-on-year change over a
-  window of months;
+  month, mean, min, max, OLS slope per year, change, smallest year-on-year change, change
+  between the first and last 12 months of a window of months;
 * **Event indicators** (``kind = "event"``): two event-timing indicators for funding
   difficulties, with their own parameters.
 
@@ -144,40 +144,81 @@ def reduce_yoy_min_change(x: np.ndarray, start: int, end: int) -> np.ndarray:
     return np.min(np.diff(means, axis=1), axis=1)
 
 
+def reduce_year_change(x: np.ndarray, start: int, end: int) -> np.ndarray:
+    """Mean over the window's last 12 months minus the mean over its first 12 months (series
+    units; NaN months ignored): how far the series moved between the first and last year of
+    the window, without the month-to-month steps of releases that make one month's value
+    (``change``) noisy. NaN when the window is shorter than 24 months."""
+    if end - start + 1 < 24:
+        return np.full(x.shape[0], np.nan)
+    first = _nan_reduce(np.nanmean, x[:, start:start + 12])
+    last = _nan_reduce(np.nanmean, x[:, end - 11:end + 1])
+    return last - first
+
+
+def reduce_year_ratio(x: np.ndarray, start: int, end: int) -> np.ndarray:
+    """Mean over the window's last 12 months divided by the mean over its first 12 months
+    (a multiple; NaN when the window is shorter than 24 months or the first mean is not
+    positive): relative growth between the first and last year of the window."""
+    if end - start + 1 < 24:
+        return np.full(x.shape[0], np.nan)
+    first = _nan_reduce(np.nanmean, x[:, start:start + 12])
+    last = _nan_reduce(np.nanmean, x[:, end - 11:end + 1])
+    with np.errstate(all="ignore"):
+        return np.where(first > 0, last / np.where(first > 0, first, 1.0), np.nan)
+
+
 # --------------------------------------------------------------------------- funding onset
 
 
-def difficulty_onset(results: Results, camp: str, level: float, months: int) -> np.ndarray:
-    """(R,) first step at which a camp meets **funding difficulties**: the mean over the last
-    ``months`` months (fewer at the start) of the registry's ``raise_failure_share`` reaches
-    ``level``. ``T`` (one past the last step) when it never does."""
-    share = np.nan_to_num(series_values(results, "raise_failure_share", {"camp": camp}), nan=0.0)
+#: ``funded_by`` -> the registry share whose trailing mean marks funding difficulty: every
+#: lab's failed raises, or only those of labs with no corporate parent's budget (a corporate
+#: open line, Gemma or Qwen, is a budget line of its parent: its money follows the parent's
+#: strategy, so its raises are not the investors' verdict the essay's "funding
+#: difficulties" are about).
+FUNDED_BY = {"any": "raise_failure_share", "investors": "investor_raise_failure_share"}
+
+
+def difficulty_onset(results: Results, camp: str, level: float, months: int,
+                     funded_by: str = "any", after: int = 0) -> np.ndarray:
+    """(R,) first step at or after ``after`` at which a camp meets **funding difficulties**:
+    the mean over the last ``months`` months (fewer at the start) of the registry's
+    ``raise_failure_share`` (with ``funded_by = "investors"``:
+    ``investor_raise_failure_share``) reaches ``level``. ``T`` (one past the last step) when
+    it never does. ``after = months`` leaves month 0 out of every trailing window: its raises
+    answer the seeded cash positions (a snapshot; a lab seeded below its runway trigger tries
+    to raise at once), not the simulated economics."""
+    share = np.nan_to_num(series_values(results, FUNDED_BY[funded_by], {"camp": camp}),
+                          nan=0.0)
     kernel = np.ones(months) / months
     # Trailing mean: pad the start with the first month so early months average what exists.
     padded = np.concatenate([np.repeat(share[:, :1], months - 1, axis=1), share], axis=1)
     trailing = np.stack([np.convolve(row, kernel, mode="valid") for row in padded])
     hit = trailing >= level
+    hit[:, :after] = False
     return np.where(hit.any(axis=1), hit.argmax(axis=1), share.shape[1]).astype(float)
 
 
-def onset_lead(results: Results, first: str, second: str, level: float, months: int) -> np.ndarray:
+def onset_lead(results: Results, first: str, second: str, level: float, months: int,
+               funded_by: str = "any", after: int = 0) -> np.ndarray:
     """(R,) months by which camp ``first`` meets funding difficulties (:func:`difficulty_onset`)
     before camp ``second``; a camp that never meets them counts as meeting them one month
     past the horizon. NaN when neither does (nothing to order)."""
-    a = difficulty_onset(results, first, level, months)
-    b = difficulty_onset(results, second, level, months)
+    a = difficulty_onset(results, first, level, months, funded_by, after)
+    b = difficulty_onset(results, second, level, months, funded_by, after)
     t = results.n_months
     return np.where((a >= t) & (b >= t), np.nan, b - a)
 
 
 def gap_response(results: Results, camp: str, pair: str, level: float, months: int,
-                 after_from: int, after_to: int, before: int) -> np.ndarray:
+                 after_from: int, after_to: int, before: int,
+                 funded_by: str = "any", after: int = 0) -> np.ndarray:
     """(R,) how much faster the ``pair`` gap widens ``after_from``..``after_to`` months after
     ``camp``'s funding-difficulty onset than over the ``before`` months up to the onset:
     ``slope(after) - slope(before)`` in ECI points per year (:func:`reduce_slope`). Positive
     means the difficulty shows in capability. NaN when the camp never meets difficulties or
     the windows do not fit in the horizon."""
-    onset = difficulty_onset(results, camp, level, months)
+    onset = difficulty_onset(results, camp, level, months, funded_by, after)
     gap = series_values(results, "gap_points", {"pair": pair})
     t = results.n_months
     out = np.full(gap.shape[0], np.nan)
@@ -210,6 +251,10 @@ _PAIR = Param("pair", registry.PAIR.doc, choices=registry.PAIR.labels)
 _LEVEL = Param("level", "difficulty level: trailing mean share of labs failing to raise",
                kind=float, default=0.5)
 _MONTHS = Param("months", "months in the trailing mean", kind=int, default=3)
+_FUNDED_BY = Param("funded_by", "whose failed raises count: any lab, or only labs with no "
+                   "corporate parent's budget (investors)", choices=tuple(FUNDED_BY),
+                   default="any")
+_AFTER = Param("after", "first month (step) at which an onset counts", kind=int, default=0)
 
 INDICATORS: dict[str, Indicator] = {i.name: i for i in (
     Indicator("at", "series", "value at a month", reduce_at),
@@ -220,16 +265,22 @@ INDICATORS: dict[str, Indicator] = {i.name: i for i in (
     Indicator("slope", "series", "OLS slope over the window, per year", reduce_slope),
     Indicator("yoy_min_change", "series", "smallest year-on-year change of 12-month means",
               reduce_yoy_min_change),
+    Indicator("year_change", "series", "mean over the window's last 12 months minus mean "
+              "over its first 12", reduce_year_change),
+    Indicator("year_ratio", "series", "mean over the window's last 12 months divided by mean "
+              "over its first 12", reduce_year_ratio, unit="multiple"),
     Indicator("onset_lead", "event", "months by which camp `first` meets funding "
               "difficulties before camp `second`", onset_lead,
               (Param("first", "open lab camp", choices=CAMPS),
-               Param("second", "open lab camp", choices=CAMPS), _LEVEL, _MONTHS), "months"),
+               Param("second", "open lab camp", choices=CAMPS), _LEVEL, _MONTHS, _FUNDED_BY,
+               _AFTER), "months"),
     Indicator("gap_response", "event", "gap widening after a camp's funding-difficulty onset "
               "minus before it", gap_response,
               (Param("camp", "lab camp", choices=CAMPS), _PAIR, _LEVEL, _MONTHS,
                Param("after_from", "months after onset", kind=int, default=3),
                Param("after_to", "months after onset", kind=int, default=9),
-               Param("before", "months before onset", kind=int, default=6)),
+               Param("before", "months before onset", kind=int, default=6), _FUNDED_BY,
+               _AFTER),
               "ECI points/year"),
 )}
 

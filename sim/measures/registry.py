@@ -458,14 +458,31 @@ def _policies_enacted(results: Results) -> np.ndarray:
     return np.cumsum(enacted, axis=1).astype(float)
 
 
-def _raise_failure_share(results: Results) -> np.ndarray:
+def _token_share_excess(results: Results) -> np.ndarray:
+    """(R, T, K+1, C4+1) token share in each segment minus the share over all segments (the
+    last segment label, whose own excess is 0)."""
+    shares = _shares_with_open("tokens", results)
+    return shares - shares[:, :, -1:, :]
+
+
+def _grant_share_of_open_funding(results: Results) -> np.ndarray:
+    """(R, T) open camps' grants / (grants + rounds raised + corporate parents' budgets)."""
+    arr = results.arrays
+    cols = [CAMPS.index(c) for c in OPEN_CAMPS]
+    grants = arr["grants"][:, :, cols].sum(axis=2)
+    total = grants + (arr["raised"][:, :, cols] + arr["parent_funds"][:, :, cols]).sum(axis=2)
+    return _safe_div(grants, total)
+
+
+def _raise_failure_share(results: Results, fails_key: str = "raise_failures",
+                         alive_key: str = "alive") -> np.ndarray:
     """(R, T, C4+1) share of a camp's labs (last: all open camps) alive at the start of the
-    month that tried to raise and failed."""
+    month that tried to raise and failed (``fails_key``, among ``alive_key``)."""
     out = []
     for camp in SHARE_CAMP.labels_in(results.world):
         cols = _camp_columns(camp)
-        fails = results.arrays["raise_failures"][:, :, cols].sum(axis=2)
-        alive = results.arrays["alive"][:, :, cols].sum(axis=2)
+        fails = results.arrays[fails_key][:, :, cols].sum(axis=2)
+        alive = results.arrays[alive_key][:, :, cols].sum(axis=2)
         # Exits happen within the month: labs alive before it are those alive after it
         # plus exits.
         before = np.concatenate([alive[:, :1] + 0.0, alive[:, :-1]], axis=1)
@@ -507,6 +524,10 @@ _add("token_share", "fraction",
 _add("dollar_share", "fraction",
                     "share of buyer spend (NaN, so no row, where the segment spent nothing)",
                     partial(_shares_with_open, "spend"), (SEGMENT, SHARE_CAMP), tidy=True)
+_add("token_share_excess", "fraction",
+     "a camp's token share in a segment minus its token share over all segments: where the "
+     "camp does better (+) or worse (-) than in the market as a whole",
+     _token_share_excess, (SEGMENT, SHARE_CAMP))
 _add("tokens", "trillion tokens/month", "tokens served", partial(_by_segment, "tokens"),
      (SEGMENT, LAB_CAMP), tidy=True)
 _add("spend", "USD bn/month", "buyer spend on the camp's models", partial(_by_segment, "spend"),
@@ -598,7 +619,16 @@ _add("policies_enacted", "count", "enactments of a policy by a sovereign from th
 _add("raise_failure_share", "fraction", "share of a camp's labs alive at the start of the "
      "month that tried to raise (short runway, or short of its next run) and failed (NaN "
      "when none is alive)", _raise_failure_share, (SHARE_CAMP,))
+_add("investor_raise_failure_share", "fraction", "share of a camp's labs that must raise "
+     "outside money (no corporate parent's budget this month: startups, nonprofits) that "
+     "tried to raise and failed; NaN when the camp has none",
+     partial(_raise_failure_share, fails_key="investor_raise_failures",
+             alive_key="investor_funded"), (SHARE_CAMP,))
 
+_add("grant_share_of_open_funding", "fraction", "share of the outside money open labs "
+     "receive (sovereign grants and programmes, rounds raised, corporate parents' budgets) "
+     "that comes as grants: funding from stakeholders other than investors and a single "
+     "for-profit parent (NaN in a month with none)", _grant_share_of_open_funding)
 _add("policies_in_force", "count", "policies in force in a sovereign's jurisdiction (an "
      "open-weight ban, a distillation crackdown, its own export tightening), scheduled or "
      "enacted; all: summed over sovereigns", _policies_in_force, (SOVEREIGN_OR_ALL,))
