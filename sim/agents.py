@@ -277,7 +277,9 @@ class SovereignAgent(ArrayAgent):
 
     @property
     def ban_leakage(self) -> float:
-        """Share of normal availability that banned foreign open models keep (1: no ban)."""
+        """Share of normal availability that banned foreign open models keep when they fall
+        under the ban, ``1 - enforcement`` (1: no ban); it grows with a model's age
+        (:func:`sim.core.mechanisms.market.ban_availability`)."""
         return float(self.model.state.ban_leakage[RUN, self.index])
 
     @property

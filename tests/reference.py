@@ -429,7 +429,8 @@ def _policy(run: RefRun, world: World, st: _Static, d: dict[str, Any]) -> None:
         ban, crack = sov.policy_enacted[0], sov.policy_enacted[1]
         sov.ban_threshold = min(float(sched.ban_threshold[t, s]),
                                 p.ban_threshold_flop if ban else INF)
-        sov.ban_leakage = min(float(sched.ban_leakage[t, s]), p.ban_leakage if ban else 1.0)
+        sov.ban_leakage = min(float(sched.ban_leakage[t, s]),
+                              1.0 - p.ban_enforcement if ban else 1.0)
         sov.distill_enforcement = min(float(sched.enforcement[t, s]),
                                       p.crackdown_enforcement if crack else 1.0)
     for g, reg in enumerate(run.regions):
@@ -840,18 +841,23 @@ def _view(run: RefRun, world: World, st: _Static) -> dict[str, Any]:
         own.append(own_g)
         total.append(total_g)
         factor.append(factor_g)
-    # Each jurisdiction's ban: foreign open models trained above its threshold leak at a rate.
+    # Each jurisdiction's ban: a foreign open model trained above its threshold is available
+    # at 1 - e ** (1 + age / tau): e = 1 - leakage the enforcement, age months since release.
     log_leak = []
+    tau = p.ban_leak_months
     for g in range(n_g):
         s = st.jur_sovereign[g]
         thr = run.sovereigns[s].ban_threshold if s >= 0 else INF
         leak = run.sovereigns[s].ban_leakage if s >= 0 else 1.0
-        log_leak.append([
-            (math.log(leak) if leak > 0 else -INF)
+        row = []
+        for i in range(n_l):
             if (st.lab_is_open[i] and st.lab_region[i] != g
-                and labs[i].released_flop > thr) else 0.0
-            for i in range(n_l)
-        ])
+                    and labs[i].released_flop > thr):
+                avail = 1.0 - (1.0 - leak) ** (1.0 + labs[i].months_since_release / tau)
+                row.append(math.log(avail) if avail > 0 else -INF)
+            else:
+                row.append(0.0)
+        log_leak.append(row)
     # Prices buyers see, availability and the price of the frontier's capability.
     log_price = [[[0.0] * n_l for _ in range(n_k)] for _ in range(n_g)]
     usable = [[[False] * n_l for _ in range(n_k)] for _ in range(n_g)]

@@ -22,7 +22,7 @@ from sim.studies import bets as bets_mod
 TINY = ('extends = "baseline"\nname = "tiny"\n\n[time]\nend = "2027-03"\n\n'
         "[population]\nbuyers_per_segment = 6\n")
 TINY_BAN = ('extends = "tiny"\nname = "tiny-ban"\n\n[[events]]\nkind = "ban"\n'
-            'month = "2026-06"\nsovereign = "US"\nthreshold_flop = 1.0e24\nleakage = 0.0\n')
+            'month = "2026-06"\nsovereign = "US"\nthreshold_flop = 1.0e24\nenforcement = 1.0\n')
 
 NEW_BET = '''
 [[bets]]

@@ -94,7 +94,7 @@ def test_run_shows_a_ban_in_events_plots_and_summary(scen_dir, tmp_path, capsys)
     """The us-open-ban story end to end: the ban is in the event log, the policy figure is
     written and the summary says the ban is in force in every run."""
     path = _child(scen_dir, "ban", '[[events]]\nkind = "ban"\nmonth = "2026-06"\n'
-                  'sovereign = "US"\nthreshold_flop = 1e25\nleakage = 0.3\n')
+                  'sovereign = "US"\nthreshold_flop = 1e25\nenforcement = 0.7\n')
     out = tmp_path / "out"
     code, stdout, stderr = _run(capsys, "run", str(path), "--runs", "2", "--out", str(out))
     assert code == 0, stderr

@@ -69,7 +69,7 @@ def test_controls_map_to_scenario_fields_and_events(small: Scenario) -> None:
     settings = default_settings("small", small).updated(
         distill_efficiency=0.65, safety_shock_rate_per_year=2.0, export_price_multiplier=4.0,
         funding_shock_size=0.4, funding_shock_region="US", funding_shock_month=3,
-        ban_sovereign="EU", ban_threshold_log10_flop=25.5, ban_leakage=0.1, ban_month=2,
+        ban_sovereign="EU", ban_threshold_log10_flop=25.5, ban_enforcement=0.9, ban_month=2,
         grant_scale=2.5)
     scenario = apply_settings(small, settings)
     assert scenario.capability.distill_efficiency == 0.65
@@ -80,7 +80,7 @@ def test_controls_map_to_scenario_fields_and_events(small: Scenario) -> None:
     shock, ban = by_kind["funding_shock"], by_kind["ban"]
     assert (shock.region, shock.size, shock.month) == ("US", 0.4, "2026-07")
     assert shock.half_life_months == FUNDING_SHOCK_HALF_LIFE_MONTHS
-    assert (ban.sovereign, ban.leakage, ban.month) == ("EU", 0.1, "2026-06")
+    assert (ban.sovereign, ban.enforcement, ban.month) == ("EU", 0.9, "2026-06")
     assert ban.threshold_flop == pytest.approx(10**25.5)
     # The scenario's own export control keeps its cap; only the multiplier moved.
     controls = [e for e in scenario.events if e.kind == "export_controls"]
@@ -235,7 +235,7 @@ def test_scenario_file_for_the_settings_loads_to_the_same_world(
         scenario_dir, baseline: Scenario) -> None:
     settings = default_settings("baseline", baseline).updated(
         distill_efficiency=0.55, grant_scale=2.0, safety_shock_rate_per_year=1.5,
-        funding_shock_size=0.3, ban_sovereign="US", ban_leakage=0.35)
+        funding_shock_size=0.3, ban_sovereign="US", ban_enforcement=0.65)
     path = scenario_dir / "mine.toml"
     path.write_text(settings_toml(baseline, settings), encoding="utf-8")
     loaded = load_scenario(path)

@@ -19,7 +19,7 @@ R = 4
 # A small world with a few scheduled events so that every mechanism has something to do.
 EVENTS = [
     {"kind": "ban", "month": "2026-09", "sovereign": "US", "threshold_flop": 1e26,
-     "leakage": 0.3},
+     "enforcement": 0.7},
     {"kind": "funding_shock", "month": "2026-07", "region": "CN", "size": 0.5,
      "half_life_months": 6.0},
     {"kind": "distillation_crackdown", "month": "2026-11", "sovereign": "US",

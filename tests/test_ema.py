@@ -47,7 +47,7 @@ def spec(tmp_path: Path):
 def test_names_are_identifiers() -> None:
     assert ema_name("capability.distill_efficiency") == "capability__distill_efficiency"
     assert ema_name("gap_points[cn_vs_us]@2027-12") == "gap_points_cn_vs_us__at_2027_12"
-    assert ema_name("events.us_ban.leakage").isidentifier()
+    assert ema_name("events.us_ban.enforcement").isidentifier()
 
 
 @pytest.mark.skipif(HAS_EMA, reason="the EMA workbench is installed here")

@@ -30,13 +30,14 @@ def test_compiled_schedule_keeps_file_order_within_a_month(baseline, seeds):
         {"kind": "funding_shock", "month": "2026-06", "region": "CN", "size": 0.3,
          "half_life_months": 6.0},
         {"kind": "ban", "month": "2026-05", "sovereign": "US", "threshold_flop": 1e26,
-         "leakage": 0.25},
+         "enforcement": 0.75},
     ]
     world = build_world(baseline.with_overrides({"events": events}), seeds)
     kinds = [(ev.month, ev.kind) for ev in world.schedule]
     assert kinds == sorted(kinds, key=lambda k: k[0])
     ban = next(ev for ev in world.schedule if ev.kind == "ban")
-    assert (ban.threshold_flop, ban.leakage) == (1e26, 0.25)
-    assert ban.label(world.population) == "US bans open weights above 1.0e+26 FLOP (leakage 25%)"
+    assert (ban.threshold_flop, ban.enforcement) == (1e26, 0.75)
+    assert ban.label(world.population) == ("US bans open weights above 1.0e+26 FLOP "
+                                           "(enforcement 75%)")
     shock = next(ev for ev in world.schedule if ev.kind == "funding_shock")
     assert world.shock_region[shock.component] == shock.region

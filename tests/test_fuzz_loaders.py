@@ -41,7 +41,7 @@ SCENARIO = {
     "compute": {"price_decline_per_year": 0.3},
     "funding": {"narrative_points_scale": 20.0},
     "events": [{"kind": "ban", "month": "2026-06", "sovereign": "US",
-                "threshold_flop": 1e26, "leakage": 0.5}],
+                "threshold_flop": 1e26, "enforcement": 0.5}],
 }
 SPEC = {
     "name": "fuzz",

@@ -70,7 +70,7 @@ def test_tallies_are_per_buyer_sums_in_buyer_order(case):
     choice, tokens = case["choice"], case["tokens"]
     n_runs, n_labs = case["weight"].shape
     by_segment = tokens_by_group(choice, tokens, case["segment"], N_K, n_labs)
-    weighted, open_tokens, large_open = served_tallies(
+    weighted, open_tokens, large_open, large_by_camp = served_tallies(
         choice, tokens, case["segment"], case["jurisdiction"], case["camp"], case["is_open"],
         case["weight"], case["flop"], 1e25, N_K, N_C, N_G)
     by_jurisdiction = tokens_by_jurisdiction(choice, tokens, case["jurisdiction"],
@@ -89,6 +89,10 @@ def test_tallies_are_per_buyer_sums_in_buyer_order(case):
             case, r, lambda b, lab, r=r: case["jurisdiction"][b]
             if case["is_open"][lab] and case["flop"][r, lab] > 1e25 else None,
             lambda b, lab, r=r: tokens[r, b]), (N_G,)))
+        np.testing.assert_array_equal(large_by_camp[r], _dense(_loop(
+            case, r, lambda b, lab, r=r: (case["jurisdiction"][b], case["camp"][lab])
+            if case["is_open"][lab] and case["flop"][r, lab] > 1e25 else None,
+            lambda b, lab, r=r: tokens[r, b]), (N_G, N_C)))
         for i in range(2):
             np.testing.assert_array_equal(by_jurisdiction[i, r], _dense(_loop(
                 case, r, lambda b, lab, i=i: case["jurisdiction"][b]
@@ -99,7 +103,8 @@ def test_tallies_are_per_buyer_sums_in_buyer_order(case):
                                case["jurisdiction"],
                                case["camp"], case["is_open"], case["weight"][r:r + 1],
                                case["flop"][r:r + 1], 1e25, N_K, N_C, N_G)
-        for got, batch in zip(alone, (weighted, open_tokens, large_open), strict=True):
+        for got, batch in zip(alone, (weighted, open_tokens, large_open, large_by_camp),
+                              strict=True):
             np.testing.assert_array_equal(got[0], batch[r])
 
 

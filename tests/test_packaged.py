@@ -88,7 +88,7 @@ def test_more_commands_from_another_folder_on_the_wheel(unpacked_wheel: Path,
     (tmp_path / "spec.toml").write_text(
         'scenario = "us-open-ban"\ndesign = "grid"\nreplicates = 1\n'
         'outcomes = ["large_open_tokens[US]@end"]\n[overrides]\n"time.end" = "2027-03"\n'
-        '[parameters."events.us_ban.leakage"]\nchoices = [0.1, 0.5]\n')
+        '[parameters."events.us_ban.enforcement"]\nchoices = [0.1, 0.5]\n')
     sweep = _opengap(unpacked_wheel, tmp_path, "sweep", "spec.toml", "--out", "sweep",
                      "--workers", "1")
     assert sweep.returncode == 0, sweep.stderr

@@ -1,4 +1,4 @@
-"""Issue 3 mechanisms: safety shocks, policy decisions, bans with leakage, funding shocks,
+"""Issue 3 mechanisms: safety shocks, policy decisions, bans that leak, funding shocks,
 sovereign grants and local agents. Each has a test of its direction and of its edge cases
 (zero rate, threshold never reached, a ban by a sovereign with no domestic labs, every lab
 of a camp gone).
@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sim.core.engine import simulate, step
 from sim.core.mechanisms.funding import foreign_closed_dependency, grant_demand, sovereign_grants
-from sim.core.mechanisms.market import group_utilities, market_view
+from sim.core.mechanisms.market import ban_availability, group_utilities, market_view
 from sim.core.mechanisms.policy import BAN, CRACKDOWN, EXPORT, decide_policies, effective_policy
 from sim.core.mechanisms.research import home_ban_threshold
 from sim.core.rng import RandomStreams
@@ -138,7 +140,7 @@ def test_policies_lapse_only_when_pressure_is_well_below_threshold(small_scenari
 def test_effective_policy_tightens_the_scheduled_layer(small_scenario, seeds):
     scenario = _with(small_scenario, events=[
         {"kind": "ban", "month": "2026-04", "sovereign": "EU", "threshold_flop": 1e24,
-         "leakage": 0.5}])
+         "enforcement": 0.5}])
     world = build_world(scenario, seeds)
     p, eu, us = world.params, _sov(world, "EU"), _sov(world, "US")
     none = np.zeros((1, world.population.n_sovereigns, 3), dtype=bool)
@@ -150,7 +152,7 @@ def test_effective_policy_tightens_the_scheduled_layer(small_scenario, seeds):
     pol = effective_policy(0, both, world)
     # The stricter of the scheduled and the enacted ban applies.
     assert pol["ban_threshold"][0, eu] == min(1e24, p.ban_threshold_flop)
-    assert pol["ban_leakage"][0, eu] == min(0.5, p.ban_leakage)
+    assert pol["ban_leakage"][0, eu] == min(0.5, 1.0 - p.ban_enforcement)
     assert pol["ban_threshold"][0, us] == p.ban_threshold_flop
     sched = world.scheduled_policy
     assert pol["export_multiplier"][0, CN] == pytest.approx(
@@ -206,7 +208,7 @@ def _ban_state(scenario: Scenario, seeds: Seeds, code: str, leakage: float):
     return world, state
 
 
-def test_ban_penalises_foreign_open_models_by_log_leakage_only(small_scenario, seeds):
+def test_ban_penalises_foreign_open_models_by_log_availability_only(small_scenario, seeds):
     world, banned = _ban_state(small_scenario, seeds, "US", 0.3)
     _, free = _ban_state(small_scenario, seeds, "US", 1.0)
     free.ban_threshold[:] = np.inf
@@ -220,7 +222,12 @@ def test_ban_penalises_foreign_open_models_by_log_leakage_only(small_scenario, s
     assert foreign_open.any() and domestic_open.any()
     us_rows = diff[0, US][:, np.isfinite(diff[0, US]).all(axis=0)]  # (K, available labs)
     cols = np.flatnonzero(np.isfinite(diff[0, US]).all(axis=0))
-    np.testing.assert_allclose(us_rows[:, foreign_open[cols]], math.log(0.3))
+    # log of the availability a banned model has at its age (docs/model.md 5.5)
+    age = banned.months_since_release[0, cols][foreign_open[cols]]
+    expected = np.log(ban_availability(0.3, age, world.params.ban_leak_months))
+    np.testing.assert_allclose(us_rows[:, foreign_open[cols]], np.broadcast_to(
+        expected, us_rows[:, foreign_open[cols]].shape))
+    assert (expected >= math.log(0.3) - 1e-12).all()
     assert (us_rows[:, ~foreign_open[cols]] == 0).all()
     # Other markets are untouched.
     other = np.isfinite(diff[0, CN])
@@ -236,7 +243,7 @@ def test_ban_by_a_sovereign_with_no_domestic_labs(small_scenario, seeds):
     assert (world.population.buyer_jurisdiction == UK).any()
     scenario = _with(small_scenario, QUIET, [
         {"kind": "ban", "month": "2026-05", "sovereign": "UK", "threshold_flop": 1e20,
-         "leakage": 0.0}])
+         "enforcement": 1.0}])
     a, base = _run(scenario, seeds, 4), _run(_with(small_scenario, QUIET), seeds, 4)
     assert a["ban_active"][:, 1:, _sov(world, "UK")].all()
     assert (a["open_tokens_by_jurisdiction"][:, 2:, UK] == 0).all()
@@ -250,7 +257,7 @@ def test_ban_by_a_sovereign_with_no_domestic_labs(small_scenario, seeds):
 def test_domestic_ban_caps_domestic_open_releases(small_scenario, seeds):
     scenario = _with(small_scenario, QUIET, [
         {"kind": "ban", "month": "2026-05", "sovereign": "US", "threshold_flop": 1e25,
-         "leakage": 0.3}])
+         "enforcement": 0.7}])
     world = build_world(scenario, seeds)
     pop = world.population
     state = initial_state(world, seeds, N_RUNS)
@@ -267,17 +274,17 @@ def test_domestic_ban_caps_domestic_open_releases(small_scenario, seeds):
 
 
 def test_us_ban_leaks_through_foreign_releases(baseline, seeds):
-    """US buyers keep using large foreign open models after a US ban at leakage 0.3, and lose
-    them entirely at leakage 0 (paired runs)."""
-    def run(leakage: float | None) -> dict[str, np.ndarray]:
-        events = [] if leakage is None else [
+    """US buyers keep using large foreign open models after a US ban at enforcement 0.7, and
+    lose them entirely at enforcement 1 (paired runs)."""
+    def run(enforcement: float | None) -> dict[str, np.ndarray]:
+        events = [] if enforcement is None else [
             {"kind": "ban", "month": "2026-05", "sovereign": "US", "threshold_flop": 1e25,
-             "leakage": leakage}]
+             "enforcement": enforcement}]
         return _run(_with(baseline.with_overrides({"population.buyers_per_segment": 20,
                                                    "time.end": "2027-12"}), QUIET, events),
                     seeds, 6)
 
-    base, leaky, sealed = run(None), run(0.3), run(0.0)
+    base, leaky, sealed = run(None), run(0.7), run(1.0)
     later = slice(12, None)  # a year after the ban, CN models have crossed 1e25
     us_large = lambda a: a["large_open_tokens"][:, later, US].sum()  # noqa: E731
     assert 0 < us_large(leaky) < us_large(base)
@@ -291,7 +298,7 @@ def test_us_ban_leaks_through_foreign_releases(baseline, seeds):
 
 def test_grants_rise_after_a_ban_abroad_and_not_without_the_response(small_scenario, seeds):
     ban = [{"kind": "ban", "month": "2026-06", "sovereign": "US", "threshold_flop": 1e25,
-            "leakage": 0.3}]
+            "enforcement": 0.7}]
     base = _run(_with(small_scenario, QUIET), seeds)
     banned = _run(_with(small_scenario, QUIET, ban), seeds)
     muted = _run(_with(small_scenario, {**QUIET, "policy.grant_ban_response": 0.0}, ban), seeds)
@@ -444,3 +451,19 @@ def test_local_agents_boom_raises_the_open_token_share(small_scenario, seeds):
         return tok[:, 1:].sum(axis=1) / tok.sum(axis=1)
 
     assert (open_share(boom) > open_share(base)).all()
+
+
+@given(e=st.floats(0.0, 1.0), age=st.floats(0.0, 600.0), tau=st.floats(0.5, 120.0),
+       more=st.floats(0.0, 60.0))
+def test_ban_availability_directions(e: float, age: float, tau: float, more: float) -> None:
+    """A banned model's availability (issue 21): 1 - enforcement when it falls under the ban,
+    never less as it ages, never more under stronger enforcement or slower spreading; a
+    ban enforced fully keeps it out for good, an unenforced one does nothing."""
+    a = ban_availability(1.0 - e, age, tau)
+    assert 0.0 <= a <= 1.0
+    assert ban_availability(1.0 - e, 0.0, tau) == pytest.approx(1.0 - e, abs=1e-12)
+    assert ban_availability(1.0 - e, age + more, tau) >= a - 1e-12
+    assert ban_availability(1.0 - min(1.0, e + 0.1), age, tau) <= a + 1e-12
+    assert ban_availability(1.0 - e, age, tau + more) <= a + 1e-12
+    assert ban_availability(0.0, age, tau) == 0.0
+    assert ban_availability(1.0, age, tau) == 1.0

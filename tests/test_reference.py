@@ -163,15 +163,15 @@ def test_history_world_agrees():
 def test_scheduled_events_agree(small, seeds):
     scenario = _with_events(small, [
         {"kind": "ban", "month": "2026-06", "sovereign": "US", "threshold_flop": 1e25,
-         "leakage": 0.2},
+         "enforcement": 0.8},
         # A leak-proof ban on every open model in China: CN labs can no longer release, but
         # CN buyers keep the CN models already released.
         {"kind": "ban", "month": "2026-09", "sovereign": "CN", "threshold_flop": 1e20,
-         "leakage": 0.0},
+         "enforcement": 1.0},
         # The UK has no labs of its own: its local_agents buyers are left with nothing to
         # buy (choice -1) and log(0) utilities must be handled.
         {"kind": "ban", "month": "2026-10", "sovereign": "UK", "threshold_flop": 1e20,
-         "leakage": 0.0},
+         "enforcement": 1.0},
         # Two shocks with different half-lives in one region each keep their own.
         {"kind": "funding_shock", "month": "2026-09", "region": "CN", "size": -0.5,
          "half_life_months": 24.0},

@@ -59,7 +59,7 @@ def test_child_overrides_scalar_and_keeps_rest(write_scenario, baseline: Scenari
 def test_child_events_are_appended_to_parents(write_scenario, baseline: Scenario) -> None:
     text = CHILD + (
         '[[events]]\nkind = "ban"\nmonth = "2027-01"\nsovereign = "US"\n'
-        "threshold_flop = 1e26\nleakage = 0.2\n"
+        "threshold_flop = 1e26\nenforcement = 0.8\n"
         '[[events]]\nkind = "safety_shock"\nmonth = "2026-06"\nsize = 2.0\n'
     )
     child = load_scenario(write_scenario("child", text))
@@ -98,10 +98,10 @@ def test_unknown_nested_key_lists_allowed_keys(write_scenario) -> None:
 
 def test_unknown_key_in_event_lists_allowed_keys(write_scenario) -> None:
     text = CHILD + ('[[events]]\nkind = "ban"\nmonth = "2027-01"\nsovereign = "US"\n'
-                    "threshold_flop = 1e26\nleakage = 0.5\nleakge = 0.5\n")
+                    "threshold_flop = 1e26\nenforcement = 0.5\nenforcment = 0.5\n")
     message = _load_error(write_scenario("bad", text))
-    assert "events[0].leakge" in message  # this file's own first event
-    for allowed in ("threshold_flop", "leakage", "sovereign"):
+    assert "events[0].enforcment" in message  # this file's own first event
+    for allowed in ("threshold_flop", "enforcement", "sovereign"):
         assert allowed in message
 
 
@@ -189,7 +189,7 @@ def test_event_without_kind(write_scenario) -> None:
 
 def test_event_missing_field(write_scenario) -> None:
     text = CHILD + ('[[events]]\nkind = "ban"\nmonth = "2027-01"\nsovereign = "US"\n'
-                    "leakage = 0.5\n")
+                    "enforcement = 0.5\n")
     message = _load_error(write_scenario("bad", text))
     assert "events[0].threshold_flop" in message
     assert "missing" in message
@@ -205,7 +205,7 @@ def test_event_field_out_of_range(write_scenario) -> None:
 
 def test_event_unknown_jurisdiction(write_scenario) -> None:
     text = CHILD + ('[[events]]\nkind = "ban"\nmonth = "2027-01"\nsovereign = "MARS"\n'
-                    "threshold_flop = 1e26\nleakage = 0.5\n")
+                    "threshold_flop = 1e26\nenforcement = 0.5\n")
     message = _load_error(write_scenario("bad", text))
     assert "events[0].sovereign" in message
     assert "MARS" in message

@@ -23,8 +23,8 @@ outcomes = ["large_open_tokens[US]@end", "policies_in_force@end", "lab_frontier[
 [overrides]
 "time.end" = "2027-06"
 "population.buyers_per_segment" = 10
-[parameters."events.us_ban.leakage"]
-range = [0.0, 0.6]
+[parameters."events.us_ban.enforcement"]
+range = [0.4, 1.0]
 levels = 2
 [parameters."events.us_ban.month"]
 choices = ["2026-06", "2027-01"]
@@ -33,12 +33,12 @@ choices = ["2026-06", "2027-01"]
 
 def test_event_fields_are_addressed_by_id() -> None:
     ban = load_scenario(resolve_scenario_path("us-open-ban"))
-    changed = ban.with_overrides({"events.us_ban.leakage": 0.05,
+    changed = ban.with_overrides({"events.us_ban.enforcement": 0.95,
                                   "events.us_ban.threshold_flop": 3e25})
     event = next(e for e in changed.events if e.id == "us_ban")
-    assert (event.leakage, event.threshold_flop) == (0.05, 3e25)
+    assert (event.enforcement, event.threshold_flop) == (0.95, 3e25)
     with pytest.raises(ScenarioError, match="events: .*us_ban"):
-        ban.with_overrides({"events.eu_ban.leakage": 0.1})
+        ban.with_overrides({"events.eu_ban.enforcement": 0.9})
 
 
 def test_an_event_without_id_keeps_the_scenario_hash() -> None:
@@ -60,8 +60,8 @@ def test_grid_sweep_over_event_fields_changes_outcomes(tmp_path: Path) -> None:
     assert main(["sweep", str(spec_path), "--out", str(tmp_path / "out"), "--workers", "1"]) == 0
     runs = pq.read_table(tmp_path / "out" / "runs.parquet").to_pandas()
     assert set(runs["events.us_ban.month"]) == {"2026-06", "2027-01"}
-    tokens = runs.groupby("events.us_ban.leakage")["large_open_tokens[US]@end"].mean()
-    assert tokens[0.0] < tokens[0.6]  # more leakage: more large foreign open models used
+    tokens = runs.groupby("events.us_ban.enforcement")["large_open_tokens[US]@end"].mean()
+    assert tokens[1.0] < tokens[0.4]  # weaker enforcement: more large foreign open models used
     import pyarrow.csv as pacsv
 
     table = pacsv.read_csv(tmp_path / "out" / "settings.csv").to_pandas()

@@ -203,7 +203,8 @@ class Results:
     policy flags; ``policy_change`` (R, T, S, 3): +1 when a sovereign enacts a policy
     (``sim.vocab.POLICIES``), -1 when it lapses; ``sovereign_grants`` (R, T, S) USD bn paid;
     ``open_tokens_by_jurisdiction`` / ``large_open_tokens`` (R, T, G) trillion tokens of open
-    models (all / trained above ``policy.ban_threshold_flop``) used by each jurisdiction.
+    models (all / trained above ``policy.ban_threshold_flop``) used by each jurisdiction;
+    ``large_open_tokens_by_camp`` (R, T, G, C4) the latter by the serving lab's camp.
     ``raise_attempts`` / ``raise_failures`` (R, T, C4): labs per camp that tried to raise
     this month (short runway or short of the next run) / tried and failed;
     ``investor_raise_failures`` (R, T, C4) those of them with no corporate parent's budget
@@ -275,6 +276,7 @@ def _allocate(n_runs: int, world: World) -> dict[str, np.ndarray]:
         "random_funding_shocks": (len(JURISDICTIONS),),
         "open_tokens_by_jurisdiction": (len(JURISDICTIONS),),
         "large_open_tokens": (len(JURISDICTIONS),),
+        "large_open_tokens_by_camp": (len(JURISDICTIONS), c4),
         "raise_attempts": (c4,), "raise_failures": (c4,), "served_robust_tokens": (k, c4),
         "investor_raise_failures": (c4,), "investor_funded": (c4,),
         # Per lab (L): each lab's own state after the month.
@@ -345,13 +347,14 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
     out["policy_change"][:, t] = flows["policy_change"]
     out["random_funding_shocks"][:, t] = flows["random_funding_shocks"]
     used = buyer_tokens(state.group_demand, world.population)
-    robust_tokens, open_tokens, large_open = served_outputs(state, world, used)
+    robust_tokens, open_tokens, large_open, large_by_camp = served_outputs(state, world, used)
     out["demand"][:, t] = lab_group_sums(used, world.population.buyer_segment,
                                          len(world.population.segments))
     out["open_tokens_by_jurisdiction"][:, t] = open_tokens
     out["host_revenue"][:, t] = flows["host_revenue"]
     out["host_tokens"][:, t] = flows["host_tokens"]
     out["large_open_tokens"][:, t] = large_open
+    out["large_open_tokens_by_camp"][:, t] = large_by_camp
     out["served_robust_tokens"][:, t] = robust_tokens
     for name, values in _lab_values(state, flows).items():
         out[name][:, t] = values
@@ -388,7 +391,8 @@ def served_outputs(state: WorldState, world: World,
     * (R, K, C4) sum over buyers served by each camp in each segment of tokens x the
       serving model's robustness score (trillion tokens x ECI points);
     * (R, G) trillion tokens buyers in each jurisdiction took from open models, all of
-      them and those trained above ``policy.ban_threshold_flop`` ("large" open models).
+      them and those trained above ``policy.ban_threshold_flop`` ("large" open models);
+    * (R, G, C4) the latter by the serving lab's camp.
     """
     pop = world.population
     return served_tallies(state.choice, buyer_tokens, pop.buyer_segment, pop.buyer_jurisdiction,

@@ -4,7 +4,7 @@ A scenario's ``[[events]]`` (``sim.inputs.scenario``, one pydantic model per kin
 records in model indices: ``month`` is the step index (0 = the scenario's start), a
 sovereign is an index into ``Population.sovereign_ids`` and a region an index into
 :data:`sim.vocab.JURISDICTIONS`. Each record keeps its kind's own fields under their
-schema names (``threshold_flop``, ``leakage``, ``half_life_months``, ...) and says itself
+schema names (``threshold_flop``, ``enforcement``, ``half_life_months``, ...) and says itself
 what it does to the world; the base class's defaults do nothing, so each kind overrides only
 what it touches:
 
@@ -144,26 +144,29 @@ class _SovereignEvent(ScheduledEvent):
 @dataclass(frozen=True)
 class Ban(_SovereignEvent):
     """Open-weight ban: no open release above ``threshold_flop`` (FLOP) at home; foreign open
-    models above it keep ``leakage`` (fraction) of their normal availability here."""
+    models above it reach this market at first with ``1 - enforcement`` (fraction) of their
+    normal availability, then more as their weights spread (mechanism 5,
+    :func:`sim.core.mechanisms.market.ban_availability`)."""
 
     sovereign: int
     threshold_flop: float
-    leakage: float
+    enforcement: float
     kind: ClassVar[str] = "ban"
     short: ClassVar[str] = "ban"
 
     @classmethod
     def compile(cls, event: Any, month: int, index: Compiler) -> Ban:
         return cls(month, index.sovereign(event.sovereign), event.threshold_flop,
-                   event.leakage)
+                   event.enforcement)
 
     def label(self, pop: Population) -> str:
         return (f"{self.code(pop)} bans open weights above {self.threshold_flop:.1e} FLOP "
-                f"(leakage {self.leakage:.0%})")
+                f"(enforcement {self.enforcement:.0%})")
 
     def set_policy(self, policy: ScheduledPolicy) -> None:
+        # the state keeps the availability left at first, 1 - enforcement ("leakage")
         policy.ban_threshold[self.month:, self.sovereign] = self.threshold_flop
-        policy.ban_leakage[self.month:, self.sovereign] = self.leakage
+        policy.ban_leakage[self.month:, self.sovereign] = 1.0 - self.enforcement
 
 
 @dataclass(frozen=True)

@@ -203,8 +203,9 @@ def Controls(settings: solara.Reactive[Settings], base: Scenario | None,
         _slider("ban_threshold_log10_flop",
                 f"Threshold: 1e{s.ban_threshold_log10_flop:g} training FLOP",
                 s.ban_threshold_log10_flop, set_, disabled=no_ban)
-        _slider("ban_leakage", f"Leakage: {s.ban_leakage:.0%} still reaches buyers",
-                s.ban_leakage, set_, disabled=no_ban)
+        _slider("ban_enforcement",
+                f"Enforcement: blocks {s.ban_enforcement:.0%} of a banned model at first",
+                s.ban_enforcement, set_, disabled=no_ban)
         MonthSlider("From", s.ban_month, start, n_months, lambda v: set_(ban_month=v),
                     disabled=no_ban)
 

@@ -71,7 +71,7 @@ class Settings:
     funding_shock_month: int = 12
     ban_sovereign: str = NO_BAN
     ban_threshold_log10_flop: float = 26.0
-    ban_leakage: float = 0.2
+    ban_enforcement: float = 0.8
     ban_month: int = 6
     n_runs: int = 50
     seed: int = 0
@@ -90,7 +90,7 @@ NUMBER_CONTROLS: dict[str, tuple[float, float, float, bool]] = {
     "safety_shock_rate_per_year": (0.0, 5.0, 0.1, False),
     "funding_shock_size": (0.0, 0.9, 0.05, False),
     "ban_threshold_log10_flop": (24.0, 28.0, 0.25, False),
-    "ban_leakage": (0.0, 1.0, 0.05, False),
+    "ban_enforcement": (0.0, 1.0, 0.05, False),
     "n_runs": (1, 200, 1, True),
     "seed": (0, 2**31 - 1, 1, True),
 }
@@ -201,7 +201,7 @@ def apply_settings(base: Scenario, s: Settings) -> Scenario:
         month = format_month(start + min(max(s.ban_month, 0), last))
         events.append({"kind": "ban", "month": month, "sovereign": s.ban_sovereign,
                        "threshold_flop": float(10.0 ** s.ban_threshold_log10_flop),
-                       "leakage": float(s.ban_leakage)})
+                       "enforcement": float(s.ban_enforcement)})
     scenario = validate_scenario(data, source=f"<dashboard: {s.scenario}>")
     # A control moved away from the scenario's value is a lever: a posterior does not draw
     # it (docs/posterior.md); the scenario's own levers stay levers.
@@ -231,7 +231,8 @@ def settings_summary(base: Scenario, s: Settings) -> str:
                      f"in {format_month(start + s.funding_shock_month)}")
     if s.ban_sovereign != NO_BAN:
         parts.append(f"{s.ban_sovereign} ban > 1e{s.ban_threshold_log10_flop:g} FLOP "
-                     f"(leakage {s.ban_leakage:.0%}) from {format_month(start + s.ban_month)}")
+                     f"(enforcement {s.ban_enforcement:.0%}) from "
+                     f"{format_month(start + s.ban_month)}")
     if not math.isclose(s.grant_scale, base.policy.grant_scale):
         parts.append(f"grant scale {s.grant_scale:g}")
     return ", ".join(parts) if parts else "scenario as written"

@@ -355,9 +355,13 @@ class Policy(StrictModel):
     ban_threshold_flop: float = _param(
         "enacted bans cover open models trained above this; also what counts as a large "
         "open model [FLOP]", gt=0.0, le=1e32)
-    ban_leakage: float = _param(
-        "availability a banned foreign open model keeps under an enacted ban [fraction]",
-        ge=0.0, le=1.0)
+    ban_enforcement: float = _param(
+        "share of a banned foreign open model's availability an enacted ban blocks when the "
+        "model falls under it (1 = all, for good) [fraction]", ge=0.0, le=1.0)
+    ban_leak_months: float = _param(
+        "months in which the share a ban still blocks shrinks by the factor enforcement, as "
+        "released weights spread through mirrors, foreign hosts and self-hosting [months]",
+        gt=0.0, le=1e6)
     crackdown_enforcement: float = _param(
         "distillation efficiency kept under an enacted crackdown [fraction]", ge=0.0, le=1.0)
     export_tightening_price_factor: float = _param(
@@ -384,7 +388,7 @@ class _Event(StrictModel):
         None, pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", max_length=64,
         description="optional name of the event, unique in the scenario, so that sweeps and "
         "overrides can address its fields as events.<id>.<field> (e.g. "
-        "events.us_ban.leakage) [text]")
+        "events.us_ban.enforcement) [text]")
     _month = field_validator("month", mode="before")(staticmethod(check_month))
 
     @model_serializer(mode="wrap")
@@ -399,14 +403,16 @@ class _Event(StrictModel):
 
 class BanEvent(_Event):
     """Open-weight ban: no open release above ``threshold_flop`` at home; foreign open models
-    above it reach this market only at the ``leakage`` share of their normal availability."""
+    above it reach this market at first with the share ``1 - enforcement`` of their normal
+    availability, then more as their weights spread (``policy.ban_leak_months``)."""
 
     kind: Literal["ban"]
     sovereign: Jurisdiction = _param("jurisdiction of the banning sovereign [code]")
     threshold_flop: float = _param("open models trained above this are banned [FLOP]",
                                    gt=0.0, le=1e32)
-    leakage: float = _param("availability a banned foreign model keeps [fraction]",
-                            ge=0.0, le=1.0)
+    enforcement: float = _param(
+        "share of a banned foreign model's availability the ban blocks when the model falls "
+        "under it (1 = all, for good) [fraction]", ge=0.0, le=1.0)
 
 
 class CrackdownEvent(_Event):
@@ -601,8 +607,8 @@ class Scenario(StrictModel):
     def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
         """A validated copy with dotted-path overrides, e.g. ``{"funding.size": 0.3}``.
 
-        An event is addressed by its ``id`` (``events.us_ban.leakage``) or its position
-        (``events.0.leakage``)."""
+        An event is addressed by its ``id`` (``events.us_ban.enforcement``) or its position
+        (``events.0.enforcement``)."""
         data = self.model_dump(mode="json")
         for dotted, value in overrides.items():
             node: Any = data

@@ -156,6 +156,22 @@ def reduce_year_change(x: np.ndarray, start: int, end: int) -> np.ndarray:
     return last - first
 
 
+def months_until(x: np.ndarray, start: int, end: int, level: float,
+                 hold: int = 1) -> np.ndarray:
+    """Months from the window's start until the series reaches ``level`` and stays there
+    for ``hold`` months in a row (0: from the start on); ``inf`` when it does not within the
+    window (not a number of months: such a run counts as undefined, and so as not holding,
+    in a bet). ``hold`` > 1 keeps one month's spike from counting as a return."""
+    hit = x[:, start:end + 1] >= level
+    n = hit.shape[1] - hold + 1
+    if n <= 0:
+        return np.full(x.shape[0], np.inf)
+    held = np.ones((x.shape[0], n), dtype=bool)
+    for k in range(hold):
+        held &= hit[:, k:k + n]
+    return np.where(held.any(axis=1), held.argmax(axis=1), np.inf).astype(float)
+
+
 def reduce_year_ratio(x: np.ndarray, start: int, end: int) -> np.ndarray:
     """Mean over the window's last 12 months divided by the mean over its first 12 months
     (a multiple; NaN when the window is shorter than 24 months or the first mean is not
@@ -269,6 +285,13 @@ INDICATORS: dict[str, Indicator] = {i.name: i for i in (
               "over its first 12", reduce_year_change),
     Indicator("year_ratio", "series", "mean over the window's last 12 months divided by mean "
               "over its first 12", reduce_year_ratio, unit="multiple"),
+    Indicator("months_until", "series", "months from the window's start until the series "
+              "reaches level and stays there hold months (inf: not within the window)",
+              months_until,
+              (Param("level", "the level the series must reach (series units)", kind=float),
+               Param("hold", "months in a row it must stay at or above level", kind=int,
+                     default=1)),
+              unit="months"),
     Indicator("onset_lead", "event", "months by which camp `first` meets funding "
               "difficulties before camp `second`", onset_lead,
               (Param("first", "open lab camp", choices=CAMPS),
@@ -305,7 +328,22 @@ def evaluate(results: Results, indicator: str, *, series: str | None = None,
     if ind.kind == "event":
         kwargs = {p.name: params.get(p.name, p.default) for p in ind.params}
         return np.asarray(ind.fn(results, **kwargs), dtype=float)
+    own = {p.name: params.pop(p.name, p.default) for p in ind.params}
     end = results.n_months - 1 if end is None else end
     if not 0 <= start <= end < results.n_months:
         return np.full(results.n_runs, np.nan)
-    return np.asarray(ind.fn(series_values(results, series, params), start, end), dtype=float)
+    return reduce_series(indicator, series_values(results, series, params), start, end, own)
+
+
+def series_params_of(indicator: str, params: dict[str, Any]) -> tuple[dict, dict]:
+    """``params`` split into (the series' own, the series indicator's own)."""
+    names = {p.name for p in INDICATORS[indicator].params}
+    return ({k: v for k, v in params.items() if k not in names},
+            {p.name: params.get(p.name, p.default) for p in INDICATORS[indicator].params})
+
+
+def reduce_series(indicator: str, x: np.ndarray, start: int, end: int,
+                  own: dict[str, Any] | None = None) -> np.ndarray:
+    """(R,) series indicator ``indicator`` of an (R, T) series ``x`` over steps
+    ``start..end`` (``own``: the indicator's own parameters, e.g. ``level``)."""
+    return np.asarray(INDICATORS[indicator].fn(x, start, end, **(own or {})), dtype=float)

@@ -458,6 +458,18 @@ def _policies_enacted(results: Results) -> np.ndarray:
     return np.cumsum(enacted, axis=1).astype(float)
 
 
+def _large_open_by_camp(results: Results) -> np.ndarray:
+    """(R, T, G, C_open) large-open tokens by jurisdiction and serving open camp."""
+    cols = [CAMPS.index(c) for c in OPEN_CAMPS]
+    return results.arrays["large_open_tokens_by_camp"][:, :, :, cols]
+
+
+def _large_open_source_share(results: Results) -> np.ndarray:
+    """(R, T, G, C_open) each open camp's share of a jurisdiction's large-open tokens."""
+    by_camp = _large_open_by_camp(results)
+    return _safe_div(by_camp, by_camp.sum(axis=3, keepdims=True))
+
+
 def _token_share_excess(results: Results) -> np.ndarray:
     """(R, T, K+1, C4+1) token share in each segment minus the share over all segments (the
     last segment label, whose own excess is 0)."""
@@ -594,6 +606,14 @@ _add("open_tokens", "trillion tokens/month", "open-model tokens used by the juri
 _add("large_open_tokens", "trillion tokens/month",
      "tokens of open models trained above policy.ban_threshold_flop",
      partial(_array, "large_open_tokens"), (JURISDICTION_OR_ALL,), tidy=True)
+_add("large_open_tokens_by_camp", "trillion tokens/month",
+     "tokens of open models trained above policy.ban_threshold_flop that a jurisdiction's "
+     "buyers took from one open camp's labs", _large_open_by_camp, (JURISDICTION, OPEN_CAMP))
+_add("large_open_source_share", "fraction",
+     "share of a jurisdiction's use of large open models (trained above "
+     "policy.ban_threshold_flop) served by one open camp's labs: whose large open models "
+     "it uses (NaN in a month with none)", _large_open_source_share,
+     (JURISDICTION, OPEN_CAMP))
 _add("random_funding_shock", "flag", "1 in a month a random funding shock hit",
      partial(_array, "random_funding_shocks"), (JURISDICTION,), tidy=True)
 

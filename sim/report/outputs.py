@@ -443,7 +443,7 @@ def _decision_detail(results: Any, sovereign: str, policy: str, enacted: bool,
     verb = "enacts" if enacted else "lets lapse"
     what = {
         "ban": f"an open-weight ban above {p.ban_threshold_flop:.1e} FLOP "
-               f"(leakage {p.ban_leakage:.0%})",
+               f"(enforcement {p.ban_enforcement:.0%})",
         "distillation_crackdown": f"a distillation crackdown (efficiency kept "
                                   f"{p.crackdown_enforcement:.0%})",
         "export_tightening": "export-control tightening on "

@@ -10,6 +10,10 @@ File format (TOML)::
     scenario = "baseline"                # world the bet is about (default "baseline")
     control = "baseline"                 # optional: makes the bet *paired* (see below)
     contrast = "difference"              # with control: difference | abs_difference | ratio
+    contrast_on = "indicator"            # with control: indicator (default) | series: the
+                                         # contrast month by month, then the indicator
+    decided_by = "..."                   # optional: the inputs that set the outcome when it
+                                         # holds in all runs or none (shown with "decided")
 
     [[bets.conditions]]                  # one or more; the bet holds when all hold
     indicator = "slope"                  # a name in sim.measures.indicators.INDICATORS
@@ -81,7 +85,9 @@ OPS: dict[str, Callable[[Any, Any], Any]] = {
     "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
 INTERVAL = 0.90
 
-_BET_KEYS = ("id", "title", "statement", "scenario", "control", "contrast", "conditions")
+_BET_KEYS = ("id", "title", "statement", "scenario", "control", "contrast", "contrast_on",
+             "decided_by", "conditions")
+CONTRAST_ON = ("indicator", "series")
 _COND_KEYS = ("indicator", "series", "start", "end", "month", "holds_if")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _HOLDS_RE = re.compile(r"^\s*(<=|>=|<|>)\s*([-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?)\s*$")
@@ -130,6 +136,8 @@ class Bet:
     control: str | None
     contrast: str | None
     conditions: tuple[Condition, ...]
+    contrast_on: str = "indicator"
+    decided_by: str = ""  # the inputs that set the outcome when it does not vary (text)
 
     @property
     def bound(self) -> bool:
@@ -155,7 +163,8 @@ class Bet:
     def describe(self) -> str:
         text = " and ".join(c.describe() for c in self.conditions)
         if self.control is not None:
-            text = f"{self.contrast} vs {self.control}: {text}"
+            by = " month by month" if self.contrast_on == "series" else ""
+            text = f"{self.contrast}{by} vs {self.control}: {text}"
         return text
 
 
@@ -329,17 +338,30 @@ def parse_bets(data: dict[str, Any], *, source: str, segments: list[str],
                             f"allowed: {', '.join(CONTRASTS)}")
         elif contrast is not None:
             raise _fail(source, f"{where}.contrast", "only allowed with a control scenario")
+        contrast_on = raw.get("contrast_on", "indicator")
+        if contrast_on not in CONTRAST_ON:
+            raise _fail(source, f"{where}.contrast_on", f"unknown value {contrast_on!r}; "
+                        f"allowed: {', '.join(CONTRAST_ON)}")
+        if contrast_on == "series" and control is None:
+            raise _fail(source, f"{where}.contrast_on", "only allowed with a control scenario")
         conds = raw["conditions"]
         if not isinstance(conds, list) or not conds:
             raise _fail(source, f"{where}.conditions",
                         "expected at least one [[bets.conditions]] table")
         conditions = tuple(_condition(source, f"{where}.conditions[{j}]", c, segments,
                                       sovereigns) for j, c in enumerate(conds))
+        if contrast_on == "series":
+            for j, c in enumerate(conditions):
+                if c.series is None:
+                    raise _fail(source, f"{where}.conditions[{j}].indicator",
+                                "contrast_on = \"series\" needs a series indicator")
         bets.append(Bet(number=i + 1, id=bet_id, title=_text(source, f"{where}.title",
                                                              raw["title"]),
                         statement=_text(source, f"{where}.statement", raw["statement"]),
                         scenario=scenario, control=control, contrast=contrast,
-                        conditions=conditions))
+                        conditions=conditions, contrast_on=contrast_on,
+                        decided_by=_text(source, f"{where}.decided_by", raw["decided_by"])
+                        if "decided_by" in raw else ""))
     return bets
 
 
@@ -376,9 +398,22 @@ def _steps(cond: Condition, results: Any) -> tuple[int, int | None]:
 
 
 def condition_values(cond: Condition, treatment: Any, control: Any | None,
-                     contrast: str | None) -> np.ndarray:
-    """(R,) the condition's indicator per run (paired contrast when ``control`` is given)."""
+                     contrast: str | None, contrast_on: str = "indicator") -> np.ndarray:
+    """(R,) the condition's indicator per run (paired contrast when ``control`` is given: of
+    the two indicators, or with ``contrast_on = "series"`` of the two series month by month,
+    then reduced by the indicator)."""
     start, end = _steps(cond, treatment)
+    if control is not None and contrast_on == "series":
+        if not np.array_equal(control.run_ids, treatment.run_ids):
+            raise ValueError("paired bets need the same run numbers in both worlds")
+        series_params, own = ind.series_params_of(cond.indicator, cond.params)
+        a, b = (ind.series_values(res, cond.series, series_params)
+                for res in (treatment, control))
+        last = treatment.n_months - 1 if end is None else end
+        if not 0 <= start <= last < treatment.n_months:
+            return np.full(treatment.n_runs, np.nan)
+        return ind.reduce_series(cond.indicator, CONTRASTS[contrast or "difference"](a, b),
+                                 start, last, own)
 
     def value(res: Any) -> np.ndarray:
         return ind.evaluate(res, cond.indicator, series=cond.series, params=cond.params,
@@ -429,8 +464,11 @@ class Cell:
         lo, hi = self.value_range
         span = "" if lo != lo else (f"; {cond.indicator} {_fmt(lo)}" if lo == hi else
                                     f"; {cond.indicator} {_fmt(lo)} to {_fmt(hi)}")
+        if self.undefined_runs:
+            span += f" ({self.undefined_runs} runs undefined: never, or nothing to measure)"
+        by = f"; set by {self.bet.decided_by}" if self.bet.decided_by else ""
         return (f"decided by the inputs: {outcome} in all {self.runs} runs{span} "
-                f"vs {cond.op} {cond.threshold:g} {cond.unit}")
+                f"vs {cond.op} {cond.threshold:g} {cond.unit}{by}")
 
 
 def _fmt(x: float) -> str:
@@ -453,7 +491,7 @@ def score_bet(bet: Bet, column: str, worlds: dict[str, Any]) -> Cell:
     undefined = np.zeros(n, dtype=bool)
     cell = Cell(bet=bet, column=column, world=world, runs=n)
     for j, cond in enumerate(bet.conditions):
-        v = condition_values(cond, treatment, control, bet.contrast)
+        v = condition_values(cond, treatment, control, bet.contrast, bet.contrast_on)
         if np.all(np.isnan(v)) and _outside(cond, treatment):
             cell.scored = False
             return cell

@@ -54,10 +54,18 @@ capability costs less once the frontier has moved), on top of the markup cut it 
 **Choice.** Utility of lab ``l`` for a buyer of segment ``k`` in jurisdiction ``g``::
 
     u = w_bench[k] * bench_l + w_robust[k] * robust_l - alpha[k] * log(pbar_gl)
-        + open_pref[k] * open_l + domestic_pref[g] * [region_l == g] + log(leakage)
+        + open_pref[k] * open_l + domestic_pref[g] * [region_l == g] + log(avail)
 
-where ``log(leakage)`` applies to foreign open models above an active ban threshold in ``g``
-(so a ban takes a host's foreign models out of that market in the same measure), and
+where ``log(avail)`` applies to foreign open models above an active ban threshold in ``g``
+(so a ban takes a host's foreign models out of that market in the same measure): ``avail =
+1 - e ** (1 + age / tau)`` (:func:`ban_availability`), with ``e`` the ban's enforcement,
+``age`` months since the model's release and ``tau = policy.ban_leak_months``. A banned
+model reaches the market at first with ``1 - e`` of its availability and more as its
+weights spread through channels the ban does not reach (mirrors, foreign hosts, VPNs,
+self-hosting); the share still blocked shrinks by ``e`` every ``tau`` months. Large open
+models come back to a banning market this way: from foreign labs that keep training above
+the threshold, their sovereigns' grants raised by the ban (``grant_ban_response``,
+mechanism 2), and at the pace the ban's enforcement sets. And
 unavailable models (exited labs, entrants before their first release, closed APIs blocked in
 ``g``, closed models for ``local_agents``, open models with no endpoint in ``g``) are
 excluded. A buyer adds ``switch_cost[k]`` to its current model's utility; with group
@@ -188,9 +196,28 @@ def endpoints(state: WorldState, pop: Population, p: Params, markup: np.ndarray)
                      host_price=f)
 
 
-def ban_penalty(state: WorldState, pop: Population) -> np.ndarray | None:
-    """(R, G, L) ``log(leakage)`` of foreign open models above a ban in force in g (0
-    elsewhere), or None when no ban is in force in any run."""
+def ban_availability(leak0: np.ndarray, age: np.ndarray,
+                     leak_months: float | np.ndarray) -> np.ndarray:
+    """Availability in a banning market of a banned foreign open model (fraction of its
+    normal availability): ``1 - e ** (1 + age / tau)``, with ``e = 1 - leak0`` the ban's
+    enforcement (the share of the model's availability it blocks when the model falls under
+    it), ``age`` months since the model's release and ``tau = leak_months``.
+
+    A ban is enforced on the channels a market's buyers use (its clouds, hosts and app
+    stores); weights once released elsewhere spread through the rest (mirrors, foreign
+    hosts, self-hosting), so the share the ban still blocks shrinks by the factor ``e``
+    every ``tau`` months: the rate at which banned models reach the market is set by its
+    enforcement (``-ln(e) / tau`` per month), a new release starts at ``1 - e`` and a model
+    already out for long is hard to keep out. ``e = 1`` keeps banned models out for good
+    (availability 0); ``e = 0`` is no ban."""
+    blocked = (1.0 - leak0) ** (1.0 + age / leak_months)
+    return 1.0 - blocked
+
+
+def ban_penalty(state: WorldState, pop: Population,
+                leak_months: float | np.ndarray = np.inf) -> np.ndarray | None:
+    """(R, G, L) ``log(availability)`` (:func:`ban_availability`) of foreign open models
+    above a ban in force in g (0 elsewhere), or None when no ban is in force in any run."""
     if not np.isfinite(state.ban_threshold).any():
         return None
     n_g = len(pop.jur_domestic_pref)
@@ -201,8 +228,11 @@ def ban_penalty(state: WorldState, pop: Population) -> np.ndarray | None:
     foreign = pop.lab_region[None, :] != np.arange(n_g)[:, None]  # (G, L)
     blocked = ((pop.lab_is_open[None, :] & foreign)[None]
                & (state.released_flop[:, None, :] > thr[:, :, None]))  # (R, G, L)
+    tau = np.asarray(leak_months, dtype=float)
+    tau = tau.reshape(-1, 1, 1) if tau.ndim else tau
+    avail = ban_availability(leak[:, :, None], state.months_since_release[:, None, :], tau)
     with np.errstate(divide="ignore"):
-        return np.where(blocked, np.log(leak)[:, :, None], 0.0)
+        return np.where(blocked, np.log(avail), 0.0)
 
 
 @dataclass(frozen=True)
@@ -235,7 +265,7 @@ def market_view(state: WorldState, world: World) -> MarketView:
     cost = serving_costs(state, world, frontier)
     markup = markups(state, p)
     ends = endpoints(state, pop, p, markup)
-    penalty = ban_penalty(state, pop)
+    penalty = ban_penalty(state, pop, p.ban_leak_months)
     if penalty is None:
         reachable, finite = np.ones(ends.total.shape, dtype=bool), np.zeros(ends.total.shape)
     else:

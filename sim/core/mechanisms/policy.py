@@ -14,7 +14,8 @@
   closed labs at home (whose models a crackdown protects) can crack down on distillation.
 * The policy in force is the scheduled policy (scenario events, :class:`ScheduledPolicy`)
   tightened by the enacted ones: ban threshold ``min(scheduled, ban_threshold_flop)`` with
-  leakage ``min(scheduled, ban_leakage)``; distillation enforcement
+  leakage (the availability a banned model keeps at first) ``min(scheduled, 1 -
+  ban_enforcement)``; distillation enforcement
   ``min(scheduled, crackdown_enforcement)``; on each targeted region, compute price
   multiplier ``scheduled * price_factor ** n`` and cap ``scheduled * cap_factor ** n`` for
   ``n`` sovereigns tightening against it (an uncapped region stays uncapped unless the cap
@@ -111,7 +112,8 @@ def effective_policy(t: int, enacted: np.ndarray, world: World) -> dict[str, np.
     return dict(
         ban_threshold=np.minimum(sched.ban_threshold[t], np.where(ban, p.ban_threshold_flop,
                                                                   np.inf)),
-        ban_leakage=np.minimum(sched.ban_leakage[t], np.where(ban, p.ban_leakage, 1.0)),
+        ban_leakage=np.minimum(sched.ban_leakage[t],
+                               np.where(ban, 1.0 - p.ban_enforcement, 1.0)),
         distill_enforcement=np.minimum(sched.enforcement[t],
                                        np.where(crack, p.crackdown_enforcement, 1.0)),
         export_multiplier=sched.export_multiplier[t] * p.export_tightening_price_factor ** n_tight,

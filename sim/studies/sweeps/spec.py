@@ -23,7 +23,7 @@ grid design takes ``levels`` evenly spaced values per range (a top-level default
 parameter) and every choice, and runs their Cartesian product.
 
 **Events** are addressed by their ``id`` (``[[events]] id = "us_ban"`` in the scenario):
-``events.us_ban.leakage``, ``events.us_ban.threshold_flop`` (a range; ``scale = "log"``
+``events.us_ban.enforcement``, ``events.us_ban.threshold_flop`` (a range; ``scale = "log"``
 suits it), ``events.us_ban.month`` (``choices = ["2027-01", "2028-01"]``), a funding shock's
 ``events.<id>.size``. ``events.<index>.<field>`` addresses an event without an id.
 
