@@ -11,7 +11,7 @@ Prints, for 200 runs of each scenario against the baseline on the same seed:
        release cycle alone widens the gap by 2 points within months);
    plus the leading indicators along the mechanism's chain (money raised, compute).
 2. ``us-open-ban``: the ban in the event log, and US buyers' use of large foreign open models
-   (trained above 1e25 FLOP) relative to the baseline, next to the leakage share.
+   (trained above 1e25 FLOP) relative to the baseline, next to the ban's enforcement.
 3. A table of headline outcomes of every scenario, paired against the baseline.
 
 Usage: ``python experiments/scenario_effects.py [--runs 200] [--seed 20260401]``
@@ -85,7 +85,7 @@ def funding_crunch(base, crunch) -> None:
 
 def us_ban(base, ban) -> None:
     t_ban = next(ev.month for ev in ban.world.schedule if isinstance(ev, Ban))
-    leakage = next(ev.leakage for ev in ban.world.schedule if isinstance(ev, Ban))
+    enforcement = next(ev.enforcement for ev in ban.world.schedule if isinstance(ev, Ban))
     rows = [e for e in event_log(ban) if e["run"] == ban.run_ids[0] and "ban" in e["event"]]
     print(f"\n2. us-open-ban: event log of run {ban.run_ids[0]} (ban rows):")
     for e in rows:
@@ -100,7 +100,8 @@ def us_ban(base, ban) -> None:
     q = np.nanquantile(ratio, (0.1, 0.5, 0.9))
     print(f"  US use of large open models after the ban, relative to baseline (paired, "
           f"cumulative tokens): median {q[1]:.2f} [{q[0]:.2f}, {q[2]:.2f}]; "
-          f"leakage share {leakage:.2f}")
+          f"enforcement {enforcement:.2f} (availability at first {1 - enforcement:.2f}, "
+          "more as the weights spread)")
     share = ban.arrays["large_open_tokens"][:, -1, us] / ban.arrays[
         "open_tokens_by_jurisdiction"][:, -1, us]
     print(f"  large models' share of US open-model tokens at the end: {np.median(share):.0%}")
