@@ -223,7 +223,7 @@ def plot_scorecard(cells: Sequence[Cell], columns: Sequence[str], path: Path, *,
     ax.set_xlabel(f"probability the bet holds (share of runs; bars: {INTERVAL:.0%} Jeffreys "
                   "interval)")
     ax.grid(True, axis="x", color="0.92")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.05), ncol=min(n_col + 1, 3),
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=min(n_col + 1, 3),
               fontsize=8, title="world (stated = as each bet defines it; a bet about one "
               "world is drawn only there)", title_fontsize=8)
     ax.set_title("Probability each bet holds", fontsize=10)
@@ -233,7 +233,10 @@ def plot_scorecard(cells: Sequence[Cell], columns: Sequence[str], path: Path, *,
         found, rule = drivers.get(bet.number, ([], None))
         c = index[(bet.number, STATED)]
         if not found:
-            axd.text(0.0, row, _wrap(_rule_text(c, found, rule), 60), fontsize=6.5,
+            text = (f"decided by the inputs ({'holds' if c.holds else 'fails'} in all "
+                    f"{c.runs} runs; see scorecard.md)" if c.decided
+                    else _rule_text(c, found, rule))
+            axd.text(0.0, row, _wrap(text, 60), fontsize=6.5,
                      color="0.4", ha="center", va="center",
                      bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
             continue
@@ -254,7 +257,7 @@ def plot_scorecard(cells: Sequence[Cell], columns: Sequence[str], path: Path, *,
     axd.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=v, alpha=0.8) for v in
                         kinds.values()],
                labels=["drawn parameter (posterior)", "random events in the run (count)"],
-               loc="upper center", bbox_to_anchor=(0.5, -0.05), ncol=2, fontsize=8)
+               loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=2, fontsize=8)
     axd.tick_params(axis="y", left=False)
     fig.suptitle("\n".join(textwrap.wrap(f"Bets scorecard: {runs} runs per world, seed {seed}, "
                                          f"{parameters}", 120)), fontsize=11)

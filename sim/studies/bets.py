@@ -581,7 +581,8 @@ def run_inputs(results: Any) -> dict[str, tuple[str, np.ndarray]]:
     """Per-run inputs a bet's outcome can depend on, name -> (kind, (R,) values): each drawn
     parameter of the run's posterior particle (schema units; none at fixed parameters,
     :mod:`sim.core.parameter_draws`) and counts of the run's random events over the horizon
-    (safety shocks, random funding shocks, policy enactments by any sovereign)."""
+    (safety shocks, random funding shocks: drawn from their own streams, not outcomes;
+    policy enactments, which follow from pressure, are outcomes and are left out)."""
     from sim.core.parameter_draws import scenario_draws
 
     out: dict[str, tuple[str, np.ndarray]] = {}
@@ -594,8 +595,6 @@ def run_inputs(results: Any) -> dict[str, tuple[str, np.ndarray]]:
     out["safety shocks (count)"] = ("event", arr["safety_shocks"].sum(axis=1).astype(float))
     out["random funding shocks (count)"] = (
         "event", arr["random_funding_shocks"].sum(axis=(1, 2)).astype(float))
-    out["policy enactments (count)"] = (
-        "event", (arr["policy_change"] > 0).sum(axis=(1, 2, 3)).astype(float))
     return out
 
 
