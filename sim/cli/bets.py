@@ -1,7 +1,9 @@
 """``opengap bets [--runs N] [--seed S] [--out DIR] [--scenarios S ...] [--bets-file FILE]``.
 
 Scores the bets of ``experiments/bets.toml`` (:mod:`sim.studies.bets`) and writes
-``scorecard.md``, ``scorecard.csv`` and ``scorecard.png`` (:mod:`sim.report.scorecard`).
+``scorecard.md``, ``scorecard.csv``, ``drivers.csv`` and ``scorecard.png``
+(:mod:`sim.report.scorecard`): each bet's probability with its 90% Jeffreys interval, or
+"decided by the inputs", its drivers and its "holds when" rule.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from sim.cli.common import (
 from sim.inputs.packaged import bets_file
 
 HELP = "score the bets of experiments/bets.toml"
-DESCRIPTION = ("Score each bet (share of runs in which it holds, 90% Jeffreys interval) as "
-               "stated and under each scenario asked for.")
+DESCRIPTION = ("Score each bet (share of runs in which it holds, 90% Jeffreys interval, or "
+               "decided by the inputs) as stated and under each scenario asked for (bets "
+               "about one world only there), with its drivers and a 'holds when' rule.")
 DEFAULT_BETS_FILE = bets_file()
 
 

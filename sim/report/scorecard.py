@@ -252,7 +252,9 @@ def plot_scorecard(cells: Sequence[Cell], columns: Sequence[str], path: Path, *,
     axd.set_xlim(-1, 1)
     axd.set_xlabel("Spearman rank correlation of the input with the bet's indicator (stated "
                    "world),\nsigned so that + favours the bet holding")
-    axd.set_title("Drivers: the inputs that move each bet most", fontsize=10)
+    axd.set_title("Drivers: the inputs that move each bet most" + (
+        "" if "posterior" in parameters else
+        "\n(at fixed parameters only the runs' random events vary)"), fontsize=10)
     axd.grid(True, axis="x", color="0.92")
     axd.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=v, alpha=0.8) for v in
                         kinds.values()],
