@@ -35,9 +35,18 @@ BASELINE_PATH = SCENARIOS / "baseline.toml"
 SMALL = {"population.buyers_per_segment": 6, "time.end": "2027-06"}
 
 
+def at_fixed_parameters(scenario: Scenario) -> Scenario:
+    """``scenario`` with its posterior ignored (``fixed_parameters``): the values as written.
+    Mechanism, invariant and reference tests check rules at known parameter values;
+    tests/test_parameter_draws.py checks the draws (and that a drawn run is the fixed run at
+    its particle's values)."""
+    return scenario.model_copy(update={"fixed_parameters": True})
+
+
 @pytest.fixture(scope="session")
 def baseline() -> Scenario:
-    return load_scenario(BASELINE_PATH)
+    """The shipped baseline at fixed parameters (see :func:`at_fixed_parameters`)."""
+    return at_fixed_parameters(load_scenario(BASELINE_PATH))
 
 
 @pytest.fixture(scope="session")
@@ -50,10 +59,18 @@ def seeds() -> Seeds:
     return load_seeds()
 
 
+def copy_baseline(folder: Path) -> Path:
+    """Copy ``baseline.toml`` and the posterior it names (``posteriors/``) into ``folder``;
+    return the copy's path."""
+    shutil.copy(BASELINE_PATH, folder / "baseline.toml")
+    shutil.copytree(SCENARIOS / "posteriors", folder / "posteriors", dirs_exist_ok=True)
+    return folder / "baseline.toml"
+
+
 @pytest.fixture
 def scenario_dir(tmp_path: Path) -> Path:
-    """A temporary folder with a copy of ``baseline.toml``."""
-    shutil.copy(BASELINE_PATH, tmp_path / "baseline.toml")
+    """A temporary folder with a copy of ``baseline.toml`` (and its posterior)."""
+    copy_baseline(tmp_path)
     return tmp_path
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from conftest import copy_baseline  # noqa: E402
 
 from sim.cli.main import main
 from sim.files import LOCK_FILE
@@ -24,7 +24,7 @@ BASELINE = scenarios_dir() / "baseline.toml"
 def scen_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "scenarios"
     folder.mkdir()
-    shutil.copy(BASELINE, folder / "baseline.toml")
+    copy_baseline(folder)
     (folder / "small.toml").write_text(
         'extends = "baseline"\nname = "small"\n\n[time]\nend = "2027-03"\n\n'
         "[population]\nbuyers_per_segment = 10\n",

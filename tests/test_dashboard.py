@@ -231,8 +231,8 @@ def test_app_port_in_use(capsys: pytest.CaptureFixture[str]) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in err and err.count("\n") == 1
 
 
-def test_scenario_file_for_the_settings_loads_to_the_same_world(
-        scenario_dir, baseline: Scenario) -> None:
+def test_scenario_file_for_the_settings_loads_to_the_same_world(scenario_dir) -> None:
+    baseline = load_scenario(scenario_dir / "baseline.toml")  # with its posterior
     settings = default_settings("baseline", baseline).updated(
         distill_efficiency=0.55, grant_scale=2.0, safety_shock_rate_per_year=1.5,
         funding_shock_size=0.3, ban_sovereign="US", ban_enforcement=0.65)

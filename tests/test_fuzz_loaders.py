@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import copy_baseline  # noqa: E402
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sim.cli.main import main
 from sim.errors import InputError
-from sim.inputs.scenario import Scenario, load_scenario, scenarios_dir
+from sim.inputs.scenario import Scenario, load_scenario
 from sim.studies.sweeps.spec import SweepSpec, load_spec
 
 SCENARIO = {
@@ -169,7 +170,7 @@ FUZZ_CLI = settings(max_examples=40, deadline=None,
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("fuzz")
-    shutil.copy(scenarios_dir() / "baseline.toml", path / "baseline.toml")
+    copy_baseline(path)
     (path / "fragments").mkdir()
     (path / "fragments" / "ok.toml").write_text("[capability]\nfast_follow_rate = 0.05\n")
     return path

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -225,6 +226,9 @@ def test_a_toml_path_comes_before_a_shipped_name(tmp_path, monkeypatch):
     text = resolve_scenario_path("baseline").read_text(encoding="utf-8")
     (tmp_path / "baseline.toml").write_text(text.replace('name = "baseline"', 'name = "mine"'),
                                             encoding="utf-8")
+    # the posterior the copy names, beside it
+    shutil.copytree(resolve_scenario_path("baseline").parent / "posteriors",
+                    tmp_path / "posteriors")
     assert load_scenario_arg("baseline.toml")[0].name == "mine"
     assert load_scenario_arg("baseline")[0].name == "baseline"
 

@@ -25,10 +25,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import copy_baseline  # noqa: E402
 
 from sim.cli.main import main
 from sim.files import LOCK_FILE, lock_folder, unlock_folder
-from sim.inputs.scenario import scenarios_dir
 from sim.studies.sweeps import store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,7 +67,7 @@ SMALL = ('extends = "baseline"\nname = "{name}"\n[time]\nend = "2026-08"\n'
 def scen_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "scenarios"
     folder.mkdir()
-    shutil.copy(scenarios_dir() / "baseline.toml", folder / "baseline.toml")
+    copy_baseline(folder)
     for name in ("small", "other"):
         (folder / f"{name}.toml").write_text(SMALL.format(name=name), encoding="utf-8")
     return folder

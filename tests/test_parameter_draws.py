@@ -56,6 +56,16 @@ def write_posterior(folder: Path, n: int = 12, *, columns: dict | None = None,
     return folder
 
 
+def baseline_without_posterior(folder: Path) -> Path:
+    """``folder/nopost.toml``: the shipped baseline without its ``posterior`` key."""
+    text = (Path(__file__).resolve().parents[1] / "scenarios" / "baseline.toml").read_text(
+        encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.startswith("posterior =")]
+    path = folder / "nopost.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def posterior_dir(tmp_path: Path) -> Path:
     """A folder holding a posterior (``post/``) and scenarios on it: ``base`` names it,
@@ -219,7 +229,7 @@ def test_levers_are_set_below_the_file_naming_the_posterior(posterior_dir: Path)
     assert over.levers == {"capability.fast_follow_rate"}
     assert "capability.fast_follow_rate" not in scenario_draws(over).names
     # A scenario without a posterior dumps (and hashes) as before the keys existed.
-    plain = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "baseline.toml")
+    plain = load_scenario(baseline_without_posterior(posterior_dir))
     dumped = plain.model_dump(mode="json")
     assert "posterior" not in dumped and "fixed_parameters" not in dumped
 
@@ -299,7 +309,9 @@ def test_fixed_parameters_equal_a_scenario_without_posterior(posterior_dir: Path
     scenario without one; the manifest says which, and only draws write their table."""
     base = posterior_dir / "base.toml"
     plain = posterior_dir / "plain.toml"
-    plain.write_text(f'name = "base"\nextends = "baseline"\n{SMALL_TOML}', encoding="utf-8")
+    baseline_without_posterior(posterior_dir)
+    plain.write_text(f'name = "base"\nextends = "nopost.toml"\n{SMALL_TOML}',
+                     encoding="utf-8")
     outs = {}
     for key, argv in (("fixed", [str(base), "--fixed-parameters"]), ("plain", [str(plain)]),
                       ("drawn", [str(base)])):
@@ -419,3 +431,16 @@ def test_dashboard_controls_moved_are_levers(posterior_dir: Path) -> None:
     assert moved.levers == {"capability.distill_efficiency"}
     bands = ensemble_bands(plain, load_seeds(), n_runs=3, seed=0)
     assert bands.note == band_note(plain, 3) and "posterior" in bands.note
+
+
+def test_shipped_scenarios_draw_from_the_whole_record_posterior() -> None:
+    """Issue 17: the baseline and every shipped scenario extending it draw each run's
+    parameters from the posterior calibrated on the whole record (through 2026-03)."""
+    from sim.inputs.packaged import scenarios_dir
+
+    for path in sorted(scenarios_dir().glob("*.toml")):
+        draws = scenario_draws(load_scenario(path))
+        assert draws is not None, path.name
+        assert draws.posterior.cut == "2026-03", path.name
+        assert Path(draws.posterior.path).name == "whole-record"
+        assert len(draws.names) >= 8

@@ -19,6 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from conftest import at_fixed_parameters  # noqa: E402
 from reference import RefRun, reference_simulate, reference_step  # noqa: E402
 
 from sim.core.engine import simulate, step  # noqa: E402
@@ -49,7 +50,7 @@ def seeds():
 
 @pytest.fixture(scope="module")
 def small() -> Scenario:
-    base = load_scenario(ROOT / "scenarios" / "baseline.toml")
+    base = at_fixed_parameters(load_scenario(ROOT / "scenarios" / "baseline.toml"))
     return base.with_overrides({"population.buyers_per_segment": 8, "time.end": "2027-03"})
 
 

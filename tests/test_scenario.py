@@ -308,7 +308,8 @@ def test_with_overrides_applies_and_does_not_mutate(baseline: Scenario) -> None:
     assert baseline.content_hash() == before
 
 
-def test_content_hash_stable_for_same_content(write_scenario, baseline: Scenario) -> None:
+def test_content_hash_stable_for_same_content(write_scenario) -> None:
+    baseline = load_scenario(BASELINE_PATH)
     assert load_scenario(BASELINE_PATH).content_hash() == baseline.content_hash()
     # Restating a value (and reordering tables) changes nothing.
     same = write_scenario("same", 'name = "baseline"\nextends = "baseline"\n'
@@ -318,7 +319,13 @@ def test_content_hash_stable_for_same_content(write_scenario, baseline: Scenario
                           "[capability]\ndistill_efficiency = "
                           f"{baseline.capability.distill_efficiency}\n")
     restated = load_scenario(same)
-    assert restated.content_hash() == baseline.content_hash()
+    fixed = baseline.model_copy(update={"fixed_parameters": True})
+    assert (restated.model_copy(update={"fixed_parameters": True}).content_hash()
+            == fixed.content_hash())
+    # Under posterior draws, restating a calibrated parameter below the file naming the
+    # posterior holds it (a lever): another experiment, another hash.
+    assert "capability.distill_efficiency" in restated.levers
+    assert restated.content_hash() != baseline.content_hash()
     assert baseline.with_overrides({}).content_hash() == baseline.content_hash()
     digest = baseline.content_hash()
     assert len(digest) == 64 and int(digest, 16) >= 0
