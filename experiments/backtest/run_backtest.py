@@ -221,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         opengap("calibrate", str(SPEC), "--out", str(POSTERIOR), "--force")
     calibrate_seconds = time.monotonic() - t0
     manifest = json.loads((POSTERIOR / "posterior.json").read_text(encoding="utf-8"))
+    reused = calibrate_seconds < 1.0
+    if reused:  # the calibration's own time, as its manifest recorded it
+        calibrate_seconds = float(manifest.get("elapsed_seconds", float("nan")))
     label = manifest.get("label", f"calibrated through {manifest.get('cut', CUT)}")
 
     t1 = time.monotonic()
@@ -235,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     plot(sim, fixed, obs, HERE / "backtest.png", args.runs, label)
     for figure in POSTERIOR.glob("*.png"):
         shutil.copyfile(figure, HERE / figure.name)
-    seconds = time.monotonic() - t0
+    seconds = time.monotonic() - t0 + (calibrate_seconds if reused else 0.0)
 
     goal_cover = {s: 0.7 <= scores[s]["out"]["model"].coverage <= 0.9 for s in SERIES}
     beats = {s: scores[s]["out"]["model"].crps < min(scores[s]["out"]["persistence"].crps,
@@ -310,6 +313,21 @@ def main(argv: list[str] | None = None) -> int:
         + ").",
         f"- **CRPS beats both naive point forecasts on {n_beats} of 4 series** (goal: at "
         f"least 3); against their Gaussian versions on {n_beats_g} of 4.",
+        "",
+        "**Reading.** The calibrated bands are honest about parameters the record does not "
+        "pin down (the table below), and the forecast beats the naive point forecasts where "
+        "the model has the mechanism; they still miss out of sample, for reasons the "
+        "parameters cannot fix: (1) every lab trains in runs of about 8 months (pre-training "
+        "plus post-training) and releases at their end, so the simulated frontiers move in "
+        "steps and sit flat for months while the record rose nearly every month in "
+        "2025-2026 (closed: many labs releasing often); (2) the best Chinese open model is "
+        "held by parent-funded labs whose compute is bound by the per-lab export cap (a "
+        "prior), not by money or parameters, so it trails the record (DeepSeek-V3/R1, "
+        "Qwen3, Kimi K2) in every draw; (3) the ABC distance weighs the 2023-2024 months "
+        "and two revenue points, where the model fits (in-sample coverage below). The "
+        "Gaussian naive forecasts, which take their spread from the fitting window, score "
+        "better CRPS than the model on every series: the model's bands are too narrow for "
+        "the 2025-2026 acceleration.",
         "",
         "## In sample, 2023-01..2024-12",
         "",
