@@ -1,17 +1,9 @@
 """Many parameter sets through the vectorized engine at once.
 
-The engine's mechanisms read scalar parameters from :class:`sim.core.world.Params`. Most of them
-only ever multiply, add to or compare with arrays shaped ``(runs, labs)``, ``(runs,
-sovereigns)`` or ``(runs, regions)``; for those, a ``(runs, 1)`` array of per-run values
-broadcasts exactly like the scalar and each element meets the same IEEE operations in the
-same order, so a run's numbers are bit for bit those of a batch holding only its own
-parameter set. :data:`BATCHABLE` lists these fields (``tests/test_stacked.py`` checks every
-one against separate simulations). Some of them also set the capability anchor and the
-initial state: the anchor (and the seeded robustness the first month's brand calibration
-reads) is stacked the same way and each set starts from its own initial state. The others
-shape the world itself (buffer lengths, the horizon, the population, scheduled events), enter
-through ``**`` or feed arrays of other shapes; parameter sets that differ in them go to
-separate batches.
+Which parameters may differ between the runs of one batch, and why a run's numbers are then
+bit for bit those of a batch holding only its own parameter set, is explained once in
+:mod:`sim.core.stacking` (``BATCHABLE``; ``tests/test_stacked.py`` checks every field against
+separate simulations). Parameter sets that differ in any other field go to separate batches.
 
 :func:`simulate_sets` groups parameter sets that share a world (equal population,
 schedule and non-batchable parameters), stacks each group's differing batchable
