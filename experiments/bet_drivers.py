@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.cli.common import with_parameters
 from sim.core.world import build_world
 from sim.files import write_text_atomic
 from sim.inputs.packaged import bets_file, scenarios_dir
@@ -40,6 +41,7 @@ from sim.inputs.posterior import load_posterior
 from sim.inputs.scenario import load_scenario
 from sim.inputs.seeds import load_seeds
 from sim.studies import bets as bets_mod
+from sim.studies.calibration.predictive import weighted_quantile
 from sim.studies.sensitivity import saltelli_points, sobol_from_outputs
 from sim.studies.sweeps.stacked import simulate_stack
 
@@ -50,13 +52,6 @@ LEVERS: dict[str, tuple[float, float]] = {
 }
 #: Parameter sets per engine batch (x replicates runs).
 SETS_PER_BATCH = 64
-
-
-def weighted_quantiles(values: np.ndarray, weights: np.ndarray,
-                       qs: tuple[float, ...]) -> list[float]:
-    order = np.argsort(values)
-    cum = np.cumsum(weights[order]) / weights.sum()
-    return [float(values[order][min(np.searchsorted(cum, q), values.size - 1)]) for q in qs]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,11 +65,11 @@ def main(argv: list[str] | None = None) -> int:
 
     base = load_scenario(scenarios_dir() / "baseline.toml")
     post = load_posterior(base.posterior)
-    base = base.model_copy(update={"fixed_parameters": True})  # the box sets every value
+    base = with_parameters(base, fixed_parameters=True)  # the box sets every value
     box: dict[str, tuple[float, float]] = {}
     for j, name in enumerate(post.names):
-        lo, hi = weighted_quantiles(post.values[:, j], post.weights, (0.05, 0.95))
-        box[name] = (lo, hi)
+        lo, hi = weighted_quantile(post.values[:, j], post.weights, [0.05, 0.95])
+        box[name] = (float(lo), float(hi))
     box.update(LEVERS)
     names = list(box)
     d = len(names)

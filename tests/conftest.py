@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from sim.cli.common import with_parameters
 from sim.inputs.scenario import Scenario, load_scenario
 from sim.inputs.seeds import Seeds, load_seeds
 
@@ -40,7 +41,7 @@ def at_fixed_parameters(scenario: Scenario) -> Scenario:
     Mechanism, invariant and reference tests check rules at known parameter values;
     tests/test_parameter_draws.py checks the draws (and that a drawn run is the fixed run at
     its particle's values)."""
-    return scenario.model_copy(update={"fixed_parameters": True})
+    return with_parameters(scenario, fixed_parameters=True)
 
 
 @pytest.fixture(scope="session")

@@ -163,3 +163,20 @@ def test_build_is_deterministic_and_reproduces_derived(tmp_path: Path) -> None:
     # The rebuilt folder loads to the same seeds.
     rebuilt = load_seeds(copy)
     np.testing.assert_array_equal(rebuilt.history.open_cn, load_seeds(SEEDS).history.open_cn)
+
+
+def test_eci_record_window_is_the_record_month_by_month() -> None:
+    """EciHistory.window: the record's values for the months asked, NaN outside it."""
+    from sim.inputs.seeds import load_eci_record
+
+    record = load_eci_record()
+    n = len(record.closed)
+    before = record.window("closed", record.first_month - 2, 5)
+    assert np.isnan(before[:2]).all()
+    np.testing.assert_array_equal(before[2:], record.closed[:3])
+    after = record.window("open_us", record.first_month + n - 1, 3)
+    assert after[0] == record.open_us[-1] and np.isnan(after[1:]).all()
+    for t, value in enumerate(record.window("open_cn", record.first_month + 4, 10)):
+        expected = record.open_cn[4 + t]
+        assert value == expected or (np.isnan(value) and np.isnan(expected))
+    assert np.isnan(record.window("open", record.first_month + n + 5, 4)).all()

@@ -39,8 +39,7 @@ import pyarrow.parquet as pq
 
 from sim.calendar import parse_month
 from sim.files import write_text_atomic
-from sim.inputs.packaged import seeds_dir
-from sim.inputs.seeds import load_history
+from sim.inputs.seeds import load_eci_record
 from sim.measures.forecast import (
     Scores,
     ensemble_scores,
@@ -49,6 +48,7 @@ from sim.measures.forecast import (
     persistence,
     point_scores,
 )
+from sim.studies.calibration.predictive import weighted_quantile
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -97,25 +97,10 @@ def forecast(runs: int, seed: int, out: Path, *, fixed: bool) -> dict[str, np.nd
 
 def observed() -> dict[str, np.ndarray]:
     """The record (ECI running maxima) per series over FIRST..LAST; NaN where none."""
-    history = load_history(seeds_dir() / "derived" / "eci_frontier_monthly.csv")
+    record = load_eci_record()
     first = parse_month(FIRST)
     n = parse_month(LAST) - first + 1
-    out = {}
-    for name in SERIES:
-        values = np.asarray(getattr(history, name), float)
-        series = np.full(n, np.nan)
-        for t in range(n):
-            k = first + t - history.first_month
-            if 0 <= k < values.size:
-                series[t] = values[k]
-        out[name] = series
-    return out
-
-
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    order = np.argsort(values)
-    cum = np.cumsum(weights[order])
-    return float(values[order][min(np.searchsorted(cum / cum[-1], q), values.size - 1)])
+    return {name: record.window(name, first, n) for name in SERIES}
 
 
 def posterior_table(folder: Path) -> list[str]:
@@ -127,7 +112,7 @@ def posterior_table(folder: Path) -> list[str]:
              "range |", "|---|---|---:|---:|---:|"]
     for name, prior in manifest["priors"].items():
         values = table[name].to_numpy(float)
-        lo, med, hi = (weighted_quantile(values, weights, q) for q in (0.05, 0.5, 0.95))
+        lo, med, hi = (float(v) for v in weighted_quantile(values, weights, [0.05, 0.5, 0.95]))
         width = float(prior["max"]) - float(prior["min"])
         share = (hi - lo) / width if width > 0 else float("nan")
         lines.append(f"| `{name}` | {prior['distribution']} [{prior['min']:.4g}, "

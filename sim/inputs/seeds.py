@@ -173,6 +173,18 @@ class EciHistory:
     open_cn: np.ndarray
     open_us: np.ndarray
 
+    def window(self, camp: str, first_month: int, n_months: int) -> np.ndarray:
+        """(n_months,) the camp's record for months ``first_month ..`` (month indices), NaN
+        outside the record [ECI points]."""
+        values = np.asarray(getattr(self, camp), float)
+        out = np.full(n_months, np.nan)
+        lo = max(first_month, self.first_month)
+        hi = min(first_month + n_months, self.first_month + len(values))
+        if lo < hi:
+            out[lo - first_month:hi - first_month] = values[lo - self.first_month:
+                                                            hi - self.first_month]
+        return out
+
 
 @dataclass(frozen=True)
 class Seeds:

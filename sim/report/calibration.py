@@ -37,6 +37,7 @@ from sim.core.engine import Results  # noqa: E402
 from sim.files import write_text_atomic  # noqa: E402
 from sim.inputs.packaged import REPO_DIR  # noqa: E402
 from sim.inputs.scenario import Scenario  # noqa: E402
+from sim.inputs.seeds import EciHistory  # noqa: E402
 from sim.report.figures import (  # noqa: E402
     CAMP_COLORS,
     CAMP_LABELS,
@@ -219,19 +220,13 @@ class Bands:
 
     @classmethod
     def from_results(cls, results: Results, series: Sequence[str],
-                     observed: dict[str, np.ndarray], first_observed: int) -> Bands:
+                     record: EciHistory) -> Bands:
         names = tuple(series)
         idx = [OUTPUT_CAMPS.index(n) for n in names]
         frontiers = np.moveaxis(results.arrays["bench_frontier"][:, :, idx], 2, 1)
         q10, med, q90 = np.quantile(frontiers, [0.1, 0.5, 0.9], axis=0)
         start = results.world.params.start_month
-        obs = np.full(med.shape, np.nan)
-        for i, name in enumerate(names):
-            values = observed[name]
-            for t in range(med.shape[1]):
-                k = start + t - first_observed
-                if 0 <= k < len(values):
-                    obs[i, t] = values[k]
+        obs = np.stack([record.window(name, start, med.shape[1]) for name in names])
         return cls(names, start, q10, med, q90, obs)
 
     def stats(self, first: int, last: int) -> dict[str, dict[str, float]]:
@@ -371,9 +366,7 @@ def write_calibration(result: CalibrationResult, out: Path, predictive: Results,
     write_text_atomic(out / "posterior.json", json.dumps(blob, indent=2) + "\n")
     marginals = plot_posterior(result, out / "posterior.png")
 
-    hist = spec.history
-    observed = {name: np.asarray(getattr(hist, name), float) for name in spec.eci_series}
-    bands = Bands.from_results(predictive, spec.eci_series, observed, hist.first_month)
+    bands = Bands.from_results(predictive, spec.eci_series, spec.history)
     start = predictive.world.params.start_month
     end = start + predictive.n_months - 1
     columns = {f"to the cut {spec.cut_label}": bands.stats(start, spec.cut)}
