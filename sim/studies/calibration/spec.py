@@ -57,7 +57,7 @@ from sim.inputs.scenario import (
     load_scenario,
     resolve_scenario_path,
 )
-from sim.inputs.seeds import EciHistory, load_history, seeds_dir
+from sim.inputs.seeds import EciHistory, load_eci_record
 from sim.inputs.tomlfile import read_toml
 
 #: Observed ECI series a spec may fit: monthly released-model running maxima (Epoch ECI).
@@ -260,7 +260,7 @@ def parse_spec(data: dict[str, Any], *, source: str, base_dir: Path) -> Calibrat
 
     if len(set(raw.data.eci_series)) != len(raw.data.eci_series):
         raise CalibrationError(f"{source}: data.eci_series: each series may appear once")
-    history = load_history(seeds_dir() / "derived" / "eci_frontier_monthly.csv")
+    history = load_eci_record()
     last_record = history.first_month + len(history.closed) - 1
     if cut > last_record:
         raise CalibrationError(f"{source}: cut: {raw.cut} is after the last month of the ECI "
