@@ -494,7 +494,10 @@ def compile_kernels() -> None:
 
     seeds = load_seeds()
     # One run and two: with one run numpy marks slices of the draw blocks contiguous, and
-    # Numba compiles other variants of some loops than for a batch of runs.
+    # Numba compiles other variants of some loops than for a batch of runs. (Parameters
+    # reach the loops as per-run arrays whatever varies between runs,
+    # :func:`sim.core.kernels.per_run_parameters`, so fixed parameters, posterior draws and
+    # sweeps share these builds.)
     for n_runs in (1, 2):
         simulate(load_scenario(resolve_scenario_path("baseline")), n_runs=n_runs, seed=0,
                  seeds=seeds)

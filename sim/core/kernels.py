@@ -31,6 +31,20 @@ def param_at(value: float | np.ndarray, run: int) -> float:
     return float(value) if np.ndim(value) == 0 else float(value[run, 0])
 
 
+def per_run_parameters(n_runs: int, **values: float | np.ndarray) -> dict[str, np.ndarray]:
+    """Model parameters for a compiled loop, each as a C-contiguous float64 ``(n_runs, 1)``
+    array: a number repeated, per-run values (stacked parameter sets, posterior draws) as
+    they are. Every call of a loop then has one type signature, so Numba compiles and caches
+    one variant of it, whichever parameters a sweep or the posterior varies per run (each
+    mix of numbers and arrays was a variant of its own, compiled on first use: 5-10 s)."""
+    def column(value: float | np.ndarray) -> np.ndarray:
+        if np.ndim(value) == 0:
+            return np.full((n_runs, 1), float(value))
+        return np.ascontiguousarray(value, dtype=np.float64).reshape(n_runs, 1)
+
+    return {name: column(value) for name, value in values.items()}
+
+
 @overload(param_at)
 def _param_at(value, run):  # noqa: ANN001, ANN202
     """Numba's typing of ``param_at``: a number as it is, a per-run array by row. Numba

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.core.kernels import compiled, param_at
+from sim.core.kernels import compiled, param_at, per_run_parameters
 from sim.core.mechanisms import Flows, Updates
 from sim.core.rng import MonthDraws
 from sim.core.world import Params, Population, World, WorldState
@@ -135,12 +135,14 @@ def compute_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Up
         contract_price=state.contract_price, next_h100e=state.next_h100e,
         next_price=state.next_price, next_lead=state.next_lead,
         price=rental_price(state.month, state.export_multiplier, pop, p),
-        cap=state.export_cap[:, pop.lab_region], depreciation=p.depreciation_per_month,
-        plan_horizon=p.plan_horizon_months, reserve_months=p.reserve_months,
-        training_share=p.training_share, flop_per_h100e_month=p.flop_per_h100e_month,
-        pretrain=p.pretrain_months, post_train=p.post_train_months,
-        lead=float(p.contract_lead_months), min_ratio=p.min_run_flop_ratio,
-        non_compute_ratio=p.non_compute_cost_ratio)
+        cap=state.export_cap[:, pop.lab_region],
+        **per_run_parameters(
+            state.n_runs, depreciation=p.depreciation_per_month,
+            plan_horizon=p.plan_horizon_months, reserve_months=p.reserve_months,
+            training_share=p.training_share, flop_per_h100e_month=p.flop_per_h100e_month,
+            pretrain=p.pretrain_months, post_train=p.post_train_months,
+            lead=p.contract_lead_months, min_ratio=p.min_run_flop_ratio,
+            non_compute_ratio=p.non_compute_cost_ratio))
     updates = dict(compute=compute, run_months_left=months_left, contract_h100e=h100e,
                    contract_price=locked, next_h100e=n_h100e, next_price=n_price,
                    next_lead=n_lead)

@@ -59,7 +59,12 @@ from __future__ import annotations
 import numpy as np
 
 from sim.core.arrays import sum_over_labs
-from sim.core.kernels import compiled, param_at, tokens_by_jurisdiction
+from sim.core.kernels import (
+    compiled,
+    param_at,
+    per_run_parameters,
+    tokens_by_jurisdiction,
+)
 from sim.core.mechanisms import Flows, Updates
 from sim.core.mechanisms.compute import rental_price
 from sim.core.mechanisms.market import buyer_tokens
@@ -307,14 +312,16 @@ def funding_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Up
                                alive.shape),
         valuation_multiple=pop.lab_valuation_multiple,
         price=rental_price(state.month, state.export_multiplier, pop, p),
-        opex_rate=p.opex_usd_bn_per_h100e_month,
-        non_compute_ratio=p.non_compute_cost_ratio,
-        runway_trigger=p.runway_trigger_months, narrative_scale=p.narrative_points_scale,
-        raise_base_probability=p.raise_base_probability, dilution=p.dilution,
-        revenue_multiple=p.revenue_multiple, narrative_valuation=p.narrative_valuation_usd_bn,
-        reserve_months=p.reserve_months, training_share=p.training_share,
-        flop_per_h100e_month=p.flop_per_h100e_month, pretrain=p.pretrain_months,
-        post_train=p.post_train_months, lead=float(p.contract_lead_months))
+        **per_run_parameters(
+            state.n_runs, opex_rate=p.opex_usd_bn_per_h100e_month,
+            non_compute_ratio=p.non_compute_cost_ratio,
+            runway_trigger=p.runway_trigger_months, narrative_scale=p.narrative_points_scale,
+            raise_base_probability=p.raise_base_probability, dilution=p.dilution,
+            revenue_multiple=p.revenue_multiple,
+            narrative_valuation=p.narrative_valuation_usd_bn,
+            reserve_months=p.reserve_months, training_share=p.training_share,
+            flop_per_h100e_month=p.flop_per_h100e_month, pretrain=p.pretrain_months,
+            post_train=p.post_train_months, lead=p.contract_lead_months))
     lost = cancelled & (months_left == 0)
     run_flop = np.where(lost, 0.0, state.run_flop)
     rl_flop = np.where(lost, 0.0, state.rl_flop)

@@ -91,6 +91,7 @@ from sim.core.kernels import (
     group_prices,
     group_utility,
     market_money,
+    per_run_parameters,
     tokens_by_group,
 )
 from sim.core.mechanisms import Flows, Updates
@@ -482,7 +483,8 @@ def market_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Upd
      host_cost) = market_money(
         tokens, pop.seg_local, pop.lab_is_open, view.cost, view.markup, ends.own, ends.total,
         ends.price_factor, ends.host_weight, ends.host_price, pop.host_cost_factor,
-        p.open_capture_share, USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK)
+        per_run_parameters(state.n_runs, capture=p.open_capture_share)["capture"],
+        USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK)
     host_revenue = (1.0 - per_run(p.open_capture_share, 2)) * host_paid
     lowest = view.cost * lowest_price_factor(view, pop)
     model_price = np.where(on_offer(state) & np.isfinite(lowest), lowest, np.nan)

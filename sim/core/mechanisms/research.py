@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.core.kernels import compiled, param_at
+from sim.core.kernels import compiled, param_at, per_run_parameters
 from sim.core.mechanisms import Flows, Updates
 from sim.core.mechanisms.market import USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK, api_prices
 from sim.core.rng import MonthDraws
@@ -216,8 +216,6 @@ def research_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[U
     leader_algo = state.leader_algo.copy()
     leader_algo[:, t % (lag + 1)] = leader_now
 
-    u = rl_use_share(t, world.rl_era_step, p)
-    rl_use_now = float(u) if np.ndim(u) == 0 else u
     (run_flop, months_left, contract, months_since, bench, robust, released_flop, cash,
      release, ended, released_gain, paid, rl_flop) = runs_and_releases(
         alive=alive, compute=state.compute, contract_h100e=state.contract_h100e,
@@ -227,18 +225,20 @@ def research_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[U
         enforcement=home_sovereign_value(state.distill_enforcement, pop, 1.0),
         access=distill_access(pop, p), bench=state.bench, robust=state.robust,
         flywheel=state.flywheel, released_flop=state.released_flop, cash=state.cash,
-        rl_flop=state.rl_flop, rl_use=rl_use_now,
+        rl_flop=state.rl_flop,
         teacher_price=api_prices(state, world), release_z=draws.release_z,
         lab_is_open=pop.lab_is_open, bench_focus=pop.bench_focus,
-        anchor=world.initial_anchor, training_share=p.training_share,
-        flop_per_h100e_month=p.flop_per_h100e_month, post_train=p.post_train_months,
-        eci_per_log10_flop=p.eci_per_log10_flop, release_noise=p.release_noise_points,
-        distill_efficiency=p.distill_efficiency, bench_focus_points=p.bench_focus_points,
-        robust_cost_points=p.robust_cost_points,
-        distill_robust_carry=p.distill_robust_carry, distill_tokens=p.distill_tokens_t,
-        pretrain=p.pretrain_months, rl_use0=p.rl_use_before_era,
-        rl_points_per_decade=p.rl_points_per_decade, rl_max_points=p.rl_max_points,
-        rl_data_weight=p.rl_data_weight, flywheel_max=p.flywheel_max_points)
+        **per_run_parameters(
+            state.n_runs, rl_use=rl_use_share(t, world.rl_era_step, p),
+            anchor=world.initial_anchor, training_share=p.training_share,
+            flop_per_h100e_month=p.flop_per_h100e_month, post_train=p.post_train_months,
+            eci_per_log10_flop=p.eci_per_log10_flop, release_noise=p.release_noise_points,
+            distill_efficiency=p.distill_efficiency, bench_focus_points=p.bench_focus_points,
+            robust_cost_points=p.robust_cost_points,
+            distill_robust_carry=p.distill_robust_carry, distill_tokens=p.distill_tokens_t,
+            pretrain=p.pretrain_months, rl_use0=p.rl_use_before_era,
+            rl_points_per_decade=p.rl_points_per_decade, rl_max_points=p.rl_max_points,
+            rl_data_weight=p.rl_data_weight, flywheel_max=p.flywheel_max_points))
     updates = dict(algo=algo, leader_algo=leader_algo, run_flop=run_flop,
                    run_months_left=months_left, contract_h100e=contract,
                    months_since_release=months_since, bench=bench, robust=robust,
