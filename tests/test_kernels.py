@@ -158,3 +158,32 @@ def test_compiled_loops_build_from_an_empty_cache(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_one_build_of_each_loop_serves_fixed_drawn_and_stacked_parameters(seeds):
+    """Parameters reach the compiled loops as per-run arrays whatever varies between runs
+    (``per_run_parameters``), so runs at fixed parameters, under posterior draws and in a
+    stacked sweep call the same builds: nothing is compiled after the first batch (a new
+    variant is 5-10 s on a user's first run or sweep, docs/performance.md)."""
+    from dataclasses import replace
+
+    from sim.core.engine import simulate
+    from sim.core.kernels import market_money
+    from sim.core.mechanisms.compute import plan_runs
+    from sim.core.mechanisms.funding import fundraising
+    from sim.core.mechanisms.research import runs_and_releases
+    from sim.core.world import build_world
+    from sim.inputs.scenario import load_scenario
+    from sim.studies.sweeps.stacked import simulate_stack
+
+    loops = (plan_runs, fundraising, runs_and_releases, market_money)
+    drawn = load_scenario(BASELINE_PATH).with_overrides(SMALL)
+    fixed = drawn.model_copy(update={"fixed_parameters": True})
+    simulate(fixed, n_runs=2, seed=3, seeds=seeds)
+    builds = [len(loop.signatures) for loop in loops]
+    simulate(drawn, n_runs=8, seed=3, seeds=seeds)  # eight runs draw several particles
+    base = build_world(fixed, seeds)
+    other = replace(base, params=replace(base.params, open_capture_share=0.4,
+                                         training_share=base.params.training_share * 0.9))
+    simulate_stack([fixed] * 2, [base, other], 2, 3, seeds)
+    assert [len(loop.signatures) for loop in loops] == builds
