@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from sim.core.kernels import (
     compiled,
+    market_money,
     param_at,
     served_tallies,
-    tokens_by_group,
     tokens_by_jurisdiction,
 )
 
@@ -69,16 +69,15 @@ def _dense(sums: dict, shape: tuple) -> np.ndarray:
 def test_tallies_are_per_buyer_sums_in_buyer_order(case):
     choice, tokens = case["choice"], case["tokens"]
     n_runs, n_labs = case["weight"].shape
-    by_segment = tokens_by_group(choice, tokens, case["segment"], N_K, n_labs)
     weighted, open_tokens, large_open, large_by_camp = served_tallies(
         choice, tokens, case["segment"], case["jurisdiction"], case["camp"], case["is_open"],
         case["weight"], case["flop"], 1e25, N_K, N_C, N_G)
-    by_jurisdiction = tokens_by_jurisdiction(choice, tokens, case["jurisdiction"],
+    # Each buyer its own group with demand multiplier = its tokens: 1.0 x tokens exactly.
+    n_buyers = choice.shape[1]
+    by_jurisdiction = tokens_by_jurisdiction(choice, np.ones(n_buyers), tokens,
+                                             np.arange(n_buyers), case["jurisdiction"],
                                              case["per_jurisdiction_mask"], N_G)
     for r in range(n_runs):
-        np.testing.assert_array_equal(by_segment[r], _dense(_loop(
-            case, r, lambda b, lab: (case["segment"][b], lab),
-            lambda b, lab, r=r: tokens[r, b]), (N_K, n_labs)))
         np.testing.assert_array_equal(weighted[r], _dense(_loop(
             case, r, lambda b, lab: (case["segment"][b], case["camp"][lab]),
             lambda b, lab, r=r: tokens[r, b] * case["weight"][r, lab]), (N_K, N_C)))
@@ -106,6 +105,36 @@ def test_tallies_are_per_buyer_sums_in_buyer_order(case):
         for got, batch in zip(alone, (weighted, open_tokens, large_open, large_by_camp),
                               strict=True):
             np.testing.assert_array_equal(got[0], batch[r])
+
+
+@settings(max_examples=60, deadline=None)
+@given(served_buyers())
+def test_market_money_tallies_each_groups_tokens_in_buyer_order(case):
+    """``market_money`` adds each buyer's ``buyer_tokens0 x group_demand`` into its (group,
+    lab) in buyer order, then a segment's groups in jurisdiction order; tokens of every
+    segment count by segment, and those outside the local segment are the lab's users."""
+    choice = case["choice"]
+    n_runs, n_labs = case["weight"].shape
+    n_buyers = choice.shape[1]
+    group = case["jurisdiction"] * N_K + case["segment"]
+    rng = np.random.default_rng(n_buyers * 7 + n_labs)
+    tokens0 = rng.lognormal(0.0, 2.0, n_buyers)
+    demand = rng.lognormal(0.0, 1.0, (n_runs, N_G * N_K))
+    local = np.arange(N_K) == N_K - 1
+    ones = np.ones((n_runs, N_G, n_labs))
+    _, by_segment, users, *_ = market_money(
+        choice, tokens0, demand, group, local, case["is_open"], np.ones((n_runs, n_labs)),
+        np.zeros((n_runs, n_labs)), ones, ones, ones, np.ones((N_G, 1)), np.ones(1),
+        np.ones(1), np.full((n_runs, 1), 0.5), 1e-3)
+    for r in range(n_runs):
+        cells = _dense(_loop(case, r, lambda b, lab: (group[b], lab),
+                             lambda b, lab, r=r: tokens0[b] * demand[r, group[b]]),
+                       (N_G * N_K, n_labs)).reshape(N_G, N_K, n_labs)
+        expected = np.zeros((N_K, n_labs))
+        for g in range(N_G):
+            expected += cells[g]
+        np.testing.assert_array_equal(by_segment[r], expected)
+        np.testing.assert_allclose(users[r], expected[~local].sum(axis=0), rtol=1e-12)
 
 
 def test_param_at_reads_numbers_and_per_run_values_in_compiled_code():

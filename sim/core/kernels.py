@@ -122,27 +122,14 @@ def choose_models(utility: np.ndarray, choice: np.ndarray, choice_u: np.ndarray,
 
 
 @compiled
-def tokens_by_group(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_group: np.ndarray,
-                    n_groups: int, n_labs: int) -> np.ndarray:
-    """(R, N, L) tokens (the unit of ``buyer_tokens`` (R, B)) that each of N buyer groups
-    took from each lab; unserved buyers (choice -1) count nowhere."""
-    n_runs, n_buyers = choice.shape
-    out = np.zeros((n_runs, n_groups, n_labs))
-    for r in range(n_runs):
-        for b in range(n_buyers):
-            lab = choice[r, b]
-            if lab >= 0:
-                out[r, buyer_group[b], lab] += buyer_tokens[r, b]
-    return out
-
-
-@compiled
-def tokens_by_jurisdiction(choice: np.ndarray, buyer_tokens: np.ndarray,
+def tokens_by_jurisdiction(choice: np.ndarray, buyer_tokens0: np.ndarray,
+                           group_demand: np.ndarray, buyer_group: np.ndarray,
                            buyer_jurisdiction: np.ndarray, counted: np.ndarray,
                            n_jurisdictions: int) -> np.ndarray:
-    """(M, R, G) tokens (``buyer_tokens`` (R, B)) that each jurisdiction's buyers took from
-    the labs each of M masks counts: ``counted`` (M, G, L) bool, which labs count for a buyer
-    in jurisdiction g."""
+    """(M, R, G) tokens that each jurisdiction's buyers took from the labs each of M masks
+    counts: ``counted`` (M, G, L) bool, which labs count for a buyer in jurisdiction g.
+    Buyer ``b`` of run ``r`` uses ``buyer_tokens0[b] * group_demand[r, buyer_group[b]]``
+    (``market.buyer_tokens``, computed here instead of stored as an (R, B) array first)."""
     n_runs, n_buyers = choice.shape
     n_masks = counted.shape[0]
     out = np.zeros((n_masks, n_runs, n_jurisdictions))
@@ -151,9 +138,10 @@ def tokens_by_jurisdiction(choice: np.ndarray, buyer_tokens: np.ndarray,
             lab, g = choice[r, b], buyer_jurisdiction[b]
             if lab < 0:
                 continue
+            tokens = buyer_tokens0[b] * group_demand[r, buyer_group[b]]
             for i in range(n_masks):
                 if counted[i, g, lab]:
-                    out[i, r, g] += buyer_tokens[r, b]
+                    out[i, r, g] += tokens
     return out
 
 
@@ -266,24 +254,31 @@ def group_utility(bench: np.ndarray, robust: np.ndarray, log_price: np.ndarray,
 
 
 @compiled
-def market_money(tokens: np.ndarray, local: np.ndarray, is_open: np.ndarray,
+def market_money(choice: np.ndarray, buyer_tokens0: np.ndarray, group_demand: np.ndarray,
+                 buyer_group: np.ndarray, local: np.ndarray, is_open: np.ndarray,
                  cost: np.ndarray, markup: np.ndarray, own: np.ndarray, total: np.ndarray,
                  factor: np.ndarray, host_weight: np.ndarray, host_price: np.ndarray,
-                 host_cost_factor: np.ndarray, capture: float | np.ndarray,
+                 host_cost_factor: np.ndarray, capture: np.ndarray,
                  scale: float) -> tuple[np.ndarray, ...]:
-    """The money of a month's market in one pass (mechanism 5's "Money"), run by run.
+    """The tokens and money of a month's market in one pass (mechanism 5's "Money"), run
+    by run.
 
-    ``tokens`` (R, G, K, L) served to each group; ``local`` (K,) the segments whose tokens
-    run on users' own hardware (no spend); ``cost`` (R, L) serving cost and ``markup``
-    (R, L); ``own``, ``total``, ``factor`` (R, G, L) the endpoint weights of the own API, of
-    all endpoints, and the mean price paid over ``cost``; ``host_weight`` (G, H),
-    ``host_price`` and ``host_cost_factor`` (H,); ``capture`` the labs' share of hosts'
-    sales (a number or (R, 1) per run); ``scale`` USD bn per trillion tokens at 1 USD/Mtok.
-    Returns ``spend`` (R, K, L) and ``tokens`` (R, K, L) by segment, ``users`` (R, L) (the
-    tokens served outside the local segments),
-    ``revenue`` and ``serving`` (R, L) of the labs, ``host_tokens``, ``host_paid`` (what
-    buyers paid each host) and ``host_cost`` (R, H)."""
-    n_runs, n_g, n_k, n_labs = tokens.shape
+    ``choice`` (R, B) each buyer's model (-1: unserved); buyer ``b`` uses
+    ``buyer_tokens0[b] * group_demand[r, buyer_group[b]]`` trillion tokens
+    (``market.buyer_tokens``), added to its group's tokens from its model in buyer order
+    (the sums of :func:`tokens_by_group`); groups are jurisdiction x segment, ``g * K + k``
+    with K = ``local.shape[0]``. ``local`` (K,) the segments whose tokens run on users' own
+    hardware (no spend); ``cost`` (R, L) serving cost and ``markup`` (R, L); ``own``,
+    ``total``, ``factor`` (R, G, L) the endpoint weights of the own API, of all endpoints,
+    and the mean price paid over ``cost``; ``host_weight`` (G, H), ``host_price`` and
+    ``host_cost_factor`` (H,); ``capture`` (R, 1) the labs' share of hosts' sales;
+    ``scale`` USD bn per trillion tokens at 1 USD/Mtok. Returns ``spend`` (R, K, L) and
+    ``tokens`` (R, K, L) by segment, ``users`` (R, L) (the tokens served outside the local
+    segments), ``revenue`` and ``serving`` (R, L) of the labs, ``host_tokens``,
+    ``host_paid`` (what buyers paid each host) and ``host_cost`` (R, H)."""
+    n_runs, n_buyers = choice.shape
+    n_g, n_labs = own.shape[1], own.shape[2]
+    n_k = local.shape[0]
     n_h = host_price.shape[0]
     spend = np.zeros((n_runs, n_k, n_labs))
     by_segment = np.zeros((n_runs, n_k, n_labs))
@@ -293,7 +288,15 @@ def market_money(tokens: np.ndarray, local: np.ndarray, is_open: np.ndarray,
     host_tokens = np.zeros((n_runs, n_h))
     host_paid = np.zeros((n_runs, n_h))
     host_cost = np.zeros((n_runs, n_h))
+    tokens = np.empty((n_g, n_k, n_labs))  # one run's tokens by group and lab
     for r in range(n_runs):
+        tokens[:] = 0.0
+        for b in range(n_buyers):
+            lab = choice[r, b]
+            if lab >= 0:
+                group = buyer_group[b]
+                tokens[group // n_k, group % n_k, lab] += (buyer_tokens0[b]
+                                                          * group_demand[r, group])
         lam = param_at(capture, r)
         for lab in range(n_labs):
             c = cost[r, lab]
@@ -302,7 +305,7 @@ def market_money(tokens: np.ndarray, local: np.ndarray, is_open: np.ndarray,
             for g in range(n_g):
                 sold = 0.0
                 for k in range(n_k):
-                    x = tokens[r, g, k, lab]
+                    x = tokens[g, k, lab]
                     by_segment[r, k, lab] += x
                     if not local[k]:
                         # Tokens run on users' own hardware never reach the lab: they are

@@ -69,6 +69,8 @@ class Population:
     buyer_segment: np.ndarray  # (B,)
     buyer_jurisdiction: np.ndarray  # (B,)
     buyer_demand_weight: np.ndarray  # (B,) share of its segment's tokens; sums to 1 per segment
+    buyer_tokens0: np.ndarray  # (B,) trillion tokens / month the buyer used at the start,
+    #                            seg_tokens0_t[buyer_segment] * buyer_demand_weight
     buyer_group: np.ndarray  # (B,) buyer_jurisdiction * K + buyer_segment: its utility group
     buyer_switch_gain: np.ndarray  # (B,) e^s - 1 for its segment's switching cost s
     group_tokens0: np.ndarray  # (G * K,) seeded tokens of each buyer group's buyers
@@ -402,6 +404,7 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
         buyer_segment=seg,
         buyer_jurisdiction=buyer_jur,
         buyer_demand_weight=weight,
+        buyer_tokens0=segs.tokens_t_per_month[seg] * weight,
         buyer_group=buyer_jur * len(segs.segment) + seg,
         buyer_switch_gain=np.expm1(segs.switch_cost)[seg],
         group_tokens0=np.bincount(buyer_jur * len(segs.segment) + seg,

@@ -67,7 +67,6 @@ from sim.core.kernels import (
 )
 from sim.core.mechanisms import Flows, Updates
 from sim.core.mechanisms.compute import rental_price
-from sim.core.mechanisms.market import buyer_tokens
 from sim.core.mechanisms.policy import investor_sentiment
 from sim.core.rng import MonthDraws
 from sim.core.world import Params, Population, World, WorldState
@@ -94,9 +93,9 @@ def foreign_closed_dependency(choice: np.ndarray, group_demand: np.ndarray,
     """(R, S) share of each sovereign's jurisdiction's tokens that buyers took from foreign
     closed labs last month (``choice`` and ``group_demand`` of that month; 0 where the
     jurisdiction had no served demand)."""
-    num, den = tokens_by_jurisdiction(choice, buyer_tokens(group_demand, pop),
-                                      pop.buyer_jurisdiction,
-                                      pop.dependency_counted, len(pop.jur_domestic_pref))
+    num, den = tokens_by_jurisdiction(choice, pop.buyer_tokens0, group_demand, pop.buyer_group,
+                                      pop.buyer_jurisdiction, pop.dependency_counted,
+                                      len(pop.jur_domestic_pref))
     # num counts some of the tokens den counts (none negative): where den is 0 so is num, and
     # 0 / 1 gives the share of 0 without a masked division.
     return (num / np.where(den > 0, den, 1.0))[:, pop.sov_jurisdiction]
