@@ -41,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sim.studies.sweeps.fork_server import start_workers
+
+    workers = check_backend(args)
+    # Before the engine's own imports here: the server's start-up (about a second) overlaps
+    # them, the spec and the design.
+    start_workers(args.backend, workers)
     import numpy as np
     import pyarrow.parquet as pq
 
@@ -49,7 +55,6 @@ def run(args: argparse.Namespace) -> int:
     from sim.studies.sweeps.spec import load_spec
     from sim.studies.sweeps.store import FAILURES, RUNS
 
-    workers = check_backend(args)
     spec = load_spec(args.spec)
     spec = replace(spec, base=with_parameters(spec.base, args.fixed_parameters),
                    bases=tuple((name, with_parameters(b, args.fixed_parameters))

@@ -13,8 +13,10 @@ the same pure function of its job (:func:`sim.studies.sweeps.chunks.run_chunk`).
   single-threaded worker processes, or the existing scheduler at ``scheduler`` (whose
   workers must be able to import this package).
 
-With worker processes, a two-run cut of the first chunk runs in this process before any
-chunk is handed out (:func:`_warm_up_here`: the compiled loops are built once). Every worker
+The compiled loops are built once, not by every worker at once: local pool workers fork
+from a server that has loaded them (:mod:`sim.studies.sweeps.worker_image`); elsewhere
+(Dask, or a pool started with ``spawn``), a two-run cut of the first chunk runs in this
+process before any chunk is handed out (:func:`_warm_up_here`). Every worker
 process watches the driver (:func:`exit_with_driver`) and exits once it is gone, even after
 ``kill -9``.
 """
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import multiprocessing
 import os
 import threading
 import time
@@ -34,6 +35,7 @@ from typing import Any
 
 from sim.studies.sweeps import SweepError
 from sim.studies.sweeps.chunks import ChunkJob, ChunkResult, run_chunk
+from sim.studies.sweeps.fork_server import pool_context, start_workers, workers_preloaded
 
 BACKENDS = ("local", "dask")
 #: How long to keep trying to reach a Dask scheduler before giving up.
@@ -73,16 +75,6 @@ def exit_with_driver(driver_pid: int) -> None:
     threading.Thread(target=watch, name="opengap-driver-watch", daemon=True).start()
 
 
-def _mp_context() -> Any:
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    ctx = multiprocessing.get_context("forkserver")
-    # Workers fork from a server that has already imported the engine, so each starts in
-    # milliseconds instead of re-importing numpy, scipy and pydantic.
-    ctx.set_forkserver_preload(["sim.studies.sweeps.chunks"])
-    return ctx
-
-
 def _serial(jobs: Iterable[ChunkJob], tick: Callable[[int], Any] | None) -> Iterator[ChunkResult]:
     for job in jobs:
         yield run_chunk(job, tick)
@@ -110,23 +102,14 @@ def _warm_up_here(queue: Iterator[ChunkJob]) -> Iterator[ChunkJob]:
     return itertools.chain([first], queue)
 
 
-def start_workers(backend: str, workers: int) -> None:
-    """Start what worker processes are forked from, early: with the local backend and
-    more than one worker, the fork server, which imports the engine (about a second) while
-    this process prepares the sweep (the design, its files) instead of after. It is
-    started with fork+exec, so this process's state is not copied. Nothing otherwise."""
-    if backend == "local" and workers > 1 and _mp_context().get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
-
-
 def _pool(jobs: Iterable[ChunkJob], workers: int,
           tick: Callable[[int], Any] | None) -> Iterator[ChunkResult]:
     pending: set[Future] = set()
     start_workers("local", workers)  # if not already started
-    queue = _warm_up_here(iter(jobs))
-    ctx = _mp_context()
+    ctx = pool_context()
+    # The fork server loads (or builds) the compiled loops once for all workers; started
+    # any other way, workers would each build them at once unless this process does first.
+    queue = iter(jobs) if workers_preloaded(ctx) else _warm_up_here(iter(jobs))
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                              initializer=exit_with_driver, initargs=(os.getpid(),)) as pool:
         try:

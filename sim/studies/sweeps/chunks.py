@@ -84,8 +84,9 @@ class ChunkResult:
 
 
 @functools.lru_cache(maxsize=4)
-def _seeds(start: str, own: str | None) -> Seeds:
-    # Loaded once per worker process and reused by every chunk it runs.
+def worker_seeds(start: str, own: str | None) -> Seeds:
+    """The seeds of a sweep starting in ``start`` (with its ``own`` overlay folder, if any):
+    loaded once per worker process and reused by every chunk it runs."""
     return load_seeds(start=start, overlay=None if own is None else Path(own))
 
 
@@ -124,7 +125,7 @@ def run_chunk(job: ChunkJob,
     batches of about ``STACK_RUNS`` runs; ``tick(runs)`` after each batch. A batch that
     raises is re-run set by set, so only the failing sets are lost."""
     cpu0 = time.process_time()
-    seeds = _seeds(job.base.time.start, job.base.seeds)
+    seeds = worker_seeds(job.base.time.start, job.base.seeds)
     failures: list[dict[str, Any]] = []
     valid: list[tuple[int, tuple[Any, ...], Scenario, Any]] = []
     for sample, values in zip(job.samples, job.values, strict=True):

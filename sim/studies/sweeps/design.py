@@ -32,7 +32,7 @@ def rng_kwarg(func: Any, seed: int) -> dict[str, Any]:
 def unit_points(spec: SweepSpec) -> np.ndarray:
     """(samples, d) design points in the unit cube (LHS or Sobol)."""
     # Imported here: scipy.stats takes about a second, which a sweep with worker
-    # processes spends while they start (sim.studies.sweeps.backends.start_workers).
+    # processes spends while they start (sim.studies.sweeps.fork_server.start_workers).
     from scipy.stats import qmc
 
     d = len(spec.parameters)

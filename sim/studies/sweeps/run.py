@@ -21,9 +21,10 @@ from typing import IO, Any
 
 from sim.files import folder_locked
 from sim.studies.sweeps import store
-from sim.studies.sweeps.backends import execute, start_workers
+from sim.studies.sweeps.backends import execute
 from sim.studies.sweeps.chunks import ChunkJob
 from sim.studies.sweeps.design import design_values
+from sim.studies.sweeps.fork_server import start_workers
 from sim.studies.sweeps.spec import SweepSpec
 
 #: Runs per chunk when not given: big enough to amortise a task's overhead, small enough
