@@ -32,6 +32,7 @@ from sim.core.mechanisms.funding import MAX_ROUND_USD_BN  # a documented constan
 from sim.core.mechanisms.market import (  # documented constants
     BRAND_ITERATIONS,
     BRAND_MAX,
+    BRAND_MAX_STEP,
     BRAND_TOLERANCE,
 )
 from sim.core.rng import MonthDraws, RandomStreams
@@ -767,15 +768,37 @@ def _prices(run: RefRun, world: World, st: _Static) -> tuple[float, list[float],
     return frontier, cost, markup
 
 
+def _solve(a: list[list[float]], b: list[float]) -> list[float]:
+    """``x`` with ``a x = b`` (Gaussian elimination with partial pivoting; least squares is
+    not needed: the brand systems the reference meets are regular)."""
+    n = len(b)
+    m = [row[:] + [b[i]] for i, row in enumerate(a)]
+    for c in range(n):
+        pivot = max(range(c, n), key=lambda r: abs(m[r][c]))
+        m[c], m[pivot] = m[pivot], m[c]
+        for r in range(c + 1, n):
+            f = m[r][c] / m[c][c]
+            for j in range(c, n + 1):
+                m[r][j] -= f * m[c][j]
+    x = [0.0] * n
+    for r in range(n - 1, -1, -1):
+        x[r] = (m[r][n] - sum(m[r][j] * x[j] for j in range(r + 1, n))) / m[r][r]
+    return x
+
+
 def _calibrate_brands(base: list, rate: list, st: _Static, target: list[float],
                       rest: list[list[float]]) -> list[float]:
     """The first month's brand terms (``sim.core.mechanisms.market.calibrate_brands``):
-    ``xi += log(target / expected) / max(1 - s, 0.05)`` with ``s`` the lab's revenue-weighted
-    own probability, within +-BRAND_MAX, until no brand moves by more than BRAND_TOLERANCE."""
+    Newton's method on ``log expected = log target`` with the Jacobian ``[l = m] - C_lm /
+    E_l``, ``C_lm`` the sum over groups of lab l's earnings times lab m's probability, over
+    the labs with a target and expected revenue that are not held at +-BRAND_MAX; a step
+    longer than BRAND_MAX_STEP is shortened to it; until no brand moves by more than
+    BRAND_TOLERANCE."""
     n_g, n_k, n_l = len(base), len(base[0]), len(target)
     xi = [0.0] * n_l
     for _ in range(BRAND_ITERATIONS):
-        expected, own = [0.0] * n_l, [0.0] * n_l
+        expected = [0.0] * n_l
+        cross = [[0.0] * n_l for _ in range(n_l)]
         for g in range(n_g):
             for k in range(n_k):
                 v = [(base[g][k][i][0] + (base[g][k][i][1] + xi[i])) + rest[g][i]
@@ -788,17 +811,26 @@ def _calibrate_brands(base: list, rate: list, st: _Static, target: list[float],
                 for x in w:
                     total += x
                 demand = st.group_tokens0[g * n_k + k]
+                q = [x / total for x in w]
                 for i in range(n_l):
-                    q = w[i] / total
-                    earned = demand * q * rate[g][i] * (0.0 if st.seg_local[k] else 1.0)
+                    earned = demand * q[i] * rate[g][i] * (0.0 if st.seg_local[k] else 1.0)
                     expected[i] += earned
-                    own[i] += earned * q
+                    for j in range(n_l):
+                        cross[i][j] += earned * q[j]
+        gap = [math.log(target[i] / expected[i]) if target[i] > 0 and expected[i] > 0
+               else 0.0 for i in range(n_l)]
+        free = [target[i] > 0 and expected[i] > 0
+                and not (abs(xi[i]) >= BRAND_MAX and gap[i] * xi[i] > 0) for i in range(n_l)]
+        system = [[((1.0 if i == j else 0.0) - cross[i][j] / expected[i])
+                   if free[i] and free[j] else (1.0 if i == j else 0.0)
+                   for j in range(n_l)] for i in range(n_l)]
+        step = _solve(system, [gap[i] if free[i] else 0.0 for i in range(n_l)])
+        longest = max(abs(d) for d in step)
+        if longest > BRAND_MAX_STEP:
+            step = [d * (BRAND_MAX_STEP / longest) for d in step]
         biggest = 0.0
         for i in range(n_l):
-            share = own[i] / expected[i] if expected[i] > 0 else 0.0
-            step = (math.log(target[i] / expected[i]) / max(1.0 - share, 0.05)
-                    if target[i] > 0 and expected[i] > 0 else 0.0)
-            moved = min(max(xi[i] + step, -BRAND_MAX), BRAND_MAX)
+            moved = min(max(xi[i] + step[i], -BRAND_MAX), BRAND_MAX)
             biggest = max(biggest, abs(moved - xi[i]))
             xi[i] = moved
         if not biggest > BRAND_TOLERANCE:
