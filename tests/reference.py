@@ -30,6 +30,7 @@ import numpy as np
 from sim.core.events import FundingShock, SafetyShock
 from sim.core.mechanisms.funding import MAX_ROUND_USD_BN  # a documented constant, not logic
 from sim.core.mechanisms.market import (  # documented constants
+    BRAND_DAMPING,
     BRAND_ITERATIONS,
     BRAND_MAX,
     BRAND_MAX_STEP,
@@ -769,8 +770,7 @@ def _prices(run: RefRun, world: World, st: _Static) -> tuple[float, list[float],
 
 
 def _solve(a: list[list[float]], b: list[float]) -> list[float]:
-    """``x`` with ``a x = b`` (Gaussian elimination with partial pivoting; least squares is
-    not needed: the brand systems the reference meets are regular)."""
+    """``x`` with ``a x = b`` (Gaussian elimination with partial pivoting)."""
     n = len(b)
     m = [row[:] + [b[i]] for i, row in enumerate(a)]
     for c in range(n):
@@ -789,10 +789,11 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float]:
 def _calibrate_brands(base: list, rate: list, st: _Static, target: list[float],
                       rest: list[list[float]]) -> list[float]:
     """The first month's brand terms (``sim.core.mechanisms.market.calibrate_brands``):
-    Newton's method on ``log expected = log target`` with the Jacobian ``[l = m] - C_lm /
-    E_l``, ``C_lm`` the sum over groups of lab l's earnings times lab m's probability, over
-    the labs with a target and expected revenue that are not held at +-BRAND_MAX; a step
-    longer than BRAND_MAX_STEP is shortened to it; until no brand moves by more than
+    Newton's method on ``log expected = log target`` in least squares (the normal
+    equations damped by BRAND_DAMPING) with the Jacobian ``[l = m] - C_lm / E_l``, ``C_lm``
+    the sum over groups of lab l's earnings times lab m's probability, over the labs with a
+    target and expected revenue that are not held at +-BRAND_MAX; a step longer than
+    BRAND_MAX_STEP is shortened to it; until no brand moves by more than
     BRAND_TOLERANCE."""
     n_g, n_k, n_l = len(base), len(base[0]), len(target)
     xi = [0.0] * n_l
@@ -824,7 +825,13 @@ def _calibrate_brands(base: list, rate: list, st: _Static, target: list[float],
         system = [[((1.0 if i == j else 0.0) - cross[i][j] / expected[i])
                    if free[i] and free[j] else (1.0 if i == j else 0.0)
                    for j in range(n_l)] for i in range(n_l)]
-        step = _solve(system, [gap[i] if free[i] else 0.0 for i in range(n_l)])
+        rhs = [gap[i] if free[i] else 0.0 for i in range(n_l)]
+        # Least squares: (J'J + BRAND_DAMPING I) d = J' rhs.
+        normal = [[sum(system[r][i] * system[r][j] for r in range(n_l))
+                   + (BRAND_DAMPING if i == j else 0.0) for j in range(n_l)]
+                  for i in range(n_l)]
+        step = _solve(normal, [sum(system[r][i] * rhs[r] for r in range(n_l))
+                               for i in range(n_l)])
         longest = max(abs(d) for d in step)
         if longest > BRAND_MAX_STEP:
             step = [d * (BRAND_MAX_STEP / longest) for d in step]

@@ -13,6 +13,7 @@ from sim.core.engine import step
 from sim.core.mechanisms.market import (
     BRAND_MAX,
     brand_terms,
+    calibrate_brands,
     demand_multiplier,
     group_utilities,
     market_step,
@@ -160,3 +161,28 @@ def test_brands_make_the_first_month_earn_the_seeded_revenue(start, seeds) -> No
     earns = (target > 0) & (np.abs(brand[0]) < BRAND_MAX) & (expected > 0)
     assert earns.sum() >= 13  # the seeded labs with revenue, bar one brand that may pin
     np.testing.assert_allclose(expected[earns], target[earns], rtol=1e-9)
+
+
+def test_brand_calibration_meets_seeds_in_a_group_with_no_outside_choice() -> None:
+    """Two labs share the only group and both have seeded revenue, so shifting both brands
+    alike changes nothing (a singular Newton system): seeds that brands can meet are met
+    with the smallest brands, seeds that none can meet end as close as they get."""
+    utility = np.array([[[[0.3, -0.2]]]])  # (R, G, K, L) = (1, 1, 1, 2)
+    rate = np.array([[[[2.0, 1.0]]]])  # USD bn per trillion tokens
+    tokens = np.array([[[10.0]]])
+
+    def earned(xi: np.ndarray) -> np.ndarray:
+        v = utility[0, 0, 0] + xi[0]
+        q = np.exp(v - v.max())
+        return tokens[0, 0, 0] * q / q.sum() * rate[0, 0, 0]
+
+    met = calibrate_brands(utility, rate, tokens, np.array([[14.0, 3.0]]))
+    np.testing.assert_allclose(earned(met), [14.0, 3.0], rtol=1e-9)
+    assert abs(met.sum()) < 1e-6  # no drift along the shift that changes nothing
+    unmet = calibrate_brands(utility, rate, tokens, np.array([[14.0, 9.0]]))
+    assert np.abs(unmet).max() < BRAND_MAX  # closest log revenues, not driven to a bound
+    # Least squares in log revenue: at the optimum J'f = 0, with d log E_1 / d xi_1 = q_2
+    # and d log E_2 / d xi_1 = -q_1 here, i.e. q_2 f_1 = q_1 f_2.
+    f = np.log([14.0, 9.0] / earned(unmet))
+    q = earned(unmet) / rate[0, 0, 0] / tokens[0, 0, 0]
+    assert abs(q[1] * f[0] - q[0] * f[1]) < 1e-9

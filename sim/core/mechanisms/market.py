@@ -107,6 +107,10 @@ BRAND_TOLERANCE = 1e-12
 #: Longest Newton step of a brand (utility): far from the solution, where the linearisation
 #: overshoots, a step is shortened to this (the largest brand moves by at most this much).
 BRAND_MAX_STEP = 2.0
+#: Levenberg-Marquardt damping of the brand step (:func:`calibrate_brands`): small enough
+#: not to slow Newton's convergence where the system is regular (entries of J are O(1)),
+#: large enough to keep a singular direction out of the step.
+BRAND_DAMPING = 1e-10
 #: Largest brand term (utility; prior): about 8 ECI points of knowledge-work quality, odds of
 #: e^5 ~ 150x. A seeded revenue that needs more than this contradicts the seeded demand and
 #: prices; the search stops at the bound (the lab then earns less than its seed) rather than
@@ -372,7 +376,10 @@ def calibrate_brands(utility: np.ndarray, rate: np.ndarray, group_tokens: np.nda
     With ``q_gkl`` the logit shares of group (g, k), ``earned_gkl = D_gk q_gkl rate_gkl`` and
     ``E_l = sum_gk earned_gkl``, the Jacobian is ``d log E_l / d xi_m = [l = m] - C_lm / E_l``
     with ``C_lm = sum_gk earned_gkl q_gkm`` (a lab's brand wins it buyers from every rival in
-    the groups they share). Each step solves ``J d = log(target / E)`` over the free labs;
+    the groups they share). Each step solves ``J d = log(target / E)`` over the free labs,
+    in least squares (a Levenberg-Marquardt step with damping :data:`BRAND_DAMPING`: where
+    every lab a group can buy has a target, shifting all their brands alike changes
+    nothing, and seeds no brands can meet end as close as they can get);
     labs with no seeded revenue, or none to be had, keep ``xi = 0``, and a lab at
     ``+-BRAND_MAX`` that would go further stays there; a step whose largest move exceeds
     :data:`BRAND_MAX_STEP` is shortened to it. It converges in 8-13 steps, where Berry's
@@ -406,10 +413,12 @@ def calibrate_brands(utility: np.ndarray, rate: np.ndarray, group_tokens: np.nda
                           / np.where(expected > 0, expected, 1.0)[:, :, None])
         system = np.where(free[:, :, None] & free[:, None, :], jacobian, eye)
         rhs = np.where(free, gap, 0.0)[..., None]
-        try:
-            step = np.linalg.solve(system, rhs)[..., 0]
-        except np.linalg.LinAlgError:  # a singular run: the least-squares step instead
-            step = (np.linalg.pinv(system) @ rhs)[..., 0]
+        # The step as least squares, (J'J + lambda I) d = J' gap: Newton's step where J is
+        # regular; where it is not (every lab a group's buyers can buy has a target, so a
+        # shift of all their brands changes nothing), no step along that shift, and seeds
+        # that no brands can meet end as close as they can get.
+        normal = system.transpose(0, 2, 1) @ system + BRAND_DAMPING * eye
+        step = np.linalg.solve(normal, system.transpose(0, 2, 1) @ rhs)[..., 0]
         longest = np.abs(step).max(axis=1, keepdims=True)
         step *= np.minimum(1.0, BRAND_MAX_STEP / np.where(longest > 0, longest, 1.0))
         moved = np.clip(x + step, -BRAND_MAX, BRAND_MAX)
