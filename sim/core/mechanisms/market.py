@@ -409,8 +409,10 @@ def calibrate_brands(utility: np.ndarray, rate: np.ndarray, group_tokens: np.nda
         ok = (goal > 0) & (expected > 0)
         gap = np.where(ok, np.log(np.where(ok, goal, 1.0) / np.where(ok, expected, 1.0)), 0.0)
         free = ok & ~((np.abs(x) >= BRAND_MAX) & (np.sign(gap) == np.sign(x)))
-        jacobian = eye - (np.einsum("rgkl,rgkm->rlm", earned, q)
-                          / np.where(expected > 0, expected, 1.0)[:, :, None])
+        n, n_labs = x.shape
+        cross = (earned.reshape(n, -1, n_labs).transpose(0, 2, 1)
+                 @ q.reshape(n, -1, n_labs))  # C (R, L, L), a batched matrix product
+        jacobian = eye - cross / np.where(expected > 0, expected, 1.0)[:, :, None]
         system = np.where(free[:, :, None] & free[:, None, :], jacobian, eye)
         rhs = np.where(free, gap, 0.0)[..., None]
         # The step as least squares, (J'J + lambda I) d = J' gap: Newton's step where J is
