@@ -69,8 +69,6 @@ class Population:
     buyer_segment: np.ndarray  # (B,)
     buyer_jurisdiction: np.ndarray  # (B,)
     buyer_demand_weight: np.ndarray  # (B,) share of its segment's tokens; sums to 1 per segment
-    buyer_tokens0: np.ndarray  # (B,) trillion tokens / month the buyer used at the start,
-    #                            seg_tokens0_t[buyer_segment] * buyer_demand_weight
     buyer_group: np.ndarray  # (B,) buyer_jurisdiction * K + buyer_segment: its utility group
     buyer_switch_gain: np.ndarray  # (B,) e^s - 1 for its segment's switching cost s
     group_tokens0: np.ndarray  # (G * K,) seeded tokens of each buyer group's buyers
@@ -115,6 +113,13 @@ class Population:
     @property
     def n_agents(self) -> int:
         return self.n_labs + self.n_sovereigns + self.n_buyers + self.n_hosts
+
+    @property
+    def buyer_tokens0(self) -> np.ndarray:
+        """(B,) trillion tokens / month each buyer used at the start:
+        ``seg_tokens0_t[buyer_segment] * buyer_demand_weight`` (worked out from them each
+        time, so a population with other segment volumes never carries stale ones)."""
+        return self.seg_tokens0_t[self.buyer_segment] * self.buyer_demand_weight
 
     def camp_mask(self, camp: str) -> np.ndarray:
         """(L,) bool: labs in an output camp (``open`` = any open-weight camp)."""
@@ -404,7 +409,6 @@ def build_population(seeds: Seeds, scenario: Scenario) -> Population:
         buyer_segment=seg,
         buyer_jurisdiction=buyer_jur,
         buyer_demand_weight=weight,
-        buyer_tokens0=segs.tokens_t_per_month[seg] * weight,
         buyer_group=buyer_jur * len(segs.segment) + seg,
         buyer_switch_gain=np.expm1(segs.switch_cost)[seg],
         group_tokens0=np.bincount(buyer_jur * len(segs.segment) + seg,
