@@ -168,7 +168,7 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("compute", ("compute_step",)), ("research", ("research_step",)),
     ("market", ("market_step",)), ("  buyer choice (compiled)", ("choose",)),
     ("  utilities", ("group_utilities",)), ("adoption", ("adoption_step",)),
-    ("record outputs", ("record",)), ("  buyer tallies (compiled)", ("served_outputs",)),
+    ("record outputs", ("record",)), ("  buyer tallies (compiled)", ("buyer_outputs_into",)),
     ("random draws", ("month", "for_population")),
 )
 

@@ -201,11 +201,13 @@ def test_one_build_of_each_loop_serves_fixed_drawn_and_stacked_parameters(seeds)
     from sim.core.mechanisms.compute import plan_runs
     from sim.core.mechanisms.funding import fundraising
     from sim.core.mechanisms.research import runs_and_releases
+    from sim.core.recording import buyer_outputs_into, camp_sums_into, frontiers_into
     from sim.core.world import build_world
     from sim.inputs.scenario import load_scenario
     from sim.studies.sweeps.stacked import simulate_stack
 
-    loops = (plan_runs, fundraising, runs_and_releases, market_money)
+    loops = (plan_runs, fundraising, runs_and_releases, market_money, buyer_outputs_into,
+             camp_sums_into, frontiers_into)
     drawn = load_scenario(BASELINE_PATH).with_overrides(SMALL)
     fixed = drawn.model_copy(update={"fixed_parameters": True})
     simulate(fixed, n_runs=2, seed=3, seeds=seeds)

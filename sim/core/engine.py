@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 
 from sim.calendar import format_month
-from sim.core.arrays import sum_by_lab_group
-from sim.core.kernels import lab_group_sums, served_tallies
+from sim.core.kernels import per_run_parameters
 from sim.core.mechanisms import (
     Flows,
     Mechanism,
@@ -29,11 +28,16 @@ from sim.core.mechanisms import (
     policy,
     research,
 )
-from sim.core.mechanisms.market import buyer_tokens
 from sim.core.mechanisms.policy import investor_sentiment
 from sim.core.parameter_draws import runs_world
+from sim.core.recording import (
+    buyer_outputs_into,
+    camp_sums_into,
+    frontiers_into,
+    labs_by_camp,
+)
 from sim.core.rng import MonthDraws, RandomStreams
-from sim.core.world import World, WorldState, build_world, initial_state
+from sim.core.world import Population, World, WorldState, build_world, initial_state
 from sim.errors import InputError
 from sim.inputs.scenario import Scenario
 from sim.inputs.seeds import Seeds, check_seed_world, load_seeds
@@ -254,6 +258,14 @@ def camp_best(scores: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return np.max(np.where(masks, scores[..., None, :], -np.inf), axis=-1)
 
 
+def buyer_base_tokens(pop: Population) -> np.ndarray:
+    """(B,) trillion tokens a month each buyer uses at a group demand multiplier of 1: its
+    seeded share of its segment's starting demand, ``seg_tokens0_t[segment] *
+    buyer_demand_weight``. Times ``group_demand`` of its group it is
+    :func:`sim.core.mechanisms.market.buyer_tokens`, bit for bit (the same product)."""
+    return pop.seg_tokens0_t[pop.buyer_segment] * pop.buyer_demand_weight
+
+
 def entered_scores(state: WorldState) -> np.ndarray:
     """(2, R, L) released bench and robustness scores of the labs that have entered the
     world; -inf for entrant slots not yet in it (their placeholder is no release)."""
@@ -296,40 +308,49 @@ def output_bytes_per_run(world: World) -> int:
     return int(sum(v.nbytes for v in _allocate(1, world).values()))
 
 
-def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
-            flows: dict[str, np.ndarray], masks: np.ndarray,
-            prev_frontiers: np.ndarray) -> np.ndarray:
-    """Store step ``t``'s outputs; returns the released frontiers (2, R, C5), bench and
-    robustness, running maxima over ``prev_frontiers``."""
-    frontiers = np.fmax(prev_frontiers, camp_best(entered_scores(state), masks))
-    out["bench_frontier"][:, t] = frontiers[0]
-    out["robust_frontier"][:, t] = frontiers[1]
-    # Every per-lab quantity recorded as camp totals, summed in one call.
-    attempts = flows["raise_attempts"]
+def camp_totals(state: WorldState, flows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The month's per-lab quantities that are recorded as camp totals, by output name: each
+    (R, M, L), a bool counting 1 per lab; M = K segments for ``tokens`` and ``spend``
+    (outputs (R, T, K, C4)), else 1 (outputs (R, T, C4)). Units as in :class:`Results`."""
+    attempts, raised = flows["raise_attempts"], flows["raised"] > 0
+    no_parent = ~(flows["parent_funds"] > 0)
+    in_progress = state.run_months_left > 0
     per_lab = {"cash": state.cash, "compute": state.compute, "alive": state.alive,
                "revenue": flows["revenue"], "raised": flows["raised"], "grants": flows["grants"],
                "releases": flows["releases"], "raise_attempts": attempts,
-               "raise_failures": attempts & ~(flows["raised"] > 0),
-               "investor_raise_failures": (attempts & ~(flows["raised"] > 0)
-                                           & ~(flows["parent_funds"] > 0)),
-               "investor_funded": state.alive & ~(flows["parent_funds"] > 0),
+               "raise_failures": attempts & ~raised,
+               "investor_raise_failures": attempts & ~raised & no_parent,
+               "investor_funded": state.alive & no_parent,
                "parent_funds": flows["parent_funds"], "runs_cancelled": flows["runs_cancelled"],
                "runs_delayed": flows["runs_delayed"], "runs_planned": flows["runs_planned"],
                "planned_flop": flows["planned_flop"],
-               "contracted_h100e": np.where(state.run_months_left > 0, state.contract_h100e,
-                                            0.0),
-               "runs_in_progress": state.run_months_left > 0,
+               "contracted_h100e": np.where(in_progress, state.contract_h100e, 0.0),
+               "runs_in_progress": in_progress,
                "distill_paid": flows["distill_paid"], "runs_started": flows["runs_started"],
                "runs_ended": flows["runs_ended"], "entries": flows["entries"],
                "seed_capital": flows["seed_capital"]}
-    n_k = flows["tokens"].shape[1]
-    totals = sum_by_lab_group(np.concatenate(
-        [flows["tokens"], flows["spend"], *(v[:, None] for v in per_lab.values())], axis=1),
-        world.population.lab_camp, len(CAMPS))  # (R, 2K + len(per_lab), C4)
-    out["tokens"][:, t] = totals[:, :n_k]
-    out["spend"][:, t] = totals[:, n_k:2 * n_k]
-    for i, name in enumerate(per_lab, start=2 * n_k):
-        out[name][:, t] = totals[:, i]
+    return {"tokens": flows["tokens"], "spend": flows["spend"],
+            **{name: values[:, None, :] for name, values in per_lab.items()}}
+
+
+def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
+            flows: dict[str, np.ndarray], masks: np.ndarray, frontiers: np.ndarray) -> None:
+    """Store step ``t``'s outputs into month ``t`` of ``out``, and advance the released
+    ``frontiers`` (2, R, C5), bench and robustness running maxima, in place."""
+    # The population as given this month (a few microseconds): a caller may change the
+    # world between months (tests zero the demand of the Mesa model's world).
+    pop = world.population
+    camp_labs = labs_by_camp(pop.lab_camp, len(CAMPS))
+    # Contiguous inputs (no copy when they already are): one compiled variant of each loop.
+    bench, robust, released_flop, entered, choice, group_demand = (
+        np.ascontiguousarray(a) for a in (state.bench, state.robust, state.released_flop,
+                                          state.entered, state.choice, state.group_demand))
+    frontiers_into(bench, robust, entered, masks, frontiers, t, out["bench_frontier"],
+                   out["robust_frontier"])
+    for name, values in camp_totals(state, flows).items():
+        target = out[name]  # (R, T, C4) seen as (R, T, 1, C4), a view: written in place
+        camp_sums_into(values, *camp_labs, t,
+                       target if target.ndim == 4 else target[:, :, None, :])
     out["lab_revenue_total"][:, t] = flows["revenue"].sum(axis=1)
     out["host_margin"][:, t] = flows["host_margin"]
     out["spend_total"][:, t] = flows["spend"].sum(axis=(1, 2))
@@ -346,19 +367,17 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
     out["sovereign_grants"][:, t] = flows["grants_paid"]
     out["policy_change"][:, t] = flows["policy_change"]
     out["random_funding_shocks"][:, t] = flows["random_funding_shocks"]
-    used = buyer_tokens(state.group_demand, world.population)
-    robust_tokens, open_tokens, large_open, large_by_camp = served_outputs(state, world, used)
-    out["demand"][:, t] = lab_group_sums(used, world.population.buyer_segment,
-                                         len(world.population.segments))
-    out["open_tokens_by_jurisdiction"][:, t] = open_tokens
     out["host_revenue"][:, t] = flows["host_revenue"]
     out["host_tokens"][:, t] = flows["host_tokens"]
-    out["large_open_tokens"][:, t] = large_open
-    out["large_open_tokens_by_camp"][:, t] = large_by_camp
-    out["served_robust_tokens"][:, t] = robust_tokens
+    large_flop = per_run_parameters(state.n_runs, large=world.params.ban_threshold_flop)
+    buyer_outputs_into(choice, group_demand, buyer_base_tokens(pop), pop.buyer_group,
+                       pop.buyer_segment, pop.buyer_jurisdiction, pop.lab_camp,
+                       pop.lab_is_open, robust, released_flop, large_flop["large"], t,
+                       out["demand"], out["served_robust_tokens"],
+                       out["open_tokens_by_jurisdiction"], out["large_open_tokens"],
+                       out["large_open_tokens_by_camp"])
     for name, values in _lab_values(state, flows).items():
         out[name][:, t] = values
-    return frontiers
 
 
 #: Per-lab outputs (R, T, L): recorded lab by lab, not summed over camps. Name -> (unit,
@@ -381,24 +400,6 @@ def _lab_values(state: WorldState, flows: dict[str, np.ndarray]) -> dict[str, np
             "lab_compute": state.compute, "lab_revenue": flows["revenue"],
             "lab_alive": state.alive, "lab_price": flows["model_price"],
             "lab_serving_cost": flows["serving_cost"]}
-
-
-def served_outputs(state: WorldState, world: World,
-                   buyer_tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What buyers got in a step (``state`` after it; ``buyer_tokens`` (R, B) the trillion
-    tokens each buyer used), tallied buyer by buyer:
-
-    * (R, K, C4) sum over buyers served by each camp in each segment of tokens x the
-      serving model's robustness score (trillion tokens x ECI points);
-    * (R, G) trillion tokens buyers in each jurisdiction took from open models, all of
-      them and those trained above ``policy.ban_threshold_flop`` ("large" open models);
-    * (R, G, C4) the latter by the serving lab's camp.
-    """
-    pop = world.population
-    return served_tallies(state.choice, buyer_tokens, pop.buyer_segment, pop.buyer_jurisdiction,
-                          pop.lab_camp, pop.lab_is_open, state.robust, state.released_flop,
-                          world.params.ban_threshold_flop, len(pop.segments), len(CAMPS),
-                          len(JURISDICTIONS))
 
 
 def simulate(
@@ -451,7 +452,7 @@ class MonthlyRecorder:
                  exit_month: np.ndarray, acquirer: np.ndarray) -> None:
         self.out, self.exit_month, self.acquirer = out, exit_month, acquirer
         self._masks = output_camp_masks(world)
-        self._frontiers = camp_best(entered_scores(start), self._masks)
+        self._frontiers = camp_best(entered_scores(start), self._masks)  # updated in place
 
     @classmethod
     def new(cls, world: World, start: WorldState) -> MonthlyRecorder:
@@ -463,7 +464,7 @@ class MonthlyRecorder:
     def record(self, t: int, world: World, state: WorldState,
                flows: dict[str, np.ndarray]) -> None:
         """Store step ``t``'s outputs (``state`` after the step, ``flows`` of the step)."""
-        self._frontiers = _record(self.out, t, world, state, flows, self._masks, self._frontiers)
+        _record(self.out, t, world, state, flows, self._masks, self._frontiers)
         if flows["exits"].any():  # else both stay as they are
             self.exit_month[...] = np.where(flows["exits"], t, self.exit_month)
             self.acquirer[...] = np.where(flows["acquired"], flows["acquirer"], self.acquirer)
