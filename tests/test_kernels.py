@@ -19,9 +19,9 @@ from sim.core.kernels import (
     compiled,
     market_money,
     param_at,
-    served_tallies,
     tokens_by_jurisdiction,
 )
+from sim.core.recording import buyer_outputs_into
 
 N_K, N_G, N_C = 3, 4, 2
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,20 +64,37 @@ def _dense(sums: dict, shape: tuple) -> np.ndarray:
     return out
 
 
+def _served(case, choice, tokens, runs=slice(None)):
+    """``buyer_outputs_into`` of one month for buyers using ``tokens`` (R, B): each buyer
+    its own group whose demand multiplier is its tokens, at 1.0 seeded tokens (exact)."""
+    n_runs, n_buyers = choice.shape
+    outs = (np.zeros((n_runs, 1, N_K)), np.zeros((n_runs, 1, N_K, N_C)),
+            np.zeros((n_runs, 1, N_G)), np.zeros((n_runs, 1, N_G)),
+            np.zeros((n_runs, 1, N_G, N_C)))
+    buyer_outputs_into(choice, tokens, np.ones(n_buyers), np.arange(n_buyers),
+                       case["segment"], case["jurisdiction"], case["camp"], case["is_open"],
+                       case["weight"][runs], case["flop"][runs], np.full((n_runs, 1), 1e25),
+                       0, *outs)
+    return tuple(out[:, 0] for out in outs)
+
+
 @settings(max_examples=60, deadline=None)
 @given(served_buyers())
 def test_tallies_are_per_buyer_sums_in_buyer_order(case):
     choice, tokens = case["choice"], case["tokens"]
     n_runs, n_labs = case["weight"].shape
-    weighted, open_tokens, large_open, large_by_camp = served_tallies(
-        choice, tokens, case["segment"], case["jurisdiction"], case["camp"], case["is_open"],
-        case["weight"], case["flop"], 1e25, N_K, N_C, N_G)
+    demand, weighted, open_tokens, large_open, large_by_camp = _served(case, choice, tokens)
     # Each buyer its own group with demand multiplier = its tokens: 1.0 x tokens exactly.
     n_buyers = choice.shape[1]
     by_jurisdiction = tokens_by_jurisdiction(choice, np.ones(n_buyers), tokens,
                                              np.arange(n_buyers), case["jurisdiction"],
                                              case["per_jurisdiction_mask"], N_G)
     for r in range(n_runs):
+        # Demand counts every buyer, served or not, by segment, in buyer order.
+        want = np.zeros(N_K)
+        for b in range(choice.shape[1]):
+            want[case["segment"][b]] += tokens[r, b]
+        np.testing.assert_array_equal(demand[r], want)
         np.testing.assert_array_equal(weighted[r], _dense(_loop(
             case, r, lambda b, lab: (case["segment"][b], case["camp"][lab]),
             lambda b, lab, r=r: tokens[r, b] * case["weight"][r, lab]), (N_K, N_C)))
@@ -98,12 +115,9 @@ def test_tallies_are_per_buyer_sums_in_buyer_order(case):
                 if case["per_jurisdiction_mask"][i, case["jurisdiction"][b], lab] else None,
                 lambda b, lab, r=r: tokens[r, b]), (N_G,)))
         # The same run alone gives the same tallies.
-        alone = served_tallies(choice[r:r + 1], tokens[r:r + 1], case["segment"],
-                               case["jurisdiction"],
-                               case["camp"], case["is_open"], case["weight"][r:r + 1],
-                               case["flop"][r:r + 1], 1e25, N_K, N_C, N_G)
-        for got, batch in zip(alone, (weighted, open_tokens, large_open, large_by_camp),
-                              strict=True):
+        alone = _served(case, choice[r:r + 1], tokens[r:r + 1], runs=slice(r, r + 1))
+        for got, batch in zip(alone, (demand, weighted, open_tokens, large_open,
+                                      large_by_camp), strict=True):
             np.testing.assert_array_equal(got[0], batch[r])
 
 

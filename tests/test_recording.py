@@ -1,7 +1,7 @@
 """The compiled recording loops (``sim.core.recording``) against the numpy forms they
 replaced in ``sim.core.engine``, bit for bit: camp sums (``sum_by_lab_group``), released
-frontiers (``np.fmax`` of ``camp_best``) and the buyer outputs (``buyer_tokens``, summed by
-segment with ``lab_group_sums``, and ``served_tallies``)."""
+frontiers (``np.fmax`` of ``camp_best``). The buyer outputs (``buyer_outputs_into``) are
+checked against per-buyer loops in ``test_kernels.py``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.core.arrays import sum_by_lab_group
-from sim.core.kernels import lab_group_sums, served_tallies
 from sim.core.recording import (
-    buyer_outputs_into,
     camp_sums_into,
     frontiers_into,
     labs_by_camp,
@@ -60,46 +58,3 @@ def test_frontiers_are_running_fmax_of_camp_best():
         assert _bits(frontiers) == _bits(expected)
         assert _bits(bench_out[:, t]) == _bits(expected[0])
         assert _bits(robust_out[:, t]) == _bits(expected[1])
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.integers(1, 4), st.integers(1, 30), st.integers(1, 6), st.integers(0, 2**32 - 1))
-def test_buyer_outputs_are_buyer_tokens_and_served_tallies(n_runs, n_buyers, n_labs, seed):
-    rng = np.random.default_rng(seed)
-    choice = rng.integers(-1, n_labs, (n_runs, n_buyers))
-    segment = rng.integers(0, N_K, n_buyers)
-    jurisdiction = rng.integers(0, N_G, n_buyers)
-    group = jurisdiction * N_K + segment
-    base = rng.lognormal(0.0, 3.0, n_buyers)
-    group_demand = rng.lognormal(0.0, 1.0, (n_runs, N_G * N_K))
-    camp = rng.integers(0, N_C, n_labs)
-    is_open = rng.random(n_labs) < 0.5
-    robust = rng.normal(100.0, 30.0, (n_runs, n_labs))
-    flop = rng.choice([1e24, 1e25, 1e26], (n_runs, n_labs))
-    large = np.full((n_runs, 1), 1e25)
-    # sim.core.mechanisms.market.buyer_tokens: base per buyer times its group's demand.
-    tokens = base[None, :] * group_demand[:, group]
-    expected = (lab_group_sums(tokens, segment, N_K),
-                *served_tallies(choice, tokens, segment, jurisdiction, camp, is_open, robust,
-                                flop, 1e25, N_K, N_C, N_G))
-    n_months, t = 2, 1
-    outs = (np.zeros((n_runs, n_months, N_K)), np.zeros((n_runs, n_months, N_K, N_C)),
-            np.zeros((n_runs, n_months, N_G)), np.zeros((n_runs, n_months, N_G)),
-            np.zeros((n_runs, n_months, N_G, N_C)))
-    buyer_outputs_into(choice, group_demand, base, group, segment, jurisdiction, camp, is_open,
-                       robust, flop, large, t, *outs)
-    for got, want in zip(outs, expected, strict=True):
-        assert _bits(got[:, t]) == _bits(want)
-        assert (got[:, 0] == 0.0).all()
-
-
-def test_buyer_base_tokens_times_group_demand_is_buyer_tokens(baseline, seeds):
-    from sim.core.engine import buyer_base_tokens
-    from sim.core.mechanisms.market import buyer_tokens
-    from sim.core.world import build_world
-
-    pop = build_world(baseline, seeds).population
-    group_demand = np.random.default_rng(2).lognormal(0.0, 1.0, (3, int(pop.buyer_group.max())
-                                                                 + 1))
-    assert _bits(buyer_base_tokens(pop)[None, :] * group_demand[:, pop.buyer_group]) == \
-        _bits(buyer_tokens(group_demand, pop))

@@ -37,7 +37,7 @@ from sim.core.recording import (
     labs_by_camp,
 )
 from sim.core.rng import MonthDraws, RandomStreams
-from sim.core.world import Population, World, WorldState, build_world, initial_state
+from sim.core.world import World, WorldState, build_world, initial_state
 from sim.errors import InputError
 from sim.inputs.scenario import Scenario
 from sim.inputs.seeds import Seeds, check_seed_world, load_seeds
@@ -258,14 +258,6 @@ def camp_best(scores: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return np.max(np.where(masks, scores[..., None, :], -np.inf), axis=-1)
 
 
-def buyer_base_tokens(pop: Population) -> np.ndarray:
-    """(B,) trillion tokens a month each buyer uses at a group demand multiplier of 1: its
-    seeded share of its segment's starting demand, ``seg_tokens0_t[segment] *
-    buyer_demand_weight``. Times ``group_demand`` of its group it is
-    :func:`sim.core.mechanisms.market.buyer_tokens`, bit for bit (the same product)."""
-    return pop.seg_tokens0_t[pop.buyer_segment] * pop.buyer_demand_weight
-
-
 def entered_scores(state: WorldState) -> np.ndarray:
     """(2, R, L) released bench and robustness scores of the labs that have entered the
     world; -inf for entrant slots not yet in it (their placeholder is no release)."""
@@ -370,7 +362,7 @@ def _record(out: dict[str, np.ndarray], t: int, world: World, state: WorldState,
     out["host_revenue"][:, t] = flows["host_revenue"]
     out["host_tokens"][:, t] = flows["host_tokens"]
     large_flop = per_run_parameters(state.n_runs, large=world.params.ban_threshold_flop)
-    buyer_outputs_into(choice, group_demand, buyer_base_tokens(pop), pop.buyer_group,
+    buyer_outputs_into(choice, group_demand, pop.buyer_tokens0, pop.buyer_group,
                        pop.buyer_segment, pop.buyer_jurisdiction, pop.lab_camp,
                        pop.lab_is_open, robust, released_flop, large_flop["large"], t,
                        out["demand"], out["served_robust_tokens"],

@@ -146,38 +146,6 @@ def tokens_by_jurisdiction(choice: np.ndarray, buyer_tokens0: np.ndarray,
 
 
 @compiled
-def served_tallies(choice: np.ndarray, buyer_tokens: np.ndarray, buyer_segment: np.ndarray,
-                   buyer_jurisdiction: np.ndarray, lab_camp: np.ndarray, lab_is_open: np.ndarray,
-                   robust: np.ndarray, released_flop: np.ndarray, large_flop: float,
-                   n_segments: int, n_camps: int,
-                   n_jurisdictions: int
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """What the buyers served got, in one pass (``buyer_tokens`` (R, B)): (R, K, C) sum over
-    the buyers each camp served in each segment of tokens times the serving model's
-    ``robust`` (R, L) score; (R, G) the tokens each jurisdiction's buyers took from open
-    models, all of them and those whose ``released_flop`` (R, L) is above ``large_flop``;
-    and (R, G, C) the latter by the serving lab's camp (whose large open models they use)."""
-    n_runs, n_buyers = choice.shape
-    robust_tokens = np.zeros((n_runs, n_segments, n_camps))
-    open_tokens = np.zeros((n_runs, n_jurisdictions))
-    large_open_tokens = np.zeros((n_runs, n_jurisdictions))
-    large_by_camp = np.zeros((n_runs, n_jurisdictions, n_camps))
-    for r in range(n_runs):
-        for b in range(n_buyers):
-            lab = choice[r, b]
-            if lab < 0:
-                continue
-            tokens = buyer_tokens[r, b]
-            robust_tokens[r, buyer_segment[b], lab_camp[lab]] += tokens * robust[r, lab]
-            if lab_is_open[lab]:
-                open_tokens[r, buyer_jurisdiction[b]] += tokens
-                if released_flop[r, lab] > large_flop:
-                    large_open_tokens[r, buyer_jurisdiction[b]] += tokens
-                    large_by_camp[r, buyer_jurisdiction[b], lab_camp[lab]] += tokens
-    return robust_tokens, open_tokens, large_open_tokens, large_by_camp
-
-
-@compiled
 def group_prices(cost: np.ndarray, factor: np.ndarray, total: np.ndarray, offered: np.ndarray,
                  available: np.ndarray, reachable: np.ndarray, local: np.ndarray,
                  is_open: np.ndarray, self_host: float, gap: np.ndarray, sigma: float,

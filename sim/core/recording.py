@@ -89,7 +89,7 @@ def frontiers_into(bench: np.ndarray, robust: np.ndarray, entered: np.ndarray,
 
 @compiled
 def buyer_outputs_into(choice: np.ndarray, group_demand: np.ndarray,
-                       buyer_base_tokens: np.ndarray, buyer_group: np.ndarray,
+                       buyer_tokens0: np.ndarray, buyer_group: np.ndarray,
                        buyer_segment: np.ndarray, buyer_jurisdiction: np.ndarray,
                        lab_camp: np.ndarray, lab_is_open: np.ndarray, robust: np.ndarray,
                        released_flop: np.ndarray, large_flop: np.ndarray, t: int,
@@ -99,9 +99,9 @@ def buyer_outputs_into(choice: np.ndarray, group_demand: np.ndarray,
     """What the buyers wanted and got in a month, in one pass over them, stored at month
     ``t``.
 
-    Buyer ``b`` of run ``r`` uses ``tokens = buyer_base_tokens[b] * group_demand[r, g_b]``
+    Buyer ``b`` of run ``r`` uses ``tokens = buyer_tokens0[b] * group_demand[r, g_b]``
     trillion tokens (``sim.core.mechanisms.market.buyer_tokens``: its seeded slice of its
-    segment's demand, ``buyer_base_tokens`` (B,), times its group's multiplier, ``group_demand``
+    segment's demand, ``buyer_tokens0`` (B,), times its group's multiplier, ``group_demand``
     (R, G * K)), whether served or not. Tallied buyer by buyer, in buyer order:
 
     * ``demand_out`` (R, T, K): sum of ``tokens`` over the buyers of each segment;
@@ -130,7 +130,7 @@ def buyer_outputs_into(choice: np.ndarray, group_demand: np.ndarray,
         large_by_camp[:] = 0.0
         large = param_at(large_flop, r)
         for b in range(n_buyers):
-            tokens = buyer_base_tokens[b] * group_demand[r, buyer_group[b]]
+            tokens = buyer_tokens0[b] * group_demand[r, buyer_group[b]]
             segment = buyer_segment[b]
             demand[segment] += tokens
             lab = choice[r, b]
