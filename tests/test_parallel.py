@@ -105,3 +105,24 @@ def test_run_outputs_identical_whatever_the_processes(tmp_path: Path, capsys) ->
     assert (one / "events.csv").read_text() == (two / "events.csv").read_text()
     printed = capsys.readouterr().out
     assert f"wrote {two / 'results.parquet'}" in printed  # each file as it is written
+
+
+def test_batches_smaller_than_a_tidy_chunk_are_joined_into_whole_chunks(
+        small_scenario, seeds, monkeypatch) -> None:
+    """``in_tidy_chunks`` joins consecutive batches until they end on a chunk's edge: the
+    parts it yields hold whole chunks (the last the rest), in run order, with the arrays of
+    one batch of every run."""
+    import numpy as np
+
+    from sim.core.engine import simulate
+    from sim.report import outputs
+
+    monkeypatch.setattr(outputs, "TIDY_CHUNK_RUNS", 2)
+    whole = simulate(small_scenario, n_runs=5, seed=9, seeds=seeds)
+    batches = [outputs.select_runs(whole, slice(lo, lo + 1)) for lo in range(5)]
+    parts = list(outputs.in_tidy_chunks(iter(batches)))
+    assert [p.n_runs for p in parts] == [2, 2, 1]
+    joined = outputs.concat_results(parts)
+    assert np.array_equal(joined.run_ids, whole.run_ids)
+    for name, values in whole.arrays.items():
+        assert np.array_equal(joined.arrays[name], values, equal_nan=True), name

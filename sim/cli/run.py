@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     scenario, scenario_path = load_scenario_arg(args.scenario,
                                                 fixed_parameters=args.fixed_parameters)
     from sim.inputs.seeds import seeds_for
-    from sim.report.outputs import TIDY_CHUNK_RUNS, batch_output, write_streamed
+    from sim.report.outputs import TIDY_CHUNK_RUNS, batch_output, in_tidy_chunks, write_streamed
 
     if args.seeds is not None:  # recorded in the resolved scenario (manifest.json)
         scenario = scenario.model_copy(update={"seeds": str(args.seeds.resolve())})
@@ -69,12 +69,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_run_out(out, scenario, force=args.force)
         sim = BatchSimulator(scenario, args.seed, seeds, args.batch_size)
-        # Batches are whole chunks of the tidy table, so its rows keep their order. Workers
-        # simulate batches; this process makes each batch's tidy rows and event rows as it
-        # arrives, in run order, appends them to the files and keeps only what the figures
+        # Workers simulate batches; this process joins them into whole chunks of the tidy
+        # table (so its rows keep their order), makes their tidy rows and event rows as they
+        # arrive, in run order, appends them to the files and keeps only what the figures
         # and headlines read. (Rows made in the workers cost more to send back, 57 MB a
-        # batch against 14 MB of arrays, than they take to make here.)
-        batches = plan_batches(args.runs, args.batch_size, processes, align=TIDY_CHUNK_RUNS)
+        # batch against 14 MB of arrays, than they take to make here.) Batches may be half
+        # a chunk, so that both processes have work to the end.
+        batches = plan_batches(args.runs, args.batch_size, processes,
+                               align=TIDY_CHUNK_RUNS // 2)
 
         def import_figures() -> None:  # matplotlib is imported while the workers simulate
             if not args.no_plots:
@@ -82,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
 
         simulated = simulate_batches(sim, sim.arrays, batches, f"{scenario.name}:", processes,
                                      import_figures)
-        outputs = (batch_output(sim.results(runs, arrays))
-                   for runs, arrays in zip(batches, simulated, strict=True))
+        outputs = (batch_output(part) for part in in_tidy_chunks(
+            sim.results(runs, arrays) for runs, arrays in zip(batches, simulated, strict=True)))
 
         def wrote(path: Path) -> None:
             print(f"  wrote {path}", flush=True)

@@ -218,12 +218,17 @@ def add_footnote(fig: Any, text: str) -> None:
     fig.text(0.01, 0.005, text, ha="left", va="bottom", fontsize=7.5, color="0.4")
 
 
+#: zlib level of the PNGs: 1 instead of Pillow's 6 encodes a figure ~15% faster (about 0.04
+#: s of the 0.2-0.4 s it takes to save) for files ~12% larger; the pixels are the same.
+PNG_COMPRESSION = 1
+
+
 def save_figure(fig: Any, path: str | Path, *, dpi: int = 130) -> Path:
     """Write ``fig`` as a PNG at ``path`` atomically (a reader never sees half a file) and
     close it; returns the path. Every report figure is saved through here."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi)
+        fig.savefig(tmp, format="png", dpi=dpi, pil_kwargs={"compress_level": PNG_COMPRESSION})
     plt.close(fig)
     return path
 

@@ -147,6 +147,25 @@ def concat_results(parts: Sequence[Any]) -> Any:
     return replace(first, run_ids=run_ids, arrays=arrays)
 
 
+def in_tidy_chunks(parts: Iterable[Any]) -> Iterator[Any]:
+    """Batch Results arriving in run order, regrouped so that every one yielded but the last
+    holds a whole number of :data:`TIDY_CHUNK_RUNS` runs (what :func:`batch_output` needs):
+    a batch is passed on as it is where it ends on a chunk's edge, joined to the next ones
+    (:func:`concat_results`) where it does not. Runs may so be simulated in batches smaller
+    than a tidy chunk (two processes get equal shares of 1,000 runs in ten batches of 100,
+    where whole chunks of 200 leave one process idle for the last), with the same rows."""
+    held: list[Any] = []
+    runs = 0
+    for part in parts:
+        held.append(part)
+        runs += part.n_runs
+        if runs % TIDY_CHUNK_RUNS == 0:
+            yield concat_results(held)
+            held, runs = [], 0
+    if held:
+        yield concat_results(held)
+
+
 def select_runs(results: Any, runs: slice | np.ndarray) -> Any:
     """The Results of a subset of runs (positions along the run axis)."""
     return replace(results, run_ids=results.run_ids[runs],
