@@ -17,10 +17,13 @@ from hypothesis import strategies as st
 
 from sim.core.kernels import (
     compiled,
+    group_utility,
     market_money,
+    market_prices,
     param_at,
     tokens_by_jurisdiction,
 )
+from sim.core.mechanisms.market import Endpoints, MarketView
 from sim.core.recording import buyer_outputs_into
 
 N_K, N_G, N_C = 3, 4, 2
@@ -211,7 +214,7 @@ def test_one_build_of_each_loop_serves_fixed_drawn_and_stacked_parameters(seeds)
     from dataclasses import replace
 
     from sim.core.engine import simulate
-    from sim.core.kernels import market_money
+    from sim.core.kernels import market_money, market_prices
     from sim.core.mechanisms.compute import plan_runs
     from sim.core.mechanisms.funding import fundraising
     from sim.core.mechanisms.research import runs_and_releases
@@ -220,7 +223,8 @@ def test_one_build_of_each_loop_serves_fixed_drawn_and_stacked_parameters(seeds)
     from sim.inputs.scenario import load_scenario
     from sim.studies.sweeps.stacked import simulate_stack
 
-    loops = (plan_runs, fundraising, runs_and_releases, market_money, buyer_outputs_into,
+    loops = (plan_runs, fundraising, runs_and_releases, market_money, market_prices,
+             buyer_outputs_into,
              camp_sums_into, frontiers_into)
     drawn = load_scenario(BASELINE_PATH).with_overrides(SMALL)
     fixed = drawn.model_copy(update={"fixed_parameters": True})
@@ -232,3 +236,130 @@ def test_one_build_of_each_loop_serves_fixed_drawn_and_stacked_parameters(seeds)
                                          training_share=base.params.training_share * 0.9))
     simulate_stack([fixed] * 2, [base, other], 2, 3, seeds)
     assert [len(loop.signatures) for loop in loops] == builds
+
+
+# The forms market_prices and group_utility replaced (commit c9b8d90): numpy's
+# endpoints, then group_prices and group_utility over (R, G, K, L) arrays, compiled like
+# them (Numba's log, not numpy's: the two may differ in the last bit).
+def _endpoints_numpy(up, own_weight, own_endpoint, is_open, a, b):
+    own = np.where(own_endpoint[None], own_weight[:, None, :], 0.0)
+    is_open = is_open[None, None, :]
+    total = own + np.where(is_open, a[None, :, None], 0.0)
+    paid = own * up[:, None, :] + np.where(is_open, b[None, :, None], 0.0)
+    factor = np.where(is_open, paid / np.where(total > 0, total, 1.0), up[:, None, :])
+    return own, total, factor
+
+
+@compiled
+def _group_prices_before(cost, factor, total, offered, available, reachable, local, is_open,
+                         self_host, gap, sigma, bench):
+    n_runs, n_g, n_labs = factor.shape
+    n_k = local.shape[0]
+    log_price = np.empty((n_runs, n_g, n_k, n_labs))
+    usable = np.zeros((n_runs, n_g, n_k, n_labs), dtype=np.bool_)
+    log_index = np.full((n_runs, n_g, n_k), np.inf)
+    best = np.full((n_runs, n_g, n_k), -np.inf)
+    log_self = np.log(self_host)
+    for r in range(n_runs):
+        for lab in range(n_labs):
+            log_cost = np.log(cost[r, lab])
+            moved = gap[r, lab] / sigma
+            for g in range(n_g):
+                sold = total[r, g, lab] > 0
+                hosted = log_cost + np.log(factor[r, g, lab] if sold else 1.0)
+                ok = offered[r, lab] and reachable[r, g, lab]
+                for k in range(n_k):
+                    if local[k]:
+                        lp = log_cost + log_self
+                        here = is_open[lab]
+                    else:
+                        lp = hosted
+                        here = sold
+                    log_price[r, g, k, lab] = lp
+                    if here and ok and available[g, k, lab]:
+                        usable[r, g, k, lab] = True
+                        value = lp - moved
+                        if value < log_index[r, g, k]:
+                            log_index[r, g, k] = value
+                        if bench[r, lab] > best[r, g, k]:
+                            best[r, g, k] = bench[r, lab]
+    return log_price, usable, log_index, best
+
+
+@compiled
+def _group_utility_before(bench, robust, log_price, usable, w_bench, w_robust, alpha,
+                          open_bonus, brand, domestic, penalty):
+    n_runs, n_g, n_k, n_labs = log_price.shape
+    u = np.empty((n_runs, n_g, n_k, n_labs))
+    for r in range(n_runs):
+        for g in range(n_g):
+            for k in range(n_k):
+                for lab in range(n_labs):
+                    if not usable[r, g, k, lab]:
+                        u[r, g, k, lab] = -np.inf
+                        continue
+                    quality = w_bench[k] * bench[r, lab] + w_robust[k] * robust[r, lab]
+                    x = quality - alpha[k] * log_price[r, g, k, lab]
+                    x = x + (open_bonus[k, lab] + brand[r, lab])
+                    x = x + domestic[g, k, lab]
+                    u[r, g, k, lab] = x + penalty[r, g, lab]
+    return u
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 7), st.integers(0, 2**32 - 1))
+def test_market_prices_and_utilities_match_the_group_arrays_they_replaced(n_runs, n_labs,
+                                                                          seed):
+    """``market_prices`` (endpoints, log prices by jurisdiction, demand index) and
+    ``group_utility`` (utilities from those) give, bit for bit, what numpy's endpoints,
+    ``group_prices`` and ``group_utility`` over (R, G, K, L) arrays gave; the view's
+    ``log_price`` and ``usable`` spell out the arrays ``group_prices`` stored."""
+    rng = np.random.default_rng(seed)
+    n_g, n_k = N_G, N_K
+    cost = rng.lognormal(0.0, 1.0, (n_runs, n_labs))
+    up = 1.0 + rng.choice([0.0, 0.3, 2.0], (n_runs, n_labs))
+    own_weight = up ** -1.7
+    own_endpoint = rng.random((n_g, n_labs)) < 0.6
+    is_open = rng.random(n_labs) < 0.6
+    host_markets = rng.random(n_g) < 0.7  # some jurisdictions have no host: total 0
+    a = np.where(host_markets, rng.lognormal(0.0, 0.5, n_g), 0.0)
+    b = np.where(host_markets, rng.lognormal(0.0, 0.5, n_g), 0.0)
+    offered = rng.random((n_runs, n_labs)) < 0.8
+    reachable = rng.random((n_runs, n_g, n_labs)) < 0.8
+    available = rng.random((n_g, n_k, n_labs)) < 0.8
+    local = np.arange(n_k) == n_k - 1
+    self_host, sigma = 0.6, 3.5
+    gap = -rng.exponential(5.0, (n_runs, n_labs))
+    bench = rng.choice([120.0, 125.0, 131.5], (n_runs, n_labs))  # ties too
+    robust = rng.normal(100.0, 10.0, (n_runs, n_labs))
+    own, total, factor, log_hosted, log_local, log_index, best = market_prices(
+        cost, up, own_weight, own_endpoint, is_open, a, b, offered, reachable, available,
+        local, np.full((n_runs, 1), self_host), gap, np.full((n_runs, 1), sigma), bench)
+    for got, want in zip((own, total, factor),
+                         _endpoints_numpy(up, own_weight, own_endpoint, is_open, a, b),
+                         strict=True):
+        np.testing.assert_array_equal(got, want)
+    log_price, usable, index_before, best_before = _group_prices_before(
+        cost, factor, total, offered, available, reachable, local, is_open, self_host, gap,
+        sigma, bench)
+    np.testing.assert_array_equal(log_index, index_before)
+    np.testing.assert_array_equal(best, best_before)
+    view = MarketView(cost=cost, markup=up - 1.0, ends=Endpoints(
+        own=own, host_weight=np.zeros((n_g, 1)), total=total, price_factor=factor,
+        host_price=np.ones(1)), frontier=np.zeros(n_runs), price_index=np.exp(log_index),
+        group_best=best, penalty=np.zeros(reachable.shape), log_hosted=log_hosted,
+        log_local=log_local, offered=offered, reachable=reachable, available=available,
+        local=local, is_open=is_open)
+    np.testing.assert_array_equal(view.usable, usable)
+    np.testing.assert_array_equal(np.where(usable, view.log_price, 0.0),
+                                  np.where(usable, log_price, 0.0))
+    weights = [rng.normal(1.0, 0.3, n_k) for _ in range(3)]
+    open_bonus = rng.normal(0.0, 1.0, (n_k, n_labs))
+    brand = rng.normal(0.0, 1.0, (n_runs, n_labs))
+    domestic = np.broadcast_to(rng.normal(0.0, 1.0, (n_g, 1, n_labs)), (n_g, n_k, n_labs))
+    penalty = np.where(rng.random(reachable.shape) < 0.3, rng.normal(-1.0, 0.5), 0.0)
+    u = group_utility(bench, robust, log_hosted, log_local, total, offered, reachable,
+                      available, local, is_open, *weights, open_bonus, brand, domestic,
+                      penalty)
+    np.testing.assert_array_equal(u, _group_utility_before(
+        bench, robust, log_price, usable, *weights, open_bonus, brand, domestic, penalty))

@@ -146,75 +146,125 @@ def tokens_by_jurisdiction(choice: np.ndarray, buyer_tokens0: np.ndarray,
 
 
 @compiled
-def group_prices(cost: np.ndarray, factor: np.ndarray, total: np.ndarray, offered: np.ndarray,
-                 available: np.ndarray, reachable: np.ndarray, local: np.ndarray,
-                 is_open: np.ndarray, self_host: float, gap: np.ndarray, sigma: float,
-                 bench: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """What each buyer group sees, in one pass (mechanism 5's prices and demand index).
+def market_prices(cost: np.ndarray, up: np.ndarray, own_weight: np.ndarray,
+                  own_endpoint: np.ndarray, is_open: np.ndarray, host_a: np.ndarray,
+                  host_b: np.ndarray, offered: np.ndarray, reachable: np.ndarray,
+                  available: np.ndarray, local: np.ndarray, self_host: np.ndarray,
+                  gap: np.ndarray, sigma: np.ndarray,
+                  bench: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The endpoints of every model and what each buyer group sees, in one pass over
+    (run, jurisdiction, lab) (mechanism 5's prices and demand index), without storing
+    anything per (run, jurisdiction, segment, lab): :func:`group_utility` works the prices
+    out again from the (R, G, L) ones returned here.
 
-    ``cost`` (R, L) serving cost; ``factor``, ``total`` (R, G, L) the mean price paid over
-    the cost and the endpoints' total weight (0: nothing sells the model in g); ``offered``
-    (R, L) models on offer; ``available`` (G, K, L) the static availability; ``reachable``
-    (R, G, L) False where a ban with no leakage keeps a model out of g; ``local`` (K,) the
-    segments that run open weights on their own hardware at ``cost * self_host``; ``gap``
-    (R, L) each score minus the frontier, ``sigma`` the ECI points per e-fold of cost.
-    Returns ``log_price`` (R, G, K, L) (finite), ``usable`` (R, G, K, L), ``log_index``
-    (R, G, K): the least ``log_price - gap / sigma`` over the usable models (inf if none), and
-    ``best`` (R, G, K): the best ``bench`` (R, L) score among them (-inf if none)."""
-    n_runs, n_g, n_labs = factor.shape
-    n_k = local.shape[0]
-    log_price = np.empty((n_runs, n_g, n_k, n_labs))
-    usable = np.zeros((n_runs, n_g, n_k, n_labs), dtype=np.bool_)
-    log_index = np.full((n_runs, n_g, n_k), np.inf)
-    best = np.full((n_runs, n_g, n_k), -np.inf)
-    log_self = np.log(self_host)
+    Endpoints (factors on the serving cost): ``up`` (R, L) ``1 + m`` of each lab's own API,
+    ``own_weight`` (R, L) its weight ``(1 + m) ** -beta`` (computed by the caller, numpy's
+    power); ``own_endpoint`` (G, L) where the own API sells; ``host_a``, ``host_b`` (G,)
+    ``sum_h f_h ** -beta`` and ``sum_h f_h ** (1 - beta)`` over the hosts selling in g,
+    which sell open models (``is_open`` (L,)). Returns ``own = o (1 + m) ** -beta``,
+    ``total = own + A_g`` (open) or ``own``, and the mean price paid over the cost
+    ``factor = (own (1 + m) + B_g) / total`` (open; 1 where total is 0) or ``1 + m``, each
+    (R, G, L), added in that order.
+
+    Prices (log USD per million tokens): ``cost`` (R, L) serving cost, ``self_host`` (R, 1)
+    the local segments' (``local`` (K,)) cost factor on their own hardware. Returns
+    ``log_hosted`` (R, G, L) ``log(cost) + log(factor)`` (``log(cost)`` where total is 0)
+    and ``log_local`` (R, L) ``log(cost) + log(self_host)``.
+
+    Demand index: a model is usable by group (g, k) where it is ``offered`` (R, L),
+    ``reachable`` (R, G, L) (no ban with no leakage keeps it out), ``available`` (G, K, L)
+    (static availability) and sold to the group (an open model for a local segment; total
+    > 0 otherwise). Returns ``log_index`` (R, G, K): the least ``log price - gap / sigma``
+    over the usable models (``gap`` (R, L) each score minus the frontier, ``sigma`` (R, 1)
+    ECI points per e-fold of cost; inf if none), and ``best`` (R, G, K): the best ``bench``
+    (R, L) score among them (-inf if none)."""
+    n_runs, n_labs = cost.shape
+    n_g, n_k = own_endpoint.shape[0], local.shape[0]
+    own = np.empty((n_runs, n_g, n_labs))
+    total = np.empty((n_runs, n_g, n_labs))
+    factor = np.empty((n_runs, n_g, n_labs))
+    log_hosted = np.empty((n_runs, n_g, n_labs))
+    log_local = np.empty((n_runs, n_labs))
+    log_index = np.empty((n_runs, n_g, n_k))
+    best = np.empty((n_runs, n_g, n_k))
+    log_cost = np.empty(n_labs)  # one run's
+    moved = np.empty(n_labs)
+    sells = np.empty((2, n_labs), dtype=np.bool_)  # one jurisdiction's
+    log_price = np.empty((2, n_labs))
     for r in range(n_runs):
+        log_self = np.log(param_at(self_host, r))
         for lab in range(n_labs):
-            log_cost = np.log(cost[r, lab])
-            moved = gap[r, lab] / sigma
-            for g in range(n_g):
-                sold = total[r, g, lab] > 0
-                hosted = log_cost + np.log(factor[r, g, lab] if sold else 1.0)
-                ok = offered[r, lab] and reachable[r, g, lab]
-                for k in range(n_k):
-                    if local[k]:
-                        lp = log_cost + log_self
-                        here = is_open[lab]
-                    else:
-                        lp = hosted
-                        here = sold
-                    log_price[r, g, k, lab] = lp
-                    if here and ok and available[g, k, lab]:
-                        usable[r, g, k, lab] = True
-                        value = lp - moved
-                        if value < log_index[r, g, k]:
-                            log_index[r, g, k] = value
-                        if bench[r, lab] > best[r, g, k]:
-                            best[r, g, k] = bench[r, lab]
-    return log_price, usable, log_index, best
+            log_cost[lab] = np.log(cost[r, lab])
+            log_local[r, lab] = log_cost[lab] + log_self
+            moved[lab] = gap[r, lab] / param_at(sigma, r)
+        for g in range(n_g):
+            for lab in range(n_labs):
+                o = own_weight[r, lab] if own_endpoint[g, lab] else 0.0
+                t = o + (host_a[g] if is_open[lab] else 0.0)
+                paid = o * up[r, lab] + (host_b[g] if is_open[lab] else 0.0)
+                f = paid / (t if t > 0 else 1.0) if is_open[lab] else up[r, lab]
+                own[r, g, lab], total[r, g, lab], factor[r, g, lab] = o, t, f
+                log_hosted[r, g, lab] = log_cost[lab] + np.log(f if t > 0 else 1.0)
+            for lab in range(n_labs):  # as group_utility: hosted (row 0) and local (1)
+                there = offered[r, lab] and reachable[r, g, lab]
+                sells[0, lab] = there and total[r, g, lab] > 0
+                sells[1, lab] = there and is_open[lab]
+                log_price[0, lab] = log_hosted[r, g, lab]
+                log_price[1, lab] = log_local[r, lab]
+            for k in range(n_k):
+                row = 1 if local[k] else 0
+                low, top = np.inf, -np.inf
+                for lab in range(n_labs):
+                    if not (sells[row, lab] and available[g, k, lab]):
+                        continue
+                    value = log_price[row, lab] - moved[lab]
+                    if value < low:
+                        low = value
+                    if bench[r, lab] > top:
+                        top = bench[r, lab]
+                log_index[r, g, k], best[r, g, k] = low, top
+    return own, total, factor, log_hosted, log_local, log_index, best
 
 
 @compiled
-def group_utility(bench: np.ndarray, robust: np.ndarray, log_price: np.ndarray,
-                  usable: np.ndarray, w_bench: np.ndarray, w_robust: np.ndarray,
+def group_utility(bench: np.ndarray, robust: np.ndarray, log_hosted: np.ndarray,
+                  log_local: np.ndarray, total: np.ndarray, offered: np.ndarray,
+                  reachable: np.ndarray, available: np.ndarray, local: np.ndarray,
+                  is_open: np.ndarray, w_bench: np.ndarray, w_robust: np.ndarray,
                   alpha: np.ndarray, open_bonus: np.ndarray, brand: np.ndarray,
                   domestic: np.ndarray, penalty: np.ndarray) -> np.ndarray:
-    """(R, G, K, L) buyers' utilities (mechanism 5), ``-inf`` where not ``usable``:
+    """(R, G, K, L) buyers' utilities (mechanism 5), ``-inf`` where not usable:
     ``(w_bench * bench + w_robust * robust - alpha * log_price) + (open_bonus + brand)
     + domestic + penalty``, added in that order. ``bench``, ``robust``, ``brand`` (R, L);
     ``w_bench``, ``w_robust``, ``alpha`` (K,); ``open_bonus`` (K, L); ``domestic`` (G, K, L)
-    the home preference; ``penalty`` (R, G, L) the finite ban penalties (0 without a ban)."""
-    n_runs, n_g, n_k, n_labs = log_price.shape
+    the home preference; ``penalty`` (R, G, L) the finite ban penalties (0 without a ban).
+    The log price and where a model is usable are :func:`market_prices`' (its arguments
+    and returns of the same names): ``log_local`` (R, L) for the ``local`` segments (open
+    models only), ``log_hosted`` (R, G, L) for the others (models with ``total`` > 0)."""
+    n_runs, n_g, n_labs = log_hosted.shape
+    n_k = local.shape[0]
     u = np.empty((n_runs, n_g, n_k, n_labs))
+    # Where a jurisdiction's buyers can buy each model, and at what log price: hosted
+    # (row 0) and on their own hardware (row 1), worked out once for all its segments.
+    sells = np.empty((2, n_labs), dtype=np.bool_)
+    log_price = np.empty((2, n_labs))
     for r in range(n_runs):
         for g in range(n_g):
+            for lab in range(n_labs):
+                there = offered[r, lab] and reachable[r, g, lab]
+                sells[0, lab] = there and total[r, g, lab] > 0
+                sells[1, lab] = there and is_open[lab]
+                log_price[0, lab] = log_hosted[r, g, lab]
+                log_price[1, lab] = log_local[r, lab]
             for k in range(n_k):
+                row = 1 if local[k] else 0
+                wb, wr, a = w_bench[k], w_robust[k], alpha[k]
                 for lab in range(n_labs):
-                    if not usable[r, g, k, lab]:
+                    if not (sells[row, lab] and available[g, k, lab]):
                         u[r, g, k, lab] = -np.inf
                         continue
-                    quality = w_bench[k] * bench[r, lab] + w_robust[k] * robust[r, lab]
-                    x = quality - alpha[k] * log_price[r, g, k, lab]
+                    quality = wb * bench[r, lab] + wr * robust[r, lab]
+                    x = quality - a * log_price[row, lab]
                     x = x + (open_bonus[k, lab] + brand[r, lab])
                     x = x + domestic[g, k, lab]
                     u[r, g, k, lab] = x + penalty[r, g, lab]

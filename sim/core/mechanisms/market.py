@@ -88,9 +88,9 @@ import numpy as np
 
 from sim.core.kernels import (
     choose_models,
-    group_prices,
     group_utility,
     market_money,
+    market_prices,
     per_run_parameters,
 )
 from sim.core.mechanisms import Flows, Updates
@@ -186,21 +186,19 @@ class Endpoints:
     host_price: np.ndarray
 
 
-def endpoints(state: WorldState, pop: Population, p: Params, markup: np.ndarray) -> Endpoints:
-    """The endpoints of every model in every jurisdiction (module doc)."""
+def endpoints(pop: Population, p: Params, markup: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The endpoints' terms that :func:`sim.core.kernels.market_prices` combines into the
+    endpoints of every model in every jurisdiction (module doc), computed here with numpy's
+    power: ``host_weight`` (G, H) ``f_h ** -beta`` of each host selling in g, ``host_price``
+    (H,) ``f_h``, their sums ``A_g`` and ``B_g`` (G,), ``up`` (R, L) ``1 + m`` and the own
+    API's weight ``(1 + m) ** -beta`` (R, L)."""
     beta = p.host_price_sensitivity
     f = pop.host_cost_factor * (1.0 + pop.host_margin)  # (H,)
     host_weight = np.where(pop.host_markets.T, f[None, :] ** -beta, 0.0)  # (G, H)
     a = host_weight.sum(axis=1)  # (G,)
     b = (host_weight * f[None, :]).sum(axis=1)  # (G,)
     up = 1.0 + markup  # (R, L)
-    own = np.where(pop.own_endpoint[None], (up ** -beta)[:, None, :], 0.0)  # (R, G, L)
-    is_open = pop.lab_is_open[None, None, :]
-    total = own + np.where(is_open, a[None, :, None], 0.0)
-    paid = own * up[:, None, :] + np.where(is_open, b[None, :, None], 0.0)
-    factor = np.where(is_open, paid / np.where(total > 0, total, 1.0), up[:, None, :])
-    return Endpoints(own=own, host_weight=host_weight, total=total, price_factor=factor,
-                     host_price=f)
+    return host_weight, f, a, b, up, up ** -beta
 
 
 def ban_availability(leak0: np.ndarray, age: np.ndarray,
@@ -249,23 +247,49 @@ def ban_penalty(state: WorldState, pop: Population,
 @dataclass(frozen=True)
 class MarketView:
     """A month's market before buyers choose: ``cost`` (R, L) serving cost (USD/Mtok),
-    ``markup`` (R, L), ``ends`` the endpoints, ``log_price`` (R, G, K, L) log of the price a
-    buyer of each group sees (finite everywhere; read it where ``usable``), ``usable``
-    (R, G, K, L) bool where the model can be bought, ``frontier`` (R,) and
-    ``price_index`` (R, G, K) the price of the frontier's capability (inf where nothing is
-    on offer); ``group_best`` (R, G, K) the best score the group's buyers can buy (-inf where
-    nothing is on offer); ``penalty`` (R, G, L) the finite ban penalties (:func:`ban_penalty`,
-    0 where none; a model a ban keeps out entirely is not ``usable``)."""
+    ``markup`` (R, L), ``ends`` the endpoints, ``frontier`` (R,) and ``price_index``
+    (R, G, K) the price of the frontier's capability (inf where nothing is on offer);
+    ``group_best`` (R, G, K) the best score the group's buyers can buy (-inf where nothing
+    is on offer); ``penalty`` (R, G, L) the finite ban penalties (:func:`ban_penalty`, 0
+    where none; a model a ban keeps out entirely is not usable).
+
+    The log prices buyers see are kept per (R, G, L) and (R, L), not per segment:
+    ``log_hosted`` (R, G, L) what a jurisdiction's buyers pay (log USD/Mtok),
+    ``log_local`` (R, L) what the ``local`` (K,) segments pay on their own hardware; where
+    a model can be bought follows from ``offered`` (R, L), ``reachable`` (R, G, L),
+    ``available`` (G, K, L) and ``is_open`` (L,) (:func:`sim.core.kernels.market_prices`).
+    :attr:`log_price` and :attr:`usable` spell them out per group."""
 
     cost: np.ndarray
     markup: np.ndarray
     ends: Endpoints
-    log_price: np.ndarray
-    usable: np.ndarray
     frontier: np.ndarray
     price_index: np.ndarray
     group_best: np.ndarray
     penalty: np.ndarray
+    log_hosted: np.ndarray
+    log_local: np.ndarray
+    offered: np.ndarray
+    reachable: np.ndarray
+    available: np.ndarray
+    local: np.ndarray
+    is_open: np.ndarray
+
+    @property
+    def log_price(self) -> np.ndarray:
+        """(R, G, K, L) log of the price a buyer of each group sees (finite everywhere;
+        read it where :attr:`usable`)."""
+        return np.where(self.local[None, None, :, None], self.log_local[:, None, None, :],
+                        self.log_hosted[:, :, None, :])
+
+    @property
+    def usable(self) -> np.ndarray:
+        """(R, G, K, L) bool: where the model can be bought (on offer, reachable, available,
+        and sold to the group: an open model for a local segment, any endpoint otherwise)."""
+        sold = np.where(self.local[None, None, :, None], self.is_open[None, None, None, :],
+                        (self.ends.total > 0)[:, :, None, :])
+        return (sold & self.offered[:, None, None, :] & self.reachable[:, :, None, :]
+                & self.available[None])
 
 
 def market_view(state: WorldState, world: World) -> MarketView:
@@ -275,20 +299,28 @@ def market_view(state: WorldState, world: World) -> MarketView:
     gap = state.bench - frontier[:, None]
     cost = serving_costs(state, world, frontier)
     markup = markups(state, p)
-    ends = endpoints(state, pop, p, markup)
+    host_weight, host_price, host_a, host_b, up, own_weight = endpoints(pop, p, markup)
     penalty = ban_penalty(state, pop, p.ban_leak_months)
+    shape = (state.n_runs, len(pop.jur_domestic_pref), pop.n_labs)
     if penalty is None:
-        reachable, finite = np.ones(ends.total.shape, dtype=bool), np.zeros(ends.total.shape)
+        reachable, finite = np.ones(shape, dtype=bool), np.zeros(shape)
     else:
         reachable = np.isfinite(penalty)
         finite = np.where(reachable, penalty, 0.0)
-    log_price, usable, log_index, best = group_prices(
-        cost, ends.price_factor, ends.total, on_offer(state), pop.base_available, reachable,
-        pop.seg_local, pop.lab_is_open, float(p.self_host_cost_factor), gap,
-        float(p.price_capability_points), state.bench)
-    return MarketView(cost=cost, markup=markup, ends=ends, log_price=log_price, usable=usable,
-                      frontier=frontier, price_index=np.exp(log_index), group_best=best,
-                      penalty=finite)
+    offered = on_offer(state)
+    values = per_run_parameters(state.n_runs, self_host=p.self_host_cost_factor,
+                                sigma=p.price_capability_points)
+    own, total, factor, log_hosted, log_local, log_index, best = market_prices(
+        cost, up, own_weight, pop.own_endpoint, pop.lab_is_open, host_a, host_b, offered,
+        reachable, pop.base_available, pop.seg_local, values["self_host"], gap,
+        values["sigma"], state.bench)
+    ends = Endpoints(own=own, host_weight=host_weight, total=total, price_factor=factor,
+                     host_price=host_price)
+    return MarketView(cost=cost, markup=markup, ends=ends, frontier=frontier,
+                      price_index=np.exp(log_index), group_best=best, penalty=finite,
+                      log_hosted=log_hosted, log_local=log_local, offered=offered,
+                      reachable=reachable, available=pop.base_available,
+                      local=pop.seg_local, is_open=pop.lab_is_open)
 
 
 def demand_multiplier(state: WorldState, world: World, view: MarketView) -> np.ndarray:
@@ -349,9 +381,11 @@ def group_utilities(state: WorldState, world: World, view: MarketView,
     state's)."""
     pop = world.population
     brand = state.brand if brand is None else brand
-    return group_utility(state.bench, state.robust, view.log_price, view.usable,
-                         pop.seg_w_bench, pop.seg_w_robust, pop.seg_alpha, pop.open_bonus,
-                         brand, pop.domestic_finite, view.penalty)
+    return group_utility(state.bench, state.robust, view.log_hosted, view.log_local,
+                         view.ends.total, view.offered, view.reachable, view.available,
+                         view.local, view.is_open, pop.seg_w_bench, pop.seg_w_robust,
+                         pop.seg_alpha, pop.open_bonus, brand, pop.domestic_finite,
+                         view.penalty)
 
 
 def revenue_per_token(view: MarketView, pop: Population, p: Params) -> np.ndarray:
