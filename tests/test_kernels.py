@@ -324,6 +324,8 @@ def test_market_prices_and_utilities_match_the_group_arrays_they_replaced(n_runs
     host_markets = rng.random(n_g) < 0.7  # some jurisdictions have no host: total 0
     a = np.where(host_markets, rng.lognormal(0.0, 0.5, n_g), 0.0)
     b = np.where(host_markets, rng.lognormal(0.0, 0.5, n_g), 0.0)
+    shared = rng.random(n_g) < 0.4  # jurisdictions with the first one's hosts
+    a, b = np.where(shared, a[0], a), np.where(shared, b[0], b)
     offered = rng.random((n_runs, n_labs)) < 0.8
     reachable = rng.random((n_runs, n_g, n_labs)) < 0.8
     available = rng.random((n_g, n_k, n_labs)) < 0.8

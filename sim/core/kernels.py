@@ -203,6 +203,20 @@ def market_prices(cost: np.ndarray, up: np.ndarray, own_weight: np.ndarray,
     moved = np.empty(n_labs)
     sells = np.empty((2, n_labs), dtype=np.bool_)  # one jurisdiction's
     log_price = np.empty((2, n_labs))
+    # same[g, lab]: the first jurisdiction where the model's endpoints are those it has in
+    # g (the same own API, and for an open model the same hosts' sums), whose numbers g
+    # copies: the same arithmetic on the same numbers, without its log (most of the time
+    # of this loop) and division. Jurisdictions often share their hosts.
+    same = np.empty((n_g, n_labs), dtype=np.int64)
+    for lab in range(n_labs):
+        for g in range(n_g):
+            same[g, lab] = g
+            for h in range(g):
+                if own_endpoint[h, lab] == own_endpoint[g, lab] and (
+                        not is_open[lab] or (host_a[h] == host_a[g]
+                                             and host_b[h] == host_b[g])):
+                    same[g, lab] = h
+                    break
     for r in range(n_runs):
         log_self = np.log(param_at(self_host, r))
         for lab in range(n_labs):
@@ -211,6 +225,12 @@ def market_prices(cost: np.ndarray, up: np.ndarray, own_weight: np.ndarray,
             moved[lab] = gap[r, lab] / param_at(sigma, r)
         for g in range(n_g):
             for lab in range(n_labs):
+                h = same[g, lab]
+                if h < g:
+                    own[r, g, lab], total[r, g, lab] = own[r, h, lab], total[r, h, lab]
+                    factor[r, g, lab] = factor[r, h, lab]
+                    log_hosted[r, g, lab] = log_hosted[r, h, lab]
+                    continue
                 o = own_weight[r, lab] if own_endpoint[g, lab] else 0.0
                 t = o + (host_a[g] if is_open[lab] else 0.0)
                 paid = o * up[r, lab] + (host_b[g] if is_open[lab] else 0.0)
