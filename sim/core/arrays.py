@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.core.kernels import lab_group_sums
+from sim.core.kernels import best_of_others_rows, lab_group_sums
 
 #: Up to this many values, ``sum_over_labs`` multiplies and sums directly (fewer numpy calls).
 _FEW = 1024
@@ -40,13 +40,10 @@ def sum_over_labs(values: np.ndarray, membership: np.ndarray) -> np.ndarray:
 def best_of_others(scores: np.ndarray) -> np.ndarray:
     """``out[..., l]`` = the largest of ``scores[..., j]`` over the other labs ``j != l``
     (-inf where there is none): the best score for every lab but the best, the second best for
-    the best (the first of equal bests counts as the best, so a tie gives its own value)."""
-    order = np.argsort(-scores, axis=-1, kind="stable")
-    top = np.take_along_axis(scores, order[..., :1], axis=-1)
-    second = (np.take_along_axis(scores, order[..., 1:2], axis=-1) if scores.shape[-1] > 1
-              else np.full_like(top, -np.inf))
-    is_top = np.arange(scores.shape[-1]) == order[..., :1]
-    return np.where(is_top, second, top)
+    the best (the first of equal bests counts as the best, so a tie gives its own value;
+    :func:`sim.core.kernels.best_of_others_rows`)."""
+    rows = np.ascontiguousarray(scores, dtype=float).reshape(-1, scores.shape[-1])
+    return best_of_others_rows(rows).reshape(scores.shape)
 
 
 def sum_by_lab_group(values: np.ndarray, lab_group: np.ndarray, n_groups: int) -> np.ndarray:
