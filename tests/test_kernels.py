@@ -20,6 +20,7 @@ from sim.core.kernels import (
     group_utility,
     market_money,
     market_prices,
+    models_above,
     param_at,
     tokens_by_jurisdiction,
 )
@@ -391,3 +392,16 @@ def test_best_of_others_matches_the_sort_it_replaced(n_rows, n_labs, seed):
     np.testing.assert_array_equal(got.view(np.uint64), want.view(np.uint64))
     np.testing.assert_array_equal(best_of_others(scores[0]), _best_of_others_by_sorting(
         scores[0]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_models_above_lists_what_the_mask_and_nonzero_listed(n_runs, n_labs, seed):
+    """``models_above`` gives ``np.nonzero`` of the (R, G, L) mask it replaced, in order."""
+    rng = np.random.default_rng(seed)
+    flop = rng.choice([0.0, 1e24, 1e25, 1e26, np.nan], (n_runs, n_labs))
+    threshold = rng.choice([1e25, np.inf], (n_runs, N_G))
+    counted = rng.random((N_G, n_labs)) < 0.5
+    want = np.nonzero(counted[None] & (flop[:, None, :] > threshold[:, :, None]))
+    for got, expected in zip(models_above(flop, threshold, counted), want, strict=True):
+        np.testing.assert_array_equal(got, expected)

@@ -419,6 +419,34 @@ def best_of_others_rows(scores: np.ndarray) -> np.ndarray:
 
 
 @compiled
+def models_above(flop: np.ndarray, threshold: np.ndarray,
+                 counted: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.nonzero(counted[None] & (flop[:, None, :] > threshold[:, :, None]))`` without
+    the (R, G, L) mask: the (run, jurisdiction, lab) index arrays, in that (C) order, of the
+    models whose ``flop`` (R, L) [FLOP] is above ``threshold`` (R, G) where ``counted``
+    (G, L) (foreign open models, for a ban's reach)."""
+    n_runs, n_labs = flop.shape
+    n_g = threshold.shape[1]
+    n = 0
+    for r in range(n_runs):
+        for g in range(n_g):
+            for lab in range(n_labs):
+                if counted[g, lab] and flop[r, lab] > threshold[r, g]:
+                    n += 1
+    runs = np.empty(n, dtype=np.int64)
+    places = np.empty(n, dtype=np.int64)
+    labs = np.empty(n, dtype=np.int64)
+    i = 0
+    for r in range(n_runs):
+        for g in range(n_g):
+            for lab in range(n_labs):
+                if counted[g, lab] and flop[r, lab] > threshold[r, g]:
+                    runs[i], places[i], labs[i] = r, g, lab
+                    i += 1
+    return runs, places, labs
+
+
+@compiled
 def lab_group_sums(values: np.ndarray, lab_group: np.ndarray, n_groups: int) -> np.ndarray:
     """(N, n_groups) sums of ``values`` (N, L) over the labs of each group (``lab_group``
     (L,)), adding each row's labs one by one in lab order."""

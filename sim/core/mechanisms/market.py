@@ -91,6 +91,7 @@ from sim.core.kernels import (
     group_utility,
     market_money,
     market_prices,
+    models_above,
     per_run_parameters,
 )
 from sim.core.mechanisms import Flows, Updates
@@ -231,14 +232,12 @@ def ban_penalty(state: WorldState, pop: Population,
     thr[:, pop.sov_jurisdiction] = state.ban_threshold
     leak[:, pop.sov_jurisdiction] = state.ban_leakage
     foreign = pop.lab_region[None, :] != np.arange(n_g)[:, None]  # (G, L)
-    blocked = ((pop.lab_is_open[None, :] & foreign)[None]
-               & (state.released_flop[:, None, :] > thr[:, :, None]))  # (R, G, L)
     # Only the blocked models' availability is worked out (a few of R x G x L).
-    r, g, lab = np.nonzero(blocked)
+    r, g, lab = models_above(state.released_flop, thr, pop.lab_is_open[None, :] & foreign)
     tau = np.asarray(leak_months, dtype=float)
     tau = tau.reshape(-1)[r] if tau.ndim else tau
     avail = ban_availability(leak[r, g], state.months_since_release[r, lab], tau)
-    penalty = np.zeros(blocked.shape)
+    penalty = np.zeros((state.n_runs, n_g, pop.n_labs))
     with np.errstate(divide="ignore"):
         penalty[r, g, lab] = np.log(avail)
     return penalty
