@@ -158,6 +158,23 @@ def tokens_by_jurisdiction(choice: np.ndarray, buyer_tokens0: np.ndarray,
 
 
 @compiled
+def where_sold(r: int, g: int, offered: np.ndarray, reachable: np.ndarray, total: np.ndarray,
+               is_open: np.ndarray, log_hosted: np.ndarray, log_local: np.ndarray,
+               sells: np.ndarray, log_price: np.ndarray) -> None:
+    """Fill ``sells`` (2, L) and ``log_price`` (2, L) for run ``r``'s buyers in jurisdiction
+    ``g``: row 0 the hosted segments (a model on offer, reachable in g, with an endpoint
+    there: ``total`` > 0; at ``log_hosted``), row 1 the segments that run open weights on
+    their own hardware (an open model on offer and reachable; at ``log_local``). Shared by
+    :func:`market_prices` and :func:`group_utility`, which must agree on it."""
+    for lab in range(is_open.shape[0]):
+        there = offered[r, lab] and reachable[r, g, lab]
+        sells[0, lab] = there and total[r, g, lab] > 0
+        sells[1, lab] = there and is_open[lab]
+        log_price[0, lab] = log_hosted[r, g, lab]
+        log_price[1, lab] = log_local[r, lab]
+
+
+@compiled
 def market_prices(cost: np.ndarray, up: np.ndarray, own_weight: np.ndarray,
                   own_endpoint: np.ndarray, is_open: np.ndarray, host_a: np.ndarray,
                   host_b: np.ndarray, offered: np.ndarray, reachable: np.ndarray,
@@ -237,12 +254,8 @@ def market_prices(cost: np.ndarray, up: np.ndarray, own_weight: np.ndarray,
                 f = paid / (t if t > 0 else 1.0) if is_open[lab] else up[r, lab]
                 own[r, g, lab], total[r, g, lab], factor[r, g, lab] = o, t, f
                 log_hosted[r, g, lab] = log_cost[lab] + np.log(f if t > 0 else 1.0)
-            for lab in range(n_labs):  # as group_utility: hosted (row 0) and local (1)
-                there = offered[r, lab] and reachable[r, g, lab]
-                sells[0, lab] = there and total[r, g, lab] > 0
-                sells[1, lab] = there and is_open[lab]
-                log_price[0, lab] = log_hosted[r, g, lab]
-                log_price[1, lab] = log_local[r, lab]
+            where_sold(r, g, offered, reachable, total, is_open, log_hosted, log_local,
+                       sells, log_price)
             for k in range(n_k):
                 row = 1 if local[k] else 0
                 low, top = np.inf, -np.inf
@@ -282,12 +295,8 @@ def group_utility(bench: np.ndarray, robust: np.ndarray, log_hosted: np.ndarray,
     log_price = np.empty((2, n_labs))
     for r in range(n_runs):
         for g in range(n_g):
-            for lab in range(n_labs):
-                there = offered[r, lab] and reachable[r, g, lab]
-                sells[0, lab] = there and total[r, g, lab] > 0
-                sells[1, lab] = there and is_open[lab]
-                log_price[0, lab] = log_hosted[r, g, lab]
-                log_price[1, lab] = log_local[r, lab]
+            where_sold(r, g, offered, reachable, total, is_open, log_hosted, log_local,
+                       sells, log_price)
             for k in range(n_k):
                 row = 1 if local[k] else 0
                 wb, wr, a = w_bench[k], w_robust[k], alpha[k]
