@@ -553,7 +553,7 @@ def market_step(state: WorldState, world: World, draws: MonthDraws) -> tuple[Upd
         USD_BN_PER_T_TOKENS_AT_1_USD_PER_MTOK)
     host_revenue = (1.0 - per_run(p.open_capture_share, 2)) * host_paid
     lowest = view.cost * lowest_price_factor(view, pop)
-    model_price = np.where(on_offer(state) & np.isfinite(lowest), lowest, np.nan)
+    model_price = np.where(view.offered & np.isfinite(lowest), lowest, np.nan)
     updates = dict(choice=choice, revenue=revenue, users=users,
                    serving_cost=serving_cost, group_demand=group_demand,
                    price_index0=at_start(state, view.price_index, state.price_index0
