@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.core.kernels import best_of_others_rows, lab_group_sums
+from sim.core.kernels import best_of_others_rows
 
 #: Up to this many values, ``sum_over_labs`` multiplies and sums directly (fewer numpy calls).
 _FEW = 1024
@@ -44,14 +44,3 @@ def best_of_others(scores: np.ndarray) -> np.ndarray:
     :func:`sim.core.kernels.best_of_others_rows`)."""
     rows = np.ascontiguousarray(scores, dtype=float).reshape(-1, scores.shape[-1])
     return best_of_others_rows(rows).reshape(scores.shape)
-
-
-def sum_by_lab_group(values: np.ndarray, lab_group: np.ndarray, n_groups: int) -> np.ndarray:
-    """``out[..., c] = sum of values[..., l] over labs l with lab_group[l] == c``.
-
-    ``values`` (..., L) (bool counts as 0/1), ``lab_group`` (L,) ints in ``[0, n_groups)``.
-    Each row adds its labs one by one in lab order (:func:`sim.core.kernels.lab_group_sums`):
-    the sums a per-agent loop makes, bit for bit, whatever the other rows.
-    """
-    rows = np.ascontiguousarray(values.reshape(-1, values.shape[-1]), dtype=float)
-    return lab_group_sums(rows, lab_group, n_groups).reshape(*values.shape[:-1], n_groups)

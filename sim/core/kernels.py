@@ -324,8 +324,8 @@ def market_money(choice: np.ndarray, buyer_tokens0: np.ndarray, group_demand: np
 
     ``choice`` (R, B) each buyer's model (-1: unserved); buyer ``b`` uses
     ``buyer_tokens0[b] * group_demand[r, buyer_group[b]]`` trillion tokens
-    (``market.buyer_tokens``), added to its group's tokens from its model in buyer order
-    (the sums of :func:`tokens_by_group`); groups are jurisdiction x segment, ``g * K + k``
+    (``market.buyer_tokens``), added to its group's tokens from its model in buyer order;
+    groups are jurisdiction x segment, ``g * K + k``
     with K = ``local.shape[0]``. ``local`` (K,) the segments whose tokens run on users' own
     hardware (no spend); ``cost`` (R, L) serving cost and ``markup`` (R, L); ``own``,
     ``total``, ``factor`` (R, G, L) the endpoint weights of the own API, of all endpoints,
@@ -453,15 +453,3 @@ def models_above(flop: np.ndarray, threshold: np.ndarray,
                     runs[i], places[i], labs[i] = r, g, lab
                     i += 1
     return runs, places, labs
-
-
-@compiled
-def lab_group_sums(values: np.ndarray, lab_group: np.ndarray, n_groups: int) -> np.ndarray:
-    """(N, n_groups) sums of ``values`` (N, L) over the labs of each group (``lab_group``
-    (L,)), adding each row's labs one by one in lab order."""
-    n_rows, n_labs = values.shape
-    out = np.zeros((n_rows, n_groups))
-    for i in range(n_rows):
-        for lab in range(n_labs):
-            out[i, lab_group[lab]] += values[i, lab]
-    return out

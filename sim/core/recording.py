@@ -7,8 +7,8 @@ a concatenation of them, then one strided copy per output into its month column;
 loops make one pass per quantity and write each run's values into its own row at month
 ``t``.
 
-Each sum adds its terms one by one in lab (or buyer) order starting from 0.0, as
-:func:`sim.core.kernels.lab_group_sums` and the per-agent reference do, so a run's outputs
+Each sum adds its terms one by one in lab (or buyer) order starting from 0.0, as the
+per-agent reference does, so a run's outputs
 are the same bit for bit whatever other runs share its batch. ``tests/test_recording.py``
 checks every loop against the numpy form it replaced.
 """
@@ -37,7 +37,7 @@ def camp_sums_into(values: np.ndarray, camp_order: np.ndarray, camp_starts: np.n
     ``values`` (R, M, L), any numeric or bool dtype (True counts 1.0); the camps' labs are
     ``camp_order[camp_starts[c]:camp_starts[c + 1]]`` (:func:`labs_by_camp`); ``out``
     (R, T, M, C) float, of which only month ``t`` is written. Each sum starts from 0.0 and
-    adds its labs one by one in lab order, as ``lab_group_sums`` does.
+    adds its labs one by one in lab order, as a per-agent loop does.
     """
     n_runs, n_rows = values.shape[0], values.shape[1]
     n_camps = out.shape[3]
@@ -45,7 +45,7 @@ def camp_sums_into(values: np.ndarray, camp_order: np.ndarray, camp_starts: np.n
         for m in range(n_rows):
             for c in range(n_camps):
                 # One camp at a time, in a register: adding into a small array of camp
-                # totals (lab_group_sums) made each addition wait for the previous store,
+                # totals (the loop this replaced) made each addition wait for the previous store,
                 # and its stores held back the writes to ``out`` (twice as slow in all).
                 total = 0.0
                 for i in range(camp_starts[c], camp_starts[c + 1]):
